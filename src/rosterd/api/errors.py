@@ -1,0 +1,115 @@
+"""Routing of errors to the surface that owns the path.
+
+Each surface registers one renderer for its path prefixes; every exception raised while
+serving a path under that prefix (domain errors, request validation, unknown routes, bugs)
+comes out in that surface's documented error format.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rosterd.services.errors import DomainError, FieldError, Invalid
+
+log = logging.getLogger("rosterd.api")
+
+Renderer = Callable[[Request, DomainError, int], Response]
+
+
+@dataclass
+class _Surface:
+    prefixes: tuple[str, ...]
+    render: Renderer
+
+
+_STATUS = {
+    "NotFound": 404,
+    "Conflict": 409,
+    "Invalid": 400,
+    "Forbidden": 403,
+    "Unauthenticated": 401,
+}
+
+
+def status_for(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _STATUS:
+            return _STATUS[cls.__name__]
+    return 500
+
+
+def validation_details(exc: RequestValidationError) -> list[FieldError]:
+    details = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in {"body", "query", "path", "header", "form"}:
+            loc = loc[1:] if len(loc) > 1 else loc
+        name = ".".join(loc) or "body"
+        if err.get("type") == "json_invalid":
+            name, message = "body", f"malformed JSON: {err.get('ctx', {}).get('error', 'invalid')}"
+        elif err.get("type") == "extra_forbidden":
+            message = "unknown field"
+        elif err.get("type") == "missing":
+            message = "field required"
+        else:
+            message = str(err.get("msg", "invalid value"))
+        details.append(FieldError(name, message))
+    return details
+
+
+class SurfaceErrors:
+    def __init__(self, default: Renderer) -> None:
+        self._surfaces: list[_Surface] = []
+        self._default = default
+
+    def register(self, prefixes: tuple[str, ...], render: Renderer) -> None:
+        self._surfaces.append(_Surface(prefixes, render))
+
+    def renderer(self, path: str) -> Renderer:
+        for surface in self._surfaces:
+            if any(path == p or path.startswith(p.rstrip("/") + "/") for p in surface.prefixes):
+                return surface.render
+        return self._default
+
+    def install(self, app: FastAPI) -> None:
+        async def on_domain(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, DomainError)
+            return self.renderer(request.url.path)(request, exc, status_for(exc))
+
+        async def on_validation(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, RequestValidationError)
+            details = validation_details(exc)
+            message = "; ".join(f"{d.field}: {d.message}" for d in details)
+            err = Invalid(message=f"invalid request: {message}", details=details)
+            return self.renderer(request.url.path)(request, err, 400)
+
+        async def on_http(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, StarletteHTTPException)
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+            err = DomainError(message=str(exc.detail), code=code)
+            response = self.renderer(request.url.path)(request, err, exc.status_code)
+            for key, value in (exc.headers or {}).items():
+                response.headers[key] = value
+            return response
+
+        async def on_bug(request: Request, exc: Exception) -> Response:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            err = DomainError(message="internal server error", code="internal_error")
+            return self.renderer(request.url.path)(request, err, 500)
+
+        app.add_exception_handler(DomainError, on_domain)
+        app.add_exception_handler(RequestValidationError, on_validation)
+        app.add_exception_handler(StarletteHTTPException, on_http)
+        app.add_exception_handler(Exception, on_bug)
+
+
+def plain_json(request: Request, exc: DomainError, status: int) -> Response:
+    """The format of paths no surface claims (operations endpoints)."""
+    return JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)

@@ -1,0 +1,193 @@
+"""/integration/v2/groups"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from rosterd.api.deps import SessionDep
+from rosterd.api.v2.auth import GroupRead, GroupWrite
+from rosterd.api.v2.paging import WindowDep, errors
+from rosterd.api.v2.schemas import (
+    GroupCreate,
+    GroupList,
+    GroupOut,
+    GroupUpdate,
+    MemberAdd,
+    MemberAdded,
+    MemberList,
+    UserOut,
+    iso_timestamp,
+)
+from rosterd.services import groups as groups_service
+from rosterd.services.context import Actor
+from rosterd.services.errors import invalid_field
+
+router = APIRouter(prefix="/groups", tags=["Groups"])
+
+_FIELD_MAP = {"name": "name", "description": "description", "parentId": "parent_id"}
+
+
+def _out(session: SessionDep, actor: Actor, group_id: uuid.UUID) -> GroupOut:
+    group = groups_service.get_group(session, actor, group_id)
+    counts = groups_service.member_counts(session, actor, [group])
+    return GroupOut.of(group, counts.get(group.id, 0))
+
+
+@router.get(
+    "",
+    operation_id="listGroups",
+    summary="List Groups",
+    response_model=GroupList,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403),
+)
+def list_groups(
+    actor: GroupRead,
+    session: SessionDep,
+    window: WindowDep,
+    query: Annotated[
+        str | None, Query(max_length=255, description="Search by name (partial).")
+    ] = None,
+    parent_id: Annotated[uuid.UUID | None, Query(alias="parentId")] = None,
+) -> dict[str, Any]:
+    groups, total = groups_service.list_groups(
+        session,
+        actor,
+        query=query or None,
+        parent_id=parent_id,
+        offset=window.offset,
+        limit=window.limit,
+    )
+    counts = groups_service.member_counts(session, actor, groups)
+    return {
+        "items": [GroupOut.of(g, counts.get(g.id, 0)) for g in groups],
+        "totalCount": total,
+        **window.envelope(),
+    }
+
+
+@router.post(
+    "",
+    operation_id="createGroup",
+    summary="Create a Group",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GroupOut,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 409),
+)
+def create_group(body: GroupCreate, actor: GroupWrite, session: SessionDep) -> GroupOut:
+    group = groups_service.create_group(
+        session, actor, name=body.name, description=body.description, parent_id=body.parentId
+    )
+    return GroupOut.of(group, 0)
+
+
+@router.get(
+    "/{groupId}",
+    operation_id="getGroup",
+    summary="Get a Group",
+    response_model=GroupOut,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 404),
+)
+def get_group(groupId: uuid.UUID, actor: GroupRead, session: SessionDep) -> GroupOut:  # noqa: N803
+    return _out(session, actor, groupId)
+
+
+@router.patch(
+    "/{groupId}",
+    operation_id="updateGroup",
+    summary="Update a Group",
+    description="Only the fields sent change; `parentId: null` makes the group top-level. "
+    "A parent that would create a cycle is refused.",
+    response_model=GroupOut,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 404, 409),
+)
+def update_group(
+    groupId: uuid.UUID,  # noqa: N803
+    body: GroupUpdate,
+    actor: GroupWrite,
+    session: SessionDep,
+) -> GroupOut:
+    sent = body.model_fields_set
+    if "name" in sent and body.name is None:
+        raise invalid_field("name", "must not be null")
+    changes = {_FIELD_MAP[n]: getattr(body, n) for n in sent}
+    groups_service.update_group(session, actor, groupId, changes)
+    return _out(session, actor, groupId)
+
+
+@router.delete(
+    "/{groupId}",
+    operation_id="deleteGroup",
+    summary="Delete a Group",
+    description="Deletes the group and its memberships; its child groups move up to its parent.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(400, 401, 403, 404),
+)
+def delete_group(groupId: uuid.UUID, actor: GroupWrite, session: SessionDep) -> Response:  # noqa: N803
+    groups_service.delete_group(session, actor, groupId)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{groupId}/members",
+    operation_id="listGroupMembers",
+    summary="List Group Members",
+    response_model=MemberList,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 404),
+)
+def list_members(
+    groupId: uuid.UUID,  # noqa: N803
+    actor: GroupRead,
+    session: SessionDep,
+    window: WindowDep,
+) -> dict[str, Any]:
+    users, total = groups_service.list_members(
+        session, actor, groupId, offset=window.offset, limit=window.limit
+    )
+    return {"items": [UserOut.of(u) for u in users], "totalCount": total, **window.envelope()}
+
+
+@router.post(
+    "/{groupId}/members",
+    operation_id="addGroupMember",
+    summary="Add a Member to a Group",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberAdded,
+    responses=errors(400, 401, 403, 404, 409),
+)
+def add_member(
+    groupId: uuid.UUID,  # noqa: N803
+    body: MemberAdd,
+    actor: GroupWrite,
+    session: SessionDep,
+) -> MemberAdded:
+    added_at = groups_service.add_member(session, actor, groupId, body.userId)
+    return MemberAdded(
+        groupId=str(groupId), userId=str(body.userId), addedAt=iso_timestamp(added_at) or ""
+    )
+
+
+@router.delete(
+    "/{groupId}/members/{userId}",
+    operation_id="removeGroupMember",
+    summary="Remove a Member from a Group",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(400, 401, 403, 404),
+)
+def remove_member(
+    groupId: uuid.UUID,  # noqa: N803
+    userId: uuid.UUID,  # noqa: N803
+    actor: GroupWrite,
+    session: SessionDep,
+) -> Response:
+    groups_service.remove_member(session, actor, groupId, userId)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,304 @@
+"""Wire schemas of /integration/v2 and their mapping from domain objects.
+
+Response fields that have no value are left out rather than sent as null, as the seed
+spec declares them as plain strings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from rosterd.models import Group, Role, Team, User, UserStatus
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Text255 = Annotated[str, StringConstraints(max_length=255)]
+Description = Annotated[str, StringConstraints(max_length=2000)]
+Locale = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", max_length=35)
+]
+Email = Annotated[EmailStr, StringConstraints(max_length=320)]
+Permission = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+def iso_timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- users ---------------------------------------------------------------------------------
+
+
+class UserOut(WireModel):
+    id: str
+    email: str | None = None
+    firstName: str | None = None
+    lastName: str | None = None
+    displayName: str | None = None
+    title: str | None = None
+    department: str | None = None
+    roleId: str | None = None
+    roleName: str | None = None
+    teamId: str | None = None
+    teamName: str | None = None
+    status: UserStatus
+    avatarUrl: str | None = None
+    lastLoginAt: str | None = None
+    createdAt: str
+    modifiedAt: str
+    # Extensions (seed 000): the login name, the boolean view of status, the locale.
+    username: str
+    isActive: bool
+    locale: str | None = None
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=str(user.id),
+            email=user.email,
+            firstName=user.first_name,
+            lastName=user.last_name,
+            displayName=user.display_name or user.full_name,
+            title=user.title,
+            department=user.department,
+            roleId=str(user.role_id) if user.role_id else None,
+            roleName=user.role.name if user.role else None,
+            teamId=str(user.team_id) if user.team_id else None,
+            teamName=user.team.name if user.team else None,
+            status=user.status,
+            lastLoginAt=iso_timestamp(user.last_login_at),
+            createdAt=iso_timestamp(user.created_at) or "",
+            modifiedAt=iso_timestamp(user.modified_at) or "",
+            username=user.username,
+            isActive=user.status == UserStatus.active,
+            locale=user.locale,
+        )
+
+
+class UserList(WireModel):
+    items: list[UserOut]
+    totalCount: int
+    offset: int | None = None
+    limit: int | None = None
+    page: int | None = None
+    pageSize: int | None = None
+
+
+class UserCreate(RequestModel):
+    email: Email
+    firstName: Name
+    lastName: Name
+    title: Text255 | None = None
+    department: Text255 | None = None
+    roleId: uuid.UUID | None = None
+    groupIds: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    teamId: uuid.UUID | None = None
+    sendInvitation: bool = True
+    username: Name | None = None
+    displayName: Text255 | None = None
+    locale: Locale | None = None
+    isActive: bool | None = None
+    status: Literal["pending", "active"] | None = None
+
+
+class UserUpdate(RequestModel):
+    firstName: Name | None = None
+    lastName: Name | None = None
+    title: Text255 | None = None
+    department: Text255 | None = None
+    roleId: uuid.UUID | None = None
+    status: Literal["active", "inactive", "suspended"] | None = None
+    teamId: uuid.UUID | None = None
+    email: Email | None = None
+    username: Name | None = None
+    displayName: Text255 | None = None
+    locale: Locale | None = None
+    isActive: bool | None = None
+
+
+class UserGroupsSet(RequestModel):
+    groupIds: list[uuid.UUID] = Field(max_length=1000)
+
+
+# ---- groups --------------------------------------------------------------------------------
+
+
+class GroupOut(WireModel):
+    id: str
+    name: str
+    description: str | None = None
+    parentId: str | None = None
+    memberCount: int
+    createdAt: str
+    modifiedAt: str
+
+    @classmethod
+    def of(cls, group: Group, member_count: int) -> GroupOut:
+        return cls(
+            id=str(group.id),
+            name=group.name,
+            description=group.description,
+            parentId=str(group.parent_id) if group.parent_id else None,
+            memberCount=member_count,
+            createdAt=iso_timestamp(group.created_at) or "",
+            modifiedAt=iso_timestamp(group.modified_at) or "",
+        )
+
+
+class GroupList(WireModel):
+    items: list[GroupOut]
+    totalCount: int
+    offset: int | None = None
+    limit: int | None = None
+
+
+class GroupCreate(RequestModel):
+    name: Name
+    description: Description | None = None
+    parentId: uuid.UUID | None = None
+
+
+class GroupUpdate(RequestModel):
+    name: Name | None = None
+    description: Description | None = None
+    parentId: uuid.UUID | None = None
+
+
+class MemberAdd(RequestModel):
+    userId: uuid.UUID
+
+
+class MemberAdded(WireModel):
+    groupId: str
+    userId: str
+    addedAt: str
+
+
+class MemberList(WireModel):
+    items: list[UserOut]
+    totalCount: int
+    offset: int | None = None
+    limit: int | None = None
+
+
+# ---- roles ---------------------------------------------------------------------------------
+
+
+class RoleOut(WireModel):
+    id: str
+    name: str
+    description: str | None = None
+    permissions: list[str]
+    isSystem: bool
+    userCount: int
+    createdAt: str
+
+    @classmethod
+    def of(cls, role: Role, user_count: int) -> RoleOut:
+        return cls(
+            id=str(role.id),
+            name=role.name,
+            description=role.description,
+            permissions=list(role.permissions),
+            isSystem=role.is_system,
+            userCount=user_count,
+            createdAt=iso_timestamp(role.created_at) or "",
+        )
+
+
+class RoleList(WireModel):
+    items: list[RoleOut]
+    totalCount: int
+    offset: int | None = None
+    limit: int | None = None
+
+
+class RoleCreate(RequestModel):
+    name: Name
+    description: Description | None = None
+    permissions: list[Permission] = Field(default_factory=list, max_length=200)
+
+
+class RoleUpdate(RequestModel):
+    name: Name | None = None
+    description: Description | None = None
+    permissions: list[Permission] | None = Field(default=None, max_length=200)
+
+
+# ---- teams ---------------------------------------------------------------------------------
+
+
+class TeamOut(WireModel):
+    id: str
+    name: str
+    description: str | None = None
+    memberCount: int
+    managerId: str | None = None
+    managerName: str | None = None
+    createdAt: str
+    modifiedAt: str
+
+    @classmethod
+    def of(cls, team: Team, member_count: int) -> TeamOut:
+        manager = team.manager
+        return cls(
+            id=str(team.id),
+            name=team.name,
+            description=team.description,
+            memberCount=member_count,
+            managerId=str(team.manager_id) if team.manager_id else None,
+            managerName=(manager.display_name or manager.full_name or manager.username)
+            if manager
+            else None,
+            createdAt=iso_timestamp(team.created_at) or "",
+            modifiedAt=iso_timestamp(team.modified_at) or "",
+        )
+
+
+class TeamList(WireModel):
+    items: list[TeamOut]
+    totalCount: int
+    offset: int | None = None
+    limit: int | None = None
+
+
+class TeamCreate(RequestModel):
+    name: Name
+    description: Description | None = None
+    managerId: uuid.UUID | None = None
+
+
+class TeamUpdate(RequestModel):
+    name: Name | None = None
+    description: Description | None = None
+    managerId: uuid.UUID | None = None
+
+
+# ---- errors --------------------------------------------------------------------------------
+
+
+class ErrorDetail(WireModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(WireModel):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorOut(WireModel):
+    error: ErrorInfo

@@ -1,0 +1,242 @@
+"""/integration/v2/users"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from rosterd.api.deps import SessionDep
+from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite
+from rosterd.api.v2.paging import WindowDep, errors
+from rosterd.api.v2.schemas import (
+    GroupList,
+    GroupOut,
+    UserCreate,
+    UserGroupsSet,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
+from rosterd.models import UserStatus
+from rosterd.repositories.users import UserQuery
+from rosterd.services import groups as groups_service
+from rosterd.services import users as users_service
+from rosterd.services.errors import invalid_field
+from rosterd.services.users import NewUser
+
+router = APIRouter(prefix="/users", tags=["Users"])
+
+_FIELD_MAP = {
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "title": "title",
+    "department": "department",
+    "roleId": "role_id",
+    "teamId": "team_id",
+    "email": "email",
+    "username": "username",
+    "displayName": "display_name",
+    "locale": "locale",
+}
+_NOT_NULL = {"firstName", "lastName", "email", "username", "status", "isActive"}
+
+
+def _status_from(explicit: str | None, is_active: bool | None, *, field: str) -> UserStatus | None:
+    implied = (
+        None if is_active is None else (UserStatus.active if is_active else UserStatus.inactive)
+    )
+    if explicit is not None and implied is not None and UserStatus(explicit) != implied:
+        raise invalid_field(field, "status and isActive disagree")
+    return UserStatus(explicit) if explicit is not None else implied
+
+
+@router.get(
+    "",
+    operation_id="listUsers",
+    summary="List Users",
+    response_model=UserList,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403),
+)
+def list_users(
+    actor: UserRead,
+    session: SessionDep,
+    window: WindowDep,
+    query: Annotated[
+        str | None, Query(max_length=255, description="Search by name or email (partial).")
+    ] = None,
+    group_id: Annotated[uuid.UUID | None, Query(alias="groupId")] = None,
+    role_id: Annotated[uuid.UUID | None, Query(alias="roleId")] = None,
+    team_id: Annotated[uuid.UUID | None, Query(alias="teamId")] = None,
+    status_: Annotated[UserStatus | None, Query(alias="status")] = None,
+    sort_by: Annotated[
+        Literal["name", "email", "createdAt", "lastLoginAt"], Query(alias="sortBy")
+    ] = "name",
+    sort_order: Annotated[Literal["asc", "desc"], Query(alias="sortOrder")] = "asc",
+    email: Annotated[
+        str | None, Query(max_length=320, description="Exact email, case-insensitive (extension).")
+    ] = None,
+    username: Annotated[
+        str | None,
+        Query(max_length=255, description="Exact username, case-insensitive (extension)."),
+    ] = None,
+    is_active: Annotated[
+        bool | None,
+        Query(alias="isActive", description="Filter on the boolean status (extension)."),
+    ] = None,
+) -> dict[str, Any]:
+    users, total = users_service.list_users(
+        session,
+        actor,
+        UserQuery(
+            search=query or None,
+            group_id=group_id,
+            role_id=role_id,
+            team_id=team_id,
+            status=_status_from(status_.value if status_ else None, is_active, field="status"),
+            email=email,
+            username=username,
+            sort_by=sort_by,
+            descending=sort_order == "desc",
+            offset=window.offset,
+            limit=window.limit,
+        ),
+    )
+    return {"items": [UserOut.of(u) for u in users], "totalCount": total, **window.envelope()}
+
+
+@router.post(
+    "",
+    operation_id="createUser",
+    summary="Create a User",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 409),
+)
+def create_user(body: UserCreate, actor: UserWrite, session: SessionDep) -> UserOut:
+    user = users_service.create_user(
+        session,
+        actor,
+        NewUser(
+            email=str(body.email),
+            username=body.username,
+            first_name=body.firstName,
+            last_name=body.lastName,
+            display_name=body.displayName,
+            title=body.title,
+            department=body.department,
+            locale=body.locale,
+            status=_status_from(body.status, body.isActive, field="isActive") or UserStatus.active,
+            role_id=body.roleId,
+            team_id=body.teamId,
+            group_ids=body.groupIds,
+        ),
+    )
+    return UserOut.of(user)
+
+
+@router.get(
+    "/{userId}",
+    operation_id="getUser",
+    summary="Get a User",
+    response_model=UserOut,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 404),
+)
+def get_user(userId: uuid.UUID, actor: UserRead, session: SessionDep) -> UserOut:  # noqa: N803
+    return UserOut.of(users_service.get_user(session, actor, userId))
+
+
+@router.patch(
+    "/{userId}",
+    operation_id="updateUser",
+    summary="Update a User",
+    description="Only the fields sent change. `status` (or `isActive`) moves the user between "
+    "active, suspended and inactive.",
+    response_model=UserOut,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 404, 409),
+)
+def update_user(
+    userId: uuid.UUID,  # noqa: N803
+    body: UserUpdate,
+    actor: UserWrite,
+    session: SessionDep,
+) -> UserOut:
+    sent = body.model_fields_set
+    for name in sent & _NOT_NULL:
+        if getattr(body, name) is None:
+            raise invalid_field(name, "must not be null")
+    changes: dict[str, Any] = {
+        _FIELD_MAP[name]: getattr(body, name) for name in sent if name in _FIELD_MAP
+    }
+    if "email" in changes:
+        changes["email"] = str(changes["email"])
+    new_status = _status_from(body.status, body.isActive, field="status")
+    if new_status is not None:
+        changes["status"] = new_status
+    return UserOut.of(users_service.update_user(session, actor, userId, changes))
+
+
+@router.delete(
+    "/{userId}",
+    operation_id="deleteUser",
+    summary="Delete a User",
+    description="Deactivates and removes the user. Teams the user manages pass to `reassignTo`.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(400, 401, 403, 404),
+)
+def delete_user(
+    userId: uuid.UUID,  # noqa: N803
+    actor: UserWrite,
+    session: SessionDep,
+    reassign_to: Annotated[uuid.UUID | None, Query(alias="reassignTo")] = None,
+) -> Response:
+    users_service.delete_user(session, actor, userId, reassign_to)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _groups_out(session: SessionDep, actor: Any, groups: list[Any]) -> list[GroupOut]:
+    counts = groups_service.member_counts(session, actor, groups)
+    return [GroupOut.of(g, counts.get(g.id, 0)) for g in groups]
+
+
+@router.get(
+    "/{userId}/groups",
+    operation_id="getUserGroups",
+    summary="Get User Groups",
+    tags=["Groups"],
+    response_model=GroupList,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 404),
+)
+def get_user_groups(
+    userId: uuid.UUID,  # noqa: N803
+    actor: GroupRead,
+    session: SessionDep,
+) -> dict[str, Any]:
+    groups = users_service.groups_of_user(session, actor, userId)
+    return {"items": _groups_out(session, actor, groups), "totalCount": len(groups)}
+
+
+@router.put(
+    "/{userId}/groups",
+    operation_id="setUserGroups",
+    summary="Set User Group Memberships",
+    tags=["Groups"],
+    response_model=GroupList,
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 404),
+)
+def set_user_groups(
+    userId: uuid.UUID,  # noqa: N803
+    body: UserGroupsSet,
+    actor: GroupWrite,
+    session: SessionDep,
+) -> dict[str, Any]:
+    groups = users_service.set_user_groups(session, actor, userId, body.groupIds)
+    return {"items": _groups_out(session, actor, groups), "totalCount": len(groups)}

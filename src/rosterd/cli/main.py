@@ -1,0 +1,159 @@
+"""The ``rosterd`` command: serve, migrate, and manage tenants and OAuth clients."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rosterd.auth.scopes import ALL_SCOPES
+from rosterd.config import Settings, get_settings
+from rosterd.repositories import credentials as credentials_repo
+from rosterd.repositories import tenants as tenants_repo
+from rosterd.runtime import Runtime, open_runtime
+from rosterd.services import clients as clients_service
+from rosterd.services import tenants as tenants_service
+from rosterd.services.errors import DomainError
+
+app = typer.Typer(help="rosterd: a self-hosted, multi-tenant user directory.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
+clients_app = typer.Typer(help="Manage OAuth 2.0 clients.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(clients_app, name="clients")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _announce_bootstrap(runtime: Runtime) -> None:
+    if runtime.bootstrap_credentials is not None:
+        err.print(
+            f"[bold]First start:[/bold] created tenant '{runtime.settings.default_tenant}' and a "
+            f"bootstrap admin OAuth client. Its credentials are in "
+            f"[bold]{runtime.bootstrap_credentials}[/bold] (readable only by you); store them "
+            "and delete the file."
+        )
+
+
+@contextmanager
+def _runtime(settings: Settings | None = None) -> Iterator[Runtime]:
+    runtime = open_runtime(settings or get_settings())
+    _announce_bootstrap(runtime)
+    try:
+        yield runtime
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        runtime.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Migrate the store if needed and serve every API on one port."""
+    import uvicorn
+
+    from rosterd.api.app import create_app
+
+    settings = get_settings()
+    runtime = open_runtime(settings)
+    _announce_bootstrap(runtime)
+    store = runtime.db.engine.url.render_as_string()
+    err.print(f"rosterd listening on http://{host}:{port} (store: {store})")
+    try:
+        uvicorn.run(
+            create_app(runtime),
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            proxy_headers=False,
+        )
+    finally:
+        runtime.close()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    with _runtime() as runtime:
+        out.print(f"database at {runtime.db.engine.url.render_as_string()} is up to date")
+
+
+@tenants_app.command("create")
+def tenants_create(
+    slug: Annotated[str, typer.Argument(help="Lowercase letters, digits and hyphens.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+) -> None:
+    """Add a tenant (its system roles are seeded)."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant = tenants_service.create_tenant(session, slug, name)
+        out.print(f"created tenant {tenant.slug} ({tenant.id})")
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    """List tenants."""
+    with _runtime() as runtime, runtime.db.reader() as session:
+        table = Table("slug", "name", "id", "created")
+        for t in tenants_repo.list_all(session):
+            table.add_row(t.slug, t.name, str(t.id), t.created_at.isoformat(timespec="seconds"))
+        out.print(table)
+
+
+def _parse_scopes(values: list[str]) -> list[str]:
+    return [s for v in values for s in re.split(r"[,\s]+", v) if s]
+
+
+@clients_app.command("create")
+def clients_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    scopes: Annotated[
+        list[str],
+        typer.Option("--scopes", help=f"Scopes, comma- or space-separated: {' '.join(ALL_SCOPES)}"),
+    ],
+    name: Annotated[str, typer.Option(help="A label for the client.")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Create an OAuth client and print its id and secret once."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        issued = clients_service.create_client(
+            session, tenant_row, name=name, scopes=_parse_scopes(scopes), hmac_key=runtime.hmac_key
+        )
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {"client_id": issued.client.client_id, "client_secret": issued.client_secret}
+                )
+            )
+        else:
+            out.print(f"client_id:     {issued.client.client_id}")
+            out.print(f"client_secret: {issued.client_secret}")
+            out.print(f"scopes:        {' '.join(issued.client.scopes)}")
+            out.print("The secret is shown only now; rosterd keeps only its hash.")
+
+
+@clients_app.command("list")
+def clients_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
+    """List a tenant's OAuth clients (never their secrets)."""
+    with _runtime() as runtime, runtime.db.reader() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        table = Table("client_id", "name", "scopes", "last used", "revoked")
+        for c in credentials_repo.list_clients(session, tenant_row.id):
+            table.add_row(
+                c.client_id,
+                c.name,
+                " ".join(c.scopes),
+                c.last_used_at.isoformat(timespec="seconds") if c.last_used_at else "never",
+                "yes" if c.revoked_at else "",
+            )
+        out.print(table)

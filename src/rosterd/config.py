@@ -1,0 +1,57 @@
+"""The one settings object. Every field is read from a ``ROSTERD_``-prefixed variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROSTERD_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Directory for the embedded SQLite database, the generated secret key and "
+        "the bootstrap credentials file. Created on first start.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store. Unset means a SQLite file in data_dir; "
+        "set postgresql+psycopg://user@host/db for PostgreSQL.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Server secret used as the HMAC key for stored token hashes. Unset means a "
+        "random key generated once into data_dir/secret.key; set it explicitly when several "
+        "nodes share one database.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="External base URL, used as the issuer of access tokens.",
+    )
+    access_token_ttl_seconds: int = Field(
+        default=3600, ge=60, le=86400, description="Lifetime of OAuth access tokens."
+    )
+    default_tenant: str = Field(
+        default="default", description="Slug of the tenant created on first start."
+    )
+    log_level: str = Field(default="info", description="Log level of the server.")
+    db_pool_size: int = Field(default=10, ge=1, description="Connections kept per engine.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'rosterd.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

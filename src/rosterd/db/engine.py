@@ -1,0 +1,79 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+@dataclass(frozen=True)
+class Database:
+    """Session factories for one store.
+
+    On SQLite a transaction that reads and then writes can fail with SQLITE_BUSY when another
+    connection committed in between (WAL cannot upgrade a stale read snapshot). Writers
+    therefore start with ``BEGIN IMMEDIATE`` and wait for the lock instead; readers use a
+    plain deferred ``BEGIN``. On PostgreSQL both factories share one engine.
+    """
+
+    url: str
+    engine: Engine
+    write_engine: Engine
+    reader: sessionmaker[Session]
+    writer: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()
+
+
+def _sqlite_engine(url: str, begin: str, pool_size: int) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=pool_size,
+        max_overflow=pool_size,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take over transaction control from the sqlite3 module so BEGIN is ours.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def make_database(url: str, pool_size: int = 10) -> Database:
+    if make_url(url).get_backend_name() == "sqlite":
+        reader = _sqlite_engine(url, "BEGIN", pool_size)
+        writer = _sqlite_engine(url, "BEGIN IMMEDIATE", pool_size)
+    else:
+        reader = writer = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    return Database(
+        url=url,
+        engine=reader,
+        write_engine=writer,
+        reader=sessionmaker(reader, expire_on_commit=False),
+        writer=sessionmaker(writer, expire_on_commit=False),
+    )

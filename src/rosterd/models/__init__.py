@@ -1,0 +1,24 @@
+"""SQLAlchemy tables. Importing this package registers every table on ``Base.metadata``."""
+
+from rosterd.models.audit import AuditEvent
+from rosterd.models.base import Base
+from rosterd.models.credential import OAuthClient, SigningKey
+from rosterd.models.group import Group, GroupMembership
+from rosterd.models.role import Role
+from rosterd.models.team import Team
+from rosterd.models.tenant import Tenant
+from rosterd.models.user import User, UserStatus
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Group",
+    "GroupMembership",
+    "OAuthClient",
+    "Role",
+    "SigningKey",
+    "Team",
+    "Tenant",
+    "User",
+    "UserStatus",
+]

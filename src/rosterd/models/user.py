@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Enum, ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rosterd.models.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from rosterd.models.role import Role
+    from rosterd.models.team import Team
+
+
+class UserStatus(enum.StrEnum):
+    pending = "pending"
+    active = "active"
+    suspended = "suspended"
+    inactive = "inactive"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    username: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[UserStatus] = mapped_column(
+        Enum(UserStatus, native_enum=False, create_constraint=True, length=16, name="status"),
+        default=UserStatus.active,
+    )
+    role_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("roles.id", ondelete="SET NULL"))
+    team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    last_login_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Bumped on every UPDATE by the ORM; it is the ETag/meta.version and an optimistic lock.
+    version: Mapped[int] = mapped_column(default=1)
+
+    role: Mapped[Role | None] = relationship(lazy="raise")
+    team: Mapped[Team | None] = relationship(lazy="raise", foreign_keys=[team_id])
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("uq_users_tenant_number", "tenant_id", "number", unique=True),
+        Index("uq_users_tenant_username", "tenant_id", func.lower(username), unique=True),
+        Index("uq_users_tenant_email", "tenant_id", func.lower(email), unique=True),
+        Index("ix_users_tenant_external_id", "tenant_id", "external_id"),
+        Index("ix_users_tenant_status_name", "tenant_id", "status", "last_name", "first_name"),
+        Index("ix_users_tenant_name", "tenant_id", "last_name", "first_name"),
+        Index("ix_users_tenant_created_at", "tenant_id", "created_at"),
+        Index("ix_users_tenant_last_login_at", "tenant_id", "last_login_at"),
+        Index("ix_users_role_id", "role_id"),
+        Index("ix_users_team_id", "team_id"),
+    )
+
+    @property
+    def full_name(self) -> str | None:
+        parts = [p for p in (self.first_name, self.last_name) if p]
+        return " ".join(parts) or None

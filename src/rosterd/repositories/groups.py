@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from rosterd.models import Group, GroupMembership, User
+from rosterd.repositories._sql import contains_ci, count
+
+
+def get(session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group | None:
+    return session.scalar(select(Group).where(Group.tenant_id == tenant_id, Group.id == group_id))
+
+
+def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Group]:
+    if not ids:
+        return []
+    return list(
+        session.scalars(select(Group).where(Group.tenant_id == tenant_id, Group.id.in_(ids)))
+    )
+
+
+def find_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Group | None:
+    return session.scalar(
+        select(Group).where(Group.tenant_id == tenant_id, func.lower(Group.name) == name.lower())
+    )
+
+
+def search(
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    query: str | None,
+    parent_id: uuid.UUID | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Group], int]:
+    stmt = select(Group).where(Group.tenant_id == tenant_id)
+    if query:
+        stmt = stmt.where(contains_ci([Group.name], query))
+    if parent_id is not None:
+        stmt = stmt.where(Group.parent_id == parent_id)
+    total = count(session, stmt)
+    rows = session.scalars(
+        stmt.order_by(func.lower(Group.name), Group.id).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def member_counts(
+    session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not group_ids:
+        return {}
+    rows = session.execute(
+        select(GroupMembership.group_id, func.count())
+        .where(GroupMembership.tenant_id == tenant_id, GroupMembership.group_id.in_(group_ids))
+        .group_by(GroupMembership.group_id)
+    )
+    return {gid: int(n) for gid, n in rows}
+
+
+def parent_of(session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID) -> uuid.UUID | None:
+    return session.scalar(
+        select(Group.parent_id).where(Group.tenant_id == tenant_id, Group.id == group_id)
+    )
+
+
+def add(session: Session, group: Group) -> Group:
+    session.add(group)
+    session.flush()
+    return group
+
+
+def remove(session: Session, group: Group) -> None:
+    """Delete a group; its children move up to its parent and its memberships go."""
+    session.execute(
+        update(Group)
+        .where(Group.tenant_id == group.tenant_id, Group.parent_id == group.id)
+        .values(parent_id=group.parent_id, version=Group.version + 1)
+    )
+    session.execute(
+        delete(GroupMembership).where(
+            GroupMembership.tenant_id == group.tenant_id, GroupMembership.group_id == group.id
+        )
+    )
+    session.delete(group)
+    session.flush()
+
+
+def is_member(
+    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    return (
+        session.scalar(
+            select(GroupMembership.user_id).where(
+                GroupMembership.tenant_id == tenant_id,
+                GroupMembership.group_id == group_id,
+                GroupMembership.user_id == user_id,
+            )
+        )
+        is not None
+    )
+
+
+def add_member(
+    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, user_id: uuid.UUID
+) -> GroupMembership:
+    membership = GroupMembership(tenant_id=tenant_id, group_id=group_id, user_id=user_id)
+    session.add(membership)
+    session.flush()
+    return membership
+
+
+def remove_member(
+    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    result = session.execute(
+        delete(GroupMembership).where(
+            GroupMembership.tenant_id == tenant_id,
+            GroupMembership.group_id == group_id,
+            GroupMembership.user_id == user_id,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def remove_all_memberships_of(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    session.execute(
+        delete(GroupMembership).where(
+            GroupMembership.tenant_id == tenant_id, GroupMembership.user_id == user_id
+        )
+    )
+
+
+def members(
+    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, *, offset: int, limit: int
+) -> tuple[list[User], int]:
+    stmt = (
+        select(User)
+        .join(GroupMembership, GroupMembership.user_id == User.id)
+        .where(GroupMembership.tenant_id == tenant_id, GroupMembership.group_id == group_id)
+    )
+    total = count(session, stmt)
+    rows = session.scalars(
+        stmt.options(joinedload(User.role), joinedload(User.team))
+        .order_by(User.last_name, User.first_name, User.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows.unique()), total
+
+
+def groups_of(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> list[Group]:
+    return list(
+        session.scalars(
+            select(Group)
+            .join(GroupMembership, GroupMembership.group_id == Group.id)
+            .where(GroupMembership.tenant_id == tenant_id, GroupMembership.user_id == user_id)
+            .order_by(func.lower(Group.name), Group.id)
+        )
+    )

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rosterd.models import Role, User
+from rosterd.repositories._sql import count
+
+
+def get(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> Role | None:
+    return session.scalar(select(Role).where(Role.tenant_id == tenant_id, Role.id == role_id))
+
+
+def find_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Role | None:
+    return session.scalar(
+        select(Role).where(Role.tenant_id == tenant_id, func.lower(Role.name) == name.lower())
+    )
+
+
+def search(
+    session: Session, tenant_id: uuid.UUID, *, offset: int, limit: int
+) -> tuple[list[Role], int]:
+    stmt = select(Role).where(Role.tenant_id == tenant_id)
+    total = count(session, stmt)
+    rows = session.scalars(
+        stmt.order_by(func.lower(Role.name), Role.id).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def user_counts(
+    session: Session, tenant_id: uuid.UUID, role_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not role_ids:
+        return {}
+    rows = session.execute(
+        select(User.role_id, func.count())
+        .where(User.tenant_id == tenant_id, User.role_id.in_(role_ids))
+        .group_by(User.role_id)
+    )
+    return {rid: int(n) for rid, n in rows if rid is not None}
+
+
+def add(session: Session, role: Role) -> Role:
+    session.add(role)
+    session.flush()
+    return role
+
+
+def remove(session: Session, role: Role) -> None:
+    session.delete(role)
+    session.flush()

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from rosterd.models import Team, User
+from rosterd.repositories._sql import contains_ci, count
+
+
+def get(session: Session, tenant_id: uuid.UUID, team_id: uuid.UUID) -> Team | None:
+    return session.scalar(
+        select(Team)
+        .options(joinedload(Team.manager))
+        .where(Team.tenant_id == tenant_id, Team.id == team_id)
+    )
+
+
+def find_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Team | None:
+    return session.scalar(
+        select(Team).where(Team.tenant_id == tenant_id, func.lower(Team.name) == name.lower())
+    )
+
+
+def search(
+    session: Session, tenant_id: uuid.UUID, *, query: str | None, offset: int, limit: int
+) -> tuple[list[Team], int]:
+    stmt = select(Team).where(Team.tenant_id == tenant_id)
+    if query:
+        stmt = stmt.where(contains_ci([Team.name], query))
+    total = count(session, stmt)
+    rows = session.scalars(
+        stmt.options(joinedload(Team.manager))
+        .order_by(func.lower(Team.name), Team.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), total
+
+
+def member_counts(
+    session: Session, tenant_id: uuid.UUID, team_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not team_ids:
+        return {}
+    rows = session.execute(
+        select(User.team_id, func.count())
+        .where(User.tenant_id == tenant_id, User.team_id.in_(team_ids))
+        .group_by(User.team_id)
+    )
+    return {tid: int(n) for tid, n in rows if tid is not None}
+
+
+def reassign_managed(
+    session: Session, tenant_id: uuid.UUID, from_user: uuid.UUID, to_user: uuid.UUID
+) -> None:
+    session.execute(
+        update(Team)
+        .where(Team.tenant_id == tenant_id, Team.manager_id == from_user)
+        .values(manager_id=to_user)
+    )
+
+
+def add(session: Session, team: Team) -> Team:
+    session.add(team)
+    session.flush()
+    return team
+
+
+def remove(session: Session, team: Team) -> None:
+    session.execute(
+        update(User)
+        .where(User.tenant_id == team.tenant_id, User.team_id == team.id)
+        .values(team_id=None, version=User.version + 1)
+    )
+    session.delete(team)
+    session.flush()

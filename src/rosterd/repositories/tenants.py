@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from rosterd.models import Tenant
+
+
+def get(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
+    return session.get(Tenant, tenant_id)
+
+
+def get_by_slug(session: Session, slug: str) -> Tenant | None:
+    return session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def list_all(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.slug)))
+
+
+def add(session: Session, tenant: Tenant) -> Tenant:
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def allocate_user_numbers(session: Session, tenant_id: uuid.UUID, n: int = 1) -> int:
+    """Reserve ``n`` consecutive user numbers and return the first.
+
+    A single UPDATE ... RETURNING takes the row lock, so concurrent creators in one tenant are
+    serialised on PostgreSQL and SQLite alike and never share a number.
+    """
+    last = session.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(last_user_number=Tenant.last_user_number + n)
+        .returning(Tenant.last_user_number)
+    ).scalar_one()
+    return int(last) - n + 1

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from rosterd.models import GroupMembership, Team, User, UserStatus
+from rosterd.repositories._sql import contains_ci, count
+
+SortKey = Literal["name", "email", "createdAt", "lastLoginAt", "username"]
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    search: str | None = None
+    group_id: uuid.UUID | None = None
+    role_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    status: UserStatus | None = None
+    email: str | None = None
+    username: str | None = None
+    sort_by: SortKey = "name"
+    descending: bool = False
+    offset: int = 0
+    limit: int = 25
+
+
+def _with_refs(stmt: Select[User]) -> Select[User]:
+    return stmt.options(joinedload(User.role), joinedload(User.team))
+
+
+def get(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    return session.scalar(
+        _with_refs(select(User)).where(User.tenant_id == tenant_id, User.id == user_id)
+    )
+
+
+def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[User]:
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            _with_refs(select(User)).where(User.tenant_id == tenant_id, User.id.in_(ids))
+        ).unique()
+    )
+
+
+def find_by_username(session: Session, tenant_id: uuid.UUID, username: str) -> User | None:
+    return session.scalar(
+        select(User).where(
+            User.tenant_id == tenant_id, func.lower(User.username) == username.lower()
+        )
+    )
+
+
+def find_by_email(session: Session, tenant_id: uuid.UUID, email: str) -> User | None:
+    return session.scalar(
+        select(User).where(User.tenant_id == tenant_id, func.lower(User.email) == email.lower())
+    )
+
+
+def _sort_columns(sort_by: SortKey) -> list[object]:
+    match sort_by:
+        case "name":
+            return [User.last_name, User.first_name]
+        case "email":
+            return [func.lower(User.email)]
+        case "createdAt":
+            return [User.created_at]
+        case "lastLoginAt":
+            return [User.last_login_at]
+        case "username":
+            return [func.lower(User.username)]
+
+
+def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[User], int]:
+    stmt = select(User).where(User.tenant_id == tenant_id)
+    if q.search:
+        stmt = stmt.where(
+            contains_ci(
+                [User.first_name, User.last_name, User.display_name, User.email, User.username],
+                q.search,
+            )
+        )
+    if q.group_id is not None:
+        stmt = stmt.where(
+            User.id.in_(
+                select(GroupMembership.user_id).where(
+                    GroupMembership.tenant_id == tenant_id,
+                    GroupMembership.group_id == q.group_id,
+                )
+            )
+        )
+    if q.role_id is not None:
+        stmt = stmt.where(User.role_id == q.role_id)
+    if q.team_id is not None:
+        stmt = stmt.where(User.team_id == q.team_id)
+    if q.status is not None:
+        stmt = stmt.where(User.status == q.status)
+    if q.email is not None:
+        stmt = stmt.where(func.lower(User.email) == q.email.lower())
+    if q.username is not None:
+        stmt = stmt.where(func.lower(User.username) == q.username.lower())
+    total = count(session, stmt)
+    columns = [*_sort_columns(q.sort_by), User.id]
+    order = [c.desc() if q.descending else c.asc() for c in columns]  # type: ignore[attr-defined]
+    rows = session.scalars(_with_refs(stmt).order_by(*order).offset(q.offset).limit(q.limit))
+    return list(rows.unique()), total
+
+
+def add(session: Session, user: User) -> User:
+    session.add(user)
+    session.flush()
+    return user
+
+
+def remove(session: Session, user: User) -> None:
+    session.execute(
+        update(Team)
+        .where(Team.tenant_id == user.tenant_id, Team.manager_id == user.id)
+        .values(manager_id=None)
+    )
+    session.execute(
+        delete(GroupMembership).where(
+            GroupMembership.tenant_id == user.tenant_id, GroupMembership.user_id == user.id
+        )
+    )
+    session.delete(user)
+    session.flush()
+
+
+def count_with_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(User.tenant_id == tenant_id, User.role_id == role_id)
+        )
+        or 0
+    )

@@ -1,0 +1,108 @@
+"""Teams: a user belongs to at most one team; a team may have a manager."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from rosterd.models import Team, User
+from rosterd.repositories import teams as teams_repo
+from rosterd.repositories import users as users_repo
+from rosterd.repositories.users import UserQuery
+from rosterd.services import audit
+from rosterd.services.context import Actor
+from rosterd.services.errors import Conflict, FieldError, Invalid, NotFound, invalid_field
+
+MUTABLE_FIELDS = frozenset({"name", "description", "manager_id"})
+
+
+def get_team(session: Session, actor: Actor, team_id: uuid.UUID) -> Team:
+    team = teams_repo.get(session, actor.tenant_id, team_id)
+    if team is None:
+        raise NotFound(f"team {team_id} not found")
+    return team
+
+
+def list_teams(
+    session: Session, actor: Actor, *, query: str | None = None, offset: int = 0, limit: int = 25
+) -> tuple[list[Team], int]:
+    return teams_repo.search(session, actor.tenant_id, query=query, offset=offset, limit=limit)
+
+
+def member_counts(session: Session, actor: Actor, teams: list[Team]) -> dict[uuid.UUID, int]:
+    return teams_repo.member_counts(session, actor.tenant_id, [t.id for t in teams])
+
+
+def list_members(
+    session: Session, actor: Actor, team_id: uuid.UUID, *, offset: int, limit: int
+) -> tuple[list[User], int]:
+    get_team(session, actor, team_id)
+    return users_repo.search(
+        session, actor.tenant_id, UserQuery(team_id=team_id, offset=offset, limit=limit)
+    )
+
+
+def _check_name(session: Session, actor: Actor, name: str, exclude: uuid.UUID | None) -> None:
+    if not name.strip():
+        raise invalid_field("name", "must not be blank")
+    other = teams_repo.find_by_name(session, actor.tenant_id, name)
+    if other is not None and other.id != exclude:
+        raise Conflict(
+            f"a team named {name!r} already exists", [FieldError("name", "already taken")]
+        )
+
+
+def _check_manager(session: Session, actor: Actor, manager_id: uuid.UUID | None) -> None:
+    if manager_id is not None and users_repo.get(session, actor.tenant_id, manager_id) is None:
+        raise invalid_field("manager_id", f"user {manager_id} does not exist")
+
+
+def create_team(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    description: str | None = None,
+    manager_id: uuid.UUID | None = None,
+) -> Team:
+    _check_name(session, actor, name, None)
+    _check_manager(session, actor, manager_id)
+    team = teams_repo.add(
+        session,
+        Team(tenant_id=actor.tenant_id, name=name, description=description, manager_id=manager_id),
+    )
+    audit.record(session, actor, "team.created", "team", team.id, after=audit.snapshot(team))
+    return get_team(session, actor, team.id)
+
+
+def update_team(
+    session: Session, actor: Actor, team_id: uuid.UUID, changes: Mapping[str, Any]
+) -> Team:
+    unknown = set(changes) - MUTABLE_FIELDS
+    if unknown:
+        raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
+    team = get_team(session, actor, team_id)
+    if "name" in changes:
+        if changes["name"] is None:
+            raise invalid_field("name", "must not be null")
+        _check_name(session, actor, changes["name"], team.id)
+    _check_manager(session, actor, changes.get("manager_id"))
+    before = audit.snapshot(team)
+    for name, value in changes.items():
+        setattr(team, name, value)
+    after = audit.snapshot(team)
+    if after != before:
+        session.flush()
+        audit.record(session, actor, "team.updated", "team", team.id, before=before, after=after)
+        session.expire(team, ["manager"])
+    return get_team(session, actor, team.id)
+
+
+def delete_team(session: Session, actor: Actor, team_id: uuid.UUID) -> None:
+    team = get_team(session, actor, team_id)
+    before = audit.snapshot(team)
+    teams_repo.remove(session, team)
+    audit.record(session, actor, "team.deleted", "team", team_id, before=before)

@@ -1,0 +1,48 @@
+"""Tenants and what every new tenant starts with."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import Session
+
+from rosterd.models import Role, Tenant
+from rosterd.repositories import roles as roles_repo
+from rosterd.repositories import tenants as tenants_repo
+from rosterd.services.errors import Conflict, NotFound, invalid_field
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+SYSTEM_ROLES: tuple[tuple[str, str, list[str]], ...] = (
+    ("Admin", "Full control of the tenant.", ["users:*", "groups:*", "roles:*", "teams:*"]),
+    ("Manager", "Manages the members of their teams.", ["users:read", "teams:write"]),
+    ("User", "A regular member.", ["users:read:self"]),
+    ("Viewer", "Read-only access.", ["users:read", "groups:read"]),
+)
+
+
+def create_tenant(session: Session, slug: str, name: str | None = None) -> Tenant:
+    if not SLUG_RE.match(slug):
+        raise invalid_field("slug", "use 1-63 lowercase letters, digits and inner hyphens")
+    if tenants_repo.get_by_slug(session, slug) is not None:
+        raise Conflict(f"tenant {slug!r} already exists")
+    tenant = tenants_repo.add(session, Tenant(slug=slug, name=name or slug, settings={}))
+    for role_name, description, permissions in SYSTEM_ROLES:
+        roles_repo.add(
+            session,
+            Role(
+                tenant_id=tenant.id,
+                name=role_name,
+                description=description,
+                permissions=permissions,
+                is_system=True,
+            ),
+        )
+    return tenant
+
+
+def get_tenant_by_slug(session: Session, slug: str) -> Tenant:
+    tenant = tenants_repo.get_by_slug(session, slug)
+    if tenant is None:
+        raise NotFound(f"tenant {slug!r} not found")
+    return tenant

@@ -1,0 +1,232 @@
+"""Users: creation, changes, status, deletion and group memberships."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from rosterd.models import Group, User, UserStatus
+from rosterd.repositories import groups as groups_repo
+from rosterd.repositories import roles as roles_repo
+from rosterd.repositories import teams as teams_repo
+from rosterd.repositories import tenants as tenants_repo
+from rosterd.repositories import users as users_repo
+from rosterd.repositories.users import UserQuery
+from rosterd.services import audit
+from rosterd.services.context import Actor
+from rosterd.services.errors import Conflict, FieldError, Invalid, NotFound, invalid_field
+
+# Fields a caller may change on an existing user.
+MUTABLE_FIELDS = frozenset(
+    {
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "display_name",
+        "title",
+        "department",
+        "locale",
+        "phone",
+        "status",
+        "role_id",
+        "team_id",
+        "external_id",
+    }
+)
+
+
+@dataclass
+class NewUser:
+    email: str | None = None
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    display_name: str | None = None
+    title: str | None = None
+    department: str | None = None
+    locale: str | None = None
+    phone: str | None = None
+    status: UserStatus = UserStatus.active
+    role_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    external_id: str | None = None
+    group_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def get_user(session: Session, actor: Actor, user_id: uuid.UUID) -> User:
+    user = users_repo.get(session, actor.tenant_id, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def list_users(session: Session, actor: Actor, query: UserQuery) -> tuple[list[User], int]:
+    return users_repo.search(session, actor.tenant_id, query)
+
+
+def _check_unique(
+    session: Session,
+    actor: Actor,
+    *,
+    username: str | None,
+    email: str | None,
+    exclude: uuid.UUID | None,
+) -> None:
+    if email is not None:
+        other = users_repo.find_by_email(session, actor.tenant_id, email)
+        if other is not None and other.id != exclude:
+            raise Conflict(
+                f"a user with email {email!r} already exists",
+                [FieldError("email", "already taken")],
+            )
+    if username is not None:
+        other = users_repo.find_by_username(session, actor.tenant_id, username)
+        if other is not None and other.id != exclude:
+            raise Conflict(
+                f"a user with username {username!r} already exists",
+                [FieldError("username", "already taken")],
+            )
+
+
+def _check_refs(
+    session: Session, actor: Actor, *, role_id: uuid.UUID | None, team_id: uuid.UUID | None
+) -> None:
+    if role_id is not None and roles_repo.get(session, actor.tenant_id, role_id) is None:
+        raise invalid_field("role_id", f"role {role_id} does not exist")
+    if team_id is not None and teams_repo.get(session, actor.tenant_id, team_id) is None:
+        raise invalid_field("team_id", f"team {team_id} does not exist")
+
+
+def _resolve_groups(
+    session: Session, actor: Actor, group_ids: Sequence[uuid.UUID], field_name: str = "group_ids"
+) -> list[Group]:
+    wanted = list(dict.fromkeys(group_ids))
+    found = groups_repo.get_many(session, actor.tenant_id, wanted)
+    missing = set(wanted) - {g.id for g in found}
+    if missing:
+        raise invalid_field(
+            field_name, f"group(s) not found: {', '.join(sorted(map(str, missing)))}"
+        )
+    return found
+
+
+def create_user(session: Session, actor: Actor, data: NewUser) -> User:
+    username = data.username or data.email
+    if not username:
+        raise invalid_field("username", "a username or an email is required")
+    _check_unique(session, actor, username=username, email=data.email, exclude=None)
+    _check_refs(session, actor, role_id=data.role_id, team_id=data.team_id)
+    groups = _resolve_groups(session, actor, data.group_ids)
+    user = users_repo.add(
+        session,
+        User(
+            tenant_id=actor.tenant_id,
+            number=tenants_repo.allocate_user_numbers(session, actor.tenant_id),
+            username=username,
+            email=data.email,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            display_name=data.display_name,
+            title=data.title,
+            department=data.department,
+            locale=data.locale,
+            phone=data.phone,
+            status=data.status,
+            role_id=data.role_id,
+            team_id=data.team_id,
+            external_id=data.external_id,
+        ),
+    )
+    for group in groups:
+        groups_repo.add_member(session, actor.tenant_id, group.id, user.id)
+    audit.record(session, actor, "user.created", "user", user.id, after=audit.snapshot(user))
+    return users_repo.get(session, actor.tenant_id, user.id) or user
+
+
+def update_user(
+    session: Session, actor: Actor, user_id: uuid.UUID, changes: Mapping[str, Any]
+) -> User:
+    unknown = set(changes) - MUTABLE_FIELDS
+    if unknown:
+        raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
+    user = get_user(session, actor, user_id)
+    if "username" in changes and not changes["username"]:
+        raise invalid_field("username", "must not be empty")
+    _check_unique(
+        session,
+        actor,
+        username=changes.get("username"),
+        email=changes.get("email"),
+        exclude=user.id,
+    )
+    _check_refs(session, actor, role_id=changes.get("role_id"), team_id=changes.get("team_id"))
+    if changes.get("status") == UserStatus.pending and user.status != UserStatus.pending:
+        raise invalid_field("status", "a user cannot go back to pending")
+    before = audit.snapshot(user)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    after = audit.snapshot(user)
+    if after == before:
+        return user
+    session.flush()
+    action = "user.status_changed" if before["status"] != after["status"] else "user.updated"
+    audit.record(session, actor, action, "user", user.id, before=before, after=after)
+    session.expire(user, ["role", "team"])
+    return users_repo.get(session, actor.tenant_id, user.id) or user
+
+
+def delete_user(
+    session: Session, actor: Actor, user_id: uuid.UUID, reassign_to: uuid.UUID | None = None
+) -> None:
+    """Deactivate and remove a user; teams it manages pass to ``reassign_to`` if given."""
+    user = get_user(session, actor, user_id)
+    if reassign_to is not None:
+        if reassign_to == user_id:
+            raise invalid_field("reassign_to", "cannot reassign to the user being deleted")
+        if users_repo.get(session, actor.tenant_id, reassign_to) is None:
+            raise invalid_field("reassign_to", f"user {reassign_to} does not exist")
+        teams_repo.reassign_managed(session, actor.tenant_id, user.id, reassign_to)
+    before = audit.snapshot(user)
+    users_repo.remove(session, user)
+    audit.record(
+        session,
+        actor,
+        "user.deleted",
+        "user",
+        user_id,
+        before=before,
+        after={"reassigned_to": str(reassign_to)} if reassign_to else None,
+    )
+
+
+def groups_of_user(session: Session, actor: Actor, user_id: uuid.UUID) -> list[Group]:
+    get_user(session, actor, user_id)
+    return groups_repo.groups_of(session, actor.tenant_id, user_id)
+
+
+def set_user_groups(
+    session: Session, actor: Actor, user_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
+) -> list[Group]:
+    get_user(session, actor, user_id)
+    wanted = {g.id for g in _resolve_groups(session, actor, group_ids)}
+    current = {g.id for g in groups_repo.groups_of(session, actor.tenant_id, user_id)}
+    for gid in current - wanted:
+        groups_repo.remove_member(session, actor.tenant_id, gid, user_id)
+    for gid in wanted - current:
+        groups_repo.add_member(session, actor.tenant_id, gid, user_id)
+    if wanted != current:
+        audit.record(
+            session,
+            actor,
+            "user.groups_set",
+            "user",
+            user_id,
+            before={"group_ids": sorted(map(str, current))},
+            after={"group_ids": sorted(map(str, wanted))},
+        )
+    return groups_repo.groups_of(session, actor.tenant_id, user_id)
