@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from pydantic import ValidationError
+from scim2_models import SCIMException
 
 from rosterd import __version__
 from rosterd.api import ops
+from rosterd.api.admin import scim_tokens as admin_scim_tokens
 from rosterd.api.errors import SurfaceErrors, plain_json
 from rosterd.api.middleware import RequestIdMiddleware
 from rosterd.api.oauth import router as oauth
+from rosterd.api.scim import errors as scim_errors
+from rosterd.api.scim import router as scim
 from rosterd.api.v2 import errors as v2_errors
 from rosterd.api.v2 import router as v2
 from rosterd.runtime import Runtime
@@ -20,6 +25,8 @@ rosterd serves one user directory through several APIs.
   with an OAuth 2.0 access token from `POST /tenants/{tenant}/connect/token`
   (client_credentials). Extensions beyond the seed spec are marked as such.
 * **OAuth 2.0** at `/tenants/{tenant}/connect/token`, with JWKS and RFC 8414 metadata.
+* **SCIM 2.0** at `/scim/v2` (also `/api/scim/v2`), for Okta and Entra ID provisioning.
+  Authenticate with a SCIM token (`rosterd scim-tokens create`), not an OAuth token.
 """
 
 
@@ -37,11 +44,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors = SurfaceErrors(default=plain_json)
-    errors.register((v2.PREFIX,), v2_errors.render)
+    errors.register((v2.PREFIX, admin_scim_tokens.PREFIX), v2_errors.render)
     errors.register((oauth.PREFIX,), oauth.render)
+    errors.register(scim.PREFIXES, scim_errors.render)
+    errors.translate(SCIMException, scim_errors.from_scim_exception)
+    errors.translate(ValidationError, scim_errors.from_validation_error)
     errors.install(app)
     app.include_router(ops.router)
     app.include_router(oauth.router)
     app.include_router(v2.router)
+    app.include_router(admin_scim_tokens.router)
+    for i, prefix in enumerate(scim.PREFIXES):
+        app.include_router(scim.build(prefix, documented=i == 0))
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +36,7 @@ _STATUS = {
     "Invalid": 400,
     "Forbidden": 403,
     "Unauthenticated": 401,
+    "PreconditionFailed": 412,
 }
 
 
@@ -64,10 +66,18 @@ def validation_details(exc: RequestValidationError) -> list[FieldError]:
     return details
 
 
+Translator = Callable[[Exception], tuple[DomainError, int]]
+
+
 class SurfaceErrors:
     def __init__(self, default: Renderer) -> None:
         self._surfaces: list[_Surface] = []
         self._default = default
+        self._translators: dict[type[Exception], Translator] = {}
+
+    def translate(self, exc_type: type[Exception], translator: Translator) -> None:
+        """Render a library's exception (e.g. scim2-models' SCIMException) as a domain error."""
+        self._translators[exc_type] = translator
 
     def register(self, prefixes: tuple[str, ...], render: Renderer) -> None:
         self._surfaces.append(_Surface(prefixes, render))
@@ -104,6 +114,15 @@ class SurfaceErrors:
             err = DomainError(message="internal server error", code="internal_error")
             return self.renderer(request.url.path)(request, err, 500)
 
+        def make_translated(translator: Translator) -> Callable[..., Any]:
+            async def on_translated(request: Request, exc: Exception) -> Response:
+                err, status = translator(exc)
+                return self.renderer(request.url.path)(request, err, status)
+
+            return on_translated
+
+        for exc_type, translator in self._translators.items():
+            app.add_exception_handler(exc_type, make_translated(translator))
         app.add_exception_handler(DomainError, on_domain)
         app.add_exception_handler(RequestValidationError, on_validation)
         app.add_exception_handler(StarletteHTTPException, on_http)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -18,14 +19,20 @@ from rosterd.repositories import credentials as credentials_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import Runtime, open_runtime
 from rosterd.services import clients as clients_service
+from rosterd.services import scim_tokens as scim_tokens_service
 from rosterd.services import tenants as tenants_service
+from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError
 
 app = typer.Typer(help="rosterd: a self-hosted, multi-tenant user directory.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 clients_app = typer.Typer(help="Manage OAuth 2.0 clients.", no_args_is_help=True)
+scim_app = typer.Typer(help="Manage SCIM bearer tokens.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
+app.add_typer(scim_app, name="scim-tokens")
+
+CLI_ACTOR = "cli"
 
 out = Console()
 err = Console(stderr=True)
@@ -157,3 +164,81 @@ def clients_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> N
                 "yes" if c.revoked_at else "",
             )
         out.print(table)
+
+
+@tenants_app.command("configure")
+def tenants_configure(
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    scim_delete: Annotated[
+        str | None,
+        typer.Option(help="What SCIM DELETE /Users does: 'delete' (default) or 'deactivate'."),
+    ] = None,
+) -> None:
+    """Change a tenant's settings."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant = tenants_service.get_tenant_by_slug(session, slug)
+        if scim_delete is not None:
+            tenants_service.set_scim_delete(session, tenant, scim_delete)
+        out.print(f"{tenant.slug}: {json.dumps(tenant.settings)}")
+
+
+def _cli_actor(tenant_id: uuid.UUID) -> Actor:
+    return Actor(tenant_id=tenant_id, actor=CLI_ACTOR, surface="cli")
+
+
+@scim_app.command("create")
+def scim_tokens_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    name: Annotated[str, typer.Option(help="A label, e.g. the IdP it is for.")] = "scim",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Issue a SCIM token and print it once."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        issued = scim_tokens_service.create_token(
+            session,
+            tenant_row,
+            name=name,
+            hmac_key=runtime.hmac_key,
+            actor=_cli_actor(tenant_row.id),
+        )
+        if as_json:
+            typer.echo(json.dumps({"token": issued.token}))
+        else:
+            out.print(f"id:    {issued.record.id}")
+            out.print(f"token: {issued.token}")
+            out.print("The token is shown only now; rosterd keeps only its hash.")
+
+
+@scim_app.command("list")
+def scim_tokens_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
+    """List a tenant's SCIM tokens with their last use (never the tokens)."""
+    with _runtime() as runtime, runtime.db.reader() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        table = Table("id", "name", "created", "last used", "revoked")
+        for t in scim_tokens_service.list_tokens(session, tenant_row):
+            table.add_row(
+                str(t.id),
+                t.name,
+                t.created_at.isoformat(timespec="seconds"),
+                t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never",
+                t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "",
+            )
+        out.print(table)
+
+
+@scim_app.command("revoke")
+def scim_tokens_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (from `scim-tokens list`).")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+) -> None:
+    """Revoke a SCIM token; IdPs using it get 401 from then on."""
+    try:
+        parsed = uuid.UUID(token_id)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {token_id!r} is not a token id")
+        raise typer.Exit(1) from exc
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        scim_tokens_service.revoke_token(session, tenant_row, parsed, _cli_actor(tenant_row.id))
+        out.print(f"revoked {parsed}")

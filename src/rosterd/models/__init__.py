@@ -2,7 +2,7 @@
 
 from rosterd.models.audit import AuditEvent
 from rosterd.models.base import Base
-from rosterd.models.credential import OAuthClient, SigningKey
+from rosterd.models.credential import OAuthClient, ScimToken, SigningKey
 from rosterd.models.group import Group, GroupMembership
 from rosterd.models.role import Role
 from rosterd.models.team import Team
@@ -16,6 +16,7 @@ __all__ = [
     "GroupMembership",
     "OAuthClient",
     "Role",
+    "ScimToken",
     "SigningKey",
     "Team",
     "Tenant",

@@ -44,6 +44,14 @@ class User(Base):
     role_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("roles.id", ondelete="SET NULL"))
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(255))
+    # Enterprise attributes (SCIM enterprise User extension, RFC 7643 §4.3).
+    employee_number: Mapped[str | None] = mapped_column(String(255))
+    division: Mapped[str | None] = mapped_column(String(255))
+    organization: Mapped[str | None] = mapped_column(String(255))
+    cost_center: Mapped[str | None] = mapped_column(String(255))
+    manager_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     password_hash: Mapped[str | None] = mapped_column(String(255))
     last_login_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
@@ -67,6 +75,7 @@ class User(Base):
         Index("ix_users_tenant_last_login_at", "tenant_id", "last_login_at"),
         Index("ix_users_role_id", "role_id"),
         Index("ix_users_team_id", "team_id"),
+        Index("ix_users_manager_id", "manager_id"),
     )
 
     @property

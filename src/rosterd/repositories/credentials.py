@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from rosterd.models import OAuthClient, SigningKey
+from rosterd.models import OAuthClient, ScimToken, SigningKey
 
 
 def find_client(session: Session, tenant_id: uuid.UUID, client_id: str) -> OAuthClient | None:
@@ -39,3 +40,32 @@ def signing_keys(session: Session) -> list[SigningKey]:
 def add_signing_key(session: Session, key: SigningKey) -> None:
     session.add(key)
     session.flush()
+
+
+def add_scim_token(session: Session, token: ScimToken) -> ScimToken:
+    session.add(token)
+    session.flush()
+    return token
+
+
+def find_scim_token(session: Session, token_hash: str) -> ScimToken | None:
+    """A SCIM token by its hash; the hash is unique across tenants, so it finds the tenant."""
+    return session.scalar(select(ScimToken).where(ScimToken.token_hash == token_hash))
+
+
+def get_scim_token(session: Session, tenant_id: uuid.UUID, token_id: uuid.UUID) -> ScimToken | None:
+    return session.scalar(
+        select(ScimToken).where(ScimToken.tenant_id == tenant_id, ScimToken.id == token_id)
+    )
+
+
+def list_scim_tokens(session: Session, tenant_id: uuid.UUID) -> list[ScimToken]:
+    return list(
+        session.scalars(
+            select(ScimToken).where(ScimToken.tenant_id == tenant_id).order_by(ScimToken.created_at)
+        )
+    )
+
+
+def touch_scim_token(session: Session, token_id: uuid.UUID, when: datetime) -> None:
+    session.execute(update(ScimToken).where(ScimToken.id == token_id).values(last_used_at=when))

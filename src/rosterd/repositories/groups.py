@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import Group, GroupMembership, User
@@ -24,7 +25,9 @@ def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -
 
 def find_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Group | None:
     return session.scalar(
-        select(Group).where(Group.tenant_id == tenant_id, func.lower(Group.name) == name.lower())
+        select(Group).where(
+            Group.tenant_id == tenant_id, func.lower(Group.name) == func.lower(name)
+        )
     )
 
 
@@ -161,4 +164,80 @@ def groups_of(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> lis
             .where(GroupMembership.tenant_id == tenant_id, GroupMembership.user_id == user_id)
             .order_by(func.lower(Group.name), Group.id)
         )
+    )
+
+
+def search_where(
+    session: Session,
+    tenant_id: uuid.UUID,
+    condition: ColumnElement[bool] | None,
+    *,
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[list[Group], int]:
+    """Groups matching an arbitrary SQL condition (a compiled SCIM filter), stably ordered."""
+    stmt = select(Group).where(Group.tenant_id == tenant_id)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    total = count(session, stmt)
+    if limit == 0:
+        return [], total
+    rows = session.scalars(stmt.order_by(*order_by, Group.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+def members_of_many(
+    session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    """(user id, username) of the members of each group, in one query."""
+    result: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {gid: [] for gid in group_ids}
+    if not group_ids:
+        return result
+    rows = session.execute(
+        select(GroupMembership.group_id, User.id, User.username)
+        .join(User, User.id == GroupMembership.user_id)
+        .where(GroupMembership.tenant_id == tenant_id, GroupMembership.group_id.in_(group_ids))
+        .order_by(GroupMembership.group_id, User.username)
+    )
+    for gid, uid, username in rows:
+        result[gid].append((uid, username))
+    return result
+
+
+def groups_of_many(
+    session: Session, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    """(group id, name) of the groups of each user, in one query."""
+    result: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {uid: [] for uid in user_ids}
+    if not user_ids:
+        return result
+    rows = session.execute(
+        select(GroupMembership.user_id, Group.id, Group.name)
+        .join(Group, Group.id == GroupMembership.group_id)
+        .where(GroupMembership.tenant_id == tenant_id, GroupMembership.user_id.in_(user_ids))
+        .order_by(GroupMembership.user_id, Group.name)
+    )
+    for uid, gid, name in rows:
+        result[uid].append((gid, name))
+    return result
+
+
+def member_ids(session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID) -> set[uuid.UUID]:
+    return set(
+        session.scalars(
+            select(GroupMembership.user_id).where(
+                GroupMembership.tenant_id == tenant_id, GroupMembership.group_id == group_id
+            )
+        )
+    )
+
+
+def existing_user_ids(
+    session: Session, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    if not user_ids:
+        return set()
+    return set(
+        session.scalars(select(User.id).where(User.tenant_id == tenant_id, User.id.in_(user_ids)))
     )

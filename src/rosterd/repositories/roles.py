@@ -15,7 +15,7 @@ def get(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> Role | No
 
 def find_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Role | None:
     return session.scalar(
-        select(Role).where(Role.tenant_id == tenant_id, func.lower(Role.name) == name.lower())
+        select(Role).where(Role.tenant_id == tenant_id, func.lower(Role.name) == func.lower(name))
     )
 
 

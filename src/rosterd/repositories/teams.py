@@ -19,7 +19,7 @@ def get(session: Session, tenant_id: uuid.UUID, team_id: uuid.UUID) -> Team | No
 
 def find_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Team | None:
     return session.scalar(
-        select(Team).where(Team.tenant_id == tenant_id, func.lower(Team.name) == name.lower())
+        select(Team).where(Team.tenant_id == tenant_id, func.lower(Team.name) == func.lower(name))
     )
 
 

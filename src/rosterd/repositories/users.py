@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import GroupMembership, Team, User, UserStatus
@@ -21,6 +21,8 @@ class UserQuery:
     role_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     status: UserStatus | None = None
+    # The boolean view of status: True is active, False is any other status.
+    is_active: bool | None = None
     email: str | None = None
     username: str | None = None
     sort_by: SortKey = "name"
@@ -52,21 +54,21 @@ def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -
 def find_by_username(session: Session, tenant_id: uuid.UUID, username: str) -> User | None:
     return session.scalar(
         select(User).where(
-            User.tenant_id == tenant_id, func.lower(User.username) == username.lower()
+            User.tenant_id == tenant_id, func.lower(User.username) == func.lower(username)
         )
     )
 
 
 def find_by_email(session: Session, tenant_id: uuid.UUID, email: str) -> User | None:
     return session.scalar(
-        select(User).where(User.tenant_id == tenant_id, func.lower(User.email) == email.lower())
+        select(User).where(User.tenant_id == tenant_id, func.lower(User.email) == func.lower(email))
     )
 
 
 def _sort_columns(sort_by: SortKey) -> list[object]:
     match sort_by:
         case "name":
-            return [User.last_name, User.first_name]
+            return [func.lower(User.last_name), func.lower(User.first_name)]
         case "email":
             return [func.lower(User.email)]
         case "createdAt":
@@ -101,13 +103,22 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
         stmt = stmt.where(User.team_id == q.team_id)
     if q.status is not None:
         stmt = stmt.where(User.status == q.status)
+    if q.is_active is not None:
+        stmt = stmt.where(
+            User.status == UserStatus.active if q.is_active else User.status != UserStatus.active
+        )
     if q.email is not None:
         stmt = stmt.where(func.lower(User.email) == q.email.lower())
     if q.username is not None:
         stmt = stmt.where(func.lower(User.username) == q.username.lower())
     total = count(session, stmt)
-    columns = [*_sort_columns(q.sort_by), User.id]
-    order = [c.desc() if q.descending else c.asc() for c in columns]  # type: ignore[attr-defined]
+    # Rows without a value (never logged in, no email) come last in either direction, the same
+    # on every backend (PostgreSQL and SQLite disagree on where NULLs sort by default).
+    order = [
+        (c.desc() if q.descending else c.asc()).nulls_last()  # type: ignore[attr-defined]
+        for c in _sort_columns(q.sort_by)
+    ]
+    order.append(User.id.desc() if q.descending else User.id.asc())
     rows = session.scalars(_with_refs(stmt).order_by(*order).offset(q.offset).limit(q.limit))
     return list(rows.unique()), total
 
@@ -140,3 +151,23 @@ def count_with_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) 
         )
         or 0
     )
+
+
+def search_where(
+    session: Session,
+    tenant_id: uuid.UUID,
+    condition: ColumnElement[bool] | None,
+    *,
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[list[User], int]:
+    """Users matching an arbitrary SQL condition (a compiled SCIM filter), stably ordered."""
+    stmt = select(User).where(User.tenant_id == tenant_id)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    total = count(session, stmt)
+    if limit == 0:
+        return [], total
+    rows = session.scalars(stmt.order_by(*order_by, User.id).offset(offset).limit(limit))
+    return list(rows), total

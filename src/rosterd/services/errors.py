@@ -48,3 +48,10 @@ class Unauthenticated(DomainError):
 
 def invalid_field(name: str, message: str) -> Invalid:
     return Invalid(message=f"{name}: {message}", details=[FieldError(name, message)])
+
+
+@dataclass
+class PreconditionFailed(DomainError):
+    """The caller's version (If-Match) is not the current one."""
+
+    code: str = "precondition_failed"

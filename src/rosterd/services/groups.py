@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from scim2_models.path import AttrPath, FilterNode
 from sqlalchemy.orm import Session
 
 from rosterd.models import Group, User
 from rosterd.repositories import groups as groups_repo
+from rosterd.repositories import scim_filter
 from rosterd.repositories import users as users_repo
 from rosterd.services import audit
 from rosterd.services.context import Actor
-from rosterd.services.errors import Conflict, FieldError, Invalid, NotFound, invalid_field
+from rosterd.services.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    invalid_field,
+)
 
 MUTABLE_FIELDS = frozenset({"name", "description", "parent_id", "external_id"})
 
@@ -151,3 +160,96 @@ def remove_member(session: Session, actor: Actor, group_id: uuid.UUID, user_id: 
     audit.record(
         session, actor, "group.member_removed", "group", group_id, before={"user_id": str(user_id)}
     )
+
+
+def search_by_filter(
+    session: Session,
+    actor: Actor,
+    filter_tree: FilterNode | None,
+    *,
+    sort_by: AttrPath | None,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> tuple[list[Group], int]:
+    """Groups matching a SCIM filter, evaluated in the database."""
+    try:
+        condition = scim_filter.group_condition(filter_tree) if filter_tree is not None else None
+        key = (
+            scim_filter.sort_column(sort_by, groups=True)
+            if sort_by is not None
+            else Group.created_at
+        )
+    except scim_filter.UnsupportedFilter as exc:
+        raise Invalid(str(exc), code="invalidFilter") from exc
+    order = [key.desc() if descending else key.asc()]
+    return groups_repo.search_where(
+        session, actor.tenant_id, condition, order_by=order, offset=offset, limit=limit
+    )
+
+
+def members_of_groups(
+    session: Session, actor: Actor, group_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    return groups_repo.members_of_many(session, actor.tenant_id, group_ids)
+
+
+def _existing_users(
+    session: Session, actor: Actor, user_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    wanted = set(user_ids)
+    found = groups_repo.existing_user_ids(session, actor.tenant_id, list(wanted))
+    missing = wanted - found
+    if missing:
+        raise invalid_field(
+            "members", f"no such user(s): {', '.join(sorted(str(m) for m in missing))}"
+        )
+    return found
+
+
+def change_members(
+    session: Session,
+    actor: Actor,
+    group_id: uuid.UUID,
+    *,
+    add: Sequence[uuid.UUID] = (),
+    remove: Sequence[uuid.UUID] = (),
+) -> None:
+    """Add and remove members in one step; adding a member twice or removing a
+    non-member changes nothing (the idempotent semantics IdPs rely on)."""
+    get_group(session, actor, group_id)
+    to_add = _existing_users(session, actor, add)
+    current = groups_repo.member_ids(session, actor.tenant_id, group_id)
+    added = sorted(to_add - current - set(remove), key=str)
+    removed = sorted(set(remove) & current, key=str)
+    for user_id in removed:
+        groups_repo.remove_member(session, actor.tenant_id, group_id, user_id)
+    for user_id in added:
+        groups_repo.add_member(session, actor.tenant_id, group_id, user_id)
+    if added or removed:
+        audit.record(
+            session,
+            actor,
+            "group.members_changed",
+            "group",
+            group_id,
+            before={"removed": [str(u) for u in removed]},
+            after={"added": [str(u) for u in added]},
+        )
+
+
+def set_members(
+    session: Session, actor: Actor, group_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> None:
+    """Make the member set exactly ``user_ids``."""
+    get_group(session, actor, group_id)
+    wanted = _existing_users(session, actor, user_ids)
+    current = groups_repo.member_ids(session, actor.tenant_id, group_id)
+    change_members(
+        session, actor, group_id, add=list(wanted - current), remove=list(current - wanted)
+    )
+
+
+def check_version(group: Group, expected: int | None) -> None:
+    if expected is not None and expected != group.version:
+        raise PreconditionFailed(f"group {group.id} is at version {group.version}, not {expected}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from sqlalchemy.orm import Session
 
@@ -46,3 +47,19 @@ def get_tenant_by_slug(session: Session, slug: str) -> Tenant:
     if tenant is None:
         raise NotFound(f"tenant {slug!r} not found")
     return tenant
+
+
+SCIM_DELETE_SETTING = "scim_delete"
+SCIM_DELETE_MODES = ("delete", "deactivate")
+
+
+def scim_delete_deactivates(session: Session, tenant_id: uuid.UUID) -> bool:
+    """Whether SCIM DELETE deactivates (keeps) users in this tenant rather than removing them."""
+    tenant = tenants_repo.get(session, tenant_id)
+    return tenant is not None and tenant.settings.get(SCIM_DELETE_SETTING) == "deactivate"
+
+
+def set_scim_delete(session: Session, tenant: Tenant, mode: str) -> None:
+    if mode not in SCIM_DELETE_MODES:
+        raise invalid_field("scim_delete", f"use one of {', '.join(SCIM_DELETE_MODES)}")
+    tenant.settings = {**tenant.settings, SCIM_DELETE_SETTING: mode}

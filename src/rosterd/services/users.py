@@ -7,18 +7,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scim2_models.path import AttrPath, FilterNode
 from sqlalchemy.orm import Session
 
 from rosterd.models import Group, User, UserStatus
 from rosterd.repositories import groups as groups_repo
 from rosterd.repositories import roles as roles_repo
+from rosterd.repositories import scim_filter
 from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
 from rosterd.repositories.users import UserQuery
 from rosterd.services import audit
 from rosterd.services.context import Actor
-from rosterd.services.errors import Conflict, FieldError, Invalid, NotFound, invalid_field
+from rosterd.services.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    invalid_field,
+)
 
 # Fields a caller may change on an existing user.
 MUTABLE_FIELDS = frozenset(
@@ -36,6 +45,11 @@ MUTABLE_FIELDS = frozenset(
         "role_id",
         "team_id",
         "external_id",
+        "employee_number",
+        "division",
+        "organization",
+        "cost_center",
+        "manager_id",
     }
 )
 
@@ -55,6 +69,11 @@ class NewUser:
     role_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     external_id: str | None = None
+    employee_number: str | None = None
+    division: str | None = None
+    organization: str | None = None
+    cost_center: str | None = None
+    manager_id: uuid.UUID | None = None
     group_ids: list[uuid.UUID] = field(default_factory=list)
 
 
@@ -94,12 +113,23 @@ def _check_unique(
 
 
 def _check_refs(
-    session: Session, actor: Actor, *, role_id: uuid.UUID | None, team_id: uuid.UUID | None
+    session: Session,
+    actor: Actor,
+    *,
+    role_id: uuid.UUID | None,
+    team_id: uuid.UUID | None,
+    manager_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
 ) -> None:
     if role_id is not None and roles_repo.get(session, actor.tenant_id, role_id) is None:
         raise invalid_field("role_id", f"role {role_id} does not exist")
     if team_id is not None and teams_repo.get(session, actor.tenant_id, team_id) is None:
         raise invalid_field("team_id", f"team {team_id} does not exist")
+    if manager_id is not None:
+        if manager_id == user_id:
+            raise invalid_field("manager_id", "a user cannot be their own manager")
+        if users_repo.get(session, actor.tenant_id, manager_id) is None:
+            raise invalid_field("manager_id", f"user {manager_id} does not exist")
 
 
 def _resolve_groups(
@@ -120,7 +150,9 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
     if not username:
         raise invalid_field("username", "a username or an email is required")
     _check_unique(session, actor, username=username, email=data.email, exclude=None)
-    _check_refs(session, actor, role_id=data.role_id, team_id=data.team_id)
+    _check_refs(
+        session, actor, role_id=data.role_id, team_id=data.team_id, manager_id=data.manager_id
+    )
     groups = _resolve_groups(session, actor, data.group_ids)
     user = users_repo.add(
         session,
@@ -140,6 +172,11 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
             role_id=data.role_id,
             team_id=data.team_id,
             external_id=data.external_id,
+            employee_number=data.employee_number,
+            division=data.division,
+            organization=data.organization,
+            cost_center=data.cost_center,
+            manager_id=data.manager_id,
         ),
     )
     for group in groups:
@@ -164,7 +201,14 @@ def update_user(
         email=changes.get("email"),
         exclude=user.id,
     )
-    _check_refs(session, actor, role_id=changes.get("role_id"), team_id=changes.get("team_id"))
+    _check_refs(
+        session,
+        actor,
+        role_id=changes.get("role_id"),
+        team_id=changes.get("team_id"),
+        manager_id=changes.get("manager_id"),
+        user_id=user.id,
+    )
     if changes.get("status") == UserStatus.pending and user.status != UserStatus.pending:
         raise invalid_field("status", "a user cannot go back to pending")
     before = audit.snapshot(user)
@@ -230,3 +274,36 @@ def set_user_groups(
             after={"group_ids": sorted(map(str, wanted))},
         )
     return groups_repo.groups_of(session, actor.tenant_id, user_id)
+
+
+def search_by_filter(
+    session: Session,
+    actor: Actor,
+    filter_tree: FilterNode | None,
+    *,
+    sort_by: AttrPath | None,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> tuple[list[User], int]:
+    """Users matching a SCIM filter, evaluated in the database."""
+    try:
+        condition = scim_filter.user_condition(filter_tree) if filter_tree is not None else None
+        key = scim_filter.sort_column(sort_by) if sort_by is not None else User.created_at
+    except scim_filter.UnsupportedFilter as exc:
+        raise Invalid(str(exc), code="invalidFilter") from exc
+    order = [key.desc() if descending else key.asc()]
+    return users_repo.search_where(
+        session, actor.tenant_id, condition, order_by=order, offset=offset, limit=limit
+    )
+
+
+def groups_of_users(
+    session: Session, actor: Actor, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    return groups_repo.groups_of_many(session, actor.tenant_id, user_ids)
+
+
+def check_version(user: User, expected: int | None) -> None:
+    if expected is not None and expected != user.version:
+        raise PreconditionFailed(f"user {user.id} is at version {user.version}, not {expected}")

@@ -22,7 +22,7 @@ _bearer = HTTPBearer(
 )
 
 
-def require(scope: Scope) -> Callable[..., Actor]:
+def require(scope: Scope, surface: str = "v2") -> Callable[..., Actor]:
     """A dependency that admits a valid access token holding ``scope`` and yields its Actor."""
 
     def dependency(
@@ -38,7 +38,7 @@ def require(scope: Scope) -> Callable[..., Actor]:
         token = credentials.credentials
         if token.startswith(SCIM_TOKEN_PREFIX):
             raise Unauthenticated(
-                "a SCIM token cannot call /integration/v2: it needs an OAuth access token "
+                "a SCIM token only works on /scim/v2; this API needs an OAuth access token "
                 "from POST /tenants/{tenant}/connect/token"
             )
         access = runtime.signer.verify(token)
@@ -51,7 +51,7 @@ def require(scope: Scope) -> Callable[..., Actor]:
         return Actor(
             tenant_id=access.tenant_id,
             actor=f"client:{access.subject}",
-            surface="v2",
+            surface=surface,
             request_id=request_id(request),
         )
 

@@ -11,6 +11,7 @@ from rosterd.api.deps import SessionDep
 from rosterd.api.v2.auth import GroupRead, GroupWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
+    NO_NUL,
     GroupCreate,
     GroupList,
     GroupOut,
@@ -49,7 +50,7 @@ def list_groups(
     session: SessionDep,
     window: WindowDep,
     query: Annotated[
-        str | None, Query(max_length=255, description="Search by name (partial).")
+        str | None, Query(max_length=255, pattern=NO_NUL, description="Search by name (partial).")
     ] = None,
     parent_id: Annotated[uuid.UUID | None, Query(alias="parentId")] = None,
 ) -> dict[str, Any]:

@@ -14,14 +14,20 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from rosterd.models import Group, Role, Team, User, UserStatus
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Text255 = Annotated[str, StringConstraints(max_length=255)]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+# No NUL characters in any text: PostgreSQL cannot store them (it would be a 500), so every
+# backend refuses them with 400.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NO_NUL),
+]
+Text255 = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
 Locale = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", max_length=35)
 ]
 Email = Annotated[EmailStr, StringConstraints(max_length=320)]
-Permission = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Permission = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 def iso_timestamp(value: datetime | None) -> str | None:

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Query, Response, status
 from rosterd.api.deps import SessionDep
 from rosterd.api.v2.auth import TeamRead, TeamWrite
 from rosterd.api.v2.paging import WindowDep, errors
-from rosterd.api.v2.schemas import MemberList, TeamCreate, TeamList, TeamOut, TeamUpdate, UserOut
+from rosterd.api.v2.schemas import (
+    NO_NUL,
+    MemberList,
+    TeamCreate,
+    TeamList,
+    TeamOut,
+    TeamUpdate,
+    UserOut,
+)
 from rosterd.services import teams as teams_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
@@ -38,7 +46,7 @@ def list_teams(
     session: SessionDep,
     window: WindowDep,
     query: Annotated[
-        str | None, Query(max_length=255, description="Search by name (partial).")
+        str | None, Query(max_length=255, pattern=NO_NUL, description="Search by name (partial).")
     ] = None,
 ) -> dict[str, Any]:
     teams, total = teams_service.list_teams(

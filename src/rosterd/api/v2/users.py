@@ -11,6 +11,7 @@ from rosterd.api.deps import SessionDep
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
+    NO_NUL,
     GroupList,
     GroupOut,
     UserCreate,
@@ -44,12 +45,16 @@ _NOT_NULL = {"firstName", "lastName", "email", "username", "status", "isActive"}
 
 
 def _status_from(explicit: str | None, is_active: bool | None, *, field: str) -> UserStatus | None:
-    implied = (
-        None if is_active is None else (UserStatus.active if is_active else UserStatus.inactive)
-    )
-    if explicit is not None and implied is not None and UserStatus(explicit) != implied:
-        raise invalid_field(field, "status and isActive disagree")
-    return UserStatus(explicit) if explicit is not None else implied
+    """The status a request asks for. ``isActive`` is the boolean view of status (true is
+    active, false is any other status); sent together, they must agree and status decides."""
+    if explicit is not None:
+        wanted = UserStatus(explicit)
+        if is_active is not None and (wanted == UserStatus.active) != is_active:
+            raise invalid_field(field, "status and isActive disagree")
+        return wanted
+    if is_active is None:
+        return None
+    return UserStatus.active if is_active else UserStatus.inactive
 
 
 @router.get(
@@ -65,7 +70,8 @@ def list_users(
     session: SessionDep,
     window: WindowDep,
     query: Annotated[
-        str | None, Query(max_length=255, description="Search by name or email (partial).")
+        str | None,
+        Query(max_length=255, pattern=NO_NUL, description="Search by name or email (partial)."),
     ] = None,
     group_id: Annotated[uuid.UUID | None, Query(alias="groupId")] = None,
     role_id: Annotated[uuid.UUID | None, Query(alias="roleId")] = None,
@@ -76,15 +82,27 @@ def list_users(
     ] = "name",
     sort_order: Annotated[Literal["asc", "desc"], Query(alias="sortOrder")] = "asc",
     email: Annotated[
-        str | None, Query(max_length=320, description="Exact email, case-insensitive (extension).")
+        str | None,
+        Query(
+            max_length=320,
+            pattern=NO_NUL,
+            description="Exact email, case-insensitive (extension).",
+        ),
     ] = None,
     username: Annotated[
         str | None,
-        Query(max_length=255, description="Exact username, case-insensitive (extension)."),
+        Query(
+            max_length=255,
+            pattern=NO_NUL,
+            description="Exact username, case-insensitive (extension).",
+        ),
     ] = None,
     is_active: Annotated[
         bool | None,
-        Query(alias="isActive", description="Filter on the boolean status (extension)."),
+        Query(
+            alias="isActive",
+            description="true: active users; false: every other status (extension).",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     users, total = users_service.list_users(
@@ -95,7 +113,8 @@ def list_users(
             group_id=group_id,
             role_id=role_id,
             team_id=team_id,
-            status=_status_from(status_.value if status_ else None, is_active, field="status"),
+            status=_status_from(status_.value, is_active, field="status") if status_ else None,
+            is_active=is_active,
             email=email,
             username=username,
             sort_by=sort_by,

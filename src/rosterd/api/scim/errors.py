@@ -1,0 +1,72 @@
+"""The SCIM error format (RFC 7644 §3.12): ``status`` as a string, ``scimType``, ``detail``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from scim2_models import Error, SCIMException
+
+from rosterd.services.errors import DomainError
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+
+# Domain error codes that are SCIM detail keywords (RFC 7644 §3.12, Table 9).
+SCIM_TYPES = frozenset(
+    {
+        "invalidFilter",
+        "tooMany",
+        "uniqueness",
+        "mutability",
+        "invalidSyntax",
+        "invalidPath",
+        "noTarget",
+        "invalidValue",
+        "invalidVers",
+        "sensitive",
+    }
+)
+
+
+class ScimResponse(JSONResponse):
+    media_type = SCIM_MEDIA_TYPE
+
+
+def _scim_type(exc: DomainError, status: int) -> str | None:
+    if exc.code in SCIM_TYPES:
+        return exc.code
+    if status == 409:
+        return "uniqueness"
+    if status == 400:
+        return "invalidValue"
+    return None
+
+
+def render(request: Request, exc: DomainError, status: int) -> Response:
+    body: dict[str, Any] = Error(
+        status=status, scim_type=_scim_type(exc, status), detail=exc.message
+    ).model_dump()
+    headers = {"WWW-Authenticate": 'Bearer realm="rosterd-scim"'} if status == 401 else None
+    return ScimResponse(body, status_code=status, headers=headers)
+
+
+def from_scim_exception(exc: Exception) -> tuple[DomainError, int]:
+    """scim2-models raises SCIMException subclasses that already carry status and scimType."""
+    assert isinstance(exc, SCIMException)
+    error = exc.to_error()
+    return DomainError(message=error.detail or str(exc), code=error.scim_type or "error"), int(
+        error.status or 400
+    )
+
+
+def from_validation_error(exc: Exception) -> tuple[DomainError, int]:
+    """A payload scim2-models refused: the first error, in SCIM terms."""
+    assert isinstance(exc, ValidationError)
+    errors = Error.from_validation_errors(exc)
+    first = errors[0] if errors else Error(status=400, scim_type="invalidValue", detail=str(exc))
+    detail = "; ".join(e.detail or "" for e in errors) or str(exc)
+    return DomainError(message=detail, code=first.scim_type or "invalidValue"), int(
+        first.status or 400
+    )

@@ -1,0 +1,192 @@
+"""/scim/v2/Groups (RFC 7644 §3)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from scim2_models import Context, Group, ListResponse, PatchOp, ResponseParameters
+
+from rosterd.api.deps import SessionDep
+from rosterd.api.scim import mapping
+from rosterd.api.scim.auth import ScimActor
+from rosterd.api.scim.errors import ScimResponse
+from rosterd.api.scim.params import (
+    ListParams,
+    excluded,
+    list_params,
+    resource_params,
+    resource_response,
+    search_params,
+)
+from rosterd.api.scim.policy import PATCH_POLICY, REQUEST_POLICY, base_url, resource_id
+from rosterd.models import Group as GroupRow
+from rosterd.services import groups as groups_service
+from rosterd.services.context import Actor
+
+router = APIRouter(prefix="/Groups", tags=["SCIM"])
+
+Payload = Annotated[dict[str, Any], Body()]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _render(
+    session: SessionDep, actor: Actor, groups: list[GroupRow], base: str, *, with_members: bool
+) -> list[Group]:
+    members = (
+        groups_service.members_of_groups(session, actor, [g.id for g in groups])
+        if with_members
+        else {}
+    )
+    return [
+        mapping.group_to_scim(g, members.get(g.id) if with_members else None, base) for g in groups
+    ]
+
+
+def _one(
+    session: SessionDep, actor: Actor, group_id: str, base: str, *, with_members: bool = True
+) -> Group:
+    group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
+    return _render(session, actor, [group], base, with_members=with_members)[0]
+
+
+def _list(session: SessionDep, actor: Actor, params: ListParams, base: str) -> ScimResponse:
+    groups, total = groups_service.search_by_filter(
+        session,
+        actor,
+        params.filter_tree,
+        sort_by=params.sort_by,
+        descending=params.descending,
+        offset=params.offset,
+        limit=params.count,
+    )
+    # Entra ID lists groups with excludedAttributes=members; large groups are not loaded then.
+    resources = _render(
+        session, actor, groups, base, with_members=not excluded(params.response, "members")
+    )
+    page: ListResponse[Any] = ListResponse[Group](
+        total_results=total,
+        start_index=params.start_index,
+        items_per_page=len(resources),
+        resources=resources,
+    )
+    return ScimResponse(
+        page.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params.response)
+    )
+
+
+@router.get("", operation_id="scimListGroups", summary="List or filter groups")
+def list_groups(
+    request: Request,
+    actor: ScimActor,
+    session: SessionDep,
+    params: Annotated[ListParams, Depends(list_params)],
+) -> ScimResponse:
+    return _list(session, actor, params, base_url(request))
+
+
+@router.post("/.search", operation_id="scimSearchGroups", summary="Search groups (POST)")
+def search_groups(
+    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+) -> ScimResponse:
+    params = search_params(payload)
+    return _list(session, actor, params, base_url(request))
+
+
+@router.get("/{group_id}", operation_id="scimGetGroup", summary="Get a group")
+def get_group(
+    group_id: str,
+    request: Request,
+    actor: ScimActor,
+    session: SessionDep,
+    response: Annotated[ResponseParameters[Any] | None, Depends(resource_params)],
+) -> ScimResponse:
+    resource = _one(
+        session, actor, group_id, base_url(request), with_members=not excluded(response, "members")
+    )
+    return resource_response(resource, response=response)
+
+
+@router.post("", operation_id="scimCreateGroup", summary="Create a group", status_code=201)
+def create_group(
+    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+) -> ScimResponse:
+    with REQUEST_POLICY:
+        resource = Group.model_validate(payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    fields, member_ids = mapping.group_fields(resource)
+    group = groups_service.create_group(
+        session, actor, name=fields["name"], external_id=fields["external_id"]
+    )
+    if member_ids:
+        groups_service.set_members(session, actor, group.id, member_ids)
+    return resource_response(
+        _one(session, actor, str(group.id), base_url(request)),
+        status=201,
+        context=Context.RESOURCE_CREATION_RESPONSE,
+    )
+
+
+@router.put("/{group_id}", operation_id="scimReplaceGroup", summary="Replace a group")
+def replace_group(
+    group_id: str,
+    request: Request,
+    payload: Payload,
+    actor: ScimActor,
+    session: SessionDep,
+    if_match: IfMatch = None,
+) -> ScimResponse:
+    group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
+    groups_service.check_version(group, mapping.parse_etag(if_match))
+    with REQUEST_POLICY:
+        resource = Group.model_validate(payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    fields, member_ids = mapping.group_fields(resource)
+    groups_service.update_group(session, actor, group.id, fields)
+    groups_service.set_members(session, actor, group.id, member_ids)
+    return resource_response(
+        _one(session, actor, group_id, base_url(request)),
+        context=Context.RESOURCE_REPLACEMENT_RESPONSE,
+    )
+
+
+@router.patch("/{group_id}", operation_id="scimPatchGroup", summary="Modify a group")
+def patch_group(
+    group_id: str,
+    request: Request,
+    payload: Payload,
+    actor: ScimActor,
+    session: SessionDep,
+    if_match: IfMatch = None,
+) -> Response:
+    base = base_url(request)
+    group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
+    groups_service.check_version(group, mapping.parse_etag(if_match))
+    resource = _render(session, actor, [group], base, with_members=True)[0]
+    before = {m.value for m in resource.members or []}
+    with PATCH_POLICY:
+        patch = PatchOp[Group].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+        patch.patch(resource)
+    fields, member_ids = mapping.group_fields(resource)
+    groups_service.update_group(session, actor, group.id, fields)
+    after = {str(m) for m in member_ids}
+    groups_service.change_members(
+        session,
+        actor,
+        group.id,
+        add=[m for m in member_ids if str(m) not in before],
+        remove=[resource_id(m, "User") for m in before - after if m],
+    )
+    return resource_response(
+        _one(session, actor, group_id, base), context=Context.RESOURCE_PATCH_RESPONSE
+    )
+
+
+@router.delete(
+    "/{group_id}", operation_id="scimDeleteGroup", summary="Delete a group", status_code=204
+)
+def delete_group(
+    group_id: str, actor: ScimActor, session: SessionDep, if_match: IfMatch = None
+) -> Response:
+    group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
+    groups_service.check_version(group, mapping.parse_etag(if_match))
+    groups_service.delete_group(session, actor, group.id)
+    return Response(status_code=204)

@@ -1,0 +1,14 @@
+"""The SCIM 2.0 surface, served at /scim/v2 and (the Sisense seed's path) /api/scim/v2."""
+
+from fastapi import APIRouter
+
+from rosterd.api.scim import discovery, groups, users
+
+PREFIXES = ("/scim/v2", "/api/scim/v2")
+
+
+def build(prefix: str, *, documented: bool) -> APIRouter:
+    router = APIRouter(prefix=prefix, include_in_schema=documented)
+    for module in (users, groups, discovery):
+        router.include_router(module.router)
+    return router

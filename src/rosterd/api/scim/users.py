@@ -1,0 +1,175 @@
+"""/scim/v2/Users (RFC 7644 §3)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from scim2_models import Context, ListResponse, PatchOp, ResponseParameters
+
+from rosterd.api.deps import SessionDep
+from rosterd.api.scim import mapping
+from rosterd.api.scim.auth import ScimActor
+from rosterd.api.scim.errors import ScimResponse
+from rosterd.api.scim.params import (
+    ListParams,
+    list_params,
+    resource_params,
+    resource_response,
+    search_params,
+)
+from rosterd.api.scim.policy import PATCH_POLICY, REQUEST_POLICY, base_url, resource_id
+from rosterd.models import User, UserStatus
+from rosterd.services import tenants as tenants_service
+from rosterd.services import users as users_service
+from rosterd.services.context import Actor
+from rosterd.services.users import NewUser
+
+router = APIRouter(prefix="/Users", tags=["SCIM"])
+
+Payload = Annotated[dict[str, Any], Body()]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _render(session: SessionDep, actor: Actor, users: list[User], base: str) -> list[Any]:
+    groups = users_service.groups_of_users(session, actor, [u.id for u in users])
+    return [mapping.user_to_scim(u, groups.get(u.id, []), base) for u in users]
+
+
+def _one(session: SessionDep, actor: Actor, user_id: str, base: str) -> mapping.ScimUser:
+    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
+    return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
+
+
+def _list(session: SessionDep, actor: Actor, params: ListParams, base: str) -> ScimResponse:
+    users, total = users_service.search_by_filter(
+        session,
+        actor,
+        params.filter_tree,
+        sort_by=params.sort_by,
+        descending=params.descending,
+        offset=params.offset,
+        limit=params.count,
+    )
+    resources = _render(session, actor, users, base)
+    page: ListResponse[Any] = ListResponse[mapping.ScimUser](
+        total_results=total,
+        start_index=params.start_index,
+        items_per_page=len(resources),
+        resources=resources,
+    )
+    return ScimResponse(
+        page.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params.response)
+    )
+
+
+@router.get("", operation_id="scimListUsers", summary="List or filter users")
+def list_users(
+    request: Request,
+    actor: ScimActor,
+    session: SessionDep,
+    params: Annotated[ListParams, Depends(list_params)],
+) -> ScimResponse:
+    return _list(session, actor, params, base_url(request))
+
+
+@router.post("/.search", operation_id="scimSearchUsers", summary="Search users (POST)")
+def search_users(
+    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+) -> ScimResponse:
+    params = search_params(payload)
+    return _list(session, actor, params, base_url(request))
+
+
+@router.get("/{user_id}", operation_id="scimGetUser", summary="Get a user")
+def get_user(
+    user_id: str,
+    request: Request,
+    actor: ScimActor,
+    session: SessionDep,
+    response: Annotated[ResponseParameters[Any] | None, Depends(resource_params)],
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    resource = _one(session, actor, user_id, base_url(request))
+    version = resource.meta.version if resource.meta else None
+    if if_none_match and version and if_none_match.strip() == version:
+        return Response(status_code=304, headers={"ETag": version})
+    return resource_response(resource, response=response)
+
+
+@router.post("", operation_id="scimCreateUser", summary="Create a user", status_code=201)
+def create_user(
+    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+) -> ScimResponse:
+    with REQUEST_POLICY:
+        resource = mapping.ScimUser.model_validate(
+            mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
+        )
+    fields = mapping.user_fields(resource, None)
+    user = users_service.create_user(session, actor, NewUser(**fields))
+    return resource_response(
+        _render(session, actor, [user], base_url(request))[0],
+        status=201,
+        context=Context.RESOURCE_CREATION_RESPONSE,
+    )
+
+
+@router.put("/{user_id}", operation_id="scimReplaceUser", summary="Replace a user")
+def replace_user(
+    user_id: str,
+    request: Request,
+    payload: Payload,
+    actor: ScimActor,
+    session: SessionDep,
+    if_match: IfMatch = None,
+) -> ScimResponse:
+    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
+    users_service.check_version(user, mapping.parse_etag(if_match))
+    with REQUEST_POLICY:
+        resource = mapping.ScimUser.model_validate(
+            mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+        )
+    users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
+    return resource_response(
+        _one(session, actor, user_id, base_url(request)),
+        context=Context.RESOURCE_REPLACEMENT_RESPONSE,
+    )
+
+
+@router.patch("/{user_id}", operation_id="scimPatchUser", summary="Modify a user")
+def patch_user(
+    user_id: str,
+    request: Request,
+    payload: Payload,
+    actor: ScimActor,
+    session: SessionDep,
+    if_match: IfMatch = None,
+) -> ScimResponse:
+    base = base_url(request)
+    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
+    users_service.check_version(user, mapping.parse_etag(if_match))
+    resource = _render(session, actor, [user], base)[0]
+    with PATCH_POLICY:
+        patch = PatchOp[mapping.ScimUser].model_validate(
+            mapping.normalize_user_patch(payload), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+        )
+        patch.patch(resource)
+    users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
+    return resource_response(
+        _one(session, actor, user_id, base), context=Context.RESOURCE_PATCH_RESPONSE
+    )
+
+
+@router.delete(
+    "/{user_id}", operation_id="scimDeleteUser", summary="Delete a user", status_code=204
+)
+def delete_user(
+    user_id: str, actor: ScimActor, session: SessionDep, if_match: IfMatch = None
+) -> Response:
+    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
+    users_service.check_version(user, mapping.parse_etag(if_match))
+    if tenants_service.scim_delete_deactivates(session, actor.tenant_id):
+        users_service.update_user(session, actor, user.id, {"status": UserStatus.inactive})
+    else:
+        users_service.delete_user(session, actor, user.id)
+    return Response(status_code=204)

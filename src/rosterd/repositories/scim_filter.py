@@ -1,0 +1,331 @@
+"""SCIM filters (RFC 7644 §3.4.2.2) compiled to SQL, so they run in the database.
+
+scim2-models parses the filter into a syntax tree (including Entra ID's
+``emails[type eq "work"].value eq "x"`` form); this module walks that tree with its
+``FilterVisitor`` and emits SQLAlchemy expressions over the users and groups tables. The
+library evaluates filters only in memory, which would mean loading every row, hence this.
+
+rosterd keeps one email and one phone number per user; the multi-valued ``emails`` and
+``phoneNumbers`` attributes are views of those columns with ``type`` "work" and ``primary``
+true. Comparisons are null-safe, so ``not (title eq "x")`` includes users without a title.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from scim2_models.path import (
+    AttrPath,
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    FilterVisitor,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    Present,
+    ValuePath,
+)
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+
+from rosterd.models import Group, GroupMembership, User, UserStatus
+from rosterd.repositories._sql import like_pattern
+
+Kind = Literal["string", "boolean", "datetime", "uuid"]
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:user"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:group"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
+
+
+class UnsupportedFilter(ValueError):
+    """The filter names an attribute or an operation rosterd cannot evaluate."""
+
+
+@dataclass(frozen=True)
+class Column:
+    expr: Any
+    kind: Kind = "string"
+    case_exact: bool = False
+
+
+@dataclass(frozen=True)
+class MultiValued:
+    """A multi-valued attribute: its sub-attributes, and how a selection over them is kept.
+
+    ``wrap`` turns a condition on the sub-attributes into one on the resource (an EXISTS
+    over a join table, or a presence check on a same-row column).
+    """
+
+    sub: Mapping[str, Column]
+    wrap: Callable[[ColumnElement[bool]], ColumnElement[bool]]
+
+
+def _work(column: Any) -> Mapping[str, Column]:
+    return {
+        "value": Column(column),
+        "type": Column(case((column.is_not(None), literal("work")), else_=None)),
+        "primary": Column(column.is_not(None), "boolean"),
+        "display": Column(column),
+    }
+
+
+def _same_row(column: Any) -> Callable[[ColumnElement[bool]], ColumnElement[bool]]:
+    return lambda cond: and_(column.is_not(None), cond)
+
+
+def _member_exists(
+    owner: Any, join_col: Any
+) -> Callable[[ColumnElement[bool]], ColumnElement[bool]]:
+    def wrap(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+        return exists(select(literal(1)).where(join_col == owner, cond))
+
+    return wrap
+
+
+_FULL_NAME = func.trim(func.coalesce(User.first_name, "") + " " + func.coalesce(User.last_name, ""))
+
+USER_COLUMNS: dict[str, Column] = {
+    "id": Column(User.id, "uuid"),
+    "externalid": Column(User.external_id, case_exact=True),
+    "username": Column(User.username),
+    "displayname": Column(User.display_name),
+    "nickname": Column(User.display_name),
+    "title": Column(User.title),
+    "locale": Column(User.locale),
+    "preferredlanguage": Column(User.locale),
+    "active": Column(User.status == UserStatus.active, "boolean"),
+    "name.givenname": Column(User.first_name),
+    "name.familyname": Column(User.last_name),
+    "name.formatted": Column(_FULL_NAME),
+    "meta.created": Column(User.created_at, "datetime"),
+    "meta.lastmodified": Column(User.modified_at, "datetime"),
+    "enterprise:employeenumber": Column(User.employee_number),
+    "enterprise:department": Column(User.department),
+    "enterprise:division": Column(User.division),
+    "enterprise:organization": Column(User.organization),
+    "enterprise:costcenter": Column(User.cost_center),
+    "enterprise:manager.value": Column(User.manager_id, "uuid"),
+}
+
+USER_MULTI: dict[str, MultiValued] = {
+    "emails": MultiValued(_work(User.email), _same_row(User.email)),
+    "phonenumbers": MultiValued(_work(User.phone), _same_row(User.phone)),
+    "groups": MultiValued(
+        {
+            "value": Column(GroupMembership.group_id, "uuid"),
+            "type": Column(literal("direct")),
+        },
+        _member_exists(User.id, GroupMembership.user_id),
+    ),
+}
+
+GROUP_COLUMNS: dict[str, Column] = {
+    "id": Column(Group.id, "uuid"),
+    "externalid": Column(Group.external_id, case_exact=True),
+    "displayname": Column(Group.name),
+    "meta.created": Column(Group.created_at, "datetime"),
+    "meta.lastmodified": Column(Group.modified_at, "datetime"),
+}
+
+GROUP_MULTI: dict[str, MultiValued] = {
+    "members": MultiValued(
+        {
+            "value": Column(GroupMembership.user_id, "uuid"),
+            "type": Column(literal("User")),
+        },
+        _member_exists(Group.id, GroupMembership.group_id),
+    ),
+}
+
+
+def attribute_key(path: AttrPath, core_schema: str) -> str:
+    """The lookup key of an attribute path: lower-cased, with the core schema URN dropped."""
+    uri = (path.uri or "").lower()
+    prefix = ""
+    if uri and uri != core_schema:
+        if uri != ENTERPRISE_SCHEMA:
+            raise UnsupportedFilter(f"unknown schema {path.uri}")
+        prefix = "enterprise:"
+    key = prefix + path.attr.lower()
+    return f"{key}.{path.sub_attr.lower()}" if path.sub_attr else key
+
+
+def _like(expr: Any, value: Any, *, head: str, tail: str) -> ColumnElement[bool]:
+    return expr.like(like_pattern(value, head=head, tail=tail), escape="\\")  # type: ignore[no-any-return]
+
+
+def _datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise UnsupportedFilter(f"{value!r} is not a dateTime")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UnsupportedFilter(f"{value!r} is not a dateTime") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def compare(col: Column, op: CompareOperator, value: Any, name: str) -> ColumnElement[bool]:
+    """A null-safe SQL comparison of ``col`` with a filter literal."""
+    expr = col.expr
+    if value is None:
+        if op == CompareOperator.eq:
+            return expr.is_(None)  # type: ignore[no-any-return]
+        if op == CompareOperator.ne:
+            return expr.is_not(None)  # type: ignore[no-any-return]
+        raise UnsupportedFilter(f"null can only be compared with eq or ne ({name})")
+    if col.kind == "boolean":
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            value = value.lower() == "true"
+        if not isinstance(value, bool) or op not in (CompareOperator.eq, CompareOperator.ne):
+            raise UnsupportedFilter(f"{name} is boolean: use eq or ne with true or false")
+        return expr if (op == CompareOperator.eq) == value else not_(expr)  # type: ignore[no-any-return]
+    if col.kind == "uuid":
+        if op not in (CompareOperator.eq, CompareOperator.ne):
+            raise UnsupportedFilter(f"{name} can only be compared with eq or ne")
+        try:
+            as_uuid = uuid.UUID(str(value))
+        except ValueError:
+            return false() if op == CompareOperator.eq else true()
+        cond = and_(expr.is_not(None), expr == as_uuid)
+        return cond if op == CompareOperator.eq else not_(cond)
+    if col.kind == "datetime":
+        when = _datetime(value)
+        ops = {
+            CompareOperator.eq: expr.__eq__,
+            CompareOperator.ne: expr.__ne__,
+            CompareOperator.gt: expr.__gt__,
+            CompareOperator.ge: expr.__ge__,
+            CompareOperator.lt: expr.__lt__,
+            CompareOperator.le: expr.__le__,
+        }
+        if op not in ops:
+            raise UnsupportedFilter(f"{name} is a dateTime: {op.value} does not apply")
+        return and_(expr.is_not(None), ops[op](when))
+    if not isinstance(value, str):
+        raise UnsupportedFilter(f"{name} is a string: compare it with a quoted value")
+    if not col.case_exact:
+        # lower() on both sides, in SQL, so both fold case the same way on each backend.
+        expr, value = func.lower(expr), func.lower(literal(value))
+    match op:
+        case CompareOperator.eq:
+            cond = expr == value
+        case CompareOperator.ne:
+            return or_(col.expr.is_(None), expr != value)
+        case CompareOperator.co:
+            cond = _like(expr, value, head="%", tail="%")
+        case CompareOperator.sw:
+            cond = _like(expr, value, head="", tail="%")
+        case CompareOperator.ew:
+            cond = _like(expr, value, head="%", tail="")
+        case CompareOperator.gt:
+            cond = expr > value
+        case CompareOperator.ge:
+            cond = expr >= value
+        case CompareOperator.lt:
+            cond = expr < value
+        case CompareOperator.le:
+            cond = expr <= value
+    return and_(col.expr.is_not(None), cond)
+
+
+class SqlFilter(FilterVisitor[ColumnElement[bool]]):
+    def __init__(
+        self,
+        columns: Mapping[str, Column],
+        multi: Mapping[str, MultiValued],
+        core_schema: str,
+    ) -> None:
+        self.columns = columns
+        self.multi = multi
+        self.core_schema = core_schema
+
+    def _lookup(self, path: AttrPath) -> tuple[Column | None, MultiValued | None, str]:
+        key = attribute_key(path, self.core_schema)
+        if key in self.columns:
+            return self.columns[key], None, key
+        base, _, sub = key.partition(".")
+        if base in self.multi:
+            return None, self.multi[base], sub
+        raise UnsupportedFilter(f"filtering on {path} is not supported")
+
+    def _sub(self, multi: MultiValued, sub: str, path: AttrPath) -> Column:
+        column = multi.sub.get(sub or "value")
+        if column is None:
+            raise UnsupportedFilter(f"filtering on {path} is not supported")
+        return column
+
+    def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
+        column, multi, sub = self._lookup(node.attr_path)
+        if multi is not None:
+            inner = self._sub(multi, sub, node.attr_path)
+            return multi.wrap(compare(inner, node.op, node.value, str(node.attr_path)))
+        assert column is not None
+        return compare(column, node.op, node.value, str(node.attr_path))
+
+    def visit_present(self, node: Present) -> ColumnElement[bool]:
+        column, multi, sub = self._lookup(node.attr_path)
+        if multi is not None:
+            inner = self._sub(multi, sub, node.attr_path)
+            return multi.wrap(inner.expr.is_not(None))
+        assert column is not None
+        if column.kind == "boolean":
+            return true()
+        if column.kind == "string":
+            return and_(column.expr.is_not(None), column.expr != "")
+        return column.expr.is_not(None)  # type: ignore[no-any-return]
+
+    def visit_not(self, node: Not) -> ColumnElement[bool]:
+        return not_(self.visit(node.expr))
+
+    def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
+        terms = [self.visit(t) for t in node.terms]
+        return and_(*terms) if node.op == LogicalOperator.and_ else or_(*terms)
+
+    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        _column, multi, sub = self._lookup(node.attr_path)
+        if multi is None or sub:
+            raise UnsupportedFilter(f"{node.attr_path} is not multi-valued")
+        inner = SqlFilter(multi.sub, {}, self.core_schema).visit(node.val_filter)
+        return multi.wrap(inner)
+
+
+def user_condition(tree: FilterNode) -> ColumnElement[bool]:
+    return SqlFilter(USER_COLUMNS, USER_MULTI, USER_SCHEMA).visit(tree)
+
+
+def group_condition(tree: FilterNode) -> ColumnElement[bool]:
+    return SqlFilter(GROUP_COLUMNS, GROUP_MULTI, GROUP_SCHEMA).visit(tree)
+
+
+def sort_column(path: AttrPath, *, groups: bool = False) -> Any:
+    """The column ``sortBy`` names; multi-valued attributes sort by their primary value."""
+    columns, multi, schema = (
+        (GROUP_COLUMNS, GROUP_MULTI, GROUP_SCHEMA)
+        if groups
+        else (USER_COLUMNS, USER_MULTI, USER_SCHEMA)
+    )
+    key = attribute_key(path, schema)
+    if key in columns and columns[key].kind != "boolean":
+        col = columns[key]
+        return col.expr if col.case_exact or col.kind != "string" else func.lower(col.expr)
+    base, _, sub = key.partition(".")
+    if base in multi and base != "groups" and (sub or "value") == "value" and not groups:
+        return func.lower(multi[base].sub["value"].expr)
+    raise UnsupportedFilter(f"sorting by {path} is not supported")
