@@ -37,6 +37,7 @@ _STATUS = {
     "Forbidden": 403,
     "Unauthenticated": 401,
     "PreconditionFailed": 412,
+    "TooLarge": 413,
 }
 
 

@@ -55,3 +55,10 @@ class PreconditionFailed(DomainError):
     """The caller's version (If-Match) is not the current one."""
 
     code: str = "precondition_failed"
+
+
+@dataclass
+class TooLarge(DomainError):
+    """A request beyond an advertised limit (e.g. SCIM bulk maxOperations)."""
+
+    code: str = "too_large"

@@ -44,10 +44,32 @@ def _scim_type(exc: DomainError, status: int) -> str | None:
     return None
 
 
-def render(request: Request, exc: DomainError, status: int) -> Response:
+# Domain field names as SCIM calls them, for messages.
+_SCIM_FIELDS = {
+    "manager_id": "manager",
+    "first_name": "name.givenName",
+    "last_name": "name.familyName",
+    "display_name": "displayName",
+    "external_id": "externalId",
+    "employee_number": "employeeNumber",
+    "cost_center": "costCenter",
+    "username": "userName",
+}
+
+
+def error_body(exc: DomainError, status: int) -> dict[str, Any]:
+    detail = exc.message
+    field, sep, rest = detail.partition(": ")
+    if sep and field in _SCIM_FIELDS:
+        detail = f"{_SCIM_FIELDS[field]}: {rest}"
     body: dict[str, Any] = Error(
-        status=status, scim_type=_scim_type(exc, status), detail=exc.message
+        status=status, scim_type=_scim_type(exc, status), detail=detail
     ).model_dump()
+    return body
+
+
+def render(request: Request, exc: DomainError, status: int) -> Response:
+    body = error_body(exc, status)
     headers = {"WWW-Authenticate": 'Bearer realm="rosterd-scim"'} if status == 401 else None
     return ScimResponse(body, status_code=status, headers=headers)
 

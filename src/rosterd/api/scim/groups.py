@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from scim2_models import Context, Group, ListResponse, PatchOp, ResponseParameters
+from sqlalchemy.orm import Session
 
 from rosterd.api.deps import SessionDep
 from rosterd.api.scim import mapping
@@ -31,7 +32,7 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
 def _render(
-    session: SessionDep, actor: Actor, groups: list[GroupRow], base: str, *, with_members: bool
+    session: Session, actor: Actor, groups: list[GroupRow], base: str, *, with_members: bool
 ) -> list[Group]:
     members = (
         groups_service.members_of_groups(session, actor, [g.id for g in groups])
@@ -44,7 +45,7 @@ def _render(
 
 
 def _one(
-    session: SessionDep, actor: Actor, group_id: str, base: str, *, with_members: bool = True
+    session: Session, actor: Actor, group_id: str, base: str, *, with_members: bool = True
 ) -> Group:
     group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
     return _render(session, actor, [group], base, with_members=with_members)[0]
@@ -107,10 +108,10 @@ def get_group(
     return resource_response(resource, response=response)
 
 
-@router.post("", operation_id="scimCreateGroup", summary="Create a group", status_code=201)
-def create_group(
-    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
-) -> ScimResponse:
+# The operations themselves, shared by the endpoints below and by /Bulk.
+
+
+def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> Group:
     with REQUEST_POLICY:
         resource = Group.model_validate(payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     fields, member_ids = mapping.group_fields(resource)
@@ -119,22 +120,17 @@ def create_group(
     )
     if member_ids:
         groups_service.set_members(session, actor, group.id, member_ids)
-    return resource_response(
-        _one(session, actor, str(group.id), base_url(request)),
-        status=201,
-        context=Context.RESOURCE_CREATION_RESPONSE,
-    )
+    return _one(session, actor, str(group.id), base)
 
 
-@router.put("/{group_id}", operation_id="scimReplaceGroup", summary="Replace a group")
-def replace_group(
+def replace(
+    session: Session,
+    actor: Actor,
+    base: str,
     group_id: str,
-    request: Request,
-    payload: Payload,
-    actor: ScimActor,
-    session: SessionDep,
-    if_match: IfMatch = None,
-) -> ScimResponse:
+    payload: dict[str, Any],
+    if_match: str | None,
+) -> Group:
     group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
     groups_service.check_version(group, mapping.parse_etag(if_match))
     with REQUEST_POLICY:
@@ -142,26 +138,22 @@ def replace_group(
     fields, member_ids = mapping.group_fields(resource)
     groups_service.update_group(session, actor, group.id, fields)
     groups_service.set_members(session, actor, group.id, member_ids)
-    return resource_response(
-        _one(session, actor, group_id, base_url(request)),
-        context=Context.RESOURCE_REPLACEMENT_RESPONSE,
-    )
+    return _one(session, actor, group_id, base)
 
 
-@router.patch("/{group_id}", operation_id="scimPatchGroup", summary="Modify a group")
-def patch_group(
+def modify(
+    session: Session,
+    actor: Actor,
+    base: str,
     group_id: str,
-    request: Request,
-    payload: Payload,
-    actor: ScimActor,
-    session: SessionDep,
-    if_match: IfMatch = None,
-) -> Response:
-    base = base_url(request)
+    payload: dict[str, Any],
+    if_match: str | None,
+) -> Group:
+    """PATCH: apply the operations to the group's SCIM view, then store what changed."""
     group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
     groups_service.check_version(group, mapping.parse_etag(if_match))
     resource = _render(session, actor, [group], base, with_members=True)[0]
-    before = {m.value for m in resource.members or []}
+    before = {m.value for m in resource.members or [] if m.value}
     with PATCH_POLICY:
         patch = PatchOp[Group].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         patch.patch(resource)
@@ -173,11 +165,49 @@ def patch_group(
         actor,
         group.id,
         add=[m for m in member_ids if str(m) not in before],
-        remove=[resource_id(m, "User") for m in before - after if m],
+        remove=[resource_id(m, "User") for m in before - after],
     )
-    return resource_response(
-        _one(session, actor, group_id, base), context=Context.RESOURCE_PATCH_RESPONSE
-    )
+    return _one(session, actor, group_id, base)
+
+
+def remove(session: Session, actor: Actor, group_id: str, if_match: str | None) -> None:
+    group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
+    groups_service.check_version(group, mapping.parse_etag(if_match))
+    groups_service.delete_group(session, actor, group.id)
+
+
+@router.post("", operation_id="scimCreateGroup", summary="Create a group", status_code=201)
+def create_group(
+    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+) -> ScimResponse:
+    resource = create(session, actor, base_url(request), payload)
+    return resource_response(resource, status=201, context=Context.RESOURCE_CREATION_RESPONSE)
+
+
+@router.put("/{group_id}", operation_id="scimReplaceGroup", summary="Replace a group")
+def replace_group(
+    group_id: str,
+    request: Request,
+    payload: Payload,
+    actor: ScimActor,
+    session: SessionDep,
+    if_match: IfMatch = None,
+) -> ScimResponse:
+    resource = replace(session, actor, base_url(request), group_id, payload, if_match)
+    return resource_response(resource, context=Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+@router.patch("/{group_id}", operation_id="scimPatchGroup", summary="Modify a group")
+def patch_group(
+    group_id: str,
+    request: Request,
+    payload: Payload,
+    actor: ScimActor,
+    session: SessionDep,
+    if_match: IfMatch = None,
+) -> ScimResponse:
+    resource = modify(session, actor, base_url(request), group_id, payload, if_match)
+    return resource_response(resource, context=Context.RESOURCE_PATCH_RESPONSE)
 
 
 @router.delete(
@@ -186,7 +216,5 @@ def patch_group(
 def delete_group(
     group_id: str, actor: ScimActor, session: SessionDep, if_match: IfMatch = None
 ) -> Response:
-    group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
-    groups_service.check_version(group, mapping.parse_etag(if_match))
-    groups_service.delete_group(session, actor, group.id)
+    remove(session, actor, group_id, if_match)
     return Response(status_code=204)

@@ -6,11 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from scim2_models import Context, ListResponse, PatchOp, ResponseParameters
+from sqlalchemy.orm import Session
 
 from rosterd.api.deps import SessionDep
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
 from rosterd.api.scim.errors import ScimResponse
+from rosterd.api.scim.mapping import ScimUser
 from rosterd.api.scim.params import (
     ListParams,
     list_params,
@@ -31,12 +33,12 @@ Payload = Annotated[dict[str, Any], Body()]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
-def _render(session: SessionDep, actor: Actor, users: list[User], base: str) -> list[Any]:
+def _render(session: Session, actor: Actor, users: list[User], base: str) -> list[Any]:
     groups = users_service.groups_of_users(session, actor, [u.id for u in users])
     return [mapping.user_to_scim(u, groups.get(u.id, []), base) for u in users]
 
 
-def _one(session: SessionDep, actor: Actor, user_id: str, base: str) -> mapping.ScimUser:
+def _one(session: Session, actor: Actor, user_id: str, base: str) -> ScimUser:
     user = users_service.get_user(session, actor, resource_id(user_id, "User"))
     return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
 
@@ -97,21 +99,73 @@ def get_user(
     return resource_response(resource, response=response)
 
 
+# The operations themselves, shared by the endpoints below and by /Bulk.
+
+
+def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> ScimUser:
+    with REQUEST_POLICY:
+        resource = ScimUser.model_validate(
+            mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
+        )
+    user = users_service.create_user(session, actor, NewUser(**mapping.user_fields(resource, None)))
+    return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
+
+
+def replace(
+    session: Session,
+    actor: Actor,
+    base: str,
+    user_id: str,
+    payload: dict[str, Any],
+    if_match: str | None,
+) -> ScimUser:
+    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
+    users_service.check_version(user, mapping.parse_etag(if_match))
+    with REQUEST_POLICY:
+        resource = ScimUser.model_validate(
+            mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+        )
+    users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
+    return _one(session, actor, user_id, base)
+
+
+def modify(
+    session: Session,
+    actor: Actor,
+    base: str,
+    user_id: str,
+    payload: dict[str, Any],
+    if_match: str | None,
+) -> ScimUser:
+    """PATCH: apply the operations to the user's SCIM view, then store what changed."""
+    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
+    users_service.check_version(user, mapping.parse_etag(if_match))
+    resource: ScimUser = _render(session, actor, [user], base)[0]
+    with PATCH_POLICY:
+        patch = PatchOp[ScimUser].model_validate(
+            mapping.normalize_user_patch(payload), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+        )
+        patch.patch(resource)
+    users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
+    return _one(session, actor, user_id, base)
+
+
+def remove(session: Session, actor: Actor, user_id: str, if_match: str | None) -> None:
+    """DELETE: removes the user, or deactivates it where the tenant says so."""
+    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
+    users_service.check_version(user, mapping.parse_etag(if_match))
+    if tenants_service.scim_delete_deactivates(session, actor.tenant_id):
+        users_service.update_user(session, actor, user.id, {"status": UserStatus.inactive})
+    else:
+        users_service.delete_user(session, actor, user.id)
+
+
 @router.post("", operation_id="scimCreateUser", summary="Create a user", status_code=201)
 def create_user(
     request: Request, payload: Payload, actor: ScimActor, session: SessionDep
 ) -> ScimResponse:
-    with REQUEST_POLICY:
-        resource = mapping.ScimUser.model_validate(
-            mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
-        )
-    fields = mapping.user_fields(resource, None)
-    user = users_service.create_user(session, actor, NewUser(**fields))
-    return resource_response(
-        _render(session, actor, [user], base_url(request))[0],
-        status=201,
-        context=Context.RESOURCE_CREATION_RESPONSE,
-    )
+    resource = create(session, actor, base_url(request), payload)
+    return resource_response(resource, status=201, context=Context.RESOURCE_CREATION_RESPONSE)
 
 
 @router.put("/{user_id}", operation_id="scimReplaceUser", summary="Replace a user")
@@ -123,17 +177,8 @@ def replace_user(
     session: SessionDep,
     if_match: IfMatch = None,
 ) -> ScimResponse:
-    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
-    users_service.check_version(user, mapping.parse_etag(if_match))
-    with REQUEST_POLICY:
-        resource = mapping.ScimUser.model_validate(
-            mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-        )
-    users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
-    return resource_response(
-        _one(session, actor, user_id, base_url(request)),
-        context=Context.RESOURCE_REPLACEMENT_RESPONSE,
-    )
+    resource = replace(session, actor, base_url(request), user_id, payload, if_match)
+    return resource_response(resource, context=Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @router.patch("/{user_id}", operation_id="scimPatchUser", summary="Modify a user")
@@ -145,19 +190,8 @@ def patch_user(
     session: SessionDep,
     if_match: IfMatch = None,
 ) -> ScimResponse:
-    base = base_url(request)
-    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
-    users_service.check_version(user, mapping.parse_etag(if_match))
-    resource = _render(session, actor, [user], base)[0]
-    with PATCH_POLICY:
-        patch = PatchOp[mapping.ScimUser].model_validate(
-            mapping.normalize_user_patch(payload), scim_ctx=Context.RESOURCE_PATCH_REQUEST
-        )
-        patch.patch(resource)
-    users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
-    return resource_response(
-        _one(session, actor, user_id, base), context=Context.RESOURCE_PATCH_RESPONSE
-    )
+    resource = modify(session, actor, base_url(request), user_id, payload, if_match)
+    return resource_response(resource, context=Context.RESOURCE_PATCH_RESPONSE)
 
 
 @router.delete(
@@ -166,10 +200,5 @@ def patch_user(
 def delete_user(
     user_id: str, actor: ScimActor, session: SessionDep, if_match: IfMatch = None
 ) -> Response:
-    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
-    users_service.check_version(user, mapping.parse_etag(if_match))
-    if tenants_service.scim_delete_deactivates(session, actor.tenant_id):
-        users_service.update_user(session, actor, user.id, {"status": UserStatus.inactive})
-    else:
-        users_service.delete_user(session, actor, user.id)
+    remove(session, actor, user_id, if_match)
     return Response(status_code=204)

@@ -28,8 +28,9 @@ def wire_field(name: str) -> str:
 
 def render(request: Request, exc: DomainError, status: int) -> Response:
     message = exc.message
-    for domain, wire in _WIRE_FIELDS.items():
-        message = message.replace(domain, wire)
+    field, sep, rest = message.partition(": ")
+    if sep and field in _WIRE_FIELDS:
+        message = f"{_WIRE_FIELDS[field]}: {rest}"
     body = {
         "error": {
             "code": exc.code,
