@@ -2,16 +2,20 @@
 
 from rosterd.models.audit import AuditEvent
 from rosterd.models.base import Base
-from rosterd.models.credential import OAuthClient, ScimToken, SigningKey
+from rosterd.models.credential import AdminUser, ApiKey, OAuthClient, ScimToken, SigningKey
 from rosterd.models.group import Group, GroupMembership
+from rosterd.models.identity import ExternalIdentity
 from rosterd.models.role import Role
 from rosterd.models.team import Team
 from rosterd.models.tenant import Tenant
 from rosterd.models.user import User, UserStatus
 
 __all__ = [
+    "AdminUser",
+    "ApiKey",
     "AuditEvent",
     "Base",
+    "ExternalIdentity",
     "Group",
     "GroupMembership",
     "OAuthClient",

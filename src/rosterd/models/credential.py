@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rosterd.models.base import Base, utcnow
@@ -37,10 +37,10 @@ class SigningKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ScimToken(Base):
-    """A bearer token an IdP uses on /scim/v2; only its HMAC is kept."""
+class TenantSecret(Base):
+    """A tenant secret presented as a bearer token; only its HMAC is kept."""
 
-    __tablename__ = "scim_tokens"
+    __abstract__ = True
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -50,4 +50,41 @@ class ScimToken(Base):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
+
+class ScimToken(TenantSecret):
+    """What an IdP's SCIM connector uses on /scim/v2."""
+
+    __tablename__ = "scim_tokens"
     __table_args__ = (Index("ix_scim_tokens_tenant_id", "tenant_id"),)
+
+
+class ApiKey(TenantSecret):
+    """A tenant API key (user identities surface, ADMIN x-api-key)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_tenant_id", "tenant_id"),)
+
+
+class AdminUser(Base):
+    """A person who logs in to /api/v1 with a password (argon2id).
+
+    Usernames are unique across the server: the login request names no tenant.
+    ``token_epoch`` is in every token issued; bumping it (logout) revokes them all.
+    """
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    token_epoch: Mapped[int] = mapped_column(default=0)
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("uq_admin_users_username", func.lower(username), unique=True),
+        Index("ix_admin_users_tenant_id", "tenant_id"),
+    )

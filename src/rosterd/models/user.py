@@ -3,9 +3,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, func
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rosterd.models.base import Base, utcnow
@@ -53,6 +53,9 @@ class User(Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The user-identities surface's user_identity_key; unique per tenant when set.
+    identity_key: Mapped[str | None] = mapped_column(String(255))
+    preferences: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_login_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -76,6 +79,9 @@ class User(Base):
         Index("ix_users_role_id", "role_id"),
         Index("ix_users_team_id", "team_id"),
         Index("ix_users_manager_id", "manager_id"),
+        Index("uq_users_tenant_identity_key", "tenant_id", "identity_key", unique=True),
+        Index("uq_users_tenant_phone", "tenant_id", "phone", unique=True),
+        Index("ix_users_expires_at", "expires_at"),
     )
 
     @property

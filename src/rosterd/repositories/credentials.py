@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from rosterd.models import OAuthClient, ScimToken, SigningKey
+from rosterd.models import OAuthClient, SigningKey
+from rosterd.models.credential import TenantSecret
 
 
 def find_client(session: Session, tenant_id: uuid.UUID, client_id: str) -> OAuthClient | None:
@@ -42,30 +44,35 @@ def add_signing_key(session: Session, key: SigningKey) -> None:
     session.flush()
 
 
-def add_scim_token(session: Session, token: ScimToken) -> ScimToken:
-    session.add(token)
+# SCIM tokens and API keys: tenant secrets presented as bearer tokens, kept as HMACs.
+S = TypeVar("S", bound=TenantSecret)
+
+
+def add_secret(session: Session, row: TenantSecret) -> None:
+    session.add(row)
     session.flush()
-    return token
 
 
-def find_scim_token(session: Session, token_hash: str) -> ScimToken | None:
-    """A SCIM token by its hash; the hash is unique across tenants, so it finds the tenant."""
-    return session.scalar(select(ScimToken).where(ScimToken.token_hash == token_hash))
+def find_secret(session: Session, model: type[S], token_hash: str) -> S | None:
+    """A secret by its hash; the hash is unique across tenants, so it finds the tenant."""
+    return session.scalar(select(model).where(model.token_hash == token_hash))
 
 
-def get_scim_token(session: Session, tenant_id: uuid.UUID, token_id: uuid.UUID) -> ScimToken | None:
-    return session.scalar(
-        select(ScimToken).where(ScimToken.tenant_id == tenant_id, ScimToken.id == token_id)
-    )
+def get_secret(
+    session: Session, model: type[S], tenant_id: uuid.UUID, secret_id: uuid.UUID
+) -> S | None:
+    return session.scalar(select(model).where(model.tenant_id == tenant_id, model.id == secret_id))
 
 
-def list_scim_tokens(session: Session, tenant_id: uuid.UUID) -> list[ScimToken]:
+def list_secrets(session: Session, model: type[S], tenant_id: uuid.UUID) -> list[S]:
     return list(
         session.scalars(
-            select(ScimToken).where(ScimToken.tenant_id == tenant_id).order_by(ScimToken.created_at)
+            select(model).where(model.tenant_id == tenant_id).order_by(model.created_at)
         )
     )
 
 
-def touch_scim_token(session: Session, token_id: uuid.UUID, when: datetime) -> None:
-    session.execute(update(ScimToken).where(ScimToken.id == token_id).values(last_used_at=when))
+def touch_secret(
+    session: Session, model: type[TenantSecret], secret_id: uuid.UUID, when: datetime
+) -> None:
+    session.execute(update(model).where(model.id == secret_id).values(last_used_at=when))

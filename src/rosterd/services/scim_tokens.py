@@ -1,23 +1,21 @@
-"""SCIM bearer tokens: issued per tenant, shown once, kept as an HMAC, revocable."""
+"""SCIM bearer tokens: issued per tenant for an IdP's SCIM connector."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from rosterd.auth.secrets import SCIM_TOKEN_PREFIX, new_token, token_hash
+from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.models import ScimToken, Tenant
-from rosterd.models.base import utcnow
-from rosterd.repositories import credentials as credentials_repo
-from rosterd.services import audit
+from rosterd.services import bearer_secrets
+from rosterd.services.bearer_secrets import is_stale
 from rosterd.services.context import Actor
-from rosterd.services.errors import NotFound, Unauthenticated, invalid_field
 
-# last_used_at is written at most this often, so a busy IdP does not turn reads into writes.
-LAST_USED_GRANULARITY = timedelta(minutes=1)
+KIND: bearer_secrets.SecretKind[ScimToken] = bearer_secrets.SecretKind(
+    model=ScimToken, prefix=SCIM_TOKEN_PREFIX, label="SCIM token", resource="scim_token"
+)
 
 
 @dataclass(frozen=True)
@@ -29,45 +27,24 @@ class IssuedScimToken:
 def create_token(
     session: Session, tenant: Tenant, *, name: str, hmac_key: bytes, actor: Actor
 ) -> IssuedScimToken:
-    if not name.strip() or len(name) > 255:
-        raise invalid_field("name", "give a name of 1 to 255 characters")
-    token = new_token(SCIM_TOKEN_PREFIX)
-    record = credentials_repo.add_scim_token(
-        session,
-        ScimToken(tenant_id=tenant.id, name=name, token_hash=token_hash(hmac_key, token)),
-    )
-    audit.record(
-        session, actor, "scim_token.created", "scim_token", record.id, after={"name": name}
-    )
-    return IssuedScimToken(record=record, token=token)
+    issued = bearer_secrets.create(session, KIND, tenant, name=name, hmac_key=hmac_key, actor=actor)
+    return IssuedScimToken(record=issued.record, token=issued.secret)
 
 
 def list_tokens(session: Session, tenant: Tenant) -> list[ScimToken]:
-    return credentials_repo.list_scim_tokens(session, tenant.id)
+    return bearer_secrets.list_all(session, KIND, tenant)
 
 
 def revoke_token(session: Session, tenant: Tenant, token_id: uuid.UUID, actor: Actor) -> ScimToken:
-    record = credentials_repo.get_scim_token(session, tenant.id, token_id)
-    if record is None:
-        raise NotFound(f"SCIM token {token_id} not found")
-    if record.revoked_at is None:
-        record.revoked_at = utcnow()
-        audit.record(session, actor, "scim_token.revoked", "scim_token", record.id)
-    return record
+    return bearer_secrets.revoke(session, KIND, tenant, token_id, actor)
 
 
 def authenticate(session: Session, token: str, hmac_key: bytes) -> ScimToken:
-    """The live token record for a presented SCIM token, or Unauthenticated. Reads only."""
-    record = credentials_repo.find_scim_token(session, token_hash(hmac_key, token))
-    if record is None or record.revoked_at is not None:
-        raise Unauthenticated("invalid or revoked SCIM token")
-    return record
-
-
-def is_stale(record: ScimToken) -> bool:
-    """Whether last_used_at is old enough to be worth a write."""
-    return record.last_used_at is None or utcnow() - record.last_used_at > LAST_USED_GRANULARITY
+    return bearer_secrets.authenticate(session, KIND, token, hmac_key)
 
 
 def mark_used(session: Session, token_id: uuid.UUID) -> None:
-    credentials_repo.touch_scim_token(session, token_id, utcnow())
+    bearer_secrets.mark_used(session, KIND, token_id)
+
+
+__all__ = ["KIND", "authenticate", "create_token", "is_stale", "list_tokens", "mark_used"]

@@ -1,0 +1,96 @@
+"""Tenant secrets presented as bearer tokens (SCIM tokens, API keys).
+
+Generated with a typed prefix, shown once, stored only as an HMAC-SHA256, listable with the
+time of last use, revocable. One implementation for every kind; each kind says which table
+it lives in, its prefix and how it is named in messages and the audit trail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from rosterd.auth.secrets import new_token, token_hash
+from rosterd.models import Tenant
+from rosterd.models.base import utcnow
+from rosterd.models.credential import TenantSecret
+from rosterd.repositories import credentials as credentials_repo
+from rosterd.services import audit
+from rosterd.services.context import Actor
+from rosterd.services.errors import NotFound, Unauthenticated, invalid_field
+
+# last_used_at is written at most this often, so a busy caller does not turn reads into writes.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+S = TypeVar("S", bound=TenantSecret)
+
+
+@dataclass(frozen=True)
+class SecretKind(Generic[S]):
+    model: type[S]
+    prefix: str
+    label: str  # e.g. "SCIM token", for messages
+    resource: str  # e.g. "scim_token", for the audit trail
+
+
+@dataclass(frozen=True)
+class Issued(Generic[S]):
+    record: S
+    secret: str
+
+
+def create(
+    session: Session,
+    kind: SecretKind[S],
+    tenant: Tenant,
+    *,
+    name: str,
+    hmac_key: bytes,
+    actor: Actor,
+) -> Issued[S]:
+    if not name.strip() or len(name) > 255:
+        raise invalid_field("name", "give a name of 1 to 255 characters")
+    secret = new_token(kind.prefix)
+    record = kind.model(tenant_id=tenant.id, name=name, token_hash=token_hash(hmac_key, secret))
+    credentials_repo.add_secret(session, record)
+    audit.record(
+        session, actor, f"{kind.resource}.created", kind.resource, record.id, after={"name": name}
+    )
+    return Issued(record=record, secret=secret)
+
+
+def list_all(session: Session, kind: SecretKind[S], tenant: Tenant) -> list[S]:
+    return credentials_repo.list_secrets(session, kind.model, tenant.id)
+
+
+def revoke(
+    session: Session, kind: SecretKind[S], tenant: Tenant, secret_id: uuid.UUID, actor: Actor
+) -> S:
+    record = credentials_repo.get_secret(session, kind.model, tenant.id, secret_id)
+    if record is None:
+        raise NotFound(f"{kind.label} {secret_id} not found")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        audit.record(session, actor, f"{kind.resource}.revoked", kind.resource, record.id)
+    return record
+
+
+def authenticate(session: Session, kind: SecretKind[S], secret: str, hmac_key: bytes) -> S:
+    """The live record for a presented secret, or Unauthenticated. Reads only."""
+    record = credentials_repo.find_secret(session, kind.model, token_hash(hmac_key, secret))
+    if record is None or record.revoked_at is not None:
+        raise Unauthenticated(f"invalid or revoked {kind.label}")
+    return record
+
+
+def is_stale(record: TenantSecret) -> bool:
+    """Whether last_used_at is old enough to be worth a write."""
+    return record.last_used_at is None or utcnow() - record.last_used_at > LAST_USED_GRANULARITY
+
+
+def mark_used(session: Session, kind: SecretKind[S], secret_id: uuid.UUID) -> None:
+    credentials_repo.touch_secret(session, kind.model, secret_id, utcnow())
