@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(
         default=3600, ge=60, le=86400, description="Lifetime of OAuth access tokens."
     )
+    api_v1_token_ttl_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86400,
+        description="Lifetime of the JWTs POST /api/v1/authentication/login returns.",
+    )
+    scheduler_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=60,
+        description="How often `rosterd serve` looks for lifecycle work that is due "
+        "(expiry dates). At most a minute.",
+    )
     default_tenant: str = Field(
         default="default", description="Slug of the tenant created on first start."
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from pydantic import ValidationError
 from scim2_models import SCIMException
+from sqlalchemy.exc import DataError, IntegrityError
 
 from rosterd import __version__
 from rosterd.api import ops
 from rosterd.api.admin import scim_tokens as admin_scim_tokens
-from rosterd.api.errors import SurfaceErrors, plain_json
+from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict, store_refused
 from rosterd.api.middleware import RequestIdMiddleware
 from rosterd.api.oauth import router as oauth
 from rosterd.api.scim import errors as scim_errors
@@ -49,6 +53,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.register(scim.PREFIXES, scim_errors.render)
     errors.translate(SCIMException, scim_errors.from_scim_exception)
     errors.translate(ValidationError, scim_errors.from_validation_error)
+    errors.translate(IntegrityError, store_conflict)
+    errors.translate(DataError, store_refused)
     errors.install(app)
     app.include_router(ops.router)
     app.include_router(oauth.router)
@@ -57,4 +63,22 @@ def create_app(runtime: Runtime) -> FastAPI:
     for i, prefix in enumerate(scim.PREFIXES):
         app.include_router(scim.build(prefix, documented=i == 0))
     app.add_middleware(RequestIdMiddleware)
+    app.openapi = lambda: without_422(app)  # type: ignore[method-assign]
     return app
+
+
+def without_422(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, minus FastAPI's 422: rosterd answers invalid input with 400."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        app.openapi_schema = schema
+    return app.openapi_schema

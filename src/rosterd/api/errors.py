@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rosterd.services.errors import DomainError, FieldError, Invalid
+from rosterd.services.errors import Conflict, DomainError, FieldError, Invalid
 
 log = logging.getLogger("rosterd.api")
 
@@ -133,3 +133,13 @@ class SurfaceErrors:
 def plain_json(request: Request, exc: DomainError, status: int) -> Response:
     """The format of paths no surface claims (operations endpoints)."""
     return JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)
+
+
+def store_conflict(exc: Exception) -> tuple[DomainError, int]:
+    """A unique index refused a write the service's own checks let through (a race)."""
+    return Conflict("conflicts with a record written at the same time; retry"), 409
+
+
+def store_refused(exc: Exception) -> tuple[DomainError, int]:
+    """The database refused a value (e.g. a NUL character on PostgreSQL)."""
+    return Invalid("a value cannot be stored (it contains characters the store refuses)"), 400

@@ -15,6 +15,8 @@ CLIENT_ID_PREFIX = "rcl_"
 CLIENT_SECRET_PREFIX = "rcs_"  # noqa: S105 (a prefix, not a secret)
 # Reserved for the SCIM bearer tokens, so other surfaces can tell the caller what went wrong.
 SCIM_TOKEN_PREFIX = "rscim_"  # noqa: S105 (a prefix, not a secret)
+# API keys start with "seam_" because the official Seam SDK refuses any other key format.
+API_KEY_PREFIX = "seam_rosterd_"
 
 _password_hasher = PasswordHasher()
 

@@ -18,11 +18,18 @@ AUDIENCE = "rosterd"
 ALGORITHM = "RS256"
 
 
+# Each surface that takes signed tokens has its own audience, so a token made for one is
+# refused by the others.
+OAUTH_AUDIENCE = AUDIENCE
+API_V1_AUDIENCE = "rosterd:api-v1"
+
+
 @dataclass(frozen=True)
 class AccessToken:
     tenant_id: uuid.UUID
     subject: str
     scopes: frozenset[str]
+    claims: dict[str, Any]
 
 
 def generate_private_key_pem() -> str:
@@ -47,23 +54,32 @@ class TokenSigner:
         self._public = {kid: key.public_key() for kid, key in self._private}
 
     def issue(
-        self, *, issuer: str, tenant_id: uuid.UUID, subject: str, scopes: list[str], ttl: int
+        self,
+        *,
+        issuer: str,
+        tenant_id: uuid.UUID,
+        subject: str,
+        scopes: list[str],
+        ttl: int,
+        audience: str = OAUTH_AUDIENCE,
+        extra: dict[str, Any] | None = None,
     ) -> str:
         kid, key = self._private[0]
         now = int(time.time())
         claims = {
             "iss": issuer,
-            "aud": AUDIENCE,
+            "aud": audience,
             "sub": subject,
             "tid": str(tenant_id),
             "scope": " ".join(scopes),
             "iat": now,
             "exp": now + ttl,
             "jti": secrets.token_hex(16),
+            **(extra or {}),
         }
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "at+jwt"})
 
-    def verify(self, token: str) -> AccessToken | None:
+    def verify(self, token: str, audience: str = OAUTH_AUDIENCE) -> AccessToken | None:
         """The token's claims, or None when it is malformed, forged, expired or foreign."""
         try:
             header = jwt.get_unverified_header(token)
@@ -74,13 +90,14 @@ class TokenSigner:
                 token,
                 key,
                 algorithms=[ALGORITHM],
-                audience=AUDIENCE,
+                audience=audience,
                 options={"require": ["exp", "iat", "sub", "aud"]},
             )
             return AccessToken(
                 tenant_id=uuid.UUID(claims["tid"]),
                 subject=str(claims["sub"]),
                 scopes=frozenset(str(claims.get("scope", "")).split()),
+                claims=claims,
             )
         except (jwt.PyJWTError, KeyError, ValueError, TypeError):
             return None

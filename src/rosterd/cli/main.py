@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.config import Settings, get_settings
@@ -34,8 +34,10 @@ app.add_typer(scim_app, name="scim-tokens")
 
 CLI_ACTOR = "cli"
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: messages carry paths, URLs and secrets; Rich must not break them with newlines
+# when writing to a pipe or log (the terminal itself still wraps long lines for display).
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _announce_bootstrap(runtime: Runtime) -> None:
@@ -46,6 +48,11 @@ def _announce_bootstrap(runtime: Runtime) -> None:
             f"[bold]{runtime.bootstrap_credentials}[/bold] (readable only by you); store them "
             "and delete the file."
         )
+
+
+def _id_column(header: str) -> Column:
+    """A column of identifiers people copy into other commands: never cut short or wrapped."""
+    return Column(header, no_wrap=True)
 
 
 @contextmanager
@@ -110,7 +117,7 @@ def tenants_create(
 def tenants_list() -> None:
     """List tenants."""
     with _runtime() as runtime, runtime.db.reader() as session:
-        table = Table("slug", "name", "id", "created")
+        table = Table(_id_column("slug"), "name", _id_column("id"), "created")
         for t in tenants_repo.list_all(session):
             table.add_row(t.slug, t.name, str(t.id), t.created_at.isoformat(timespec="seconds"))
         out.print(table)
@@ -154,7 +161,7 @@ def clients_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> N
     """List a tenant's OAuth clients (never their secrets)."""
     with _runtime() as runtime, runtime.db.reader() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        table = Table("client_id", "name", "scopes", "last used", "revoked")
+        table = Table(_id_column("client_id"), "name", "scopes", "last used", "revoked")
         for c in credentials_repo.list_clients(session, tenant_row.id):
             table.add_row(
                 c.client_id,
@@ -215,7 +222,7 @@ def scim_tokens_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) 
     """List a tenant's SCIM tokens with their last use (never the tokens)."""
     with _runtime() as runtime, runtime.db.reader() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        table = Table("id", "name", "created", "last used", "revoked")
+        table = Table(_id_column("id"), "name", "created", "last used", "revoked")
         for t in scim_tokens_service.list_tokens(session, tenant_row):
             table.add_row(
                 str(t.id),

@@ -167,8 +167,21 @@ def attribute_key(path: AttrPath, core_schema: str) -> str:
     return f"{key}.{path.sub_attr.lower()}" if path.sub_attr else key
 
 
-def _like(expr: Any, value: Any, *, head: str, tail: str) -> ColumnElement[bool]:
-    return expr.like(like_pattern(value, head=head, tail=tail), escape="\\")  # type: ignore[no-any-return]
+def _like(
+    expr: Any, value: Any, *, head: str, tail: str, case_exact: bool = False
+) -> ColumnElement[bool]:
+    cond: ColumnElement[bool] = expr.like(like_pattern(value, head=head, tail=tail), escape="\\")
+    if not case_exact or not isinstance(value, str) or not value:
+        return cond
+    # SQLite's LIKE folds ASCII case whatever the collation, so a caseExact attribute
+    # (externalId) is matched again with functions that compare exactly on both backends.
+    if head and tail:
+        exact = func.replace(expr, value, "") != expr
+    elif tail:
+        exact = func.substr(expr, 1, len(value)) == value
+    else:
+        exact = func.substr(expr, func.length(expr) - len(value) + 1) == value
+    return and_(cond, exact)
 
 
 def _datetime(value: Any) -> datetime:
@@ -229,11 +242,11 @@ def compare(col: Column, op: CompareOperator, value: Any, name: str) -> ColumnEl
         case CompareOperator.ne:
             return or_(col.expr.is_(None), expr != value)
         case CompareOperator.co:
-            cond = _like(expr, value, head="%", tail="%")
+            cond = _like(expr, value, head="%", tail="%", case_exact=col.case_exact)
         case CompareOperator.sw:
-            cond = _like(expr, value, head="", tail="%")
+            cond = _like(expr, value, head="", tail="%", case_exact=col.case_exact)
         case CompareOperator.ew:
-            cond = _like(expr, value, head="%", tail="")
+            cond = _like(expr, value, head="%", tail="", case_exact=col.case_exact)
         case CompareOperator.gt:
             cond = expr > value
         case CompareOperator.ge:

@@ -3,13 +3,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, String, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import GroupMembership, Team, User, UserStatus
 from rosterd.repositories._sql import contains_ci, count
+
+FULL_NAME = func.trim(func.coalesce(User.first_name, "") + " " + func.coalesce(User.last_name, ""))
 
 SortKey = Literal["name", "email", "createdAt", "lastLoginAt", "username"]
 
@@ -25,6 +28,7 @@ class UserQuery:
     is_active: bool | None = None
     email: str | None = None
     username: str | None = None
+    last_login_before: datetime | None = None
     sort_by: SortKey = "name"
     descending: bool = False
     offset: int = 0
@@ -108,9 +112,14 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
             User.status == UserStatus.active if q.is_active else User.status != UserStatus.active
         )
     if q.email is not None:
-        stmt = stmt.where(func.lower(User.email) == q.email.lower())
+        stmt = stmt.where(func.lower(User.email) == func.lower(q.email))
     if q.username is not None:
-        stmt = stmt.where(func.lower(User.username) == q.username.lower())
+        stmt = stmt.where(func.lower(User.username) == func.lower(q.username))
+    if q.last_login_before is not None:
+        # Never logged in counts as idle: the users an idle sweep is looking for.
+        stmt = stmt.where(
+            or_(User.last_login_at.is_(None), User.last_login_at < q.last_login_before)
+        )
     total = count(session, stmt)
     # Rows without a value (never logged in, no email) come last in either direction, the same
     # on every backend (PostgreSQL and SQLite disagree on where NULLs sort by default).
@@ -171,3 +180,70 @@ def search_where(
         return [], total
     rows = session.scalars(stmt.order_by(*order_by, User.id).offset(offset).limit(limit))
     return list(rows), total
+
+
+def find_by_number(session: Session, tenant_id: uuid.UUID, number: int) -> User | None:
+    return session.scalar(
+        _with_refs(select(User)).where(User.tenant_id == tenant_id, User.number == number)
+    )
+
+
+def find_by_identity_key(session: Session, tenant_id: uuid.UUID, key: str) -> User | None:
+    return session.scalar(select(User).where(User.tenant_id == tenant_id, User.identity_key == key))
+
+
+def find_by_phone(session: Session, tenant_id: uuid.UUID, phone: str) -> User | None:
+    return session.scalar(select(User).where(User.tenant_id == tenant_id, User.phone == phone))
+
+
+def page_after(
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    search: str | None,
+    created_before: datetime | None,
+    ids: Sequence[uuid.UUID] | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[User]:
+    """A keyset page ordered by (created_at, id): stable while rows come and go."""
+    stmt = select(User).where(User.tenant_id == tenant_id)
+    if search:
+        stmt = stmt.where(
+            or_(
+                contains_ci([User.first_name, User.last_name, User.email, User.phone], search),
+                contains_ci([FULL_NAME], search),
+                contains_ci(
+                    [func.replace(func.cast(User.id, String), "-", "")], search.replace("-", "")
+                ),
+            )
+        )
+    if created_before is not None:
+        stmt = stmt.where(User.created_at < created_before)
+    if ids is not None:
+        stmt = stmt.where(User.id.in_(ids))
+    if after is not None:
+        created, last_id = after
+        stmt = stmt.where(
+            or_(User.created_at > created, and_(User.created_at == created, User.id > last_id))
+        )
+    return list(session.scalars(stmt.order_by(User.created_at, User.id).limit(limit)))
+
+
+def due_for_expiry(session: Session, now: datetime, limit: int) -> list[User]:
+    """Users whose expiry has come and who are still not inactive, across tenants.
+
+    Rows are locked and already-locked ones skipped (PostgreSQL), so several server
+    processes running the scheduler on one database never process the same user twice.
+    """
+    stmt = (
+        select(User)
+        .where(
+            User.expires_at.is_not(None), User.expires_at <= now, User.status != UserStatus.inactive
+        )
+        .order_by(User.expires_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))

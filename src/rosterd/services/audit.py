@@ -45,6 +45,8 @@ _SNAPSHOT_FIELDS: dict[type, tuple[str, ...]] = {
         "organization",
         "cost_center",
         "manager_id",
+        "identity_key",
+        "preferences",
     ),
     Group: ("name", "description", "parent_id", "external_id"),
     Role: ("name", "description", "permissions", "is_system"),

@@ -70,5 +70,8 @@ def grant_scopes(client: OAuthClient, requested: str | None) -> list[str]:
     held = set(client.scopes)
     refused = [s for s in asked if s not in held and "admin" not in held]
     if refused or any(s not in ALL_SCOPES for s in asked):
-        raise Invalid(f"scope not granted to this client: {' '.join(refused or asked)}")
+        raise Invalid(
+            f"scope not granted to this client: {' '.join(refused or asked)}",
+            code="invalid_scope",
+        )
     return sorted(set(asked))

@@ -5,20 +5,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from scim2_models.path import AttrPath, FilterNode
 from sqlalchemy.orm import Session
 
+from rosterd.auth.secrets import hash_password
 from rosterd.models import Group, User, UserStatus
+from rosterd.models.base import utcnow
 from rosterd.repositories import groups as groups_repo
+from rosterd.repositories import identities as identities_repo
 from rosterd.repositories import roles as roles_repo
 from rosterd.repositories import scim_filter
 from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
 from rosterd.repositories.users import UserQuery
-from rosterd.services import audit
+from rosterd.services import audit, lifecycle
 from rosterd.services.context import Actor
 from rosterd.services.errors import (
     Conflict,
@@ -50,6 +54,13 @@ MUTABLE_FIELDS = frozenset(
         "organization",
         "cost_center",
         "manager_id",
+        "identity_key",
+        "preferences",
+        "expires_at",
+        # Not columns: the password is stored as an argon2id hash, the external identities
+        # in their own table.
+        "password",
+        "external_identities",
     }
 )
 
@@ -74,6 +85,11 @@ class NewUser:
     organization: str | None = None
     cost_center: str | None = None
     manager_id: uuid.UUID | None = None
+    identity_key: str | None = None
+    preferences: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+    password: str | None = None
+    external_identities: list[str] = field(default_factory=list)
     group_ids: list[uuid.UUID] = field(default_factory=list)
 
 
@@ -95,7 +111,31 @@ def _check_unique(
     username: str | None,
     email: str | None,
     exclude: uuid.UUID | None,
+    identity_key: str | None = None,
+    phone: str | None = None,
+    external_identities: Sequence[str] = (),
 ) -> None:
+    if identity_key is not None:
+        other = users_repo.find_by_identity_key(session, actor.tenant_id, identity_key)
+        if other is not None and other.id != exclude:
+            raise Conflict(
+                f"a user with identity key {identity_key!r} already exists",
+                [FieldError("identity_key", "already taken")],
+            )
+    if phone is not None:
+        other = users_repo.find_by_phone(session, actor.tenant_id, phone)
+        if other is not None and other.id != exclude:
+            raise Conflict(
+                f"a user with phone number {phone!r} already exists",
+                [FieldError("phone", "already taken")],
+            )
+    for identity in external_identities:
+        owner = identities_repo.owner_of(session, actor.tenant_id, identity)
+        if owner is not None and owner != exclude:
+            raise Conflict(
+                f"external identity {identity!r} already belongs to another user",
+                [FieldError("external_identities", "already taken")],
+            )
     if email is not None:
         other = users_repo.find_by_email(session, actor.tenant_id, email)
         if other is not None and other.id != exclude:
@@ -149,10 +189,20 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
     username = data.username or data.email
     if not username:
         raise invalid_field("username", "a username or an email is required")
-    _check_unique(session, actor, username=username, email=data.email, exclude=None)
+    _check_unique(
+        session,
+        actor,
+        username=username,
+        email=data.email,
+        exclude=None,
+        identity_key=data.identity_key,
+        phone=data.phone,
+        external_identities=data.external_identities,
+    )
     _check_refs(
         session, actor, role_id=data.role_id, team_id=data.team_id, manager_id=data.manager_id
     )
+    expires_at, expired = lifecycle.effective_expiry(data.expires_at, utcnow())
     groups = _resolve_groups(session, actor, data.group_ids)
     user = users_repo.add(
         session,
@@ -168,7 +218,7 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
             department=data.department,
             locale=data.locale,
             phone=data.phone,
-            status=data.status,
+            status=UserStatus.inactive if expired else data.status,
             role_id=data.role_id,
             team_id=data.team_id,
             external_id=data.external_id,
@@ -177,8 +227,16 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
             organization=data.organization,
             cost_center=data.cost_center,
             manager_id=data.manager_id,
+            identity_key=data.identity_key,
+            preferences=data.preferences,
+            expires_at=expires_at,
+            password_hash=hash_password(data.password) if data.password else None,
         ),
     )
+    if data.external_identities:
+        identities_repo.replace_for_user(
+            session, actor.tenant_id, user.id, list(dict.fromkeys(data.external_identities))
+        )
     for group in groups:
         groups_repo.add_member(session, actor.tenant_id, group.id, user.id)
     audit.record(session, actor, "user.created", "user", user.id, after=audit.snapshot(user))
@@ -200,6 +258,9 @@ def update_user(
         username=changes.get("username"),
         email=changes.get("email"),
         exclude=user.id,
+        identity_key=changes.get("identity_key"),
+        phone=changes.get("phone"),
+        external_identities=changes.get("external_identities") or (),
     )
     _check_refs(
         session,
@@ -211,10 +272,27 @@ def update_user(
     )
     if changes.get("status") == UserStatus.pending and user.status != UserStatus.pending:
         raise invalid_field("status", "a user cannot go back to pending")
+    columns = dict(changes)
+    password = columns.pop("password", None)
+    identities = columns.pop("external_identities", None)
+    if "expires_at" in columns:
+        columns["expires_at"], expired = lifecycle.effective_expiry(columns["expires_at"], utcnow())
+        if expired:
+            columns["status"] = UserStatus.inactive
     before = audit.snapshot(user)
-    for name, value in changes.items():
+    before_identities = identities_repo.for_users(session, actor.tenant_id, [user.id])[user.id]
+    for name, value in columns.items():
         setattr(user, name, value)
     after = audit.snapshot(user)
+    if password is not None:
+        user.password_hash = hash_password(password)
+        after["credentials_changed"] = True
+    if identities is not None and list(identities) != before_identities:
+        identities_repo.replace_for_user(
+            session, actor.tenant_id, user.id, list(dict.fromkeys(identities))
+        )
+        before["external_identities"] = before_identities
+        after["external_identities"] = list(dict.fromkeys(identities))
     if after == before:
         return user
     session.flush()
@@ -307,3 +385,50 @@ def groups_of_users(
 def check_version(user: User, expected: int | None) -> None:
     if expected is not None and expected != user.version:
         raise PreconditionFailed(f"user {user.id} is at version {user.version}, not {expected}")
+
+
+def get_by_number(session: Session, actor: Actor, number: int) -> User:
+    user = users_repo.find_by_number(session, actor.tenant_id, number)
+    if user is None:
+        raise NotFound(f"user {number} not found")
+    return user
+
+
+def get_by_identity_key(session: Session, actor: Actor, key: str) -> User:
+    user = users_repo.find_by_identity_key(session, actor.tenant_id, key)
+    if user is None:
+        raise NotFound(f"user identity with key {key!r} not found")
+    return user
+
+
+def find_by_external_identity(session: Session, actor: Actor, identity: str) -> User | None:
+    owner = identities_repo.owner_of(session, actor.tenant_id, identity)
+    return users_repo.get(session, actor.tenant_id, owner) if owner else None
+
+
+def external_identities_of(
+    session: Session, actor: Actor, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    return identities_repo.for_users(session, actor.tenant_id, user_ids)
+
+
+def page_after(
+    session: Session,
+    actor: Actor,
+    *,
+    search: str | None,
+    created_before: datetime | None,
+    ids: Sequence[uuid.UUID] | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[User]:
+    """A keyset page of users in creation order (the user identities list)."""
+    return users_repo.page_after(
+        session,
+        actor.tenant_id,
+        search=search,
+        created_before=created_before,
+        ids=ids,
+        after=after,
+        limit=limit,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated, Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Header, Request
 from fastapi.responses import JSONResponse, Response
@@ -61,8 +61,8 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise Unauthenticated("malformed HTTP Basic credentials")
-    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-    return unquote(client_id), unquote(secret)
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding ('+' is a space).
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from scim2_models import (
+    Attribute,
     AuthenticationScheme,
     Bulk,
     ChangePassword,
@@ -14,8 +15,11 @@ from scim2_models import (
     ETag,
     Filter,
     Group,
+    Mutability,
     Patch,
+    Required,
     ResourceType,
+    Schema,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
@@ -55,6 +59,88 @@ PROVIDER = ScimProvider(
         ],
     ),
 )
+
+# What /Schemas publishes: the attributes rosterd stores, with the characteristics it gives
+# them (RFC 7643 §8.7.1: "where permitted, individual values and schema MAY change"), not
+# every attribute of the RFC's schemas. Clients build their view of rosterd from this
+# (RFC 7644 §4), so an attribute listed here and then silently dropped would be a lie.
+# Requests are still read with the full scim2-models types: attributes left out here are
+# accepted and ignored (RFC 7644 §3.3: the server is free to ignore POSTed content).
+# attribute -> the sub-attributes kept (None: a simple attribute, or all of them)
+_STORED: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "urn:ietf:params:scim:schemas:core:2.0:User": {
+        "userName": None,
+        "name": ("formatted", "familyName", "givenName"),
+        "displayName": None,
+        "title": None,
+        "locale": None,
+        "active": None,
+        "emails": ("value", "type", "primary"),
+        "phoneNumbers": ("value", "type", "primary"),
+        "groups": None,
+    },
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+        "employeeNumber": None,
+        "costCenter": None,
+        "organization": None,
+        "division": None,
+        "department": None,
+        "manager": ("value", "$ref"),
+    },
+    "urn:ietf:params:scim:schemas:core:2.0:Group": {
+        "displayName": None,
+        "members": ("value", "$ref", "type", "display"),
+    },
+}
+_READ_ONLY = {"mutability": Mutability.read_only}
+# A user always has a status, so active is required (a POST that leaves it out gets true).
+# Values rosterd derives rather than stores are read-only: name.formatted joins the given
+# and family names, the one email and phone number are the primary ones, of type "work", a
+# member's display is its userName. Members are users only.
+_CHANGED: dict[str, dict[str, dict[str, Any]]] = {
+    "urn:ietf:params:scim:schemas:core:2.0:User": {
+        "active": {"required": Required.true},
+        "name.formatted": _READ_ONLY,
+        "emails.type": {**_READ_ONLY, "canonical_values": ["work"]},
+        "emails.primary": _READ_ONLY,
+        "phoneNumbers.type": {**_READ_ONLY, "canonical_values": ["work"]},
+        "phoneNumbers.primary": _READ_ONLY,
+        "groups.type": {"canonical_values": ["direct"]},
+    },
+    "urn:ietf:params:scim:schemas:core:2.0:Group": {
+        "members.$ref": {"reference_types": ["User"]},
+        "members.type": {"canonical_values": ["User"]},
+        "members.display": _READ_ONLY,
+    },
+}
+
+
+def _published(schema: Schema) -> Schema:
+    stored, changed = _STORED[str(schema.id)], _CHANGED.get(str(schema.id), {})
+
+    def attribute(attr: Attribute, kept: tuple[str, ...] | None, prefix: str) -> Attribute:
+        name = f"{prefix}{attr.name}"
+        update = dict(changed.get(name, {}))
+        if attr.sub_attributes:
+            update["sub_attributes"] = [
+                attribute(sub, None, f"{name}.")
+                for sub in attr.sub_attributes
+                if kept is None or sub.name in kept
+            ]
+        return attr.model_copy(update=update) if update else attr
+
+    return schema.model_copy(
+        update={
+            "attributes": [
+                attribute(attr, stored[str(attr.name)], "")
+                for attr in schema.attributes or []
+                if attr.name in stored
+            ]
+        }
+    )
+
+
+SCHEMAS = tuple(_published(schema) for schema in PROVIDER.schemas)
 
 router = APIRouter(tags=["SCIM"])
 
@@ -101,12 +187,12 @@ def resource_type(name: str, request: Request, _actor: ScimActor) -> ScimRespons
 @router.get("/Schemas", operation_id="scimSchemas")
 def schemas(request: Request, _actor: ScimActor) -> ScimResponse:
     base = base_url(request)
-    return _listing([_dump(s, f"{base}/Schemas/{s.id}") for s in PROVIDER.schemas])
+    return _listing([_dump(s, f"{base}/Schemas/{s.id}") for s in SCHEMAS])
 
 
 @router.get("/Schemas/{schema_id}", operation_id="scimSchema")
 def schema(schema_id: str, request: Request, _actor: ScimActor) -> ScimResponse:
-    for s in PROVIDER.schemas:
+    for s in SCHEMAS:
         if s.id == schema_id:
             return ScimResponse(_dump(s, f"{base_url(request)}/Schemas/{s.id}"))
     raise NotFound(f"schema {schema_id!r} not found")

@@ -113,7 +113,9 @@ def get_group(
 
 def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> Group:
     with REQUEST_POLICY:
-        resource = Group.model_validate(payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+        resource = Group.model_validate(
+            mapping.normalize_group_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
+        )
     fields, member_ids = mapping.group_fields(resource)
     group = groups_service.create_group(
         session, actor, name=fields["name"], external_id=fields["external_id"]
@@ -134,7 +136,9 @@ def replace(
     group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
     groups_service.check_version(group, mapping.parse_etag(if_match))
     with REQUEST_POLICY:
-        resource = Group.model_validate(payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+        resource = Group.model_validate(
+            mapping.normalize_group_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+        )
     fields, member_ids = mapping.group_fields(resource)
     groups_service.update_group(session, actor, group.id, fields)
     groups_service.set_members(session, actor, group.id, member_ids)

@@ -139,7 +139,10 @@ def _pick(values: list[Any] | None) -> Any:
 def normalize_phone(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
+    # RFC 7643 §4.1.2 wants RFC 3966 values, as in its "tel:+1-201-555-0123".
     compact = _PHONE_PUNCTUATION.sub("", value)
+    if compact[:4].lower() == "tel:":
+        compact = compact[4:]
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if not _E164.match(compact):
@@ -228,6 +231,22 @@ def group_fields(resource: Group) -> tuple[dict[str, Any], list[uuid.UUID]]:
     return {"name": resource.display_name, "external_id": resource.external_id}, members
 
 
+# The attribute-less marker schema Microsoft's SCIM guide (and Entra's classic client) puts in
+# a Group body next to the core schema: no extension, so nothing of it to validate or keep.
+ENTRA_GROUP_MARKER = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+
+
+def normalize_group_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """Tolerate what real IdPs send in a Group body before strict validation."""
+    schemas = payload.get("schemas")
+    if not isinstance(schemas, list):
+        return payload
+    kept = [
+        s for s in schemas if not (isinstance(s, str) and s.lower() == ENTRA_GROUP_MARKER.lower())
+    ]
+    return {**payload, "schemas": kept} if len(kept) != len(schemas) else payload
+
+
 def _normalize_manager(value: Any) -> Any:
     """Entra ID sends the manager as a bare id, Okta without ``$ref``; the schema wants both."""
     if isinstance(value, str):
@@ -258,12 +277,26 @@ _ENTERPRISE_ATTRS = {
 }
 
 
+def _split_filtered_keys(op: Any) -> list[Any]:
+    """Entra ID folds filtered paths (``emails[type eq "work"].value``) into the value of a
+    path-less operation; each becomes an operation of its own with that path."""
+    if not isinstance(op, dict) or op.get("path") is not None:
+        return [op]
+    value = op.get("value")
+    if not isinstance(value, dict) or not any("[" in key for key in value):
+        return [op]
+    rest = {k: v for k, v in value.items() if "[" not in k}
+    split = [{**op, "path": k, "value": v} for k, v in value.items() if "[" in k]
+    return ([{**op, "value": rest}] if rest else []) + split
+
+
 def normalize_user_patch(payload: dict[str, Any]) -> dict[str, Any]:
     """Entra ID's PATCH dialect: enterprise attributes without their URN, bare manager ids,
-    and dotted or URN-prefixed keys in a path-less value."""
+    and dotted, filtered or URN-prefixed keys in a path-less value."""
     operations = payload.get("Operations") if isinstance(payload, dict) else None
     if not isinstance(operations, list):
         return payload
+    operations = payload["Operations"] = [o for op in operations for o in _split_filtered_keys(op)]
     for op in operations:
         if not isinstance(op, dict):
             continue

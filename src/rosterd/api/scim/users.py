@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
-from scim2_models import Context, ListResponse, PatchOp, ResponseParameters
+from scim2_models import (
+    Context,
+    ListResponse,
+    MutabilityException,
+    PatchOp,
+    ResponseParameters,
+)
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import SessionDep
@@ -146,6 +152,10 @@ def modify(
             mapping.normalize_user_patch(payload), scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )
         patch.patch(resource)
+    if resource.active is None:
+        # A user always has a status, so /Schemas publishes active as required, and unassigning
+        # a required attribute is a mutability error (RFC 7644 §3.5.2.2).
+        raise MutabilityException(attribute="active", detail="active cannot be removed")
     users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
     return _one(session, actor, user_id, base)
 

@@ -1,0 +1,62 @@
+"""The scheduler inside `rosterd serve`: runs due lifecycle work every interval.
+
+The clock is injected so tests can move time instead of sleeping. Work is claimed with row
+locks (see repositories.users.due_for_expiry), so several processes on one database may all
+run a scheduler and each expiry still happens once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from rosterd.db.engine import Database
+from rosterd.models.base import utcnow
+from rosterd.services import lifecycle
+
+log = logging.getLogger("rosterd.scheduler")
+
+
+class Scheduler:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval_seconds: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.interval = interval_seconds
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """Process everything due at the clock's current time; returns the users expired."""
+        total = 0
+        while True:
+            with self.db.writer.begin() as session:
+                done = lifecycle.expire_due(session, self.clock())
+            total += done
+            if done == 0:
+                return total
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                expired = self.run_once()
+                if expired:
+                    log.info("expired %d user(s)", expired)
+            except Exception:
+                log.exception("scheduler run failed; retrying next interval")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="rosterd-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

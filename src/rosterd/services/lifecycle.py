@@ -1,0 +1,46 @@
+"""Scheduled lifecycle: expiry dates that deactivate users when they come."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from rosterd.models import UserStatus
+from rosterd.repositories import users as users_repo
+from rosterd.services import audit
+from rosterd.services.context import Actor
+
+SCHEDULER_ACTOR = "scheduler"
+
+
+def effective_expiry(requested: datetime | None, now: datetime) -> tuple[datetime | None, bool]:
+    """What to store for a requested expiry, and whether the user is to be deactivated now.
+
+    A time in the past is stored as now and deactivates at once (seed 002); a future time is
+    stored for the scheduler; None clears a pending expiry.
+    """
+    if requested is None:
+        return None, False
+    if requested <= now:
+        return now, True
+    return requested, False
+
+
+def expire_due(session: Session, now: datetime, batch: int = 500) -> int:
+    """Deactivate every user whose expiry has come; returns how many. One batch per call."""
+    due = users_repo.due_for_expiry(session, now, batch)
+    for user in due:
+        before = audit.snapshot(user)
+        user.status = UserStatus.inactive
+        session.flush()
+        audit.record(
+            session,
+            Actor(tenant_id=user.tenant_id, actor=SCHEDULER_ACTOR, surface="lifecycle"),
+            "user.expired",
+            "user",
+            user.id,
+            before=before,
+            after=audit.snapshot(user),
+        )
+    return len(due)
