@@ -18,6 +18,8 @@ from rosterd.api.middleware import RequestIdMiddleware
 from rosterd.api.oauth import router as oauth
 from rosterd.api.scim import errors as scim_errors
 from rosterd.api.scim import router as scim
+from rosterd.api.v1 import errors as v1_errors
+from rosterd.api.v1 import router as v1
 from rosterd.api.v2 import errors as v2_errors
 from rosterd.api.v2 import router as v2
 from rosterd.runtime import Runtime
@@ -51,6 +53,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.register((v2.PREFIX, admin_scim_tokens.PREFIX), v2_errors.render)
     errors.register((oauth.PREFIX,), oauth.render)
     errors.register(scim.PREFIXES, scim_errors.render)
+    errors.register(v1.PREFIXES, v1_errors.render)
     errors.translate(SCIMException, scim_errors.from_scim_exception)
     errors.translate(ValidationError, scim_errors.from_validation_error)
     errors.translate(IntegrityError, store_conflict)
@@ -60,6 +63,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(v2.router)
     app.include_router(admin_scim_tokens.router)
+    app.include_router(v1.router)
     for i, prefix in enumerate(scim.PREFIXES):
         app.include_router(scim.build(prefix, documented=i == 0))
     app.add_middleware(RequestIdMiddleware)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -15,9 +16,13 @@ from rich.table import Column, Table
 
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.config import Settings, get_settings
+from rosterd.models.credential import TenantSecret
 from rosterd.repositories import credentials as credentials_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import Runtime, open_runtime
+from rosterd.services import admins as admins_service
+from rosterd.services import api_keys as api_keys_service
+from rosterd.services import bearer_secrets
 from rosterd.services import clients as clients_service
 from rosterd.services import scim_tokens as scim_tokens_service
 from rosterd.services import tenants as tenants_service
@@ -28,9 +33,13 @@ app = typer.Typer(help="rosterd: a self-hosted, multi-tenant user directory.", n
 tenants_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 clients_app = typer.Typer(help="Manage OAuth 2.0 clients.", no_args_is_help=True)
 scim_app = typer.Typer(help="Manage SCIM bearer tokens.", no_args_is_help=True)
+admins_app = typer.Typer(help="Manage admin users (the /api/v1 login).", no_args_is_help=True)
+api_keys_app = typer.Typer(help="Manage tenant API keys.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(scim_app, name="scim-tokens")
+app.add_typer(admins_app, name="admins")
+app.add_typer(api_keys_app, name="api-keys")
 
 CLI_ACTOR = "cli"
 
@@ -180,17 +189,47 @@ def tenants_configure(
         str | None,
         typer.Option(help="What SCIM DELETE /Users does: 'delete' (default) or 'deactivate'."),
     ] = None,
+    sso_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--sso-only/--no-sso-only",
+            help="Users sign in only through SSO: /api/v1 creates them without passwords.",
+        ),
+    ] = None,
 ) -> None:
     """Change a tenant's settings."""
     with _runtime() as runtime, runtime.db.writer.begin() as session:
         tenant = tenants_service.get_tenant_by_slug(session, slug)
         if scim_delete is not None:
             tenants_service.set_scim_delete(session, tenant, scim_delete)
+        if sso_only is not None:
+            tenants_service.set_sso_only(session, tenant, sso_only)
         out.print(f"{tenant.slug}: {json.dumps(tenant.settings)}")
 
 
 def _cli_actor(tenant_id: uuid.UUID) -> Actor:
     return Actor(tenant_id=tenant_id, actor=CLI_ACTOR, surface="cli")
+
+
+def _parse_uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {value!r} is not an id")
+        raise typer.Exit(1) from exc
+
+
+def _secret_table(records: Sequence[TenantSecret]) -> None:
+    table = Table("id", "name", "created", "last used", "revoked")
+    for t in records:
+        table.add_row(
+            str(t.id),
+            t.name,
+            t.created_at.isoformat(timespec="seconds"),
+            t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never",
+            t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "",
+        )
+    out.print(table)
 
 
 @scim_app.command("create")
@@ -240,12 +279,99 @@ def scim_tokens_revoke(
     tenant: Annotated[str, typer.Option(help="Tenant slug.")],
 ) -> None:
     """Revoke a SCIM token; IdPs using it get 401 from then on."""
-    try:
-        parsed = uuid.UUID(token_id)
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {token_id!r} is not a token id")
-        raise typer.Exit(1) from exc
+    parsed = _parse_uuid(token_id)
     with _runtime() as runtime, runtime.db.writer.begin() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
         scim_tokens_service.revoke_token(session, tenant_row, parsed, _cli_actor(tenant_row.id))
+        out.print(f"revoked {parsed}")
+
+
+def _read_password(prompt: bool) -> str:
+    if not prompt or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@admins_app.command("create")
+def admins_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    username: Annotated[str, typer.Option(help="Login name, unique across the server.")],
+) -> None:
+    """Create an admin; the password is read from stdin, or prompted for on a terminal."""
+    password = _read_password(prompt=True)
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        admin = admins_service.create_admin(
+            session,
+            tenant_row,
+            username=username,
+            password=password,
+            actor=_cli_actor(tenant_row.id),
+        )
+        out.print(f"created admin {admin.username} in {tenant_row.slug}")
+
+
+@admins_app.command("list")
+def admins_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
+    """List a tenant's admins."""
+    with _runtime() as runtime, runtime.db.reader() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        table = Table("username", "last login", "locked until")
+        for a in admins_service.list_admins(session, tenant_row):
+            table.add_row(
+                a.username,
+                a.last_login_at.isoformat(timespec="seconds") if a.last_login_at else "never",
+                a.locked_until.isoformat(timespec="seconds") if a.locked_until else "",
+            )
+        out.print(table)
+
+
+@api_keys_app.command("create")
+def api_keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "api",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Issue an API key and print it once."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        issued = bearer_secrets.create(
+            session,
+            api_keys_service.KIND,
+            tenant_row,
+            name=name,
+            hmac_key=runtime.hmac_key,
+            actor=_cli_actor(tenant_row.id),
+        )
+        if as_json:
+            typer.echo(json.dumps({"api_key": issued.secret}))
+        else:
+            out.print(f"id:      {issued.record.id}")
+            out.print(f"api_key: {issued.secret}")
+            out.print("The key is shown only now; rosterd keeps only its hash.")
+
+
+@api_keys_app.command("list")
+def api_keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
+    """List a tenant's API keys with their last use (never the keys)."""
+    with _runtime() as runtime, runtime.db.reader() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        keys = bearer_secrets.list_all(session, api_keys_service.KIND, tenant_row)
+        _secret_table(keys)
+
+
+@api_keys_app.command("revoke")
+def api_keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `api-keys list`).")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+) -> None:
+    """Revoke an API key."""
+    parsed = _parse_uuid(key_id)
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        bearer_secrets.revoke(
+            session, api_keys_service.KIND, tenant_row, parsed, _cli_actor(tenant_row.id)
+        )
         out.print(f"revoked {parsed}")

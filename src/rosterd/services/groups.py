@@ -253,3 +253,7 @@ def set_members(
 def check_version(group: Group, expected: int | None) -> None:
     if expected is not None and expected != group.version:
         raise PreconditionFailed(f"group {group.id} is at version {group.version}, not {expected}")
+
+
+def find_by_name(session: Session, actor: Actor, name: str) -> Group | None:
+    return groups_repo.find_by_name(session, actor.tenant_id, name)

@@ -63,3 +63,16 @@ def set_scim_delete(session: Session, tenant: Tenant, mode: str) -> None:
     if mode not in SCIM_DELETE_MODES:
         raise invalid_field("scim_delete", f"use one of {', '.join(SCIM_DELETE_MODES)}")
     tenant.settings = {**tenant.settings, SCIM_DELETE_SETTING: mode}
+
+
+SSO_ONLY_SETTING = "sso_only"
+
+
+def sso_only(session: Session, tenant_id: uuid.UUID) -> bool:
+    """Whether users sign in only through SSO here, so /api/v1 creates them without passwords."""
+    tenant = tenants_repo.get(session, tenant_id)
+    return tenant is not None and bool(tenant.settings.get(SSO_ONLY_SETTING))
+
+
+def set_sso_only(session: Session, tenant: Tenant, value: bool) -> None:
+    tenant.settings = {**tenant.settings, SSO_ONLY_SETTING: value}

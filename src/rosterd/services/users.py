@@ -432,3 +432,7 @@ def page_after(
         after=after,
         limit=limit,
     )
+
+
+def get_many(session: Session, actor: Actor, user_ids: Sequence[uuid.UUID]) -> list[User]:
+    return users_repo.get_many(session, actor.tenant_id, user_ids)

@@ -45,6 +45,10 @@ ScimUser = User[EnterpriseUser]
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
+# RFC 7643 §4.1.1: locale is a language tag ("en-US"); as /integration/v2 reads it, and
+# rosterd keeps up to 35 characters of it.
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+_LOCALE_MAX = 35
 
 
 def etag(version: int) -> str:
@@ -136,6 +140,16 @@ def _pick(values: list[Any] | None) -> Any:
     return values[0]
 
 
+def normalize_locale(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if len(value) > _LOCALE_MAX or not _LOCALE.match(value):
+        raise Invalid(
+            f"locale {value!r} is not a language tag (RFC 5646, e.g. en-US)", code="invalidValue"
+        )
+    return value
+
+
 def normalize_phone(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -188,7 +202,7 @@ def user_fields(resource: ScimUser, current: UserStatus | None) -> dict[str, Any
         "last_name": name.family_name,
         "display_name": resource.display_name,
         "title": resource.title,
-        "locale": resource.locale,
+        "locale": normalize_locale(resource.locale),
         "email": str(email.value) if email and email.value else None,
         "phone": normalize_phone(phone.value if phone else None),
         "status": desired_status(resource.active, current),

@@ -172,9 +172,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("teams", schema=None) as batch_op:
         batch_op.create_index("ix_teams_manager_id", ["manager_id"], unique=False)
-        batch_op.create_index(
-            "uq_teams_tenant_name", ["tenant_id", sa.text("lower(name)")], unique=True
-        )
 
     op.create_table(
         "users",
@@ -259,6 +256,11 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             op.f("fk_teams_manager_id_users"), "users", ["manager_id"], ["id"], ondelete="SET NULL"
         )
+    # Only after that batch: on SQLite it rebuilds teams and would drop this expression index,
+    # which it cannot reflect.
+    op.create_index(
+        "uq_teams_tenant_name", "teams", ["tenant_id", sa.text("lower(name)")], unique=True
+    )
 
     op.create_table(
         "group_memberships",

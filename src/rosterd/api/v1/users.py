@@ -1,0 +1,217 @@
+"""/api/v1/users (seed 004), and the two /api/users paths pysisense also calls."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from rosterd.api.deps import SessionDep
+from rosterd.api.v1.auth import ApiV1Actor
+from rosterd.api.v1.schemas import NO_NUL, PasswordChange, UserCreate, UserUpdate, user_out
+from rosterd.models import User, UserStatus
+from rosterd.repositories.users import UserQuery
+from rosterd.services import admins as admins_service
+from rosterd.services import tenants as tenants_service
+from rosterd.services import users as users_service
+from rosterd.services.context import Actor
+from rosterd.services.errors import DomainError, NotFound, invalid_field
+from rosterd.services.users import NewUser
+
+router = APIRouter(prefix="/api/v1/users", tags=["API v1"])
+legacy = APIRouter(prefix="/api/users", tags=["API v1"])
+
+# Without skip/limit the whole directory comes back, as Sisense does and pysisense expects.
+UNBOUNDED = 1_000_000
+
+
+def _expand(expand: str | None) -> tuple[bool, bool]:
+    parts = {p.strip().lower() for p in (expand or "").split(",") if p.strip()}
+    unknown = parts - {"groups", "role"}
+    if unknown:
+        raise invalid_field("expand", f"unknown expansion(s): {', '.join(sorted(unknown))}")
+    return "groups" in parts, "role" in parts
+
+
+def _render(
+    session: Session, actor: Actor, users: list[User], expand: tuple[bool, bool] = (False, False)
+) -> list[dict[str, Any]]:
+    groups = users_service.groups_of_users(session, actor, [u.id for u in users])
+    return [
+        user_out(u, groups.get(u.id, []), expand_groups=expand[0], expand_role=expand[1])
+        for u in users
+    ]
+
+
+def _parse_id(user_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(user_id)
+    except ValueError as exc:
+        raise NotFound(f"user {user_id!r} not found") from exc
+
+
+@router.get("", operation_id="apiV1ListUsers", summary="List users")
+def list_users(
+    actor: ApiV1Actor,
+    session: SessionDep,
+    skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int | None, Query(ge=0, le=UNBOUNDED)] = None,
+    expand: Annotated[str | None, Query(max_length=100)] = None,
+    email: Annotated[str | None, Query(max_length=320, pattern=NO_NUL)] = None,
+    user_name: Annotated[
+        str | None, Query(alias="userName", max_length=255, pattern=NO_NUL)
+    ] = None,
+    active: bool | None = None,
+    last_login_before: Annotated[
+        datetime | None,
+        Query(
+            alias="lastLoginBefore",
+            description="Users idle since before this time (never logged in included).",
+        ),
+    ] = None,
+) -> list[dict[str, Any]]:
+    users, _total = users_service.list_users(
+        session,
+        actor,
+        UserQuery(
+            is_active=active,
+            email=email,
+            username=user_name,
+            last_login_before=last_login_before,
+            sort_by="createdAt",
+            offset=skip,
+            limit=UNBOUNDED if limit is None else limit,
+        ),
+    )
+    return _render(session, actor, users, _expand(expand))
+
+
+@router.get("/{user_id}", operation_id="apiV1GetUser", summary="Get a user")
+def get_user(
+    user_id: str,
+    actor: ApiV1Actor,
+    session: SessionDep,
+    expand: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    user = users_service.get_user(session, actor, _parse_id(user_id))
+    return _render(session, actor, [user], _expand(expand))[0]
+
+
+def _new_user(session: Session, actor: Actor, body: UserCreate) -> NewUser:
+    if body.password is None and not tenants_service.sso_only(session, actor.tenant_id):
+        raise invalid_field("password", "required unless the tenant is SSO-only")
+    if body.password is not None:
+        admins_service.check_password_rules(body.password)
+    return NewUser(
+        email=str(body.email),
+        username=body.userName,
+        first_name=body.firstName,
+        last_name=body.lastName,
+        role_id=body.roleId,
+        group_ids=body.groups,
+        password=body.password,
+        preferences=body.preferences,
+        status=UserStatus.active if body.active else UserStatus.inactive,
+    )
+
+
+@router.post("", operation_id="apiV1CreateUser", summary="Create a user", status_code=201)
+def create_user(
+    body: Annotated[UserCreate, Body()], actor: ApiV1Actor, session: SessionDep
+) -> JSONResponse:
+    user = users_service.create_user(session, actor, _new_user(session, actor, body))
+    return JSONResponse(_render(session, actor, [user])[0], status_code=status.HTTP_201_CREATED)
+
+
+@router.post(
+    "/bulk",
+    operation_id="apiV1CreateUsersBulk",
+    summary="Create several users at once (all or nothing)",
+    status_code=201,
+)
+def create_users_bulk(
+    body: Annotated[list[UserCreate], Body(max_length=1000)],
+    actor: ApiV1Actor,
+    session: SessionDep,
+) -> JSONResponse:
+    created = []
+    for index, item in enumerate(body):
+        try:
+            created.append(
+                users_service.create_user(session, actor, _new_user(session, actor, item))
+            )
+        except DomainError as exc:
+            raise type(exc)(f"users[{index}]: {exc.message}", exc.details) from exc
+    return JSONResponse(_render(session, actor, created), status_code=status.HTTP_201_CREATED)
+
+
+def _changes(body: UserUpdate) -> dict[str, Any]:
+    sent = body.model_fields_set
+    for name in sent & {"email", "userName", "active", "groups", "password"}:
+        if getattr(body, name) is None:
+            raise invalid_field(name, "must not be null")
+    mapping = {
+        "email": "email",
+        "userName": "username",
+        "firstName": "first_name",
+        "lastName": "last_name",
+        "roleId": "role_id",
+        "preferences": "preferences",
+        "password": "password",
+    }
+    changes: dict[str, Any] = {mapping[n]: getattr(body, n) for n in sent if n in mapping}
+    if "email" in changes:
+        changes["email"] = str(changes["email"])
+    if "password" in changes:
+        admins_service.check_password_rules(changes["password"])
+    if "active" in sent:
+        changes["status"] = UserStatus.active if body.active else UserStatus.inactive
+    return changes
+
+
+@router.patch("/{user_id}", operation_id="apiV1UpdateUser", summary="Change the fields sent")
+def update_user(
+    user_id: str,
+    body: Annotated[UserUpdate, Body()],
+    actor: ApiV1Actor,
+    session: SessionDep,
+) -> dict[str, Any]:
+    uid = _parse_id(user_id)
+    changes = _changes(body)
+    user = (
+        users_service.update_user(session, actor, uid, changes)
+        if changes
+        else users_service.get_user(session, actor, uid)
+    )
+    if body.groups is not None:
+        users_service.set_user_groups(session, actor, uid, body.groups)
+    return _render(session, actor, [user])[0]
+
+
+@router.delete("/{user_id}", operation_id="apiV1DeleteUser", summary="Delete a user for good")
+def delete_user(user_id: str, actor: ApiV1Actor, session: SessionDep) -> dict[str, Any]:
+    users_service.delete_user(session, actor, _parse_id(user_id))
+    return {}
+
+
+@legacy.patch("/{user_id}", operation_id="apiChangePassword", summary="Change a user's password")
+def change_password(
+    user_id: str,
+    body: Annotated[PasswordChange, Body()],
+    actor: ApiV1Actor,
+    session: SessionDep,
+) -> dict[str, Any]:
+    admins_service.check_password_rules(body.password)
+    user = users_service.update_user(
+        session, actor, _parse_id(user_id), {"password": body.password}
+    )
+    return _render(session, actor, [user])[0]
+
+
+@legacy.get("/loggedin", operation_id="apiLoggedInUser", summary="The logged-in admin")
+def logged_in(actor: ApiV1Actor) -> dict[str, Any]:
+    return {"userName": actor.actor.removeprefix("admin:"), "tenantId": str(actor.tenant_id)}
