@@ -11,7 +11,9 @@ import httpx
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.runtime import Runtime
 from rosterd.services import clients as clients_service
+from rosterd.services import scim_tokens as scim_tokens_service
 from rosterd.services import tenants as tenants_service
+from rosterd.services.context import Actor
 
 V2 = "/integration/v2"
 
@@ -25,6 +27,7 @@ class TenantHandle:
     slug: str
     id: Any
     _tokens: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _tokens_by_kind: dict[str, str] = field(default_factory=dict)
 
     def client_credentials(self, scopes: list[str]) -> tuple[str, str]:
         with self.runtime.db.writer.begin() as session:
@@ -52,6 +55,27 @@ class TenantHandle:
 
     def headers(self, *scopes: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(*scopes)}"}
+
+    def scim_token(self, name: str = "test idp") -> str:
+        """A new SCIM bearer token of this tenant, issued through the service layer."""
+        with self.runtime.db.writer.begin() as session:
+            tenant = tenants_service.get_tenant_by_slug(session, self.slug)
+            issued = scim_tokens_service.create_token(
+                session,
+                tenant,
+                name=name,
+                hmac_key=self.runtime.hmac_key,
+                actor=Actor(tenant_id=tenant.id, actor="test", surface="test"),
+            )
+            return issued.token
+
+    def scim_headers(self) -> dict[str, str]:
+        if "scim" not in self._tokens_by_kind:
+            self._tokens_by_kind["scim"] = self.scim_token()
+        return {
+            "Authorization": f"Bearer {self._tokens_by_kind['scim']}",
+            "Content-Type": "application/scim+json",
+        }
 
     # -- v2 helpers: each returns the created resource's JSON -----------------------------
 
