@@ -13,7 +13,11 @@ from sqlalchemy.exc import DataError, IntegrityError
 from rosterd import __version__
 from rosterd.api import ops
 from rosterd.api.admin import scim_tokens as admin_scim_tokens
+from rosterd.api.adminusers import errors as adminusers_errors
+from rosterd.api.adminusers import router as adminusers
 from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict, store_refused
+from rosterd.api.identities import errors as identities_errors
+from rosterd.api.identities import router as identities
 from rosterd.api.middleware import RequestIdMiddleware
 from rosterd.api.oauth import router as oauth
 from rosterd.api.scim import errors as scim_errors
@@ -54,6 +58,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.register((oauth.PREFIX,), oauth.render)
     errors.register(scim.PREFIXES, scim_errors.render)
     errors.register(v1.PREFIXES, v1_errors.render)
+    errors.register((adminusers.PREFIX,), adminusers_errors.render)
+    errors.register((identities.PREFIX,), identities_errors.render)
     errors.translate(SCIMException, scim_errors.from_scim_exception)
     errors.translate(ValidationError, scim_errors.from_validation_error)
     errors.translate(IntegrityError, store_conflict)
@@ -64,6 +70,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(v2.router)
     app.include_router(admin_scim_tokens.router)
     app.include_router(v1.router)
+    app.include_router(adminusers.router)
+    app.include_router(identities.router)
     for i, prefix in enumerate(scim.PREFIXES):
         app.include_router(scim.build(prefix, documented=i == 0))
     app.add_middleware(RequestIdMiddleware)

@@ -16,6 +16,7 @@ from rich.table import Column, Table
 
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.config import Settings, get_settings
+from rosterd.lifecycle.scheduler import Scheduler
 from rosterd.models.credential import TenantSecret
 from rosterd.repositories import credentials as credentials_repo
 from rosterd.repositories import tenants as tenants_repo
@@ -92,6 +93,8 @@ def serve(
     _announce_bootstrap(runtime)
     store = runtime.db.engine.url.render_as_string()
     err.print(f"rosterd listening on http://{host}:{port} (store: {store})")
+    scheduler = Scheduler(runtime.db, interval_seconds=settings.scheduler_interval_seconds)
+    scheduler.start()
     try:
         uvicorn.run(
             create_app(runtime),
@@ -101,6 +104,7 @@ def serve(
             proxy_headers=False,
         )
     finally:
+        scheduler.stop()
         runtime.close()
 
 

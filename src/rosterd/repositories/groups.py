@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import Group, GroupMembership, User
+from rosterd.models.base import utcnow
 from rosterd.repositories._sql import contains_ci, count
 
 
@@ -128,6 +129,19 @@ def remove_member(
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def touch(session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]) -> None:
+    """A new version and modified_at for groups whose members changed (members are part of
+    a group, so its ETag moves with them). One UPDATE without a version check: concurrent
+    membership changes queue on the row rather than fail as stale."""
+    if not group_ids:
+        return
+    session.execute(
+        update(Group)
+        .where(Group.tenant_id == tenant_id, Group.id.in_(list(group_ids)))
+        .values(version=Group.version + 1, modified_at=utcnow())
+    )
 
 
 def remove_all_memberships_of(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:

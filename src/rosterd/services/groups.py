@@ -147,6 +147,7 @@ def add_member(session: Session, actor: Actor, group_id: uuid.UUID, user_id: uui
     if groups_repo.is_member(session, actor.tenant_id, group_id, user_id):
         raise Conflict(f"user {user_id} is already a member of group {group_id}")
     membership = groups_repo.add_member(session, actor.tenant_id, group_id, user_id)
+    groups_repo.touch(session, actor.tenant_id, [group_id])
     audit.record(
         session, actor, "group.member_added", "group", group_id, after={"user_id": str(user_id)}
     )
@@ -157,6 +158,7 @@ def remove_member(session: Session, actor: Actor, group_id: uuid.UUID, user_id: 
     get_group(session, actor, group_id)
     if not groups_repo.remove_member(session, actor.tenant_id, group_id, user_id):
         raise NotFound(f"user {user_id} is not a member of group {group_id}")
+    groups_repo.touch(session, actor.tenant_id, [group_id])
     audit.record(
         session, actor, "group.member_removed", "group", group_id, before={"user_id": str(user_id)}
     )
@@ -182,7 +184,9 @@ def search_by_filter(
         )
     except scim_filter.UnsupportedFilter as exc:
         raise Invalid(str(exc), code="invalidFilter") from exc
-    order = [key.desc() if descending else key.asc()]
+    # RFC 7644 §3.4.2.3: resources without a value sort last ascending, first descending
+    # (SQLite's default puts NULLs first either way).
+    order = [key.desc().nulls_first() if descending else key.asc().nulls_last()]
     return groups_repo.search_where(
         session, actor.tenant_id, condition, order_by=order, offset=offset, limit=limit
     )
@@ -227,6 +231,7 @@ def change_members(
     for user_id in added:
         groups_repo.add_member(session, actor.tenant_id, group_id, user_id)
     if added or removed:
+        groups_repo.touch(session, actor.tenant_id, [group_id])
         audit.record(
             session,
             actor,
@@ -257,3 +262,12 @@ def check_version(group: Group, expected: int | None) -> None:
 
 def find_by_name(session: Session, actor: Actor, name: str) -> Group | None:
     return groups_repo.find_by_name(session, actor.tenant_id, name)
+
+
+def find(session: Session, actor: Actor, ref: str) -> Group | None:
+    """A group by id or, failing that, by name (case-insensitive)."""
+    try:
+        group = groups_repo.get(session, actor.tenant_id, uuid.UUID(ref))
+    except ValueError:
+        group = None
+    return group or groups_repo.find_by_name(session, actor.tenant_id, ref)

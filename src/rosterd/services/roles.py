@@ -108,3 +108,12 @@ def delete_role(session: Session, actor: Actor, role_id: uuid.UUID) -> None:
     before = audit.snapshot(role)
     roles_repo.remove(session, role)
     audit.record(session, actor, "role.deleted", "role", role_id, before=before)
+
+
+def find(session: Session, actor: Actor, ref: str) -> Role | None:
+    """A role by id or, failing that, by name (case-insensitive)."""
+    try:
+        role = roles_repo.get(session, actor.tenant_id, uuid.UUID(ref))
+    except ValueError:
+        role = None
+    return role or roles_repo.find_by_name(session, actor.tenant_id, ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,14 @@ def list_users(session: Session, actor: Actor, query: UserQuery) -> tuple[list[U
     return users_repo.search(session, actor.tenant_id, query)
 
 
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def _check_phone(phone: str | None) -> None:
+    if phone is not None and not _E164.match(phone):
+        raise invalid_field("phone", "use E.164: + then country code and number, digits only")
+
+
 def _check_unique(
     session: Session,
     actor: Actor,
@@ -199,6 +208,7 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
         phone=data.phone,
         external_identities=data.external_identities,
     )
+    _check_phone(data.phone)
     _check_refs(
         session, actor, role_id=data.role_id, team_id=data.team_id, manager_id=data.manager_id
     )
@@ -239,6 +249,7 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
         )
     for group in groups:
         groups_repo.add_member(session, actor.tenant_id, group.id, user.id)
+    groups_repo.touch(session, actor.tenant_id, [g.id for g in groups])
     audit.record(session, actor, "user.created", "user", user.id, after=audit.snapshot(user))
     return users_repo.get(session, actor.tenant_id, user.id) or user
 
@@ -252,6 +263,7 @@ def update_user(
     user = get_user(session, actor, user_id)
     if "username" in changes and not changes["username"]:
         raise invalid_field("username", "must not be empty")
+    _check_phone(changes.get("phone"))
     _check_unique(
         session,
         actor,
@@ -341,6 +353,7 @@ def set_user_groups(
         groups_repo.remove_member(session, actor.tenant_id, gid, user_id)
     for gid in wanted - current:
         groups_repo.add_member(session, actor.tenant_id, gid, user_id)
+    groups_repo.touch(session, actor.tenant_id, list(wanted ^ current))
     if wanted != current:
         audit.record(
             session,
@@ -370,7 +383,9 @@ def search_by_filter(
         key = scim_filter.sort_column(sort_by) if sort_by is not None else User.created_at
     except scim_filter.UnsupportedFilter as exc:
         raise Invalid(str(exc), code="invalidFilter") from exc
-    order = [key.desc() if descending else key.asc()]
+    # RFC 7644 §3.4.2.3: resources without a value sort last ascending, first descending
+    # (SQLite's default puts NULLs first either way).
+    order = [key.desc().nulls_first() if descending else key.asc().nulls_last()]
     return users_repo.search_where(
         session, actor.tenant_id, condition, order_by=order, offset=offset, limit=limit
     )
@@ -436,3 +451,7 @@ def page_after(
 
 def get_many(session: Session, actor: Actor, user_ids: Sequence[uuid.UUID]) -> list[User]:
     return users_repo.get_many(session, actor.tenant_id, user_ids)
+
+
+def find_by_number(session: Session, actor: Actor, number: int) -> User | None:
+    return users_repo.find_by_number(session, actor.tenant_id, number)

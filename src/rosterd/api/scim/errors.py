@@ -40,6 +40,9 @@ def _scim_type(exc: DomainError, status: int) -> str | None:
     if status == 409:
         return "uniqueness"
     if status == 400:
+        # A body that is not JSON, or not a JSON object, has the wrong message structure.
+        if any(d.field == "body" for d in exc.details):
+            return "invalidSyntax"
         return "invalidValue"
     return None
 

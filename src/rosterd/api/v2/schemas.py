@@ -168,6 +168,8 @@ class GroupList(WireModel):
     totalCount: int
     offset: int | None = None
     limit: int | None = None
+    page: int | None = None
+    pageSize: int | None = None
 
 
 class GroupCreate(RequestModel):
@@ -197,6 +199,8 @@ class MemberList(WireModel):
     totalCount: int
     offset: int | None = None
     limit: int | None = None
+    page: int | None = None
+    pageSize: int | None = None
 
 
 # ---- roles ---------------------------------------------------------------------------------
@@ -229,6 +233,8 @@ class RoleList(WireModel):
     totalCount: int
     offset: int | None = None
     limit: int | None = None
+    page: int | None = None
+    pageSize: int | None = None
 
 
 class RoleCreate(RequestModel):
@@ -278,6 +284,8 @@ class TeamList(WireModel):
     totalCount: int
     offset: int | None = None
     limit: int | None = None
+    page: int | None = None
+    pageSize: int | None = None
 
 
 class TeamCreate(RequestModel):

@@ -1,0 +1,43 @@
+"""ADMIN users API credentials: an OAuth bearer token *and* an x-api-key of the same tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from rosterd.api.deps import RuntimeDep
+from rosterd.api.v2.auth import require
+from rosterd.auth.scopes import Scope
+from rosterd.services import api_keys, bearer_secrets
+from rosterd.services.context import Actor
+from rosterd.services.errors import Unauthenticated
+
+
+def _with_api_key(scope: Scope) -> Callable[..., Actor]:
+    oauth = require(scope, surface="admin_users")
+
+    def dependency(
+        request: Request,
+        runtime: RuntimeDep,
+        actor: Annotated[Actor, Depends(oauth)],
+        x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None,
+    ) -> Actor:
+        if not x_api_key:
+            raise Unauthenticated("missing x-api-key header: send an API key of this tenant")
+        with runtime.db.reader() as session:
+            key = bearer_secrets.authenticate(session, api_keys.KIND, x_api_key, runtime.hmac_key)
+            key_tenant, key_id, stale = key.tenant_id, key.id, bearer_secrets.is_stale(key)
+        if key_tenant != actor.tenant_id:
+            raise Unauthenticated("the API key and the access token belong to different tenants")
+        if stale:
+            with runtime.db.writer.begin() as session:
+                bearer_secrets.mark_used(session, api_keys.KIND, key_id)
+        return actor
+
+    return dependency
+
+
+AdminRead = Annotated[Actor, Depends(_with_api_key(Scope.user_read))]
+AdminWrite = Annotated[Actor, Depends(_with_api_key(Scope.user_write))]

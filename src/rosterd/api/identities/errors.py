@@ -1,0 +1,44 @@
+"""The user identities error format (as the Seam SDK parses it):
+``{"error": {"type", "message", "validation_errors"?}, "ok": false}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from rosterd.api.deps import request_id
+from rosterd.services.errors import DomainError
+
+_WIRE_FIELDS = {
+    "email": "email_address",
+    "phone": "phone_number",
+    "identity_key": "user_identity_key",
+    "username": "email_address",
+}
+
+_TYPES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "user_identity_not_found",
+    409: "user_identity_already_exists",
+}
+
+
+def wire_field(name: str) -> str:
+    return _WIRE_FIELDS.get(name, name)
+
+
+def render(request: Request, exc: DomainError, status: int) -> Response:
+    error: dict[str, Any] = {
+        "type": _TYPES.get(status, "internal_server_error" if status >= 500 else "error"),
+        "message": exc.message,
+    }
+    if status == 400 and exc.details:
+        error["validation_errors"] = {
+            wire_field(d.field): {"_errors": [d.message]} for d in exc.details
+        }
+    headers = {"seam-request-id": request_id(request) or ""}
+    return JSONResponse({"error": error, "ok": False}, status_code=status, headers=headers)

@@ -1,0 +1,271 @@
+"""/user_identities/* (seed 003, and what the official Seam SDK calls).
+
+Each operation takes its parameters from the query string or a JSON body, as the SDK sends
+GET, POST, PATCH or DELETE. Listing pages with an opaque, signed keyset cursor over
+(created_at, id), so paging stays right while identities are added or removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
+
+from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.identities.auth import IdentitiesActor
+from rosterd.models import User
+from rosterd.services import users as users_service
+from rosterd.services.errors import FieldError, Invalid, invalid_field
+from rosterd.services.users import NewUser
+
+PREFIX = "/user_identities"
+router = APIRouter(prefix=PREFIX, tags=["User identities"])
+
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255, pattern=NO_NUL)]
+E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+Email = Annotated[EmailStr, StringConstraints(max_length=320)]
+MAX_LIMIT = 1000
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Params(BaseModel):
+    # The SDK appends _strict=true to every query string.
+    model_config = ConfigDict(extra="forbid")
+    strict_: bool | None = Field(default=None, alias="_strict")
+
+
+class ListParams(_Params):
+    search: Text | None = None
+    created_before: datetime | None = None
+    limit: int = Field(default=500, ge=1, le=MAX_LIMIT)
+    page_cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+    user_identity_ids: list[uuid.UUID] | None = Field(default=None, max_length=1000)
+    credential_manager_acs_system_id: uuid.UUID | None = None
+
+
+class GetParams(_Params):
+    user_identity_id: uuid.UUID | None = None
+    user_identity_key: Text | None = None
+
+
+class CreateParams(_Params):
+    email_address: Email | None = None
+    phone_number: E164 | None = None
+    full_name: Text | None = None
+    user_identity_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)] | None
+    ) = None
+    acs_system_ids: list[uuid.UUID] = Field(default_factory=list, max_length=0)
+
+
+class UpdateParams(_Params):
+    user_identity_id: uuid.UUID
+    email_address: Email | None = None
+    phone_number: E164 | None = None
+    full_name: Text | None = None
+    user_identity_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)] | None
+    ) = None
+
+
+class DeleteParams(_Params):
+    user_identity_id: uuid.UUID
+
+
+async def _raw_params(request: Request) -> dict[str, Any]:
+    """Query string and JSON body merged (the body wins); repeated keys become lists."""
+    params: dict[str, Any] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        params[key] = values if key == "user_identity_ids" or len(values) > 1 else values[0]
+    body = await request.body()
+    if body.strip():
+        try:
+            payload = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise Invalid(f"malformed JSON body: {exc.msg}") from exc
+        if not isinstance(payload, dict):
+            raise Invalid("the JSON body must be an object")
+        params.update(payload)
+    return params
+
+
+RawParams = Annotated[dict[str, Any], Depends(_raw_params)]
+
+
+def _validate(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            FieldError(".".join(str(p) for p in e["loc"]) or "body", str(e["msg"]))
+            for e in exc.errors()
+        ]
+        raise Invalid(
+            "invalid input: " + "; ".join(f"{d.field}: {d.message}" for d in details), details
+        ) from exc
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _out(user: User) -> dict[str, Any]:
+    return {
+        "user_identity_id": str(user.id),
+        "user_identity_key": user.identity_key,
+        "email_address": user.email,
+        "phone_number": user.phone,
+        "display_name": user.display_name or user.full_name or user.email or user.username,
+        "full_name": user.full_name,
+        "created_at": _iso(user.created_at),
+        "workspace_id": str(user.tenant_id),
+        "errors": [],
+        "warnings": [],
+        "acs_user_ids": [],
+    }
+
+
+def _split_name(full_name: str | None) -> tuple[str | None, str | None]:
+    if not full_name:
+        return None, None
+    first, _, last = full_name.rpartition(" ")
+    return (first, last) if first else (last, None)
+
+
+# ---- cursors -----------------------------------------------------------------------------
+
+
+def _sign(key: bytes, payload: bytes) -> str:
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()[:32]
+
+
+def encode_cursor(key: bytes, created_at: datetime, user_id: uuid.UUID) -> str:
+    payload = json.dumps({"c": created_at.isoformat(), "i": str(user_id)}).encode()
+    body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return f"{body}.{_sign(key, payload)}"
+
+
+def decode_cursor(key: bytes, cursor: str) -> tuple[datetime, uuid.UUID]:
+    body, _, signature = cursor.partition(".")
+    try:
+        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        if not hmac.compare_digest(_sign(key, payload), signature):
+            raise ValueError("signature")
+        data = json.loads(payload)
+        return datetime.fromisoformat(data["c"]), uuid.UUID(data["i"])
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise invalid_field("page_cursor", "not a cursor this server issued") from exc
+
+
+# ---- operations --------------------------------------------------------------------------
+
+
+@router.api_route("/list", methods=["GET", "POST"], operation_id="listUserIdentities")
+def list_identities(
+    request: Request,
+    raw: RawParams,
+    actor: IdentitiesActor,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
+    params = _validate(ListParams, raw)
+    if params.credential_manager_acs_system_id is not None:
+        # rosterd has no access-control systems, so nothing can belong to one.
+        users: list[User] = []
+    else:
+        after = decode_cursor(runtime.hmac_key, params.page_cursor) if params.page_cursor else None
+        created_before = params.created_before
+        if created_before is not None and created_before.tzinfo is None:
+            created_before = created_before.replace(tzinfo=UTC)
+        users = users_service.page_after(
+            session,
+            actor,
+            search=params.search or None,
+            created_before=created_before,
+            ids=params.user_identity_ids,
+            after=after,
+            limit=params.limit + 1,
+        )
+    has_next = len(users) > params.limit
+    page = users[: params.limit]
+    cursor = encode_cursor(runtime.hmac_key, page[-1].created_at, page[-1].id) if has_next else None
+    next_url = str(request.url.include_query_params(page_cursor=cursor)) if cursor else None
+    return {
+        "user_identities": [_out(u) for u in page],
+        "pagination": {
+            "next_page_cursor": cursor,
+            "has_next_page": has_next,
+            "next_page_url": next_url,
+        },
+        "ok": True,
+    }
+
+
+@router.api_route("/get", methods=["GET", "POST"], operation_id="getUserIdentity")
+def get_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
+    params = _validate(GetParams, raw)
+    if params.user_identity_id is not None:
+        user = users_service.get_user(session, actor, params.user_identity_id)
+    elif params.user_identity_key is not None:
+        user = users_service.get_by_identity_key(session, actor, params.user_identity_key)
+    else:
+        raise invalid_field("user_identity_id", "give user_identity_id or user_identity_key")
+    return {"user_identity": _out(user), "ok": True}
+
+
+@router.post("/create", operation_id="createUserIdentity")
+def create_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
+    params = _validate(CreateParams, raw)
+    if not (params.email_address or params.phone_number or params.user_identity_key):
+        raise invalid_field(
+            "email_address", "give at least one of email_address, phone_number, user_identity_key"
+        )
+    first, last = _split_name(params.full_name)
+    email = str(params.email_address) if params.email_address else None
+    user = users_service.create_user(
+        session,
+        actor,
+        NewUser(
+            email=email,
+            username=email or params.user_identity_key or params.phone_number,
+            first_name=first,
+            last_name=last,
+            phone=params.phone_number,
+            identity_key=params.user_identity_key,
+        ),
+    )
+    return {"user_identity": _out(user), "ok": True}
+
+
+@router.api_route("/update", methods=["PATCH", "POST"], operation_id="updateUserIdentity")
+def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
+    params = _validate(UpdateParams, raw)
+    sent = params.model_fields_set
+    changes: dict[str, Any] = {}
+    if "email_address" in sent:
+        changes["email"] = str(params.email_address) if params.email_address else None
+    if "phone_number" in sent:
+        changes["phone"] = params.phone_number
+    if "user_identity_key" in sent:
+        changes["identity_key"] = params.user_identity_key
+    if "full_name" in sent:
+        changes["first_name"], changes["last_name"] = _split_name(params.full_name)
+    user = users_service.update_user(session, actor, params.user_identity_id, changes)
+    return {"user_identity": _out(user), "ok": True}
+
+
+@router.api_route("/delete", methods=["DELETE", "POST"], operation_id="deleteUserIdentity")
+def delete_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
+    params = _validate(DeleteParams, raw)
+    users_service.delete_user(session, actor, params.user_identity_id)
+    return {"ok": True}
