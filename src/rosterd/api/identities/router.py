@@ -170,7 +170,8 @@ def decode_cursor(key: bytes, cursor: str) -> tuple[datetime, uuid.UUID]:
 # ---- operations --------------------------------------------------------------------------
 
 
-@router.api_route("/list", methods=["GET", "POST"], operation_id="listUserIdentities")
+@router.get("/list", operation_id="listUserIdentities")
+@router.post("/list", operation_id="listUserIdentitiesByPost")
 def list_identities(
     request: Request,
     raw: RawParams,
@@ -211,7 +212,8 @@ def list_identities(
     }
 
 
-@router.api_route("/get", methods=["GET", "POST"], operation_id="getUserIdentity")
+@router.get("/get", operation_id="getUserIdentity")
+@router.post("/get", operation_id="getUserIdentityByPost")
 def get_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
     params = _validate(GetParams, raw)
     if params.user_identity_id is not None:
@@ -247,7 +249,8 @@ def create_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
     return {"user_identity": _out(user), "ok": True}
 
 
-@router.api_route("/update", methods=["PATCH", "POST"], operation_id="updateUserIdentity")
+@router.patch("/update", operation_id="updateUserIdentity")
+@router.post("/update", operation_id="updateUserIdentityByPost")
 def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
     params = _validate(UpdateParams, raw)
     sent = params.model_fields_set
@@ -264,7 +267,8 @@ def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
     return {"user_identity": _out(user), "ok": True}
 
 
-@router.api_route("/delete", methods=["DELETE", "POST"], operation_id="deleteUserIdentity")
+@router.delete("/delete", operation_id="deleteUserIdentity")
+@router.post("/delete", operation_id="deleteUserIdentityByPost")
 def delete_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
     params = _validate(DeleteParams, raw)
     users_service.delete_user(session, actor, params.user_identity_id)
