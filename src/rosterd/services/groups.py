@@ -24,6 +24,7 @@ from rosterd.services.errors import (
     PreconditionFailed,
     invalid_field,
 )
+from rosterd.services.limits import check_lengths
 
 MUTABLE_FIELDS = frozenset({"name", "description", "parent_id", "external_id"})
 
@@ -87,6 +88,7 @@ def create_group(
     external_id: str | None = None,
 ) -> Group:
     _check_name(session, actor, name, None)
+    check_lengths(Group, {"name": name, "description": description})
     if parent_id is not None:
         _check_parent(session, actor, None, parent_id)
     group = groups_repo.add(
@@ -109,6 +111,7 @@ def update_group(
     unknown = set(changes) - MUTABLE_FIELDS
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
+    check_lengths(Group, changes)
     group = get_group(session, actor, group_id)
     if "name" in changes:
         if changes["name"] is None:

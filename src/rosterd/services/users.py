@@ -33,6 +33,7 @@ from rosterd.services.errors import (
     PreconditionFailed,
     invalid_field,
 )
+from rosterd.services.limits import check_lengths
 
 # Fields a caller may change on an existing user.
 MUTABLE_FIELDS = frozenset(
@@ -209,6 +210,7 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
         external_identities=data.external_identities,
     )
     _check_phone(data.phone)
+    check_lengths(User, vars(data))
     _check_refs(
         session, actor, role_id=data.role_id, team_id=data.team_id, manager_id=data.manager_id
     )
@@ -264,6 +266,7 @@ def update_user(
     if "username" in changes and not changes["username"]:
         raise invalid_field("username", "must not be empty")
     _check_phone(changes.get("phone"))
+    check_lengths(User, changes)
     _check_unique(
         session,
         actor,

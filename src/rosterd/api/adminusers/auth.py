@@ -1,6 +1,5 @@
 """ADMIN users API credentials: an OAuth bearer token *and* an x-api-key of the same tenant."""
 
-
 from collections.abc import Callable
 from typing import Annotated
 
