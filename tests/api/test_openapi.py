@@ -1,6 +1,7 @@
 """Our served /openapi.json describes every operation of the seed spec, compatibly.
 
-The seed (`spec/seismic-user-management-openapi.yml`, a copy of the seed in `../shared/seeds/`) is the contract of REST v2. For
+The seed
+(`spec/seismic-user-management-openapi.yml`, a copy of the seed) is the contract of REST v2. For
 each of its operations our document must have the same method and path (under the seed's
 server path, /integration/v2), the same operationId, every seed parameter in the same
 location with a compatible type, every documented status, request bodies that accept every
@@ -21,9 +22,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-SEED_SPEC = (
-    Path(__file__).resolve().parents[2] / "spec" / "seismic-user-management-openapi.yml"
-)
+SEED_SPEC = Path(__file__).resolve().parents[2] / "spec" / "seismic-user-management-openapi.yml"
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 SEED: dict[str, Any] = yaml.safe_load(SEED_SPEC.read_text(encoding="utf-8"))
 PREFIX = urlsplit(SEED["servers"][0]["url"]).path.rstrip("/")

@@ -1,6 +1,7 @@
 """Schemathesis against a live rosterd: every operation of the *seed* spec, on both backends.
 
-The spec is the Seismic seed (`spec/seismic-user-management-openapi.yml`, a copy of the seed in `../shared/seeds/`), not our
+The spec is the Seismic seed
+(`spec/seismic-user-management-openapi.yml`, a copy of the seed), not our
 own /openapi.json: rosterd promises to answer the way the seed documents, so the seed is what
 its answers are checked against. Each operation, in positive and in negative generation mode,
 gets a fresh tenant seeded with linked users, groups, a team and a role; the ids of generated
@@ -37,9 +38,7 @@ from tests.factories import V2, TenantHandle
 
 pytestmark = pytest.mark.live
 
-SEED_SPEC = (
-    Path(__file__).resolve().parents[3] / "spec" / "seismic-user-management-openapi.yml"
-)
+SEED_SPEC = Path(__file__).resolve().parents[3] / "spec" / "seismic-user-management-openapi.yml"
 # No status_code_conformance on purpose: rosterd answers 400 for malformed ids
 # (GET /users/not-a-uuid) and other invalid input where the seed lists no 400 (see above).
 CHECKS = [not_a_server_error, response_schema_conformance]
