@@ -1,0 +1,488 @@
+"""The rosterd benchmark suite (see BENCHMARKS.md).
+
+Builds a tenant through `rosterd import`, serves it with `rosterd serve`, and drives every
+scenario with wrk from a separate process, each figure the median of repeated runs and
+reported beside a baseline measured in the same run. Writes bench/results/<stamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.generate import generate
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+POSTGRES_URL = os.environ.get(
+    "ROSTERD_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SCIM_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+@dataclass
+class Figure:
+    scenario: str
+    backend: str
+    metric: str
+    value: float
+    baseline_name: str | None = None
+    baseline: float | None = None
+    target: str = ""
+    runs: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline in (None, 0):
+            return None
+        return self.value / self.baseline  # type: ignore[operator]
+
+
+# ---- processes ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited before answering {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"no answer from {url}")
+
+
+@contextmanager
+def server(args: list[str], env: dict[str, str], ready_path: str) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*args, "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + ready_path, proc)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def uvicorn_app(app: str) -> list[str]:
+    """The same uvicorn settings `rosterd serve` uses (defaults, one process)."""
+    return [
+        str(BIN / "python"),
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--log-level",
+        "warning",
+    ]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# ---- wrk ---------------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
+) -> Load:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for key, value in (headers or {}).items():
+        cmd += ["-H", f"{key}: {value}"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx or 3xx responses" in out:
+        raise RuntimeError(f"wrk saw error responses from {url}:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
+
+    return Load(rps=rps, p50_ms=pct("50"), p99_ms=pct("99"))
+
+
+def median_load(runs: int, **kwargs: Any) -> tuple[Load, list[Load]]:
+    loads = [wrk(**kwargs) for _ in range(runs)]
+    return (
+        Load(
+            rps=statistics.median(x.rps for x in loads),
+            p50_ms=statistics.median(x.p50_ms for x in loads),
+            p99_ms=statistics.median(x.p99_ms for x in loads),
+        ),
+        loads,
+    )
+
+
+# ---- lifecycle (16 concurrent clients, from this separate process) -----------------------
+
+
+async def lifecycles(base: str, token: str, group_id: str, seconds: float, clients: int) -> float:
+    headers = {"Authorization": f"Bearer {token}"}
+    done = 0
+    stop = time.monotonic() + seconds
+
+    async def worker(n: int) -> None:
+        nonlocal done
+        async with httpx.AsyncClient(
+            base_url=base + "/integration/v2", headers=headers, timeout=30
+        ) as c:
+            i = 0
+            while time.monotonic() < stop:
+                i += 1
+                email = f"life-{n}-{i}-{secrets.token_hex(3)}@example.com"
+                r = await c.post(
+                    "/users", json={"email": email, "firstName": "Life", "lastName": "Cycle"}
+                )
+                r.raise_for_status()
+                uid = r.json()["id"]
+                (await c.patch(f"/users/{uid}", json={"title": "Temp"})).raise_for_status()
+                (
+                    await c.post(f"/groups/{group_id}/members", json={"userId": uid})
+                ).raise_for_status()
+                (await c.patch(f"/users/{uid}", json={"isActive": False})).raise_for_status()
+                (await c.delete(f"/users/{uid}")).raise_for_status()
+                done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker(n) for n in range(clients)))
+    return done / (time.monotonic() - started)
+
+
+# ---- one backend -------------------------------------------------------------------------
+
+
+@contextmanager
+def store(backend: str, workdir: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{(workdir / 'rosterd.db').as_posix()}"
+        return
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    schema = f"rosterd_bench_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield (
+            make_url(POSTGRES_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def rosterd(env: dict[str, str], *args: str, stdin: Path | None = None) -> str:
+    with stdin.open() if stdin else open(os.devnull) as fh:
+        return subprocess.run(
+            [str(BIN / "rosterd"), *args],
+            env={**os.environ, **env},
+            stdin=fh,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+
+
+def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -> list[Figure]:
+    figures: list[Figure] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="rosterd-bench-") as tmp,
+        store(backend, Path(tmp)) as url,
+    ):
+        env = {
+            "ROSTERD_DATA_DIR": tmp,
+            "ROSTERD_DATABASE_URL": url,
+            "ROSTERD_LOG_LEVEL": "warning",
+        }
+        rosterd(env, "migrate")
+        started = time.monotonic()
+        rosterd(env, "import", "--tenant", "default", str(data))
+        load_s = time.monotonic() - started
+        figures.append(
+            Figure(
+                "bulk load (rosterd import)",
+                backend,
+                "seconds",
+                load_s,
+                target=f"< 30 s for 100k (ran {users})",
+            )
+        )
+        creds = json.loads((Path(tmp) / "bootstrap-credentials.json").read_text())
+        scim_token = json.loads(
+            rosterd(env, "scim-tokens", "create", "--tenant", "default", "--json")
+        )["token"]
+        api_key = json.loads(rosterd(env, "api-keys", "create", "--tenant", "default", "--json"))[
+            "api_key"
+        ]
+
+        with (
+            server([str(BIN / "rosterd"), "serve", "--host", "127.0.0.1"], env, "/healthz") as (
+                base,
+                pid,
+            ),
+            server(uvicorn_app("bench.ceiling:app"), {}, "/") as (ceiling, _),
+        ):
+            token = httpx.post(
+                f"{base}/tenants/default/connect/token",
+                data={"grant_type": "client_credentials"},
+                auth=(creds["client_id"], creds["client_secret"]),
+            ).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            scim = {"Authorization": f"Bearer {scim_token}"}
+            sample = httpx.get(
+                f"{base}/integration/v2/users", params={"limit": 1, "sortBy": "email"}, headers=auth
+            ).json()["items"][0]
+            uid, email, username = sample["id"], sample["email"], sample["username"]
+
+            ceiling_load, _ = median_load(
+                runs, url=f"{ceiling}/integration/v2/users/{uid}", seconds=seconds, connections=16
+            )
+            get_load, get_runs = median_load(
+                runs,
+                url=f"{base}/integration/v2/users/{uid}",
+                seconds=seconds,
+                connections=16,
+                headers=auth,
+            )
+            figures.append(
+                Figure(
+                    "GET /integration/v2/users/{id}",
+                    backend,
+                    "requests/s",
+                    get_load.rps,
+                    "bare Starlette (ceiling)",
+                    ceiling_load.rps,
+                    ">= 0.35 of ceiling",
+                    [x.rps for x in get_runs],
+                )
+            )
+
+            def latency(name: str, path: str, headers: dict[str, str], target: str) -> None:
+                load, loads = median_load(
+                    runs, url=base + path, seconds=seconds, connections=4, headers=headers
+                )
+                figures.append(
+                    Figure(
+                        name,
+                        backend,
+                        "p99 ms",
+                        load.p99_ms,
+                        "ceiling p99 ms",
+                        ceiling_load.p99_ms,
+                        target,
+                        [x.p99_ms for x in loads],
+                    )
+                )
+
+            latency(
+                "list active, sortBy=name, limit=100",
+                "/integration/v2/users?status=active&sortBy=name&limit=100",
+                auth,
+                "p99 < 50 ms",
+            )
+            latency("search v2 query=", "/integration/v2/users?query=rtin", auth, "p99 < 50 ms")
+            latency(
+                "search user identities search=",
+                "/user_identities/list?search=rtin&limit=100",
+                {"Authorization": f"Bearer {api_key}"},
+                "p99 < 50 ms",
+            )
+            latency(
+                "search SCIM co",
+                "/scim/v2/Users?filter="
+                + httpx.QueryParams({"f": 'userName co "rtin"'})["f"]
+                .replace(" ", "%20")
+                .replace('"', "%22")
+                + "&count=100",
+                scim,
+                "p99 < 50 ms",
+            )
+            latency(
+                "SCIM userName eq",
+                f"/scim/v2/Users?filter=userName%20eq%20%22{username}%22",
+                scim,
+                "p99 < 10 ms",
+            )
+            latency(
+                "SCIM emails[type eq work].value eq",
+                f"/scim/v2/Users?filter=emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22{email}%22",
+                scim,
+                "p99 < 10 ms",
+            )
+
+            post_load, post_runs = median_load(
+                runs,
+                url=f"{base}/scim/v2/Users",
+                seconds=seconds,
+                connections=16,
+                headers=scim,
+                script=HERE / "scim_post.lua",
+            )
+            with server(
+                uvicorn_app("bench.reference_scim:app"), {}, "/v2/ServiceProviderConfig"
+            ) as (ref, _):
+                ref_load, _ = median_load(
+                    runs,
+                    url=f"{ref}/v2/Users",
+                    seconds=seconds,
+                    connections=16,
+                    headers=scim,
+                    script=HERE / "scim_post.lua",
+                )
+            figures.append(
+                Figure(
+                    "SCIM POST /Users",
+                    backend,
+                    "requests/s",
+                    post_load.rps,
+                    "scim2-server (same uvicorn)",
+                    ref_load.rps,
+                    ">= 2x reference",
+                    [x.rps for x in post_runs],
+                )
+            )
+
+            group_id = httpx.post(
+                f"{base}/integration/v2/groups",
+                json={"name": f"bench-{secrets.token_hex(4)}"},
+                headers=auth,
+            ).json()["id"]
+            life = [
+                asyncio.run(lifecycles(base, token, group_id, seconds, 16)) for _ in range(runs)
+            ]
+            figures.append(
+                Figure(
+                    "full lifecycle, 16 clients",
+                    backend,
+                    "lifecycles/s",
+                    statistics.median(life),
+                    "ceiling requests/s / 5",
+                    ceiling_load.rps / 5,
+                    ">= 200/s",
+                    life,
+                )
+            )
+            figures.append(
+                Figure(
+                    "resident memory after the scenarios",
+                    backend,
+                    "MB",
+                    rss_mb(pid),
+                    target=f"< 300 MB at 1M users (ran {users})",
+                )
+            )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--groups", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="repeats; figures are medians")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed (Debian: apt-get install wrk); `make bench` installs it")
+
+    cache = HERE / ".cache"
+    cache.mkdir(exist_ok=True)
+    data = cache / f"tenant-{args.users}-{args.groups}.jsonl"
+    if not data.exists():
+        with data.open("w") as fh:
+            generate(fh, args.users, args.groups, max(1, args.groups // 20), seed=7)
+
+    figures: list[Figure] = []
+    for backend in args.backends.split(","):
+        figures += run_backend(backend, args.users, data, args.seconds, args.runs)
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or HERE / "results" / f"{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "when": stamp,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "users": args.users,
+        "seconds_per_run": args.seconds,
+        "runs": args.runs,
+        "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
+    }
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{'scenario':44} {'backend':10} {'value':>18} {'baseline':>12} {'ratio':>7}  target")
+    for f in figures:
+        ratio = f"{f.ratio:.2f}" if f.ratio is not None else ""
+        base = f"{f.baseline:.1f}" if f.baseline is not None else ""
+        value = f"{f.value:.1f} {f.metric}"
+        print(f"{f.scenario:44} {f.backend:10} {value:>18} {base:>12} {ratio:>7}  {f.target}")
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

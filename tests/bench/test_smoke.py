@@ -1,0 +1,67 @@
+"""A smoke run of the benchmark suite on a tiny tenant, so it cannot rot.
+
+It times nothing and asserts no speed: only that every scenario runs against a real
+server and reports a figure with its baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = {
+    "bulk load (rosterd import)",
+    "GET /integration/v2/users/{id}",
+    "list active, sortBy=name, limit=100",
+    "search v2 query=",
+    "search user identities search=",
+    "search SCIM co",
+    "SCIM userName eq",
+    "SCIM emails[type eq work].value eq",
+    "SCIM POST /Users",
+    "full lifecycle, 16 clients",
+    "resident memory after the scenarios",
+}
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (make bench installs it)"
+)
+def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
+    out = tmp_path / "smoke.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--users",
+            "300",
+            "--groups",
+            "30",
+            "--seconds",
+            "1",
+            "--runs",
+            "1",
+            "--backends",
+            "sqlite",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    report = json.loads(out.read_text())
+    figures = report["figures"]
+    assert {f["scenario"] for f in figures} == SCENARIOS
+    for figure in figures:
+        assert figure["value"] > 0, figure
+        if figure["baseline_name"] is not None:
+            assert figure["baseline"] > 0, figure
