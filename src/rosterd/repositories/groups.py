@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import Group, GroupMembership, User
@@ -179,26 +178,6 @@ def groups_of(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> lis
             .order_by(func.lower(Group.name), Group.id)
         )
     )
-
-
-def search_where(
-    session: Session,
-    tenant_id: uuid.UUID,
-    condition: ColumnElement[bool] | None,
-    *,
-    order_by: Sequence[Any],
-    offset: int,
-    limit: int,
-) -> tuple[list[Group], int]:
-    """Groups matching an arbitrary SQL condition (a compiled SCIM filter), stably ordered."""
-    stmt = select(Group).where(Group.tenant_id == tenant_id)
-    if condition is not None:
-        stmt = stmt.where(condition)
-    total = count(session, stmt)
-    if limit == 0:
-        return [], total
-    rows = session.scalars(stmt.order_by(*order_by, Group.id).offset(offset).limit(limit))
-    return list(rows), total
 
 
 def members_of_many(

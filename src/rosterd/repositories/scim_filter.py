@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from scim2_models.path import (
     AttrPath,
@@ -43,9 +43,10 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.orm import Session
 
 from rosterd.models import Group, GroupMembership, User, UserStatus
-from rosterd.repositories._sql import like_pattern
+from rosterd.repositories._sql import count, like_pattern
 
 Kind = Literal["string", "boolean", "datetime", "uuid"]
 
@@ -342,3 +343,38 @@ def sort_column(path: AttrPath, *, groups: bool = False) -> Any:
     if base in multi and base != "groups" and (sub or "value") == "value" and not groups:
         return func.lower(multi[base].sub["value"].expr)
     raise UnsupportedFilter(f"sorting by {path} is not supported")
+
+
+R = TypeVar("R", User, Group)
+
+
+def search(
+    session: Session,
+    model: type[R],
+    tenant_id: uuid.UUID,
+    tree: FilterNode | None,
+    *,
+    sort_by: AttrPath | None,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> tuple[list[R], int]:
+    """Users or groups of a tenant matching a SCIM filter, sorted, one page, and the total.
+
+    RFC 7644 §3.4.2.3: resources without a value sort last ascending and first descending
+    (SQLite's default would put NULLs first either way). Ties break on id for a stable order.
+    """
+    groups = model is Group
+    condition = (
+        (group_condition(tree) if groups else user_condition(tree)) if tree is not None else None
+    )
+    key = sort_column(sort_by, groups=groups) if sort_by is not None else model.created_at
+    stmt = select(model).where(model.tenant_id == tenant_id)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    total = count(session, stmt)
+    if limit == 0:
+        return [], total
+    order = key.desc().nulls_first() if descending else key.asc().nulls_last()
+    rows = session.scalars(stmt.order_by(order, model.id).offset(offset).limit(limit))
+    return list(rows), total

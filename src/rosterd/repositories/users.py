@@ -4,9 +4,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import ColumnElement, Select, String, and_, delete, func, or_, select, update
+from sqlalchemy import Select, String, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import GroupMembership, Team, User, UserStatus
@@ -160,26 +160,6 @@ def count_with_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) 
         )
         or 0
     )
-
-
-def search_where(
-    session: Session,
-    tenant_id: uuid.UUID,
-    condition: ColumnElement[bool] | None,
-    *,
-    order_by: Sequence[Any],
-    offset: int,
-    limit: int,
-) -> tuple[list[User], int]:
-    """Users matching an arbitrary SQL condition (a compiled SCIM filter), stably ordered."""
-    stmt = select(User).where(User.tenant_id == tenant_id)
-    if condition is not None:
-        stmt = stmt.where(condition)
-    total = count(session, stmt)
-    if limit == 0:
-        return [], total
-    rows = session.scalars(stmt.order_by(*order_by, User.id).offset(offset).limit(limit))
-    return list(rows), total
 
 
 def find_by_number(session: Session, tenant_id: uuid.UUID, number: int) -> User | None:

@@ -382,16 +382,18 @@ def search_by_filter(
 ) -> tuple[list[User], int]:
     """Users matching a SCIM filter, evaluated in the database."""
     try:
-        condition = scim_filter.user_condition(filter_tree) if filter_tree is not None else None
-        key = scim_filter.sort_column(sort_by) if sort_by is not None else User.created_at
+        return scim_filter.search(
+            session,
+            User,
+            actor.tenant_id,
+            filter_tree,
+            sort_by=sort_by,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )
     except scim_filter.UnsupportedFilter as exc:
         raise Invalid(str(exc), code="invalidFilter") from exc
-    # RFC 7644 §3.4.2.3: resources without a value sort last ascending, first descending
-    # (SQLite's default puts NULLs first either way).
-    order = [key.desc().nulls_first() if descending else key.asc().nulls_last()]
-    return users_repo.search_where(
-        session, actor.tenant_id, condition, order_by=order, offset=offset, limit=limit
-    )
 
 
 def groups_of_users(
