@@ -8,11 +8,16 @@ from sqlalchemy.orm import Session
 from rosterd.models import AdminUser
 
 
-def find_by_username(session: Session, username: str) -> AdminUser | None:
-    """Across tenants: admin usernames are unique server-wide (the login names no tenant)."""
-    return session.scalar(
-        select(AdminUser).where(func.lower(AdminUser.username) == func.lower(username))
-    )
+def find_by_username(
+    session: Session, username: str, *, for_update: bool = False
+) -> AdminUser | None:
+    """Across tenants: admin usernames are unique server-wide (the login names no tenant).
+
+    ``for_update`` locks the row until the transaction ends (PostgreSQL; SQLite writers hold
+    the database lock already), so concurrent read-modify-writes do not lose updates.
+    """
+    stmt = select(AdminUser).where(func.lower(AdminUser.username) == func.lower(username))
+    return session.scalar(stmt.with_for_update() if for_update else stmt)
 
 
 def get(session: Session, admin_id: uuid.UUID) -> AdminUser | None:

@@ -55,7 +55,9 @@ def create_admin(
 
 def login(session: Session, username: str, password: str, now: datetime) -> LoginResult:
     """Check credentials and keep the failure count; the caller commits either way."""
-    admin = admins_repo.find_by_username(session, username)
+    # Locked so that concurrent attempts are counted one after another: without the lock,
+    # parallel failures read the same count and all write count + 1, escaping the lockout.
+    admin = admins_repo.find_by_username(session, username, for_update=True)
     if admin is None:
         verify_password(_DUMMY_HASH, password)
         return LoginResult(None)

@@ -27,6 +27,19 @@ def effective_expiry(requested: datetime | None, now: datetime) -> tuple[datetim
     return requested, False
 
 
+def expiry_lifted(
+    status: UserStatus, stored: datetime | None, requested: datetime | None, now: datetime
+) -> bool:
+    """Whether replacing the stored expiry with ``requested`` reactivates the user.
+
+    Only a user made inactive by an expiry that came is; clearing that expiry, or moving it
+    ahead, removes the reason. A user deactivated otherwise (through another API) while an
+    expiry was still pending stays inactive.
+    """
+    came = status == UserStatus.inactive and stored is not None and stored <= now
+    return came and (requested is None or requested > now)
+
+
 def expire_due(session: Session, now: datetime, batch: int = 500) -> int:
     """Deactivate every user whose expiry has come; returns how many. One batch per call."""
     due = users_repo.due_for_expiry(session, now, batch)

@@ -256,6 +256,20 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
     return users_repo.get(session, actor.tenant_id, user.id) or user
 
 
+def email_changes(user: User, email: str | None) -> dict[str, Any]:
+    """The changes that give ``user`` a new email, for APIs without usernames (ADMIN users,
+    user identities).
+
+    There the username is the email the user was made with; it follows the email, or the old
+    address would stay taken by a login name those APIs can neither show nor change.
+    """
+    changes: dict[str, Any] = {"email": email}
+    old = user.email
+    if email and old and user.username.lower() == old.lower() and email.lower() != old.lower():
+        changes["username"] = email
+    return changes
+
+
 def update_user(
     session: Session, actor: Actor, user_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> User:

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from rosterd.api.adminusers.auth import AdminRead, AdminWrite
 from rosterd.api.deps import SessionDep
 from rosterd.models import User, UserStatus
+from rosterd.models.base import utcnow
 from rosterd.repositories.users import UserQuery
 from rosterd.services import groups as groups_service
+from rosterd.services import lifecycle
 from rosterd.services import roles as roles_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
@@ -195,20 +197,16 @@ def replace_user(
 ) -> dict[str, Any]:
     user = users_service.get_by_number(session, actor, _number(userId))
     role_id, group_ids = _resolve(session, actor, body)
+    expires_at = _expiry(body.expiredDate)
     changes: dict[str, Any] = {
-        "email": str(body.emailAddress),
+        **users_service.email_changes(user, str(body.emailAddress)),
         "first_name": body.firstName or None,
         "last_name": body.lastName or None,
         "role_id": role_id,
         "external_identities": [body.externalIdentity] if body.externalIdentity else [],
-        "expires_at": _expiry(body.expiredDate),
+        "expires_at": expires_at,
     }
-    if (
-        user.status == UserStatus.inactive
-        and user.expires_at is not None
-        and body.expiredDate is None
-    ):
-        # Clearing an expiry that already fired reactivates: the date was the only reason.
+    if lifecycle.expiry_lifted(user.status, user.expires_at, expires_at, utcnow()):
         changes["status"] = UserStatus.active
     users_service.update_user(session, actor, user.id, changes)
     users_service.set_user_groups(session, actor, user.id, group_ids)

@@ -256,7 +256,9 @@ def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
     sent = params.model_fields_set
     changes: dict[str, Any] = {}
     if "email_address" in sent:
-        changes["email"] = str(params.email_address) if params.email_address else None
+        user = users_service.get_user(session, actor, params.user_identity_id)
+        email = str(params.email_address) if params.email_address else None
+        changes.update(users_service.email_changes(user, email))
     if "phone_number" in sent:
         changes["phone"] = params.phone_number
     if "user_identity_key" in sent:

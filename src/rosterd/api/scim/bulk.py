@@ -90,6 +90,20 @@ def _run(
     raise Invalid(f"unsupported bulk operation {method} {path}", code="invalidSyntax")
 
 
+def _location(base: str, op: dict[str, Any], created: dict[str, str]) -> str | None:
+    """The URL of the resource an operation names (RFC 7644 §3.7.3: ``location`` is required
+    in every result but a failed POST's), or None when its path names no resource."""
+    path = op.get("path")
+    if not isinstance(path, str):
+        return None
+    try:
+        path = _BULK_SEGMENT.sub(lambda m: str(_resolve(m.group(0), created)), path)
+    except DomainError:
+        return None
+    match = _PATH.match(path)
+    return f"{base}{path}" if match and match.group(2) else None
+
+
 def _error(exc: Exception) -> tuple[DomainError, int]:
     if isinstance(exc, SCIMException):
         return scim_errors.from_scim_exception(exc)
@@ -128,6 +142,9 @@ def bulk(
         entry: dict[str, Any] = {"method": str(op.get("method", "")).upper()}
         if op.get("bulkId"):
             entry["bulkId"] = op["bulkId"]
+        location = None if entry["method"] == "POST" else _location(base, op, created)
+        if location is not None:
+            entry["location"] = location
         try:
             with session.begin_nested():
                 status, resource = _run(session, actor, base, op, created)

@@ -25,6 +25,7 @@ _bearer = HTTPBearer(
     bearerFormat="JWT",
     description="A token from POST /api/v1/authentication/login.",
 )
+LOGIN_REFUSED = "invalid username or password (after too many failed logins, try again later)"
 _NEEDS = "this API needs a token from POST /api/v1/authentication/login"
 
 
@@ -55,11 +56,9 @@ def login(body: Annotated[Login, Body()], runtime: RuntimeDep) -> LoginToken:
         admin = result.admin
         claims = (admin.id, admin.tenant_id, admin.token_epoch, admin.username) if admin else None
     if claims is None:
-        raise Unauthenticated(
-            "too many failed logins; try again later"
-            if result.locked
-            else "invalid username or password"
-        )
+        # One message for every failure, locked or not, so it never tells whether a
+        # username exists.
+        raise Unauthenticated(LOGIN_REFUSED)
     admin_id, tenant_id, epoch, username = claims
     ttl = runtime.settings.api_v1_token_ttl_seconds
     token = runtime.signer.issue(

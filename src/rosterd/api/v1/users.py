@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
@@ -74,6 +74,9 @@ def list_users(
         ),
     ] = None,
 ) -> list[dict[str, Any]]:
+    if last_login_before is not None and last_login_before.tzinfo is None:
+        # A timestamp without an offset is UTC, as every timestamp this API returns is.
+        last_login_before = last_login_before.replace(tzinfo=UTC)
     users, _total = users_service.list_users(
         session,
         actor,

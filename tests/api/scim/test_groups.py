@@ -1,0 +1,519 @@
+"""/scim/v2/Groups (RFC 7643 §4.2, RFC 7644 §3): create, read, replace, modify members
+by PATCH and PUT, refuse members that do not exist without changing anything, delete.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from tests.factories import TenantHandle
+
+SCIM = "/scim/v2"
+GROUPS = f"{SCIM}/Groups"
+USERS = f"{SCIM}/Users"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+SCIM_JSON = "application/scim+json"
+MISSING_ID = "00000000-0000-4000-8000-000000000000"
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _error(r: Response, status: int, scim_type: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(SCIM_JSON), r.headers
+    body = r.json()
+    assert body["schemas"] == [ERROR], body
+    assert body["status"] == str(status), body
+    assert isinstance(body["detail"], str) and body["detail"].strip(), body
+    if scim_type is not None:
+        assert body.get("scimType") == scim_type, body
+    return dict(body)
+
+
+def _user(http: TestClient, tenant: TenantHandle, name: str | None = None) -> str:
+    body = {"schemas": [USER_SCHEMA], "userName": name or f"u-{secrets.token_hex(4)}"}
+    r = http.post(USERS, json=body, headers=tenant.scim_headers())
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _group_body(name: str, members: list[str] | None = None, **attrs: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "displayName": name, **attrs}
+    if members is not None:
+        body["members"] = [{"value": m} for m in members]
+    return body
+
+
+def _create(
+    http: TestClient,
+    tenant: TenantHandle,
+    name: str,
+    members: list[str] | None = None,
+    **attrs: Any,
+) -> dict[str, Any]:
+    r = http.post(GROUPS, json=_group_body(name, members, **attrs), headers=tenant.scim_headers())
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _get(http: TestClient, tenant: TenantHandle, group_id: str, **params: Any) -> dict[str, Any]:
+    r = http.get(f"{GROUPS}/{group_id}", params=params, headers=tenant.scim_headers())
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"] == r.json()["meta"]["version"]
+    return dict(r.json())
+
+
+def _members(group: dict[str, Any]) -> set[str]:
+    return {m["value"] for m in group.get("members", [])}
+
+
+def _patch(
+    http: TestClient,
+    tenant: TenantHandle,
+    group_id: str,
+    *operations: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return http.patch(
+        f"{GROUPS}/{group_id}",
+        json={"schemas": [PATCH_OP], "Operations": list(operations)},
+        headers={**tenant.scim_headers(), **(headers or {})},
+    )
+
+
+def _patched(
+    http: TestClient, tenant: TenantHandle, group_id: str, *operations: dict[str, Any]
+) -> dict[str, Any]:
+    r = _patch(http, tenant, group_id, *operations)
+    assert r.status_code == 200, r.text
+    body = dict(r.json())
+    assert r.headers["ETag"] == body["meta"]["version"]
+    assert _get(http, tenant, group_id) == body
+    return body
+
+
+def _list(http: TestClient, tenant: TenantHandle, **params: Any) -> dict[str, Any]:
+    r = http.get(GROUPS, params=params, headers=tenant.scim_headers())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["schemas"] == [LIST_RESPONSE]
+    return dict(body)
+
+
+def _group_ids_of_user(http: TestClient, tenant: TenantHandle, user_id: str) -> set[str]:
+    r = http.get(f"{USERS}/{user_id}", headers=tenant.scim_headers())
+    assert r.status_code == 200, r.text
+    return {g["value"] for g in r.json().get("groups", [])}
+
+
+# ---- create and read -----------------------------------------------------------------------
+
+
+def test_create_with_members(http: TestClient, tenant: TenantHandle) -> None:
+    alice, bob = _user(http, tenant, "alice"), _user(http, tenant, "bob")
+    r = http.post(
+        GROUPS,
+        json=_group_body("Engineering", [alice, bob], externalId="okta-00g1"),
+        headers=tenant.scim_headers(),
+    )
+    assert r.status_code == 201, r.text
+    assert r.headers["content-type"].startswith(SCIM_JSON)
+    group = r.json()
+    assert group["schemas"] == [GROUP_SCHEMA]
+    assert group["displayName"] == "Engineering"
+    assert group["externalId"] == "okta-00g1"
+    meta = group["meta"]
+    assert meta["resourceType"] == "Group"
+    assert meta["location"] == f"http://testserver{GROUPS}/{group['id']}"
+    assert r.headers["Location"] == meta["location"]
+    assert r.headers["ETag"] == meta["version"]
+    datetime.fromisoformat(meta["created"])
+    members = {m["value"]: m for m in group["members"]}
+    assert set(members) == {alice, bob}
+    assert members[alice]["display"] == "alice"
+    assert members[alice]["type"] == "User"
+    assert members[alice]["$ref"].endswith(f"/Users/{alice}")
+
+    assert _get(http, tenant, group["id"]) == group
+    # the users see the group as a read-only "groups" value
+    assert _group_ids_of_user(http, tenant, alice) == {group["id"]}
+
+
+def test_create_without_members(http: TestClient, tenant: TenantHandle) -> None:
+    group = _create(http, tenant, "Empty")
+    assert "members" not in group
+    assert _create(http, tenant, "Also empty", [])["displayName"] == "Also empty"
+
+
+def test_create_with_a_missing_member_creates_nothing(
+    http: TestClient, tenant: TenantHandle
+) -> None:
+    alice = _user(http, tenant)
+    for bad in (MISSING_ID, "not-a-uuid"):
+        r = http.post(
+            GROUPS, json=_group_body("Ghosts", [alice, bad]), headers=tenant.scim_headers()
+        )
+        err = _error(r, 400, "invalidValue")
+        assert bad in err["detail"]
+    assert _list(http, tenant)["totalResults"] == 0
+    assert _group_ids_of_user(http, tenant, alice) == set()
+
+
+def test_duplicate_display_name_is_a_conflict(http: TestClient, tenant: TenantHandle) -> None:
+    _create(http, tenant, "Sales")
+    for name in ("Sales", "sales", "SALES"):
+        r = http.post(GROUPS, json=_group_body(name), headers=tenant.scim_headers())
+        _error(r, 409, "uniqueness")
+    assert _list(http, tenant)["totalResults"] == 1
+
+
+def test_rename_to_a_taken_display_name_is_a_conflict(
+    http: TestClient, tenant: TenantHandle
+) -> None:
+    _create(http, tenant, "Taken")
+    group = _create(http, tenant, "Free")
+    before = _get(http, tenant, group["id"])
+    r = _patch(
+        http, tenant, group["id"], {"op": "replace", "path": "displayName", "value": "taken"}
+    )
+    _error(r, 409, "uniqueness")
+    r = http.put(
+        f"{GROUPS}/{group['id']}", json=_group_body("TAKEN"), headers=tenant.scim_headers()
+    )
+    _error(r, 409, "uniqueness")
+    assert _get(http, tenant, group["id"]) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "scim_type"),
+    [
+        (b"{nope", "invalidSyntax"),
+        ({"schemas": ["urn:example:Group"], "displayName": "x"}, "invalidSyntax"),
+        ({"schemas": [GROUP_SCHEMA]}, "invalidValue"),
+        ({"schemas": [GROUP_SCHEMA], "displayName": ""}, "invalidValue"),
+        ({"schemas": [GROUP_SCHEMA], "displayName": "x", "members": "all"}, "invalidValue"),
+        ({"schemas": [GROUP_SCHEMA], "displayName": "x", "unknownAttr": 1}, "invalidSyntax"),
+    ],
+)
+def test_bad_group_body_is_refused(
+    http: TestClient, tenant: TenantHandle, body: Any, scim_type: str
+) -> None:
+    kwargs: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
+    r = http.post(GROUPS, headers=tenant.scim_headers(), **kwargs)
+    _error(r, 400, scim_type)
+    assert _list(http, tenant)["totalResults"] == 0
+
+
+# ---- PATCH members -------------------------------------------------------------------------
+
+
+def test_patch_adds_members(http: TestClient, tenant: TenantHandle) -> None:
+    a, b, c = (_user(http, tenant) for _ in range(3))
+    group = _create(http, tenant, "G", [a])
+    patched = _patched(
+        http,
+        tenant,
+        group["id"],
+        {"op": "add", "path": "members", "value": [{"value": b}, {"value": c}]},
+    )
+    assert _members(patched) == {a, b, c}
+    # adding someone who is already a member changes nothing (IdPs retry)
+    again = _patched(
+        http, tenant, group["id"], {"op": "add", "path": "members", "value": [{"value": a}]}
+    )
+    assert _members(again) == {a, b, c}
+    assert _group_ids_of_user(http, tenant, c) == {group["id"]}
+
+
+def test_patch_removes_members(http: TestClient, tenant: TenantHandle) -> None:
+    a, b, c = (_user(http, tenant) for _ in range(3))
+    group = _create(http, tenant, "G", [a, b, c])
+    # Okta's form: a value filter in the path
+    patched = _patched(
+        http, tenant, group["id"], {"op": "remove", "path": f'members[value eq "{a}"]'}
+    )
+    assert _members(patched) == {b, c}
+    # Entra ID's form: the members to remove in "value"
+    patched = _patched(
+        http, tenant, group["id"], {"op": "remove", "path": "members", "value": [{"value": b}]}
+    )
+    assert _members(patched) == {c}
+    # everyone
+    patched = _patched(http, tenant, group["id"], {"op": "remove", "path": "members"})
+    assert _members(patched) == set()
+    for user in (a, b, c):
+        assert _group_ids_of_user(http, tenant, user) == set()
+
+
+def test_patch_replaces_members_and_name(http: TestClient, tenant: TenantHandle) -> None:
+    a, b, c = (_user(http, tenant) for _ in range(3))
+    group = _create(http, tenant, "Old name", [a, b])
+    patched = _patched(
+        http,
+        tenant,
+        group["id"],
+        {"op": "replace", "path": "members", "value": [{"value": b}, {"value": c}]},
+        {"op": "replace", "path": "displayName", "value": "New name"},
+    )
+    assert _members(patched) == {b, c}
+    assert patched["displayName"] == "New name"
+    # Okta's rename: a path-less replace
+    renamed = _patched(
+        http, tenant, group["id"], {"op": "replace", "value": {"displayName": "Newer"}}
+    )
+    assert renamed["displayName"] == "Newer"
+    assert _members(renamed) == {b, c}
+
+
+def test_member_changes_change_the_version(http: TestClient, tenant: TenantHandle) -> None:
+    """Members are part of the group: its ETag and lastModified must move with them."""
+    a, b = _user(http, tenant), _user(http, tenant)
+    group = _create(http, tenant, "G", [a])
+    first = group["meta"]["version"]
+    added = _patched(
+        http, tenant, group["id"], {"op": "add", "path": "members", "value": [{"value": b}]}
+    )
+    assert added["meta"]["version"] != first
+    assert added["meta"]["lastModified"] >= group["meta"]["lastModified"]
+    # a client holding the old version is told it is stale
+    r = _patch(
+        http,
+        tenant,
+        group["id"],
+        {"op": "remove", "path": f'members[value eq "{a}"]'},
+        headers={"If-Match": first},
+    )
+    _error(r, 412)
+    assert _members(_get(http, tenant, group["id"])) == {a, b}
+    removed = _patched(
+        http, tenant, group["id"], {"op": "remove", "path": f'members[value eq "{a}"]'}
+    )
+    assert removed["meta"]["version"] not in (first, added["meta"]["version"])
+
+
+@pytest.mark.parametrize("bad", [MISSING_ID, "not-a-uuid"])
+def test_patch_with_a_missing_member_changes_nothing(
+    http: TestClient, tenant: TenantHandle, bad: str
+) -> None:
+    a, b = _user(http, tenant), _user(http, tenant)
+    group = _create(http, tenant, "Stable", [a])
+    before = _get(http, tenant, group["id"])
+    r = _patch(
+        http,
+        tenant,
+        group["id"],
+        {"op": "replace", "path": "displayName", "value": "Changed"},
+        {"op": "add", "path": "members", "value": [{"value": b}, {"value": bad}]},
+    )
+    err = _error(r, 400, "invalidValue")
+    assert bad in err["detail"]
+    assert _get(http, tenant, group["id"]) == before
+    assert _group_ids_of_user(http, tenant, b) == set()
+
+
+def test_another_tenants_user_cannot_be_a_member(
+    http: TestClient, tenant: TenantHandle, other_tenant: TenantHandle
+) -> None:
+    theirs = _user(http, other_tenant)
+    group = _create(http, tenant, "Mine")
+    r = _patch(
+        http, tenant, group["id"], {"op": "add", "path": "members", "value": [{"value": theirs}]}
+    )
+    _error(r, 400, "invalidValue")
+    assert _members(_get(http, tenant, group["id"])) == set()
+    r = http.post(GROUPS, json=_group_body("Other", [theirs]), headers=tenant.scim_headers())
+    _error(r, 400, "invalidValue")
+
+
+@pytest.mark.parametrize(
+    ("operation", "scim_type"),
+    [
+        ({"op": "replace", "path": "id", "value": MISSING_ID}, "mutability"),
+        ({"op": "replace", "path": "meta", "value": {}}, "mutability"),
+        ({"op": "replace", "path": "nosuch", "value": "x"}, "invalidPath"),
+        ({"op": "replace", "path": "displayName", "value": ""}, "invalidValue"),
+        # removing a required attribute: RFC 7644 names no scimType for it; scim2-models
+        # answers "mutability", "invalidValue" ("a required value was missing") fits too
+        ({"op": "remove", "path": "displayName"}, {"mutability", "invalidValue"}),
+        ({"op": "remove"}, "noTarget"),
+    ],
+)
+def test_bad_patch_changes_nothing(
+    http: TestClient,
+    tenant: TenantHandle,
+    operation: dict[str, Any],
+    scim_type: str | set[str],
+) -> None:
+    a = _user(http, tenant)
+    group = _create(http, tenant, "Stable", [a])
+    before = _get(http, tenant, group["id"])
+    err = _error(_patch(http, tenant, group["id"], operation), 400)
+    expected = {scim_type} if isinstance(scim_type, str) else scim_type
+    assert err.get("scimType") in expected, err
+    assert _get(http, tenant, group["id"]) == before
+
+
+# ---- PUT -----------------------------------------------------------------------------------
+
+
+def test_put_replaces_name_and_members(http: TestClient, tenant: TenantHandle) -> None:
+    a, b, c = (_user(http, tenant) for _ in range(3))
+    group = _create(http, tenant, "Before", [a, b], externalId="ext-1")
+    r = http.put(
+        f"{GROUPS}/{group['id']}",
+        json=_group_body("After", [b, c]),
+        headers={**tenant.scim_headers(), "If-Match": group["meta"]["version"]},
+    )
+    assert r.status_code == 200, r.text
+    replaced = r.json()
+    assert r.headers["ETag"] == replaced["meta"]["version"] != group["meta"]["version"]
+    assert replaced["displayName"] == "After"
+    assert _members(replaced) == {b, c}
+    assert "externalId" not in replaced  # omitted on PUT: cleared
+    assert _get(http, tenant, group["id"]) == replaced
+    assert _group_ids_of_user(http, tenant, a) == set()
+
+    r = http.put(
+        f"{GROUPS}/{group['id']}", json=_group_body("After"), headers=tenant.scim_headers()
+    )
+    assert r.status_code == 200, r.text
+    assert _members(r.json()) == set()
+
+
+def test_put_with_a_missing_member_changes_nothing(http: TestClient, tenant: TenantHandle) -> None:
+    a, b = _user(http, tenant), _user(http, tenant)
+    group = _create(http, tenant, "Stable", [a])
+    before = _get(http, tenant, group["id"])
+    r = http.put(
+        f"{GROUPS}/{group['id']}",
+        json=_group_body("Renamed", [b, MISSING_ID]),
+        headers=tenant.scim_headers(),
+    )
+    _error(r, 400, "invalidValue")
+    assert _get(http, tenant, group["id"]) == before
+
+
+def test_put_with_a_stale_version_is_refused(http: TestClient, tenant: TenantHandle) -> None:
+    group = _create(http, tenant, "G")
+    stale = group["meta"]["version"]
+    _patched(http, tenant, group["id"], {"op": "replace", "path": "displayName", "value": "H"})
+    before = _get(http, tenant, group["id"])
+    r = http.put(
+        f"{GROUPS}/{group['id']}",
+        json=_group_body("I"),
+        headers={**tenant.scim_headers(), "If-Match": stale},
+    )
+    _error(r, 412)
+    assert _get(http, tenant, group["id"]) == before
+
+
+# ---- excludedAttributes=members (how Entra ID lists groups) --------------------------------
+
+
+def test_excluded_members(http: TestClient, tenant: TenantHandle) -> None:
+    a = _user(http, tenant)
+    group = _create(http, tenant, "Big", [a])
+    one = _get(http, tenant, group["id"], excludedAttributes="members")
+    assert "members" not in one
+    assert one["displayName"] == "Big"
+    assert one["id"] == group["id"]
+
+    page = _list(http, tenant, excludedAttributes="members")
+    assert page["totalResults"] == 1
+    (listed,) = page["Resources"]
+    assert "members" not in listed
+    assert listed["displayName"] == "Big"
+
+    page = _list(http, tenant, attributes="displayName")
+    (listed,) = page["Resources"]
+    assert set(listed) <= {"schemas", "id", "displayName"}
+
+    page = _list(http, tenant, filter='displayName eq "big"', excludedAttributes="members")
+    assert [g["id"] for g in page["Resources"]] == [group["id"]]
+    # the members are still there
+    assert _members(_get(http, tenant, group["id"])) == {a}
+
+
+def test_list_groups_sorted_and_paged(http: TestClient, tenant: TenantHandle) -> None:
+    for name in ("charlie", "Alpha", "bravo"):
+        _create(http, tenant, name)
+    page = _list(http, tenant, sortBy="displayName")
+    assert [g["displayName"] for g in page["Resources"]] == ["Alpha", "bravo", "charlie"]
+    page = _list(http, tenant, sortBy="displayName", sortOrder="descending", count=2)
+    assert page["totalResults"] == 3
+    assert page["itemsPerPage"] == 2
+    assert [g["displayName"] for g in page["Resources"]] == ["charlie", "bravo"]
+
+
+# ---- DELETE --------------------------------------------------------------------------------
+
+
+def test_delete(http: TestClient, tenant: TenantHandle) -> None:
+    a = _user(http, tenant)
+    group = _create(http, tenant, "Doomed", [a])
+    keep = _create(http, tenant, "Kept", [a])
+    r = http.delete(f"{GROUPS}/{group['id']}", headers=tenant.scim_headers())
+    assert r.status_code == 204, r.text
+    _error(http.get(f"{GROUPS}/{group['id']}", headers=tenant.scim_headers()), 404)
+    _error(http.delete(f"{GROUPS}/{group['id']}", headers=tenant.scim_headers()), 404)
+    assert [g["id"] for g in _list(http, tenant)["Resources"]] == [keep["id"]]
+    # the member is still there, in the group that remains only
+    assert _group_ids_of_user(http, tenant, a) == {keep["id"]}
+    # and the name is free again
+    _create(http, tenant, "Doomed")
+
+
+def test_delete_with_a_stale_version_is_refused(http: TestClient, tenant: TenantHandle) -> None:
+    group = _create(http, tenant, "G")
+    r = http.delete(
+        f"{GROUPS}/{group['id']}", headers={**tenant.scim_headers(), "If-Match": 'W/"999"'}
+    )
+    _error(r, 412)
+    _get(http, tenant, group["id"])
+
+
+@pytest.mark.parametrize("group_id", [MISSING_ID, "not-a-uuid"])
+def test_unknown_group_is_404(http: TestClient, tenant: TenantHandle, group_id: str) -> None:
+    headers = tenant.scim_headers()
+    url = f"{GROUPS}/{group_id}"
+    _error(http.get(url, headers=headers), 404)
+    _error(http.put(url, json=_group_body("x"), headers=headers), 404)
+    _error(_patch(http, tenant, group_id, {"op": "remove", "path": "members"}), 404)
+    _error(http.delete(url, headers=headers), 404)
+    assert _list(http, tenant)["totalResults"] == 0
+
+
+def test_another_tenants_group_is_not_found(
+    http: TestClient, tenant: TenantHandle, other_tenant: TenantHandle
+) -> None:
+    theirs = _create(http, other_tenant, "Theirs")
+    url = f"{GROUPS}/{theirs['id']}"
+    _error(http.get(url, headers=tenant.scim_headers()), 404)
+    _error(http.delete(url, headers=tenant.scim_headers()), 404)
+    assert _get(http, other_tenant, theirs["id"]) == theirs
+    # and the name is only taken in the other tenant
+    _create(http, tenant, "Theirs")
+
+
+def test_alias_serves_the_same_groups(http: TestClient, tenant: TenantHandle) -> None:
+    a = _user(http, tenant)
+    r = http.post(
+        "/api/scim/v2/Groups", json=_group_body("Aliased", [a]), headers=tenant.scim_headers()
+    )
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].startswith("http://testserver/api/scim/v2/Groups/")
+    group = r.json()
+    assert _members(_get(http, tenant, group["id"])) == {a}
+    r = http.post("/api/scim/v2/Groups", json=_group_body("aliased"), headers=tenant.scim_headers())
+    _error(r, 409, "uniqueness")
