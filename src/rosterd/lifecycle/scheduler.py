@@ -17,6 +17,7 @@ from rosterd.models.base import utcnow
 from rosterd.services import lifecycle
 
 log = logging.getLogger("rosterd.scheduler")
+BATCH = 500
 
 
 class Scheduler:
@@ -38,9 +39,9 @@ class Scheduler:
         total = 0
         while True:
             with self.db.writer.begin() as session:
-                done = lifecycle.expire_due(session, self.clock())
+                done = lifecycle.expire_due(session, self.clock(), BATCH)
             total += done
-            if done == 0:
+            if done < BATCH:
                 return total
 
     def _loop(self) -> None:

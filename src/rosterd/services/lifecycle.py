@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from rosterd.models import UserStatus
+from rosterd.models import User, UserStatus
 from rosterd.repositories import users as users_repo
 from rosterd.services import audit
 from rosterd.services.context import Actor
@@ -38,6 +38,16 @@ def expiry_lifted(
     """
     came = status == UserStatus.inactive and stored is not None and stored <= now
     return came and (requested is None or requested > now)
+
+
+def reactivation_lifts_expiry(user: User, new_status: UserStatus | None, now: datetime) -> bool:
+    """Whether making ``user`` active now also cancels an expiry that has already passed."""
+    return (
+        new_status == UserStatus.active
+        and user.status != UserStatus.active
+        and user.expires_at is not None
+        and user.expires_at <= now
+    )
 
 
 def expire_due(session: Session, now: datetime, batch: int = 500) -> int:

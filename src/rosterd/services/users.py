@@ -308,6 +308,9 @@ def update_user(
         columns["expires_at"], expired = lifecycle.effective_expiry(columns["expires_at"], utcnow())
         if expired:
             columns["status"] = UserStatus.inactive
+    elif lifecycle.reactivation_lifts_expiry(user, columns.get("status"), utcnow()):
+        # Reactivated after its expiry fired: the old date must not deactivate it again.
+        columns["expires_at"] = None
     before = audit.snapshot(user)
     before_identities = identities_repo.for_users(session, actor.tenant_id, [user.id])[user.id]
     for name, value in columns.items():
