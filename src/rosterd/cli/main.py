@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -228,8 +228,30 @@ def _parse_uuid(value: str) -> uuid.UUID:
         raise typer.Exit(1) from exc
 
 
+def _issue_secret(
+    kind: bearer_secrets.SecretKind[Any], tenant: str, name: str, as_json: bool, *, field: str
+) -> None:
+    """Issue a SCIM token or API key and print it, the only time it is ever shown."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        issued = bearer_secrets.create(
+            session,
+            kind,
+            tenant_row,
+            name=name,
+            hmac_key=runtime.hmac_key,
+            actor=_cli_actor(tenant_row.id),
+        )
+        if as_json:
+            typer.echo(json.dumps({field: issued.secret}))
+        else:
+            out.print(f"id: {issued.record.id}")
+            out.print(f"{field}: {issued.secret}")
+            out.print(f"The {kind.label} is shown only now; rosterd keeps only its hash.")
+
+
 def _secret_table(records: Sequence[TenantSecret]) -> None:
-    table = Table("id", "name", "created", "last used", "revoked")
+    table = Table(_id_column("id"), "name", "created", "last used", "revoked")
     for t in records:
         table.add_row(
             str(t.id),
@@ -248,21 +270,7 @@ def scim_tokens_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Issue a SCIM token and print it once."""
-    with _runtime() as runtime, runtime.db.writer.begin() as session:
-        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        issued = scim_tokens_service.create_token(
-            session,
-            tenant_row,
-            name=name,
-            hmac_key=runtime.hmac_key,
-            actor=_cli_actor(tenant_row.id),
-        )
-        if as_json:
-            typer.echo(json.dumps({"token": issued.token}))
-        else:
-            out.print(f"id:    {issued.record.id}")
-            out.print(f"token: {issued.token}")
-            out.print("The token is shown only now; rosterd keeps only its hash.")
+    _issue_secret(scim_tokens_service.KIND, tenant, name, as_json, field="token")
 
 
 @scim_app.command("list")
@@ -270,16 +278,7 @@ def scim_tokens_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) 
     """List a tenant's SCIM tokens with their last use (never the tokens)."""
     with _runtime() as runtime, runtime.db.reader() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        table = Table(_id_column("id"), "name", "created", "last used", "revoked")
-        for t in scim_tokens_service.list_tokens(session, tenant_row):
-            table.add_row(
-                str(t.id),
-                t.name,
-                t.created_at.isoformat(timespec="seconds"),
-                t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never",
-                t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "",
-            )
-        out.print(table)
+        _secret_table(scim_tokens_service.list_tokens(session, tenant_row))
 
 
 @scim_app.command("revoke")
@@ -344,22 +343,7 @@ def api_keys_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Issue an API key and print it once."""
-    with _runtime() as runtime, runtime.db.writer.begin() as session:
-        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        issued = bearer_secrets.create(
-            session,
-            api_keys_service.KIND,
-            tenant_row,
-            name=name,
-            hmac_key=runtime.hmac_key,
-            actor=_cli_actor(tenant_row.id),
-        )
-        if as_json:
-            typer.echo(json.dumps({"api_key": issued.secret}))
-        else:
-            out.print(f"id:      {issued.record.id}")
-            out.print(f"api_key: {issued.secret}")
-            out.print("The key is shown only now; rosterd keeps only its hash.")
+    _issue_secret(api_keys_service.KIND, tenant, name, as_json, field="api_key")
 
 
 @api_keys_app.command("list")
