@@ -8,7 +8,6 @@ apart, and every failure answers the same message.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -24,12 +23,6 @@ MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
 _DUMMY_HASH = hash_password("not a real password, used to spend the same time")
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    admin: AdminUser | None
-    locked: bool = False
 
 
 def check_password_rules(password: str, field: str = "password") -> None:
@@ -53,26 +46,26 @@ def create_admin(
     return admin
 
 
-def login(session: Session, username: str, password: str, now: datetime) -> LoginResult:
+def login(session: Session, username: str, password: str, now: datetime) -> AdminUser | None:
     """Check credentials and keep the failure count; the caller commits either way."""
     # Locked so that concurrent attempts are counted one after another: without the lock,
     # parallel failures read the same count and all write count + 1, escaping the lockout.
     admin = admins_repo.find_by_username(session, username, for_update=True)
     if admin is None:
         verify_password(_DUMMY_HASH, password)
-        return LoginResult(None)
+        return None
     if admin.locked_until is not None and admin.locked_until > now:
-        return LoginResult(None, locked=True)
+        return None
     if not verify_password(admin.password_hash, password):
         admin.failed_attempts += 1
         if admin.failed_attempts >= MAX_FAILURES:
             admin.locked_until = now + LOCKOUT
             admin.failed_attempts = 0
-        return LoginResult(None)
+        return None
     admin.failed_attempts = 0
     admin.locked_until = None
     admin.last_login_at = now
-    return LoginResult(admin)
+    return admin
 
 
 def current(session: Session, admin_id: uuid.UUID, epoch: int) -> AdminUser:

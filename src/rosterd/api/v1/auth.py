@@ -52,8 +52,7 @@ def login(body: Annotated[Login, Body()], runtime: RuntimeDep) -> LoginToken:
     # The failure count must be committed even though the answer is a 401, so this endpoint
     # runs its own unit of work instead of the request's.
     with runtime.db.writer.begin() as session:
-        result = admins_service.login(session, body.username, body.password, utcnow())
-        admin = result.admin
+        admin = admins_service.login(session, body.username, body.password, utcnow())
         claims = (admin.id, admin.tenant_id, admin.token_epoch, admin.username) if admin else None
     if claims is None:
         # One message for every failure, locked or not, so it never tells whether a
