@@ -2,33 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from rosterd.runtime import Runtime
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def _session(request: Request) -> Iterator[Session]:
-    """The request is the unit of work: commit when the endpoint returns, else roll back."""
-    db = get_runtime(request).db
-    factory = db.reader if request.method in _READ_METHODS else db.writer
-    with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+async def _session(request: Request) -> AsyncIterator[Session]:
+    """The request is the unit of work: commit when the endpoint returns, else roll back.
+
+    Opening a Session does no I/O (it connects on its first statement, in the endpoint's
+    thread), so this runs on the event loop. Sync endpoints commit in their own thread
+    (``rosterd.api.routing``); only what is still open here (async endpoints, sessions used
+    by dependencies alone, failures) takes a worker thread to finish.
+    """
+    runtime: Runtime = request.app.state.runtime
+    factory = runtime.db.reader if request.method in _READ_METHODS else runtime.db.writer
+    session = factory()
+    try:
+        yield session
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(_finish, session, commit=False)
+        session.close()
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(_finish, session, commit=True)
+    session.close()
+
+
+def _finish(session: Session, *, commit: bool) -> None:
+    if commit:
+        session.commit()
+    else:
+        session.rollback()
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 
-router = APIRouter(tags=["Operations"])
+router = api_router(tags=["Operations"])
 
 
 @router.get("/healthz", operation_id="healthz", summary="Liveness")

@@ -44,9 +44,16 @@ def generate_private_key_pem() -> str:
 class TokenSigner:
     """Holds the signing keys in memory; the newest key signs, every key verifies."""
 
+    # Verified tokens are remembered until they expire: an RS256 check costs more than the
+    # rest of a cached read. Keys never change while the process runs, so a remembered
+    # verdict stays true until ``exp``; revocation (the /api/v1 token epoch) is checked
+    # against the store by the caller, not here.
+    _CACHE_SIZE = 4096
+
     def __init__(self, keys: list[tuple[str, str]]) -> None:
         if not keys:
             raise ValueError("at least one signing key is needed")
+        self._verified: dict[tuple[str, str], AccessToken] = {}
         self._private: list[tuple[str, Any]] = [
             (kid, serialization.load_pem_private_key(pem.encode(), password=None))
             for kid, pem in keys
@@ -81,6 +88,20 @@ class TokenSigner:
 
     def verify(self, token: str, audience: str = OAUTH_AUDIENCE) -> AccessToken | None:
         """The token's claims, or None when it is malformed, forged, expired or foreign."""
+        cached = self._verified.get((audience, token))
+        if cached is not None:
+            if cached.claims["exp"] > time.time():
+                return cached
+            self._verified.pop((audience, token), None)
+            return None
+        access = self._decode(token, audience)
+        if access is not None:
+            if len(self._verified) >= self._CACHE_SIZE:
+                self._verified.clear()
+            self._verified[(audience, token)] = access
+        return access
+
+    def _decode(self, token: str, audience: str) -> AccessToken | None:
         try:
             header = jwt.get_unverified_header(token)
             key = self._public.get(header.get("kid", ""))

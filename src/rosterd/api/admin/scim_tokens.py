@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import require
 from rosterd.api.v2.paging import errors
 from rosterd.api.v2.schemas import iso_timestamp
@@ -21,7 +22,7 @@ from rosterd.services.errors import NotFound
 
 PREFIX = "/admin/api"
 
-router = APIRouter(prefix=f"{PREFIX}/scim-tokens", tags=["Admin"])
+router = api_router(prefix=f"{PREFIX}/scim-tokens", tags=["Admin"])
 Admin = Annotated[Actor, Depends(require(Scope.admin, surface="admin"))]
 
 

@@ -7,13 +7,14 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import Body, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from rosterd.api.adminusers.auth import AdminRead, AdminWrite
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.models import User, UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories.users import UserQuery
@@ -26,7 +27,7 @@ from rosterd.services.errors import invalid_field
 from rosterd.services.users import NewUser
 
 PREFIX = "/v1/seadminusers"
-router = APIRouter(prefix=PREFIX, tags=["ADMIN users"])
+router = api_router(prefix=PREFIX, tags=["ADMIN users"])
 
 NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255, pattern=NO_NUL)]

@@ -16,18 +16,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
 
 from rosterd.api.deps import RuntimeDep, SessionDep
 from rosterd.api.identities.auth import IdentitiesActor
+from rosterd.api.routing import api_router
 from rosterd.models import User
 from rosterd.services import users as users_service
 from rosterd.services.errors import FieldError, Invalid, invalid_field
 from rosterd.services.users import NewUser
 
 PREFIX = "/user_identities"
-router = APIRouter(prefix=PREFIX, tags=["User identities"])
+router = api_router(prefix=PREFIX, tags=["User identities"])
 
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255, pattern=NO_NUL)]

@@ -7,10 +7,11 @@ import binascii
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Form, Header, Request
+from fastapi import Form, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.routing import api_router
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.services import clients as clients_service
 from rosterd.services import tenants as tenants_service
@@ -18,7 +19,7 @@ from rosterd.services.errors import DomainError, Invalid, NotFound, Unauthentica
 
 PREFIX = "/tenants"
 
-router = APIRouter(prefix=PREFIX, tags=["OAuth 2.0"])
+router = api_router(prefix=PREFIX, tags=["OAuth 2.0"])
 
 _OAUTH_ERRORS = {
     "invalid_request",

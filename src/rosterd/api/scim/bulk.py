@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from pydantic import ValidationError
 from scim2_models import SCIMException
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import SessionDep
 from rosterd.api.errors import status_for
+from rosterd.api.routing import api_router
 from rosterd.api.scim import errors as scim_errors
 from rosterd.api.scim import groups, users
 from rosterd.api.scim.auth import ScimActor
@@ -34,7 +35,7 @@ _BULK_REF = re.compile(r"^bulkId:(.+)$")
 _BULK_SEGMENT = re.compile(r"bulkId:[^/]+")
 _PATH = re.compile(r"^/(Users|Groups)(?:/([^/]+))?$")
 
-router = APIRouter(tags=["SCIM"])
+router = api_router(tags=["SCIM"])
 
 
 def _resolve(value: Any, created: dict[str, str]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from scim2_models import (
     Attribute,
     AuthenticationScheme,
@@ -26,6 +26,7 @@ from scim2_models import (
     User,
 )
 
+from rosterd.api.routing import api_router
 from rosterd.api.scim.auth import ScimActor
 from rosterd.api.scim.errors import ScimResponse
 from rosterd.api.scim.mapping import ScimUser
@@ -142,7 +143,7 @@ def _published(schema: Schema) -> Schema:
 
 SCHEMAS = tuple(_published(schema) for schema in PROVIDER.schemas)
 
-router = APIRouter(tags=["SCIM"])
+router = api_router(tags=["SCIM"])
 
 
 def _dump(resource: Any, location: str) -> dict[str, Any]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from fastapi import Body, Depends, Header, Request, Response
 from scim2_models import Context, Group, ListResponse, PatchOp, ResponseParameters
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
 from rosterd.api.scim.errors import ScimResponse
@@ -25,7 +26,7 @@ from rosterd.models import Group as GroupRow
 from rosterd.services import groups as groups_service
 from rosterd.services.context import Actor
 
-router = APIRouter(prefix="/Groups", tags=["SCIM"])
+router = api_router(prefix="/Groups", tags=["SCIM"])
 
 Payload = Annotated[dict[str, Any], Body()]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]

@@ -2,13 +2,14 @@
 
 from fastapi import APIRouter
 
+from rosterd.api.routing import api_router
 from rosterd.api.scim import bulk, discovery, groups, search, users
 
 PREFIXES = ("/scim/v2", "/api/scim/v2")
 
 
 def build(prefix: str, *, documented: bool) -> APIRouter:
-    router = APIRouter(prefix=prefix, include_in_schema=documented)
+    router = api_router(prefix=prefix, include_in_schema=documented)
     for module in (users, groups, discovery, bulk, search):
         router.include_router(module.router)
     return router

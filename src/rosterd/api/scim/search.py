@@ -7,12 +7,12 @@ with 501 Not Implemented rather than a 404 for a path that does not exist.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from scim2_models import NotImplementedException
 
+from rosterd.api.routing import api_router
 from rosterd.api.scim.auth import ScimActor
 
-router = APIRouter(tags=["SCIM"])
+router = api_router(tags=["SCIM"])
 
 
 @router.post("/.search", operation_id="scimSearchRoot", summary="Search from the root (501)")

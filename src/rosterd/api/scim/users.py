@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from fastapi import Body, Depends, Header, Request, Response
 from scim2_models import (
     Context,
     ListResponse,
@@ -15,6 +15,7 @@ from scim2_models import (
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
 from rosterd.api.scim.errors import ScimResponse
@@ -33,7 +34,7 @@ from rosterd.services import users as users_service
 from rosterd.services.context import Actor
 from rosterd.services.users import NewUser
 
-router = APIRouter(prefix="/Users", tags=["SCIM"])
+router = api_router(prefix="/Users", tags=["SCIM"])
 
 Payload = Annotated[dict[str, Any], Body()]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import Body, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from rosterd.api.deps import RuntimeDep, SessionDep, request_id
+from rosterd.api.routing import api_router
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.auth.tokens import API_V1_AUDIENCE
 from rosterd.models.base import utcnow
@@ -17,7 +18,7 @@ from rosterd.services import admins as admins_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import Unauthenticated
 
-router = APIRouter(prefix="/api/v1/authentication", tags=["API v1"])
+router = api_router(prefix="/api/v1/authentication", tags=["API v1"])
 
 _bearer = HTTPBearer(
     auto_error=False,

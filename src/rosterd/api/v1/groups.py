@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import Body, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import NO_NUL, GroupCreate, GroupUpdate, group_out, member_out
 from rosterd.models import Group
@@ -18,7 +19,7 @@ from rosterd.services import users as users_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError, NotFound, invalid_field
 
-router = APIRouter(prefix="/api/v1/groups", tags=["API v1"])
+router = api_router(prefix="/api/v1/groups", tags=["API v1"])
 
 UNBOUNDED = 1_000_000
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import role_out
 from rosterd.services import roles as roles_service
 
-router = APIRouter(tags=["API v1"])
+router = api_router(tags=["API v1"])
 
 ALL_ROLES = 10_000
 

@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import Body, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import NO_NUL, PasswordChange, UserCreate, UserUpdate, user_out
 from rosterd.models import User, UserStatus
@@ -22,8 +23,8 @@ from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError, NotFound, invalid_field
 from rosterd.services.users import NewUser
 
-router = APIRouter(prefix="/api/v1/users", tags=["API v1"])
-legacy = APIRouter(prefix="/api/users", tags=["API v1"])
+router = api_router(prefix="/api/v1/users", tags=["API v1"])
+legacy = api_router(prefix="/api/users", tags=["API v1"])
 
 # Without skip/limit the whole directory comes back, as Sisense does and pysisense expects.
 UNBOUNDED = 1_000_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,10 +22,14 @@ _bearer = HTTPBearer(
 )
 
 
-def require(scope: Scope, surface: str = "v2") -> Callable[..., Actor]:
-    """A dependency that admits a valid access token holding ``scope`` and yields its Actor."""
+def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]]:
+    """A dependency that admits a valid access token holding ``scope`` and yields its Actor.
 
-    def dependency(
+    It does no I/O (the signature check is CPU work, remembered per token), so it runs on
+    the event loop instead of taking a worker thread.
+    """
+
+    async def dependency(
         request: Request,
         runtime: RuntimeDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
@@ -26,7 +27,7 @@ from rosterd.services import groups as groups_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
 
-router = APIRouter(prefix="/groups", tags=["Groups"])
+router = api_router(prefix="/groups", tags=["Groups"])
 
 _FIELD_MAP = {"name": "name", "description": "description", "parentId": "parent_id"}
 

@@ -31,7 +31,7 @@ class Window:
         return {"offset": self.offset, "limit": self.limit}
 
 
-def window(
+async def window(
     offset: Annotated[
         int | None, Query(ge=0, le=10_000_000, description="Number of items to skip.")
     ] = None,

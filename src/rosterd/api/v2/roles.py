@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import RoleRead, RoleWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import RoleCreate, RoleList, RoleOut, RoleUpdate
@@ -15,7 +16,7 @@ from rosterd.services import roles as roles_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
 
-router = APIRouter(prefix="/roles", tags=["Roles"])
+router = api_router(prefix="/roles", tags=["Roles"])
 
 
 def _out(session: SessionDep, actor: Actor, role_id: uuid.UUID) -> RoleOut:

@@ -1,11 +1,10 @@
 """The /integration/v2 surface."""
 
-from fastapi import APIRouter
-
+from rosterd.api.routing import api_router
 from rosterd.api.v2 import groups, roles, teams, users
 
 PREFIX = "/integration/v2"
 
-router = APIRouter(prefix=PREFIX)
+router = api_router(prefix=PREFIX)
 for module in (users, groups, roles, teams):
     router.include_router(module.router)

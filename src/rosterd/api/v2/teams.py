@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import TeamRead, TeamWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
@@ -23,7 +24,7 @@ from rosterd.services import teams as teams_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
 
-router = APIRouter(prefix="/teams", tags=["Teams"])
+router = api_router(prefix="/teams", tags=["Teams"])
 
 _FIELD_MAP = {"name": "name", "description": "description", "managerId": "manager_id"}
 

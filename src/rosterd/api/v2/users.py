@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from rosterd.api.deps import SessionDep
+from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
@@ -27,7 +28,7 @@ from rosterd.services import users as users_service
 from rosterd.services.errors import invalid_field
 from rosterd.services.users import NewUser
 
-router = APIRouter(prefix="/users", tags=["Users"])
+router = api_router(prefix="/users", tags=["Users"])
 
 _FIELD_MAP = {
     "firstName": "first_name",
