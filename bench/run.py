@@ -161,8 +161,27 @@ def wrk(
     return Load(rps=rps, p50_ms=pct("50"), p99_ms=pct("99"))
 
 
+def settle(url: str, quiet_ms: float = 20, timeout: float = 60) -> None:
+    """Wait until the server answers ``url`` promptly again.
+
+    When wrk stops, requests it gave up on can still be running in the server; without this
+    their tail would land in the next scenario's figures.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        httpx.get(url, timeout=timeout)
+        if (time.monotonic() - started) * 1000 < quiet_ms:
+            return
+        time.sleep(0.2)
+
+
 def median_load(runs: int, **kwargs: Any) -> tuple[Load, list[Load]]:
-    loads = [wrk(**kwargs) for _ in range(runs)]
+    origin = httpx.URL(kwargs["url"]).copy_with(path="/healthz", query=None)
+    loads = []
+    for _ in range(runs):
+        settle(str(origin))
+        loads.append(wrk(**kwargs))
     return (
         Load(
             rps=statistics.median(x.rps for x in loads),
@@ -466,6 +485,7 @@ def main() -> None:
         "when": stamp,
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu": cpu_model(),
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
@@ -475,13 +495,43 @@ def main() -> None:
         "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
     }
     out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(report, figures))
     print(f"{'scenario':44} {'backend':10} {'value':>18} {'baseline':>12} {'ratio':>7}  target")
     for f in figures:
         ratio = f"{f.ratio:.2f}" if f.ratio is not None else ""
         base = f"{f.baseline:.1f}" if f.baseline is not None else ""
         value = f"{f.value:.1f} {f.metric}"
         print(f"{f.scenario:44} {f.backend:10} {value:>18} {base:>12} {ratio:>7}  {f.target}")
-    print(f"\nwritten to {out}")
+    print(f"\nwritten to {out} and {out.with_suffix('.md')}")
+
+
+def markdown(report: dict[str, Any], figures: list[Figure]) -> str:
+    """The figures as the Markdown table BENCHMARKS.md quotes."""
+    machine = report["machine"]
+    lines = [
+        f"{report['users']:,} users; {report['runs']} runs of {report['seconds_per_run']} s, "
+        f"medians; {report['when']}; {machine['cpus']} x {machine['cpu']}, "
+        f"Python {machine['python']}.",
+        "",
+        "| scenario | backend | value | baseline | ratio | target | runs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        base = f"{f.baseline:.1f} ({f.baseline_name})" if f.baseline is not None else ""
+        ratio = f"{f.ratio:.3f}" if f.ratio is not None else ""
+        runs = ", ".join(f"{r:.1f}" for r in f.runs)
+        lines.append(
+            f"| {f.scenario} | {f.backend} | {f.value:.1f} {f.metric} | {base} | {ratio} "
+            f"| {f.target} | {runs} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

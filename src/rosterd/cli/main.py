@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.config import Settings, get_settings
+from rosterd.db.maintenance import refresh_statistics
 from rosterd.lifecycle.scheduler import Scheduler
 from rosterd.models.credential import TenantSecret
 from rosterd.repositories import credentials as credentials_repo
@@ -403,6 +404,7 @@ def import_directory(
                     ) from exc
                 for name in ("groups", "teams", "users", "memberships"):
                     setattr(total, name, getattr(total, name) + getattr(done, name))
+        refresh_statistics(runtime.db)
     elapsed = time.monotonic() - started
     out.print(
         f"imported {total.users} users, {total.groups} groups, {total.teams} teams, "
