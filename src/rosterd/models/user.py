@@ -66,14 +66,23 @@ class User(Base):
     role: Mapped[Role | None] = relationship(lazy="raise")
     team: Mapped[Team | None] = relationship(lazy="raise", foreign_keys=[team_id])
 
+    _SORT_NAME = (
+        func.lower(last_name).is_(None),
+        func.lower(last_name),
+        func.lower(first_name).is_(None),
+        func.lower(first_name),
+        id,
+    )
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("uq_users_tenant_number", "tenant_id", "number", unique=True),
         Index("uq_users_tenant_username", "tenant_id", func.lower(username), unique=True),
         Index("uq_users_tenant_email", "tenant_id", func.lower(email), unique=True),
         Index("ix_users_tenant_external_id", "tenant_id", "external_id"),
-        Index("ix_users_tenant_status_name", "tenant_id", "status", "last_name", "first_name"),
-        Index("ix_users_tenant_name", "tenant_id", "last_name", "first_name"),
+        # The ascending sortBy=name order of the repositories (users._order), with and
+        # without a status filter, so a page is read off the index instead of sorted.
+        Index("ix_users_tenant_status_sort_name", "tenant_id", "status", *_SORT_NAME),
+        Index("ix_users_tenant_sort_name", "tenant_id", *_SORT_NAME),
         Index("ix_users_tenant_created_at", "tenant_id", "created_at"),
         Index("ix_users_tenant_last_login_at", "tenant_id", "last_login_at"),
         Index("ix_users_role_id", "role_id"),

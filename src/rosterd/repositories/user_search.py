@@ -1,0 +1,173 @@
+"""Substring search over users, served by a trigram index on SQLite and on PostgreSQL.
+
+The semantics are those of ``_sql.contains_ci``: ``lower(col) LIKE '%' || lower(x) || '%'``
+with the needle's LIKE wildcards escaped. That condition stays in every query as written; an
+index only narrows the rows it is evaluated on. Migration 0004 builds the indexes:
+
+- PostgreSQL: a pg_trgm GIN index on each searched ``lower(<expression>)``. The planner
+  serves the LIKE from it directly (a BitmapOr over several columns) and, having statistics,
+  weighs it against walking the tenant; nothing is added to the query. That is also why
+  ``FULL_NAME`` and ``ID_HEX`` spell their constants inline: a bound parameter in them would
+  keep a generic plan from matching the index expressions.
+- SQLite: a leading wildcard defeats every b-tree, so the contentless FTS5 table
+  ``users_fts`` (trigram tokenizer, rowid = users.rowid) is consulted first:
+  ``users.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH '{cols} : "x"')``. The
+  MATCH finds a superset of the rows (the tokenizer folds case beyond ASCII, lower() does not)
+  and the LIKE after it keeps the result exact. Without statistics SQLite would rather walk
+  the tenant's index and probe that list row by row, linear in the tenant's size; ``where``
+  therefore tells it not to use the users indexes (``NOT INDEXED``) whenever every row the
+  condition admits must be one the match found. A search then costs one rowid lookup per
+  user matching in any tenant: for a small tenant in a store of many, a very common needle
+  costs more than walking that tenant would have.
+
+Needles shorter than 3 characters contain no trigram, so no trigram index can serve them:
+they keep the plain LIKE, a scan of the tenant's users, on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Self, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BooleanClauseList, Grouping
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from rosterd.models import User
+from rosterd.repositories._sql import contains_ci
+
+MIN_NEEDLE = 3
+FTS_TABLE = "users_fts"
+
+_EMPTY = literal_column("''", String)
+FULL_NAME = func.trim(
+    func.coalesce(User.first_name, _EMPTY)
+    + literal_column("' '", String)
+    + func.coalesce(User.last_name, _EMPTY)
+)
+ID_HEX = func.replace(func.cast(User.id, String), literal_column("'-'", String), _EMPTY)
+
+# The searched expressions and their users_fts columns (migration 0004 builds the same).
+_FTS_COLUMNS: tuple[tuple[Any, str], ...] = (
+    (User.username, "username"),
+    (User.email, "email"),
+    (User.first_name, "first_name"),
+    (User.last_name, "last_name"),
+    (User.display_name, "display_name"),
+    (User.phone, "phone"),
+    (FULL_NAME, "full_name"),
+    (ID_HEX, "id"),
+)
+
+S = TypeVar("S", bound=Select[Any])
+
+
+class _FtsMatch(ColumnElement[bool]):
+    """Rows of ``users`` that ``users_fts`` matches for ``query``; TRUE off SQLite."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # an IN, not a boolean column: no "= 1" on SQLite
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, query: str) -> None:
+        fts = table(FTS_TABLE, column("rowid"))
+        self.element = literal_column("users.rowid").in_(
+            select(fts.c.rowid).where(
+                literal_column(FTS_TABLE).op("MATCH")(bindparam(None, query, String))
+            )
+        )
+
+    def self_group(self, against: Any = None) -> Self:
+        # An IN (or TRUE) needs no parentheses in AND/OR, nor a boolean wrapper.
+        return self
+
+
+@compiles(_FtsMatch)
+def _fts_elsewhere(_element: _FtsMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(true(), **kw)
+
+
+@compiles(_FtsMatch, "sqlite")
+def _fts_on_sqlite(element: _FtsMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.element, **kw)
+
+
+@compiles(Table, "sqlite")
+def _table_with_hint(element: Table, compiler: SQLCompiler, **kw: Any) -> str:
+    """A table, with the hint ``Select.with_hint(..., dialect_name="sqlite")`` gave it.
+
+    SQLAlchemy's SQLite dialect drops table hints; SQLite's are ``INDEXED BY`` and
+    ``NOT INDEXED`` after the table name in FROM. Tables without a hint render as before.
+    """
+    rendered: str = compiler.visit_table(element, **kw)  # type: ignore[no-untyped-call]
+    hint = (kw.get("fromhints") or {}).get(element)
+    return f"{rendered} {hint}" if hint and kw.get("asfrom") else rendered
+
+
+def _fts_column(expr: Any) -> str | None:
+    return next((name for indexed, name in _FTS_COLUMNS if indexed is expr), None)
+
+
+def prefilter(terms: Sequence[tuple[Sequence[Any], str]]) -> ColumnElement[bool] | None:
+    """The users_fts match admitting every row where some term's needle is in one of its columns.
+
+    A term is (columns, needle). None when the index cannot help: a needle shorter than
+    ``MIN_NEEDLE`` or a column users_fts does not index.
+    """
+    phrases = []
+    for columns, needle in terms:
+        names = [_fts_column(c) for c in columns]
+        if len(needle) < MIN_NEEDLE or None in names:
+            return None
+        # An FTS5 string: taken literally once its double quotes are doubled.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        phrases.append("{" + " ".join(map(str, names)) + "} : " + phrase)
+    return _FtsMatch(" OR ".join(phrases)) if phrases else None
+
+
+def matches(*terms: tuple[Sequence[Any], str]) -> ColumnElement[bool]:
+    """Case-insensitive substring match: some term's needle is in one of its columns."""
+    exact = or_(*(contains_ci(list(columns), needle) for columns, needle in terms))
+    narrowed = prefilter(terms)
+    return exact if narrowed is None else and_(narrowed, exact)
+
+
+def _drives(condition: Any) -> bool:
+    """Whether every row ``condition`` admits must be one users_fts matched."""
+    if isinstance(condition, _FtsMatch):
+        return True
+    if isinstance(condition, Grouping):
+        return _drives(condition.element)
+    if isinstance(condition, BooleanClauseList):
+        if condition.operator is operators.and_:
+            return any(_drives(c) for c in condition.clauses)
+        if condition.operator is operators.or_:
+            return all(_drives(c) for c in condition.clauses)
+    return False
+
+
+def where(stmt: S, condition: ColumnElement[bool]) -> S:
+    """``stmt.where(condition)`` on a select from users; on SQLite, users_fts leads if it can."""
+    stmt = stmt.where(condition)
+    if _drives(condition):
+        stmt = stmt.with_hint(User.__table__, "NOT INDEXED", dialect_name="sqlite")
+    return stmt

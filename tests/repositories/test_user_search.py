@@ -1,0 +1,417 @@
+"""Substring search over users through the trigram index, on SQLite and PostgreSQL.
+
+Each search is compared with the plain ``lower(col) LIKE '%x%'`` scan it replaced (the
+oracle, run in the same database, so both backends are held to their own LIKE semantics),
+and the query plans are checked to use the index. Every test has tenants of its own; the
+needles carry a random token so that rows of other tests never match.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from scim2_models import ScimFilter
+from sqlalchemy import ColumnElement, Engine, String, event, func, literal, select, text
+from sqlalchemy.orm import Session
+
+from rosterd.models import Tenant, User
+from rosterd.repositories import bulk as bulk_repo
+from rosterd.repositories import scim_filter, user_search
+from rosterd.repositories import users as users_repo
+from rosterd.repositories._sql import contains_ci, like_pattern
+from rosterd.runtime import Runtime
+
+V2_COLUMNS = [User.first_name, User.last_name, User.display_name, User.email, User.username]
+IDENTITY_COLUMNS = [User.first_name, User.last_name, User.email, User.phone]
+SEARCHED_NAMES = (
+    "first_name",
+    "last_name",
+    "display_name",
+    "email",
+    "username",
+    "phone",
+    "full_name",
+    "id",
+)
+# What the user-identities search compared before the index (users.page_after).
+OLD_FULL_NAME = func.trim(
+    func.coalesce(User.first_name, "") + " " + func.coalesce(User.last_name, "")
+)
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _tenant(runtime: Runtime) -> uuid.UUID:
+    with runtime.db.writer.begin() as session:
+        tenant = Tenant(slug=f"t-{secrets.token_hex(5)}", name="t", settings={})
+        session.add(tenant)
+        session.flush()
+        return tenant.id
+
+
+def _users(runtime: Runtime, tenant_id: uuid.UUID, *people: dict[str, Any]) -> list[uuid.UUID]:
+    """Users from field dicts; a username is made up when not given."""
+    with runtime.db.writer.begin() as session:
+        users = [
+            User(
+                tenant_id=tenant_id,
+                number=n,
+                **{"username": f"user-{secrets.token_hex(6)}", **fields},
+            )
+            for n, fields in enumerate(people, start=1)
+        ]
+        session.add_all(users)
+        session.flush()
+        return [u.id for u in users]
+
+
+def _bulk_users(runtime: Runtime, tenant_id: uuid.UUID, people: list[dict[str, Any]]) -> list[Any]:
+    """Users written the way ``rosterd import`` writes them (multi-row INSERTs)."""
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "number": n,
+            "username": f"bulk-{secrets.token_hex(6)}",
+            **fields,
+        }
+        for n, fields in enumerate(people, start=1)
+    ]
+    with runtime.db.writer.begin() as session:
+        bulk_repo.insert_users(session, rows)
+    return [row["id"] for row in rows]
+
+
+def _v2(runtime: Runtime, tenant_id: uuid.UUID, needle: str) -> set[uuid.UUID]:
+    with runtime.db.reader() as session:
+        rows, total = users_repo.search(
+            session, tenant_id, users_repo.UserQuery(search=needle, limit=1000)
+        )
+    assert total == len(rows)
+    return {u.id for u in rows}
+
+
+def _identities(runtime: Runtime, tenant_id: uuid.UUID, needle: str) -> set[uuid.UUID]:
+    with runtime.db.reader() as session:
+        rows = users_repo.page_after(
+            session, tenant_id, search=needle, created_before=None, ids=None, after=None, limit=1000
+        )
+    return {u.id for u in rows}
+
+
+def _scim(runtime: Runtime, tenant_id: uuid.UUID, filter_: str) -> set[uuid.UUID]:
+    with runtime.db.reader() as session:
+        rows, total = scim_filter.search(
+            session,
+            User,
+            tenant_id,
+            ScimFilter(filter_).ast,
+            sort_by=None,
+            descending=False,
+            offset=0,
+            limit=1000,
+        )
+    assert total == len(rows)
+    return {u.id for u in rows}
+
+
+def _scan(runtime: Runtime, tenant_id: uuid.UUID, condition: ColumnElement[bool]) -> set[uuid.UUID]:
+    """The oracle: the users a condition selects, without any index."""
+    with runtime.db.reader() as session:
+        return set(session.scalars(select(User.id).where(User.tenant_id == tenant_id, condition)))
+
+
+def _old_v2(needle: str) -> ColumnElement[bool]:
+    return contains_ci(V2_COLUMNS, needle)
+
+
+def _old_identities(needle: str) -> ColumnElement[bool]:
+    id_hex = func.replace(func.cast(User.id, String), "-", "")
+    return (
+        contains_ci(IDENTITY_COLUMNS, needle)
+        | contains_ci([OLD_FULL_NAME], needle)
+        | contains_ci([id_hex], needle.replace("-", ""))
+    )
+
+
+def _old_scim(column: Any, needle: str, head: str, tail: str) -> ColumnElement[bool]:
+    pattern = like_pattern(func.lower(literal(needle)), head=head, tail=tail)
+    return column.is_not(None) & func.lower(column).like(pattern, escape="\\")
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements (and parameters) run on ``engine`` inside the block."""
+    seen: list[tuple[str, Any]] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+
+
+# ---- same results as the scan --------------------------------------------------------------
+
+
+@pytest.fixture
+def directory(runtime: Runtime) -> tuple[uuid.UUID, str, list[uuid.UUID]]:
+    """A tenant with users whose searched fields share a random token, and that token."""
+    tenant_id = _tenant(runtime)
+    tok = secrets.token_hex(3)
+    ids = _users(
+        runtime,
+        tenant_id,
+        {"first_name": "Martin", "last_name": f"Wright{tok}", "email": f"mw{tok}@example.com"},
+        {"first_name": f"Kar{tok}en", "last_name": "Martinez", "phone": "+15550001234"},
+        {"first_name": "Éric", "last_name": f"ÉTIENNE{tok}", "display_name": "Ric"},
+        {"username": f"Ann_Smith{tok}", "first_name": " Ann", "last_name": "Smith "},
+        {"username": f"annXsmith{tok}", "display_name": f"50%off{tok}"},
+        {"username": f"plain{tok}", "email": f"PLAIN{tok}@EXAMPLE.ORG"},
+        {"username": f"nobody{tok}"},
+    )
+    return tenant_id, tok, ids
+
+
+def _needles(tok: str, ids: list[uuid.UUID]) -> list[str]:
+    dashed = str(ids[0])
+    return [
+        tok,
+        tok.upper(),
+        f"tin wright{tok}",  # across first and last name: the full name only
+        f"rtin{tok[:1]}",
+        "RTIN",
+        f"{tok}@example",
+        "n_s",  # a literal underscore, not "any character"
+        "0%o",  # a literal percent
+        "%",
+        "_",
+        "ar",
+        "é",
+        "éri",
+        "ÉTIENNE",
+        "tienne",
+        "n s",
+        " ann",
+        "h ",
+        "5550001",
+        dashed[6:18],  # an id with its dashes: matched without them
+        dashed.replace("-", "")[3:11].upper(),
+        '"quoted"',
+        "z",
+    ]
+
+
+def test_v2_search_finds_what_the_scan_finds(
+    runtime: Runtime, directory: tuple[uuid.UUID, str, list[uuid.UUID]]
+) -> None:
+    tenant_id, tok, ids = directory
+    for needle in _needles(tok, ids):
+        assert _v2(runtime, tenant_id, needle) == _scan(runtime, tenant_id, _old_v2(needle)), needle
+    assert _v2(runtime, tenant_id, tok) == set(ids)
+    assert _v2(runtime, tenant_id, tok.upper()) == set(ids)
+    assert _v2(runtime, tenant_id, "n_s") == {ids[3]}
+    assert _v2(runtime, tenant_id, "0%o") == {ids[4]}
+    assert _v2(runtime, tenant_id, f"tin wright{tok}") == set()
+
+
+def test_user_identities_search_finds_what_the_scan_finds(
+    runtime: Runtime, directory: tuple[uuid.UUID, str, list[uuid.UUID]]
+) -> None:
+    tenant_id, tok, ids = directory
+    for needle in _needles(tok, ids):
+        expected = _scan(runtime, tenant_id, _old_identities(needle))
+        assert _identities(runtime, tenant_id, needle) == expected, needle
+    # "first last" matches across the two names; an id matches with or without its dashes.
+    assert _identities(runtime, tenant_id, f"TIN WRIGHT{tok}") == {ids[0]}
+    assert _identities(runtime, tenant_id, "n s") == {ids[3]}
+    assert ids[0] in _identities(runtime, tenant_id, str(ids[0])[4:20])
+    assert ids[0] in _identities(runtime, tenant_id, ids[0].hex[4:20].upper())
+
+
+@pytest.mark.parametrize(
+    ("attribute", "column"),
+    [
+        ("userName", User.username),
+        ("displayName", User.display_name),
+        ("name.givenName", User.first_name),
+        ("name.familyName", User.last_name),
+        ("name.formatted", OLD_FULL_NAME),
+        ("emails.value", User.email),
+        ('emails[type eq "work"].value', User.email),
+        ("phoneNumbers.value", User.phone),
+    ],
+)
+def test_scim_co_sw_ew_find_what_the_scan_finds(
+    runtime: Runtime,
+    directory: tuple[uuid.UUID, str, list[uuid.UUID]],
+    attribute: str,
+    column: Any,
+) -> None:
+    tenant_id, tok, ids = directory
+    for needle in _needles(tok, ids):
+        quoted = needle.replace("\\", "\\\\").replace('"', '\\"')
+        for op, head, tail in (("co", "%", "%"), ("sw", "", "%"), ("ew", "%", "")):
+            found = _scim(runtime, tenant_id, f'{attribute} {op} "{quoted}"')
+            expected = _scan(runtime, tenant_id, _old_scim(column, needle, head, tail))
+            assert found == expected, (op, needle)
+
+
+def test_scim_substring_filters_combine(
+    runtime: Runtime, directory: tuple[uuid.UUID, str, list[uuid.UUID]]
+) -> None:
+    tenant_id, tok, ids = directory
+    assert _scim(runtime, tenant_id, f'userName co "{tok}" and not (userName sw "plain")') == (
+        set(ids) - {ids[0], ids[1], ids[2], ids[5]}
+    )
+    assert _scim(runtime, tenant_id, f'name.familyName co "{tok}" or emails co "{tok}"') == {
+        ids[0],
+        ids[2],
+        ids[5],
+    }
+    assert _scim(runtime, tenant_id, f'not (name.familyName co "{tok}")') == set(ids) - {
+        ids[0],
+        ids[2],
+    }
+
+
+# ---- the index follows the table -----------------------------------------------------------
+
+
+def _fts_rows(runtime: Runtime, needle: str) -> int:
+    """Rows of users_fts (all tenants) matching a phrase; the index itself, not the LIKE."""
+    with runtime.db.reader() as session:
+        return int(
+            session.execute(
+                text("SELECT count(*) FROM users_fts WHERE users_fts MATCH :q"),
+                {"q": f'"{needle}"'},
+            ).scalar_one()
+        )
+
+
+def test_search_follows_updates_and_deletes(runtime: Runtime, backend: str) -> None:
+    tenant_id = _tenant(runtime)
+    old, new = f"old{secrets.token_hex(4)}", f"new{secrets.token_hex(4)}"
+    (user_id,) = _users(runtime, tenant_id, {"first_name": "Ada", "last_name": old})
+    assert _v2(runtime, tenant_id, old) == {user_id}
+
+    with runtime.db.writer.begin() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        user.last_name = new
+    assert _v2(runtime, tenant_id, old) == set()
+    assert _v2(runtime, tenant_id, new.upper()) == {user_id}
+    assert _identities(runtime, tenant_id, f"ada {new}") == {user_id}
+    if backend == "sqlite":
+        assert (_fts_rows(runtime, old), _fts_rows(runtime, new)) == (0, 1)
+
+    # A column the index does not cover changes without disturbing it.
+    with runtime.db.writer.begin() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        user.title = "Engineer"
+    assert _v2(runtime, tenant_id, new) == {user_id}
+
+    with runtime.db.writer.begin() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        users_repo.remove(session, user)
+    assert _v2(runtime, tenant_id, new) == set()
+    assert _identities(runtime, tenant_id, new) == set()
+    if backend == "sqlite":
+        assert _fts_rows(runtime, new) == 0
+
+
+def test_other_tenants_users_never_match(runtime: Runtime) -> None:
+    mine, theirs = _tenant(runtime), _tenant(runtime)
+    tok = secrets.token_hex(4)
+    (my_user,) = _users(runtime, mine, {"first_name": "Zed", "last_name": f"Same{tok}"})
+    _users(runtime, theirs, {"first_name": "Zed", "last_name": f"Same{tok}"})
+    for needle in (f"same{tok}", "ze"):
+        assert _v2(runtime, mine, needle) == {my_user}
+        assert _identities(runtime, mine, needle) == {my_user}
+        assert _scim(runtime, mine, f'name.formatted co "{needle}"') == {my_user}
+
+
+# ---- the index is used ---------------------------------------------------------------------
+
+
+def _run_searches(runtime: Runtime, tenant_id: uuid.UUID, needle: str) -> None:
+    _v2(runtime, tenant_id, needle)
+    _identities(runtime, tenant_id, needle)
+    _scim(runtime, tenant_id, f'userName co "{needle}"')
+
+
+def _user_queries(runtime: Runtime, tenant_id: uuid.UUID, needle: str) -> list[tuple[str, Any]]:
+    """The SELECTs over users that the three searches run for ``needle``."""
+    with _statements(runtime.db.engine) as seen:
+        _run_searches(runtime, tenant_id, needle)
+    queries = [(sql, params) for sql, params in seen if "FROM users" in sql]
+    assert len(queries) == 5, queries  # v2: count and page; identities: page; SCIM: both
+    return queries
+
+
+def _sqlite_plan(session: Session, sql: str, params: Any) -> str:
+    rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+    return "\n".join(str(row[3]) for row in rows)
+
+
+def _pg_plan(session: Session, sql: str, params: Any) -> str:
+    rows = session.connection().exec_driver_sql(f"EXPLAIN {sql}", params)
+    return "\n".join(str(row[0]) for row in rows)
+
+
+def test_searches_of_three_or_more_characters_use_the_index(runtime: Runtime, backend: str) -> None:
+    tenant_id = _tenant(runtime)
+    # Enough users in the tenant that walking it costs more than the index, for PostgreSQL's
+    # planner; a needle of letters that no id (hex) contains, of few trigrams.
+    needle = "q" + "".join(secrets.choice("ghjkmnpqrtvwxyz") for _ in range(4))
+    people = [{"first_name": "Pat", "last_name": f"Filler{n}"} for n in range(4000)]
+    people.append({"first_name": "Martin", "last_name": f"Wright{needle}"})
+    *_, wright = _bulk_users(runtime, tenant_id, people)
+    if backend == "postgresql":
+        # Statistics, and the GIN pending lists merged, as autovacuum would leave them.
+        with runtime.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM ANALYZE users"))
+    queries = _user_queries(runtime, tenant_id, needle)
+    assert _v2(runtime, tenant_id, needle) == {wright}
+    with runtime.db.reader() as session:
+        if backend == "sqlite":
+            for sql, params in queries:
+                plan = _sqlite_plan(session, sql, params)
+                # users_fts leads; users rows are then fetched by rowid, one per match.
+                assert "SCAN users_fts VIRTUAL TABLE" in plan, plan
+                assert "SEARCH users USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+            return
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        used = set()
+        for sql, params in queries:
+            plan = _pg_plan(session, sql, params)
+            scans = [line for line in plan.splitlines() if "Bitmap Index Scan on" in line]
+            assert scans and all("ix_users_trgm_" in line for line in scans), plan
+            used |= {line.split(" on ")[1].split()[0] for line in scans}
+    # Every searched expression has its index, and the full name and the id match theirs.
+    assert used == {f"ix_users_trgm_{name}" for name in SEARCHED_NAMES}
+
+
+def test_shorter_needles_scan_and_still_match(runtime: Runtime, backend: str) -> None:
+    """No trigram in one or two characters: the plain LIKE, with the same results."""
+    tenant_id = _tenant(runtime)
+    (user_id,) = _users(runtime, tenant_id, {"first_name": "Qy", "last_name": "Xo"})
+    assert _v2(runtime, tenant_id, "QY") == {user_id}
+    assert _identities(runtime, tenant_id, "y ") == {user_id}  # in "Qy Xo", the full name
+    assert _scim(runtime, tenant_id, 'name.familyName ew "o"') == {user_id}
+    if backend == "sqlite":
+        with _statements(runtime.db.engine) as seen:
+            _run_searches(runtime, tenant_id, "qy")
+        assert seen
+        assert not any(user_search.FTS_TABLE in sql for sql, _ in seen)
