@@ -19,9 +19,11 @@ SCENARIOS = {
     "bulk load (rosterd import)",
     "GET /integration/v2/users/{id}",
     "list active, sortBy=name, limit=100",
-    "search v2 query=",
-    "search user identities search=",
-    "search SCIM co",
+    *(
+        f"{surface} ({kind})"
+        for surface in ("search v2 query=", "search user identities search=", "search SCIM co")
+        for kind in ("common", "selective")
+    ),
     "SCIM userName eq",
     "SCIM emails[type eq work].value eq",
     "SCIM POST /Users",
@@ -61,6 +63,7 @@ def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     figures = report["figures"]
     assert {f["scenario"] for f in figures} == SCENARIOS
+    assert out.with_suffix(".md").read_text().count("| sqlite |") == len(SCENARIOS)
     for figure in figures:
         assert figure["value"] > 0, figure
         if figure["baseline_name"] is not None:
