@@ -480,13 +480,24 @@ def main() -> None:
         with data.open("w") as fh:
             generate(fh, args.users, args.groups, max(1, args.groups // 20), seed=7)
 
-    figures: list[Figure] = []
-    for backend in args.backends.split(","):
-        figures += run_backend(backend, args.users, data, args.seconds, args.runs)
-
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or HERE / "results" / f"{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    figures: list[Figure] = []
+    for backend in args.backends.split(","):
+        figures += run_backend(backend, args.users, data, args.seconds, args.runs)
+        # Written after each backend too, so a failure later keeps what was measured.
+        write_report(out, stamp, args, figures)
+    print(f"{'scenario':44} {'backend':10} {'value':>18} {'baseline':>12} {'ratio':>7}  target")
+    for f in figures:
+        ratio = f"{f.ratio:.2f}" if f.ratio is not None else ""
+        base = f"{f.baseline:.1f}" if f.baseline is not None else ""
+        value = f"{f.value:.1f} {f.metric}"
+        print(f"{f.scenario:44} {f.backend:10} {value:>18} {base:>12} {ratio:>7}  {f.target}")
+    print(f"\nwritten to {out} and {out.with_suffix('.md')}")
+
+
+def write_report(out: Path, stamp: str, args: argparse.Namespace, figures: list[Figure]) -> None:
     report = {
         "when": stamp,
         "machine": {
@@ -502,13 +513,6 @@ def main() -> None:
     }
     out.write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(report, figures))
-    print(f"{'scenario':44} {'backend':10} {'value':>18} {'baseline':>12} {'ratio':>7}  target")
-    for f in figures:
-        ratio = f"{f.ratio:.2f}" if f.ratio is not None else ""
-        base = f"{f.baseline:.1f}" if f.baseline is not None else ""
-        value = f"{f.value:.1f} {f.metric}"
-        print(f"{f.scenario:44} {f.backend:10} {value:>18} {base:>12} {ratio:>7}  {f.target}")
-    print(f"\nwritten to {out} and {out.with_suffix('.md')}")
 
 
 def markdown(report: dict[str, Any], figures: list[Figure]) -> str:
