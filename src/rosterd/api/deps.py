@@ -34,19 +34,12 @@ async def _session(request: Request) -> AsyncIterator[Session]:
         yield session
     except BaseException:
         if session.in_transaction():
-            await run_in_threadpool(_finish, session, commit=False)
+            await run_in_threadpool(session.rollback)
         session.close()
         raise
     if session.in_transaction():
-        await run_in_threadpool(_finish, session, commit=True)
+        await run_in_threadpool(session.commit)
     session.close()
-
-
-def _finish(session: Session, *, commit: bool) -> None:
-    if commit:
-        session.commit()
-    else:
-        session.rollback()
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
