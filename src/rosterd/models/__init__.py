@@ -6,6 +6,7 @@ from rosterd.models.credential import AdminUser, ApiKey, OAuthClient, ScimToken,
 from rosterd.models.group import Group, GroupMembership
 from rosterd.models.identity import ExternalIdentity
 from rosterd.models.role import Role
+from rosterd.models.tally import UserTally
 from rosterd.models.team import Team
 from rosterd.models.tenant import Tenant
 from rosterd.models.user import User, UserStatus
@@ -26,4 +27,5 @@ __all__ = [
     "Tenant",
     "User",
     "UserStatus",
+    "UserTally",
 ]

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from rosterd.models import Group, GroupMembership, User, UserStatus
-from rosterd.repositories import user_search
+from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import count, like_pattern
 
 Kind = Literal["string", "boolean", "datetime", "uuid"]
@@ -382,7 +382,10 @@ def search(
     stmt = select(model).where(model.tenant_id == tenant_id)
     if condition is not None:
         stmt = user_search.where(stmt, condition)
-    total = count(session, stmt)
+    if condition is None and not groups:
+        total = user_tallies.total(session, tenant_id, set(UserStatus))
+    else:
+        total = count(session, stmt)
     if limit == 0:
         return [], total
     order = key.desc().nulls_first() if descending else key.asc().nulls_last()

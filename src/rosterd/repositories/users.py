@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, updat
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import GroupMembership, Team, User, UserStatus
-from rosterd.repositories import user_search
+from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import count
 from rosterd.repositories.user_search import FULL_NAME, ID_HEX
 
@@ -127,7 +127,11 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
         stmt = stmt.where(
             or_(User.last_login_at.is_(None), User.last_login_at < q.last_login_before)
         )
-    total = count(session, stmt)
+    statuses = _statuses_only(q)
+    if statuses is None:
+        total = count(session, stmt)
+    else:
+        total = user_tallies.total(session, tenant_id, statuses)
     page = stmt
     if q.search and session.get_bind().dialect.name == "postgresql":
         # Find the matching users first (through the search index), then order them. Left to
@@ -141,6 +145,23 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
         _with_refs(page).order_by(*_order(q.sort_by, q.descending)).offset(q.offset).limit(q.limit)
     )
     return list(rows.unique()), total
+
+
+# What only orders or pages: the rest of UserQuery filters.
+_NOT_FILTERS = frozenset({"status", "is_active", "sort_by", "descending", "offset", "limit"})
+
+
+def _statuses_only(q: UserQuery) -> set[UserStatus] | None:
+    """The statuses ``q`` keeps when the status is all it filters on (its total can then be
+    read from the tallies), else None."""
+    if any(getattr(q, f.name) != f.default for f in fields(q) if f.name not in _NOT_FILTERS):
+        return None
+    statuses = set(UserStatus)
+    if q.status is not None:
+        statuses &= {q.status}
+    if q.is_active is not None:
+        statuses &= {UserStatus.active} if q.is_active else set(UserStatus) - {UserStatus.active}
+    return statuses
 
 
 def _order(sort_by: SortKey, descending: bool) -> list[Any]:

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Enum, ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rosterd.models.base import Base
+from rosterd.models.user import UserStatus
+
+
+class UserTally(Base):
+    """How many users a tenant has in each status, kept exact by triggers on ``users``.
+
+    A page's total (``totalCount``, SCIM ``totalResults``) when the only filter is the status
+    is read from here instead of counting the rows: at a million users that count was most
+    of a list request. Nothing in Python writes this table; migration 0006 says how the
+    triggers keep it and why they cannot drift.
+    """
+
+    __tablename__ = "user_tallies"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[UserStatus] = mapped_column(
+        Enum(UserStatus, native_enum=False, create_constraint=True, length=16, name="status"),
+        primary_key=True,
+    )
+    users: Mapped[int]
