@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, model_validator
 from sqlalchemy import text
 
 from rosterd.api.deps import SessionDep
@@ -65,3 +67,45 @@ def test_a_failing_endpoint_writes_nothing(probe: tuple[TestClient, str], runtim
     assert client.post("/fail/x").status_code == 500
     assert client.post("/sync/y").status_code == 200
     assert _rows(runtime, table) == ["y"]
+
+
+def test_a_sync_endpoint_and_its_commit_share_one_worker_thread(runtime: Runtime) -> None:
+    """The endpoint and the commit run in one worker thread; validating the response does
+    not take another (FastAPI would hand a sync endpoint's result to a second thread)."""
+    seen: dict[str, int] = {}
+
+    class Out(BaseModel):
+        n: int
+
+        @model_validator(mode="after")
+        def where(self) -> Out:
+            seen["validated"] = threading.get_ident()
+            return self
+
+    router = api_router()
+
+    @router.get("/probe", response_model=Out)
+    def probe(session: SessionDep) -> dict[str, int]:
+        seen["endpoint"] = threading.get_ident()
+        session.execute(text("SELECT 1"))
+        real_commit = session.commit
+
+        def commit() -> None:
+            seen["commit"] = threading.get_ident()
+            real_commit()
+
+        session.commit = commit  # type: ignore[method-assign]
+        return {"n": 1}
+
+    @router.get("/loop")
+    async def loop() -> dict[str, int]:
+        return {"ident": threading.get_ident()}
+
+    app = FastAPI()
+    app.state.runtime = runtime
+    app.include_router(router)
+    with TestClient(app) as client:
+        assert client.get("/probe").json() == {"n": 1}
+        loop_thread = client.get("/loop").json()["ident"]
+    assert seen["commit"] == seen["endpoint"] != loop_thread
+    assert seen["validated"] == loop_thread
