@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from rosterd.models.team import Team
 
 
+def full_name(first_name: str | None, last_name: str | None) -> str | None:
+    """ "First Last", or whichever of the two there is, or None."""
+    return " ".join(p for p in (first_name, last_name) if p) or None
+
+
 class UserStatus(enum.StrEnum):
     pending = "pending"
     active = "active"
@@ -95,5 +100,4 @@ class User(Base):
 
     @property
     def full_name(self) -> str | None:
-        parts = [p for p in (self.first_name, self.last_name) if p]
-        return " ".join(parts) or None
+        return full_name(self.first_name, self.last_name)

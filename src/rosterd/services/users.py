@@ -22,7 +22,7 @@ from rosterd.repositories import scim_filter
 from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
-from rosterd.repositories.users import UserQuery
+from rosterd.repositories.users import ListingRow, UserQuery
 from rosterd.services import audit, lifecycle
 from rosterd.services.context import Actor
 from rosterd.services.errors import (
@@ -104,6 +104,13 @@ def get_user(session: Session, actor: Actor, user_id: uuid.UUID) -> User:
 
 def list_users(session: Session, actor: Actor, query: UserQuery) -> tuple[list[User], int]:
     return users_repo.search(session, actor.tenant_id, query)
+
+
+def list_user_rows(
+    session: Session, actor: Actor, query: UserQuery
+) -> tuple[Sequence[ListingRow], int]:
+    """``list_users`` as rows of the columns a list page shows (users_repo.search_listing)."""
+    return users_repo.search_listing(session, actor.tenant_id, query)
 
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")

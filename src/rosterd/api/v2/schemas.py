@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from rosterd.models import Group, Role, Team, User, UserStatus
+from rosterd.models.user import full_name
 
 # No NUL characters in any text: PostgreSQL cannot store them (it would be a 500), so every
 # backend refuses them with 400.
@@ -71,18 +72,33 @@ class UserOut(WireModel):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(
+        return cls._build(
+            user,
+            role_name=user.role.name if user.role else None,
+            team_name=user.team.name if user.team else None,
+        )
+
+    @classmethod
+    def of_listing(cls, row: Any) -> UserOut:
+        """From a row of ``users_repo.search_listing`` (the User attributes a page shows)."""
+        return cls._build(row, role_name=row.role_name, team_name=row.team_name)
+
+    @classmethod
+    def _build(cls, user: Any, *, role_name: str | None, team_name: str | None) -> UserOut:
+        # model_construct: every value comes from the store, already of its wire type, and
+        # validating 18 fields took a third of a 100-user page.
+        return cls.model_construct(
             id=str(user.id),
             email=user.email,
             firstName=user.first_name,
             lastName=user.last_name,
-            displayName=user.display_name or user.full_name,
+            displayName=user.display_name or full_name(user.first_name, user.last_name),
             title=user.title,
             department=user.department,
             roleId=str(user.role_id) if user.role_id else None,
-            roleName=user.role.name if user.role else None,
+            roleName=role_name,
             teamId=str(user.team_id) if user.team_id else None,
-            teamName=user.team.name if user.team else None,
+            teamName=team_name,
             status=user.status,
             lastLoginAt=iso_timestamp(user.last_login_at),
             createdAt=iso_timestamp(user.created_at) or "",

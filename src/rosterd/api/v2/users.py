@@ -106,7 +106,7 @@ def list_users(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    users, total = users_service.list_users(
+    rows, total = users_service.list_user_rows(
         session,
         actor,
         UserQuery(
@@ -124,7 +124,11 @@ def list_users(
             limit=window.limit,
         ),
     )
-    return {"items": [UserOut.of(u) for u in users], "totalCount": total, **window.envelope()}
+    return {
+        "items": [UserOut.of_listing(row) for row in rows],
+        "totalCount": total,
+        **window.envelope(),
+    }
 
 
 @router.post(

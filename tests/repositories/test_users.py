@@ -1,0 +1,82 @@
+"""users.search_listing (the rows a REST list page is built from) against users.search."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import pytest
+
+from rosterd.models import Role, Team, Tenant, User, UserStatus
+from rosterd.repositories import users as users_repo
+from rosterd.runtime import Runtime
+
+
+@pytest.fixture
+def tenant_id(runtime: Runtime) -> uuid.UUID:
+    """A tenant of five users, some with a role and a team, one without names."""
+    token = secrets.token_hex(4)
+    with runtime.db.writer.begin() as session:
+        tenant = Tenant(slug=f"t-{token}", name="t", settings={})
+        session.add(tenant)
+        session.flush()
+        role = Role(tenant_id=tenant.id, name="Auditor")
+        team = Team(tenant_id=tenant.id, name="EMEA")
+        session.add_all([role, team])
+        session.flush()
+        people = [
+            ("Ada", "Martin", UserStatus.active, role.id, team.id),
+            ("Bo", "Martinez", UserStatus.suspended, None, team.id),
+            ("Cy", "Adams", UserStatus.active, role.id, None),
+            (None, None, UserStatus.active, None, None),
+            ("Di", "Zeller", UserStatus.inactive, None, None),
+        ]
+        for n, (first, last, status, role_id, team_id) in enumerate(people, start=1):
+            session.add(
+                User(
+                    tenant_id=tenant.id,
+                    number=n,
+                    username=f"{token}-user{n}",
+                    email=f"user{n}-{token}@example.com",
+                    first_name=first,
+                    last_name=last,
+                    status=status,
+                    role_id=role_id,
+                    team_id=team_id,
+                )
+            )
+        return tenant.id
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        users_repo.UserQuery(),
+        users_repo.UserQuery(status=UserStatus.active, sort_by="name", limit=2),
+        users_repo.UserQuery(status=UserStatus.active, sort_by="name", offset=2, limit=2),
+        users_repo.UserQuery(search="rtin", sort_by="email", descending=True),
+        users_repo.UserQuery(is_active=False, sort_by="createdAt"),
+        users_repo.UserQuery(sort_by="name", descending=True),
+    ],
+    ids=["all", "active-page-1", "active-page-2", "search", "not-active", "name-desc"],
+)
+def test_listing_rows_are_the_users_search_finds(
+    runtime: Runtime, tenant_id: uuid.UUID, q: users_repo.UserQuery
+) -> None:
+    with runtime.db.reader() as session:
+        users, total = users_repo.search(session, tenant_id, q)
+        rows, row_total = users_repo.search_listing(session, tenant_id, q)
+        expected = [
+            (
+                u.id,
+                u.first_name,
+                u.last_name,
+                u.status,
+                u.role.name if u.role else None,
+                u.team.name if u.team else None,
+            )
+            for u in users
+        ]
+    assert users, "every query here matches someone"
+    got = [(r.id, r.first_name, r.last_name, r.status, r.role_name, r.team_name) for r in rows]
+    assert (got, row_total) == (expected, total)
