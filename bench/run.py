@@ -53,6 +53,7 @@ class Figure:
     baseline: float | None = None
     target: str = ""
     runs: list[float] = field(default_factory=list)
+    note: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -134,6 +135,8 @@ class Load:
     rps: float
     p50_ms: float
     p99_ms: float
+    # No request finished within the run: the latencies are then the run's length, a floor.
+    none_completed: bool = False
 
 
 def wrk(
@@ -152,7 +155,15 @@ def wrk(
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx or 3xx responses" in out:
         raise RuntimeError(f"wrk saw error responses from {url}:\n{out}")
+    return parse_wrk(out, seconds)
+
+
+def parse_wrk(out: str, seconds: int) -> Load:
+    """The rate and latency percentiles of wrk's ``--latency`` report."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    if int(re.search(r"(\d+) requests in", out).group(1)) == 0:  # type: ignore[union-attr]
+        # wrk then prints 0.00us for every percentile; every request outlasted the run.
+        return Load(rps=0.0, p50_ms=seconds * 1000.0, p99_ms=seconds * 1000.0, none_completed=True)
 
     def pct(p: str) -> float:
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -343,6 +354,7 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
                 load, loads = median_load(
                     runs, url=base + path, seconds=seconds, connections=4, headers=headers
                 )
+                stalled = sum(x.none_completed for x in loads)
                 figures.append(
                     Figure(
                         name,
@@ -353,6 +365,12 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
                         ceiling_load.p99_ms,
                         target,
                         [x.p99_ms for x in loads],
+                        note=(
+                            f"{stalled} of {runs} runs finished no request in {seconds} s; "
+                            f"they count as {seconds * 1000} ms, a floor"
+                            if stalled
+                            else ""
+                        ),
                     )
                 )
 
@@ -523,8 +541,8 @@ def markdown(report: dict[str, Any], figures: list[Figure]) -> str:
         f"medians; {report['when']}; {machine['cpus']} x {machine['cpu']}, "
         f"Python {machine['python']}.",
         "",
-        "| scenario | backend | value | baseline | ratio | target | runs |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | backend | value | baseline | ratio | target | runs | note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         base = f"{f.baseline:.1f} ({f.baseline_name})" if f.baseline is not None else ""
@@ -532,7 +550,7 @@ def markdown(report: dict[str, Any], figures: list[Figure]) -> str:
         runs = ", ".join(f"{r:.1f}" for r in f.runs)
         lines.append(
             f"| {f.scenario} | {f.backend} | {f.value:.1f} {f.metric} | {base} | {ratio} "
-            f"| {f.target} | {runs} |"
+            f"| {f.target} | {runs} | {f.note} |"
         )
     return "\n".join(lines) + "\n"
 
