@@ -9,6 +9,7 @@ import pytest
 
 from rosterd.models import Role, Team, Tenant, User, UserStatus
 from rosterd.repositories import users as users_repo
+from rosterd.repositories._sql import page_total
 from rosterd.runtime import Runtime
 
 
@@ -80,3 +81,20 @@ def test_listing_rows_are_the_users_search_finds(
     assert users, "every query here matches someone"
     got = [(r.id, r.first_name, r.last_name, r.status, r.role_name, r.team_name) for r in rows]
     assert (got, row_total) == (expected, total)
+
+
+@pytest.mark.parametrize(
+    ("shown", "offset", "limit", "total"),
+    [
+        (3, 0, 10, 3),  # room left on the first page: that is everything
+        (3, 20, 10, 23),  # room left further on
+        (0, 0, 10, 0),  # nothing at all
+        (10, 0, 10, 99),  # a full page: more may follow, so count
+        (0, 200, 10, 99),  # past the end: the page cannot say how far, so count
+        (0, 0, 0, 99),  # no page asked for (SCIM count=0), so count
+    ],
+)
+def test_page_total_counts_only_when_the_page_cannot_tell(
+    shown: int, offset: int, limit: int, total: int
+) -> None:
+    assert page_total(shown, offset, limit, counted=lambda: 99) == total

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from rosterd.models import Group, GroupMembership, User, UserStatus
 from rosterd.repositories import user_search, user_tallies
-from rosterd.repositories._sql import count, like_pattern
+from rosterd.repositories._sql import count, like_pattern, page_total
 
 Kind = Literal["string", "boolean", "datetime", "uuid"]
 
@@ -382,12 +382,14 @@ def search(
     stmt = select(model).where(model.tenant_id == tenant_id)
     if condition is not None:
         stmt = user_search.where(stmt, condition)
-    if condition is None and not groups:
-        total = user_tallies.total(session, tenant_id, set(UserStatus))
-    else:
-        total = count(session, stmt)
+
+    def counted() -> int:
+        if condition is None and not groups:
+            return user_tallies.total(session, tenant_id, set(UserStatus))
+        return count(session, stmt)
+
     if limit == 0:
-        return [], total
+        return [], counted()
     order = key.desc().nulls_first() if descending else key.asc().nulls_last()
-    rows = session.scalars(stmt.order_by(order, model.id).offset(offset).limit(limit))
-    return list(rows), total
+    rows = list(session.scalars(stmt.order_by(order, model.id).offset(offset).limit(limit)))
+    return rows, page_total(len(rows), offset, limit, counted)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import GroupMembership, Role, Team, User, UserStatus
 from rosterd.repositories import user_search, user_tallies
-from rosterd.repositories._sql import count
+from rosterd.repositories._sql import count, page_total
 from rosterd.repositories.user_search import FULL_NAME, ID_HEX
 
 SortKey = Literal["name", "email", "createdAt", "lastLoginAt", "username"]
@@ -131,11 +131,17 @@ def _matching(tenant_id: uuid.UUID, q: UserQuery) -> Select[User]:
     return stmt
 
 
-def _total(session: Session, tenant_id: uuid.UUID, q: UserQuery, matching: Select[Any]) -> int:
+def _total(
+    session: Session, tenant_id: uuid.UUID, q: UserQuery, matching: Select[Any], *, shown: int
+) -> int:
     statuses = _statuses_only(q)
-    if statuses is None:
-        return count(session, matching)
-    return user_tallies.total(session, tenant_id, statuses)
+
+    def counted() -> int:
+        if statuses is None:
+            return count(session, matching)
+        return user_tallies.total(session, tenant_id, statuses)
+
+    return page_total(shown, q.offset, q.limit, counted)
 
 
 def _page(session: Session, q: UserQuery, matching: Select[User]) -> Select[User]:
@@ -156,8 +162,8 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
     """One page of the tenant's users matching ``q``, as entities with role and team, and
     the total."""
     matching = _matching(tenant_id, q)
-    rows = session.scalars(_with_refs(_page(session, q, matching)))
-    return list(rows.unique()), _total(session, tenant_id, q, matching)
+    users = list(session.scalars(_with_refs(_page(session, q, matching))).unique())
+    return users, _total(session, tenant_id, q, matching, shown=len(users))
 
 
 ListingRow: TypeAlias = "Row[*tuple[Any, ...]]"
@@ -198,7 +204,8 @@ def search_listing(
         .outerjoin(Role, Role.id == User.role_id)
         .outerjoin(Team, Team.id == User.team_id)
     )
-    return session.execute(page).all(), _total(session, tenant_id, q, matching)
+    rows = session.execute(page).all()
+    return rows, _total(session, tenant_id, q, matching, shown=len(rows))
 
 
 # What only orders or pages: the rest of UserQuery filters.

@@ -566,8 +566,8 @@ def test_filter_is_compiled_into_the_sql_where_clause(
     assert [u["id"] for u in body["Resources"]] == [needle["id"]]
 
     on_users = [(s, p) for s, p in statements if " from users" in s.lower()]
-    # the count and the page: both from the users table, both filtered in the database
-    assert len(on_users) >= 2, statements
+    # the page, filtered in the database (with room left on it, it is its own total)
+    assert on_users, statements
     for statement, params in on_users:
         where = _where(statement)
         assert in_where in where, statement

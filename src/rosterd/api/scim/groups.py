@@ -29,6 +29,9 @@ from rosterd.services.context import Actor
 router = api_router(prefix="/Groups", tags=["SCIM"])
 
 Payload = Annotated[dict[str, Any], Body()]
+# Parametrised once and held: pydantic keeps parametrised generics only weakly, so a
+# subscription per request rebuilt the class every few dozen requests, several ms each.
+_GroupList = ListResponse[Group]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
@@ -66,7 +69,7 @@ def _list(session: SessionDep, actor: Actor, params: ListParams, base: str) -> S
     resources = _render(
         session, actor, groups, base, with_members=not excluded(params.response, "members")
     )
-    page: ListResponse[Any] = ListResponse[Group](
+    page: ListResponse[Any] = _GroupList(
         total_results=total,
         start_index=params.start_index,
         items_per_page=len(resources),

@@ -37,6 +37,9 @@ from rosterd.services.users import NewUser
 router = api_router(prefix="/Users", tags=["SCIM"])
 
 Payload = Annotated[dict[str, Any], Body()]
+# Parametrised once and held: pydantic keeps parametrised generics only weakly, so a
+# subscription per request rebuilt the class every few dozen requests, several ms each.
+_UserList = ListResponse[mapping.ScimUser]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
@@ -61,7 +64,7 @@ def _list(session: SessionDep, actor: Actor, params: ListParams, base: str) -> S
         limit=params.count,
     )
     resources = _render(session, actor, users, base)
-    page: ListResponse[Any] = ListResponse[mapping.ScimUser](
+    page: ListResponse[Any] = _UserList(
         total_results=total,
         start_index=params.start_index,
         items_per_page=len(resources),
