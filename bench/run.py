@@ -54,6 +54,9 @@ class Figure:
     target: str = ""
     runs: list[float] = field(default_factory=list)
     note: str = ""
+    # Latency rows: the median request's latency beside the p99, to tell the typical request
+    # from the tail (queueing behind other clients on one process, pauses).
+    p50_ms: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -371,6 +374,7 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
                             if stalled
                             else ""
                         ),
+                        p50_ms=load.p50_ms,
                     )
                 )
 
@@ -548,8 +552,11 @@ def markdown(report: dict[str, Any], figures: list[Figure]) -> str:
         base = f"{f.baseline:.1f} ({f.baseline_name})" if f.baseline is not None else ""
         ratio = f"{f.ratio:.3f}" if f.ratio is not None else ""
         runs = ", ".join(f"{r:.1f}" for r in f.runs)
+        value = f"{f.value:.1f} {f.metric}"
+        if f.p50_ms is not None:
+            value += f" (p50 {f.p50_ms:.1f})"
         lines.append(
-            f"| {f.scenario} | {f.backend} | {f.value:.1f} {f.metric} | {base} | {ratio} "
+            f"| {f.scenario} | {f.backend} | {value} | {base} | {ratio} "
             f"| {f.target} | {runs} | {f.note} |"
         )
     return "\n".join(lines) + "\n"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from rosterd.auth.scopes import ALL_SCOPES
+from rosterd.models import Tenant
 from rosterd.runtime import Runtime
 from rosterd.services import clients as clients_service
 from rosterd.services import scim_tokens as scim_tokens_service
@@ -120,3 +122,12 @@ def make_tenant(runtime: Runtime, http: httpx.Client) -> TenantHandle:
         tenant = tenants_service.create_tenant(session, slug)
         tenant_id = tenant.id
     return TenantHandle(runtime=runtime, http=http, slug=slug, id=tenant_id)
+
+
+def bare_tenant(runtime: Runtime) -> uuid.UUID:
+    """A tenant row alone (no clients, roles or tokens), for repository-level tests."""
+    with runtime.db.writer.begin() as session:
+        tenant = Tenant(slug=f"t-{secrets.token_hex(5)}", name="t", settings={})
+        session.add(tenant)
+        session.flush()
+        return tenant.id

@@ -69,3 +69,5 @@ def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
         assert figure["value"] > 0, figure
         if figure["baseline_name"] is not None:
             assert figure["baseline"] > 0, figure
+        if figure["metric"] == "p99 ms":
+            assert 0 < figure["p50_ms"] <= figure["value"], figure

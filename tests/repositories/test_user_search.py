@@ -19,12 +19,13 @@ from scim2_models import ScimFilter
 from sqlalchemy import ColumnElement, Engine, String, event, func, literal, select, text
 from sqlalchemy.orm import Session
 
-from rosterd.models import Tenant, User
+from rosterd.models import User
 from rosterd.repositories import bulk as bulk_repo
 from rosterd.repositories import scim_filter, user_search
 from rosterd.repositories import users as users_repo
 from rosterd.repositories._sql import contains_ci, like_pattern
 from rosterd.runtime import Runtime
+from tests.factories import bare_tenant
 
 V2_COLUMNS = [User.first_name, User.last_name, User.display_name, User.email, User.username]
 IDENTITY_COLUMNS = [User.first_name, User.last_name, User.email, User.phone]
@@ -45,14 +46,6 @@ OLD_FULL_NAME = func.trim(
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def _tenant(runtime: Runtime) -> uuid.UUID:
-    with runtime.db.writer.begin() as session:
-        tenant = Tenant(slug=f"t-{secrets.token_hex(5)}", name="t", settings={})
-        session.add(tenant)
-        session.flush()
-        return tenant.id
 
 
 def _users(runtime: Runtime, tenant_id: uuid.UUID, *people: dict[str, Any]) -> list[uuid.UUID]:
@@ -166,7 +159,7 @@ def _statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
 @pytest.fixture
 def directory(runtime: Runtime) -> tuple[uuid.UUID, str, list[uuid.UUID]]:
     """A tenant with users whose searched fields share a random token, and that token."""
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     tok = secrets.token_hex(3)
     ids = _users(
         runtime,
@@ -299,7 +292,7 @@ def _fts_rows(runtime: Runtime, needle: str) -> int:
 
 
 def test_search_follows_updates_and_deletes(runtime: Runtime, backend: str) -> None:
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     old, new = f"old{secrets.token_hex(4)}", f"new{secrets.token_hex(4)}"
     (user_id,) = _users(runtime, tenant_id, {"first_name": "Ada", "last_name": old})
     assert _v2(runtime, tenant_id, old) == {user_id}
@@ -332,7 +325,7 @@ def test_search_follows_updates_and_deletes(runtime: Runtime, backend: str) -> N
 
 
 def test_other_tenants_users_never_match(runtime: Runtime) -> None:
-    mine, theirs = _tenant(runtime), _tenant(runtime)
+    mine, theirs = bare_tenant(runtime), bare_tenant(runtime)
     tok = secrets.token_hex(4)
     (my_user,) = _users(runtime, mine, {"first_name": "Zed", "last_name": f"Same{tok}"})
     _users(runtime, theirs, {"first_name": "Zed", "last_name": f"Same{tok}"})
@@ -384,7 +377,7 @@ def _pg_plan(session: Session, sql: str, params: Any) -> str:
 
 
 def test_searches_of_three_or_more_characters_use_the_index(runtime: Runtime, backend: str) -> None:
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     # Enough users in the tenant that walking it costs more than the index, for PostgreSQL's
     # planner; a needle of letters that no id (hex) contains, of few trigrams.
     needle = "q" + "".join(secrets.choice("ghjkmnpqrtvwxyz") for _ in range(4))
@@ -418,7 +411,7 @@ def test_searches_of_three_or_more_characters_use_the_index(runtime: Runtime, ba
 
 def test_shorter_needles_scan_and_still_match(runtime: Runtime, backend: str) -> None:
     """No trigram in one or two characters: the plain LIKE, with the same results."""
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     (user_id,) = _users(runtime, tenant_id, {"first_name": "Qy", "last_name": "Xo"})
     assert _v2(runtime, tenant_id, "QY") == {user_id}
     assert _identities(runtime, tenant_id, "y ") == {user_id}  # in "Qy Xo", the full name

@@ -22,14 +22,7 @@ from rosterd.repositories import scim_filter
 from rosterd.repositories import users as users_repo
 from rosterd.repositories._sql import count
 from rosterd.runtime import Runtime
-
-
-def _tenant(runtime: Runtime) -> uuid.UUID:
-    with runtime.db.writer.begin() as session:
-        tenant = Tenant(slug=f"t-{secrets.token_hex(5)}", name="t", settings={})
-        session.add(tenant)
-        session.flush()
-        return tenant.id
+from tests.factories import bare_tenant
 
 
 def _counted(runtime: Runtime, tenant_id: uuid.UUID) -> dict[str, int]:
@@ -75,8 +68,8 @@ def _bulk(
 
 
 def test_every_kind_of_write_keeps_the_tallies_exact(runtime: Runtime) -> None:
-    tenant_id = _tenant(runtime)
-    bystander = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
+    bystander = bare_tenant(runtime)
     _bulk(runtime, bystander, [UserStatus.active] * 3)
     assert _tallied(runtime, tenant_id) == {}
 
@@ -121,7 +114,7 @@ def test_every_kind_of_write_keeps_the_tallies_exact(runtime: Runtime) -> None:
 
 
 def test_a_rolled_back_write_leaves_the_tallies_alone(runtime: Runtime) -> None:
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     _bulk(runtime, tenant_id, [UserStatus.active] * 2)
     with runtime.db.writer() as session:
         session.execute(update(User).where(User.tenant_id == tenant_id).values(status="inactive"))
@@ -131,7 +124,7 @@ def test_a_rolled_back_write_leaves_the_tallies_alone(runtime: Runtime) -> None:
 
 
 def test_deleting_a_tenant_takes_its_tallies_and_users_with_it(runtime: Runtime) -> None:
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     _bulk(runtime, tenant_id, [UserStatus.active, UserStatus.inactive])
     with runtime.db.writer.begin() as session:
         session.execute(delete(Tenant).where(Tenant.id == tenant_id))
@@ -146,7 +139,7 @@ def test_deleting_a_tenant_takes_its_tallies_and_users_with_it(runtime: Runtime)
 def test_concurrent_writers_in_one_tenant_neither_deadlock_nor_drift(runtime: Runtime) -> None:
     """Four writers side by side (on PostgreSQL really at once), each transaction moving
     several tallies; odd workers touch them in the opposite order to even ones."""
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     active = _bulk(runtime, tenant_id, [UserStatus.active] * 40)
     inactive = _bulk(runtime, tenant_id, [UserStatus.inactive] * 40, first=41)
     errors: list[Exception] = []
@@ -198,7 +191,7 @@ def test_concurrent_writers_in_one_tenant_neither_deadlock_nor_drift(runtime: Ru
 def test_status_only_pages_report_the_tallied_total(
     runtime: Runtime, status: UserStatus | None, is_active: bool | None, expected: int
 ) -> None:
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     _bulk(
         runtime,
         tenant_id,
@@ -222,7 +215,7 @@ def test_status_only_pages_report_the_tallied_total(
 
 
 def test_a_page_with_any_other_filter_still_counts_its_rows(runtime: Runtime) -> None:
-    tenant_id = _tenant(runtime)
+    tenant_id = bare_tenant(runtime)
     ids = _bulk(runtime, tenant_id, [UserStatus.active] * 3)
     with runtime.db.writer.begin() as session:
         session.execute(update(User).where(User.id == ids[0]).values(title="x", department="Ops"))

@@ -15,8 +15,9 @@ from rosterd.repositories._sql import count, page_total
 from rosterd.repositories.user_search import FULL_NAME, ID_HEX
 
 SortKey = Literal["name", "email", "createdAt", "lastLoginAt", "username"]
-# User, or an alias of it over a subquery (see _page).
-Users: TypeAlias = type[User]
+# Where a query reads user columns by attribute name: User, an alias of it over a subquery,
+# or that subquery's column collection (see _page).
+Users: TypeAlias = Any
 ListingRow: TypeAlias = "Row[*tuple[Any, ...]]"
 
 
@@ -147,9 +148,15 @@ def _total(
     return page_total(shown, q.offset, q.limit, counted)
 
 
-def _page(session: Session, q: UserQuery, matching: Select[User]) -> tuple[Select[User], Users]:
-    """The ``matching`` users of ``q``'s page, in its order, and the entity to read them as."""
-    page, u = matching, User
+def _page(
+    session: Session, q: UserQuery, matching: Select[User], *, entities: bool
+) -> tuple[Select[Any], Users]:
+    """The ``matching`` users of ``q``'s page, in its order, and what to read their columns
+    from: User, or on PostgreSQL searches the fenced subquery (as an entity alias when
+    ``entities``, else as plain columns, which cost nothing to build per request where an
+    alias adapts every attribute it is asked for)."""
+    page: Select[Any] = matching
+    u: Users = User
     if q.search and session.get_bind().dialect.name == "postgresql":
         # Find the matching users first (through the search index), then order them: the
         # page is sorted from the matching rows themselves. Left to itself, PostgreSQL walks
@@ -158,8 +165,9 @@ def _page(session: Session, q: UserQuery, matching: Select[User]) -> tuple[Selec
         # merging the two steps. (Joining the matches back to users by id instead made it
         # walk the whole primary key at a million users: 3 s.) SQLite already searches
         # first, see user_search.where.
-        u = aliased(User, matching.offset(0).subquery())
-        page = select(u)
+        found = matching.offset(0).subquery()
+        u = aliased(User, found) if entities else found.c
+        page = select(u) if entities else select(found)
     order = _order(q.sort_by, q.descending, u)
     return page.order_by(*order).offset(q.offset).limit(q.limit), u
 
@@ -168,7 +176,7 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
     """One page of the tenant's users matching ``q``, as entities with role and team, and
     the total."""
     matching = _matching(tenant_id, q)
-    page, u = _page(session, q, matching)
+    page, u = _page(session, q, matching, entities=True)
     users = list(session.scalars(_with_refs(page, u)).unique())
     return users, _total(session, tenant_id, q, matching, shown=len(users))
 
@@ -204,7 +212,7 @@ def search_listing(
     quarter of loading them as entities with their role and team (no identity map, no
     instances, no columns nobody shows)."""
     matching = _matching(tenant_id, q)
-    page, u = _page(session, q, matching)
+    page, u = _page(session, q, matching, entities=False)
     page = (
         page.with_only_columns(*_listing(u))
         .outerjoin(Role, Role.id == u.role_id)
