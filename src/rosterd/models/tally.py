@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Enum, ForeignKey
+from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rosterd.models.base import Base
-from rosterd.models.user import UserStatus
+from rosterd.models.user import UserStatus, status_type
 
 
 class UserTally(Base):
@@ -23,8 +23,5 @@ class UserTally(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
-    status: Mapped[UserStatus] = mapped_column(
-        Enum(UserStatus, native_enum=False, create_constraint=True, length=16, name="status"),
-        primary_key=True,
-    )
+    status: Mapped[UserStatus] = mapped_column(status_type(), primary_key=True)
     users: Mapped[int]

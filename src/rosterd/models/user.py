@@ -27,6 +27,12 @@ class UserStatus(enum.StrEnum):
     inactive = "inactive"
 
 
+def status_type() -> Enum:
+    """How a status is stored: its name as a string, checked. ``users`` and ``user_tallies``
+    (whose triggers copy one into the other) must agree; each column needs its own instance."""
+    return Enum(UserStatus, native_enum=False, create_constraint=True, length=16, name="status")
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -42,10 +48,7 @@ class User(Base):
     department: Mapped[str | None] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(35))
     phone: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[UserStatus] = mapped_column(
-        Enum(UserStatus, native_enum=False, create_constraint=True, length=16, name="status"),
-        default=UserStatus.active,
-    )
+    status: Mapped[UserStatus] = mapped_column(status_type(), default=UserStatus.active)
     role_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("roles.id", ondelete="SET NULL"))
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(255))
