@@ -152,8 +152,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for name in _SQLITE_TRIGGERS:
-        op.execute(f"DROP TRIGGER {name}" + (" ON users" if dialect == "postgresql" else ""))
-        if dialect == "postgresql":
+    if dialect == "sqlite":
+        for name in _SQLITE_TRIGGERS:
+            op.execute(f"DROP TRIGGER {name}")
+    elif dialect == "postgresql":
+        for name in _PG_TRIGGERS:
+            op.execute(f"DROP TRIGGER {name} ON users")
             op.execute(f"DROP FUNCTION {name}()")
     op.drop_table("user_tallies")
