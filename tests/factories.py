@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from rosterd.auth.scopes import ALL_SCOPES
-from rosterd.models import Tenant
+from rosterd.domain import rules
+from rosterd.models import Tenant, User
 from rosterd.runtime import Runtime
 from rosterd.services import clients as clients_service
 from rosterd.services import scim_tokens as scim_tokens_service
@@ -131,3 +132,12 @@ def bare_tenant(runtime: Runtime) -> uuid.UUID:
         session.add(tenant)
         session.flush()
         return tenant.id
+
+
+def stored_user(**fields: Any) -> User:
+    """A User row for tests that write the store directly, with the keys the domain derives
+    (rosterd.domain.rules) filled in as the services would."""
+    keys: dict[str, Any] = {"username_key": rules.fold(fields["username"])}
+    if fields.get("email"):
+        keys["email_key"] = rules.email_key(fields["email"])
+    return User(**keys, **fields)

@@ -43,6 +43,7 @@ from rosterd.models.base import UTCDateTime
 from rosterd.repositories.user_search import FTS_TABLE
 from rosterd.runtime import Runtime
 from tests.backends import database_url, postgres_url, sqlite_url
+from tests.factories import stored_user
 
 # Neither backend can reflect expression indexes (lower(email) ...): SQLAlchemy and Alembic
 # say so when comparing. test_every_model_index_exists checks those indexes by name instead.
@@ -237,7 +238,7 @@ def test_every_model_index_exists(fresh_url: str) -> None:
             assert _missing_model_indexes(conn) == []
             ddl = _index_ddl(conn)
         # The expression indexes Alembic cannot compare are among those checked.
-        for name in ("uq_users_tenant_email", "uq_users_tenant_username", "uq_groups_tenant_name"):
+        for name in ("ix_users_tenant_sort_name", "uq_roles_tenant_name", "uq_groups_tenant_name"):
             assert any(n == name for _, n in ddl), name
 
 
@@ -245,14 +246,14 @@ def test_index_check_detects_a_missing_expression_index(fresh_url: str) -> None:
     with _database(fresh_url) as db:
         upgrade(db.write_engine)
         with db.write_engine.begin() as conn:
-            conn.execute(text("DROP INDEX uq_users_tenant_email"))
-            conn.execute(text("CREATE INDEX uq_users_tenant_email ON users (tenant_id, email)"))
+            conn.execute(text("DROP INDEX uq_groups_tenant_name"))
+            conn.execute(text("CREATE INDEX uq_groups_tenant_name ON groups (tenant_id, name)"))
             conn.execute(text("DROP INDEX uq_teams_tenant_name"))
         with db.write_engine.connect() as conn:
             problems = _missing_model_indexes(conn)
         assert "teams.uq_teams_tenant_name: missing" in problems
-        assert "users.uq_users_tenant_email: unique should be True" in problems
-        assert "users.uq_users_tenant_email: lacks lower()" in problems
+        assert "groups.uq_groups_tenant_name: unique should be True" in problems
+        assert "groups.uq_groups_tenant_name: lacks lower()" in problems
 
 
 def test_migrations_build_the_same_indexes_as_the_models(
@@ -372,7 +373,12 @@ def test_downgrades_keep_users_and_their_case_insensitive_uniqueness(fresh_url: 
             session.flush()
             tenant_id = tenant.id
             session.add(
-                User(tenant_id=tenant_id, number=1, username="Jane", email="Jane@Example.com")
+                stored_user(
+                    tenant_id=tenant_id,
+                    number=1,
+                    username="Jane",
+                    email="Jane@Example.com",
+                )
             )
 
         for revision, below in reversed(_revisions_oldest_first()):
@@ -411,7 +417,7 @@ def test_timestamps_come_back_timezone_aware_utc(runtime: Runtime) -> None:
         session.flush()
         tenant_id = tenant.id
         session.add(
-            User(
+            stored_user(
                 tenant_id=tenant_id,
                 number=1,
                 username=f"u-{secrets.token_hex(4)}",
@@ -468,7 +474,7 @@ def test_user_email_and_username_are_unique_per_tenant_ignoring_case(
             "username": f"other-{number}-{n}",
             column: value,
         }
-        return User(tenant_id=tenant_id, number=number, **fields)
+        return stored_user(tenant_id=tenant_id, number=number, **fields)
 
     original = f"Jane.Doe-{n}@Example.com" if column == "email" else f"Jane.Doe-{n}"
     with runtime.db.writer.begin() as session:
@@ -495,7 +501,9 @@ def test_users_without_email_do_not_collide(runtime: Runtime) -> None:
     tenant_id = _new_tenant(runtime)
     with runtime.db.writer.begin() as session:
         for number in (1, 2, 3):
-            session.add(User(tenant_id=tenant_id, number=number, username=f"u{number}", email=None))
+            session.add(
+                stored_user(tenant_id=tenant_id, number=number, username=f"u{number}", email=None)
+            )
     with runtime.db.reader() as session:
         count = len(session.scalars(select(User.id).where(User.tenant_id == tenant_id)).all())
     assert count == 3

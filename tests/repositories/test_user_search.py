@@ -25,7 +25,7 @@ from rosterd.repositories import scim_filter, user_search
 from rosterd.repositories import users as users_repo
 from rosterd.repositories._sql import contains_ci, like_pattern
 from rosterd.runtime import Runtime
-from tests.factories import bare_tenant
+from tests.factories import bare_tenant, stored_user
 
 V2_COLUMNS = [User.first_name, User.last_name, User.display_name, User.email, User.username]
 IDENTITY_COLUMNS = [User.first_name, User.last_name, User.email, User.phone]
@@ -52,7 +52,7 @@ def _users(runtime: Runtime, tenant_id: uuid.UUID, *people: dict[str, Any]) -> l
     """Users from field dicts; a username is made up when not given."""
     with runtime.db.writer.begin() as session:
         users = [
-            User(
+            stored_user(
                 tenant_id=tenant_id,
                 number=n,
                 **{"username": f"user-{secrets.token_hex(6)}", **fields},
@@ -71,7 +71,8 @@ def _bulk_users(runtime: Runtime, tenant_id: uuid.UUID, people: list[dict[str, A
             "id": uuid.uuid4(),
             "tenant_id": tenant_id,
             "number": n,
-            "username": f"bulk-{secrets.token_hex(6)}",
+            "username": (name := f"bulk-{secrets.token_hex(6)}"),
+            "username_key": name,
             **fields,
         }
         for n, fields in enumerate(people, start=1)

@@ -22,7 +22,7 @@ from rosterd.repositories import scim_filter
 from rosterd.repositories import users as users_repo
 from rosterd.repositories._sql import count
 from rosterd.runtime import Runtime
-from tests.factories import bare_tenant
+from tests.factories import bare_tenant, stored_user
 
 
 def _counted(runtime: Runtime, tenant_id: uuid.UUID) -> dict[str, int]:
@@ -57,7 +57,8 @@ def _bulk(
             "id": uuid.uuid4(),
             "tenant_id": tenant_id,
             "number": n,
-            "username": f"bulk-{secrets.token_hex(6)}",
+            "username": (name := f"bulk-{secrets.token_hex(6)}"),
+            "username_key": name,
             "status": status,
         }
         for n, status in enumerate(statuses, start=first)
@@ -77,7 +78,9 @@ def test_every_kind_of_write_keeps_the_tallies_exact(runtime: Runtime) -> None:
     assert _assert_in_step(runtime, tenant_id) == {"active": 5, "pending": 2}
 
     with runtime.db.writer.begin() as session:
-        session.add(User(tenant_id=tenant_id, number=100, username=f"orm-{secrets.token_hex(4)}"))
+        session.add(
+            stored_user(tenant_id=tenant_id, number=100, username=f"orm-{secrets.token_hex(4)}")
+        )
     assert _assert_in_step(runtime, tenant_id) == {"active": 6, "pending": 2}
 
     with runtime.db.writer.begin() as session:
@@ -158,7 +161,7 @@ def test_concurrent_writers_in_one_tenant_neither_deadlock_nor_drift(runtime: Ru
                         update(User).where(User.id == active[n]).values(status=moved_to)
                     )
                     session.add(
-                        User(
+                        stored_user(
                             tenant_id=tenant_id,
                             number=1000 + n,
                             username=f"c-{secrets.token_hex(6)}",

@@ -7,10 +7,11 @@ import uuid
 
 import pytest
 
-from rosterd.models import Role, Team, Tenant, User, UserStatus
+from rosterd.models import Role, Team, Tenant, UserStatus
 from rosterd.repositories import users as users_repo
 from rosterd.repositories._sql import page_total
 from rosterd.runtime import Runtime
+from tests.factories import stored_user
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def tenant_id(runtime: Runtime) -> uuid.UUID:
         ]
         for n, (first, last, status, role_id, team_id) in enumerate(people, start=1):
             session.add(
-                User(
+                stored_user(
                     tenant_id=tenant.id,
                     number=n,
                     username=f"{token}-user{n}",

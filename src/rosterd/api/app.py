@@ -8,14 +8,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import ValidationError
 from scim2_models import SCIMException
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from rosterd import __version__
 from rosterd.api import ops
 from rosterd.api.admin import scim_tokens as admin_scim_tokens
 from rosterd.api.adminusers import errors as adminusers_errors
 from rosterd.api.adminusers import router as adminusers
-from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict, store_refused
+from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict
 from rosterd.api.identities import errors as identities_errors
 from rosterd.api.identities import router as identities
 from rosterd.api.middleware import RequestIdMiddleware
@@ -63,7 +63,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.translate(SCIMException, scim_errors.from_scim_exception)
     errors.translate(ValidationError, scim_errors.from_validation_error)
     errors.translate(IntegrityError, store_conflict)
-    errors.translate(DataError, store_refused)
     errors.install(app)
     app.include_router(ops.router)
     app.include_router(oauth.router)

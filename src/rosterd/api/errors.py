@@ -15,9 +15,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rosterd.services.errors import Conflict, DomainError, FieldError, Invalid
+from rosterd.api.deps import request_id
+from rosterd.services.errors import DomainError, FieldError, Invalid, conflict_of
 
 log = logging.getLogger("rosterd.api")
 
@@ -67,7 +69,9 @@ def validation_details(exc: RequestValidationError) -> list[FieldError]:
     return details
 
 
-Translator = Callable[[Exception], tuple[DomainError, int]]
+# A translator renders a library's exception as a domain error and a status, or answers None
+# when it does not understand this one (it is then a bug: logged, and a 500).
+Translator = Callable[[Exception], tuple[DomainError, int] | None]
 
 
 class SurfaceErrors:
@@ -111,13 +115,25 @@ class SurfaceErrors:
             return response
 
         async def on_bug(request: Request, exc: Exception) -> Response:
-            log.exception("unhandled error on %s %s", request.method, request.url.path)
-            err = DomainError(message="internal server error", code="internal_error")
+            log.error(
+                "unhandled error on %s %s (request %s)",
+                request.method,
+                request.url.path,
+                request_id(request),
+                exc_info=exc,
+            )
+            err = DomainError(
+                message=f"internal server error (request {request_id(request)})",
+                code="internal_error",
+            )
             return self.renderer(request.url.path)(request, err, 500)
 
         def make_translated(translator: Translator) -> Callable[..., Any]:
             async def on_translated(request: Request, exc: Exception) -> Response:
-                err, status = translator(exc)
+                translated = translator(exc)
+                if translated is None:
+                    return await on_bug(request, exc)
+                err, status = translated
                 return self.renderer(request.url.path)(request, err, status)
 
             return on_translated
@@ -135,11 +151,9 @@ def plain_json(request: Request, exc: DomainError, status: int) -> Response:
     return JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)
 
 
-def store_conflict(exc: Exception) -> tuple[DomainError, int]:
-    """A unique index refused a write the service's own checks let through (a race)."""
-    return Conflict("conflicts with a record written at the same time; retry"), 409
-
-
-def store_refused(exc: Exception) -> tuple[DomainError, int]:
-    """The database refused a value (e.g. a NUL character on PostgreSQL)."""
-    return Invalid("a value cannot be stored (it contains characters the store refuses)"), 400
+def store_conflict(exc: Exception) -> tuple[DomainError, int] | None:
+    """A unique index refused a write the service's own checks let through (a race with a
+    concurrent writer): a 409 naming the field. Any other integrity error is a bug."""
+    assert isinstance(exc, IntegrityError)
+    conflict = conflict_of(exc)
+    return (conflict, 409) if conflict else None

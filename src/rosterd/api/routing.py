@@ -26,10 +26,19 @@ from starlette.concurrency import run_in_threadpool
 
 
 def _call_and_commit(endpoint: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    result = endpoint(**kwargs)
-    for value in kwargs.values():
-        if isinstance(value, Session):
-            value.commit()
+    sessions = [value for value in kwargs.values() if isinstance(value, Session)]
+    try:
+        result = endpoint(**kwargs)
+        for session in sessions:
+            session.commit()
+    except BaseException:
+        # Roll back here, in this thread, so the connection (on SQLite, the only writer) is
+        # free at once: handing the rollback to another worker thread made a failed request
+        # hold the writer until a thread was free, while every thread waited for the writer.
+        for session in sessions:
+            session.rollback()
+            session.close()
+        raise
     return result
 
 

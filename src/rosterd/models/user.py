@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, func
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, func, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rosterd.models.base import Base, utcnow
@@ -41,13 +41,26 @@ class User(Base):
     number: Mapped[int]
     username: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
+    # Case-insensitive identity of username and email (domain.rules.fold: NFC + casefold),
+    # computed in Python so SQLite and PostgreSQL agree on which two values are one.
+    username_key: Mapped[str] = mapped_column(String(1024))
+    email_key: Mapped[str | None] = mapped_column(String(1024))
+    # False where the tenant lets users share an address (their IdP has such users); only
+    # true rows are held unique.
+    email_unique: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Every address and phone number the client keeps ([{value, type, primary, display}],
+    # as SCIM sends them); email and phone are their primaries.
+    emails: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    phone_numbers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(255))
     title: Mapped[str | None] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(35))
-    phone: Mapped[str | None] = mapped_column(String(16))
+    # As sent (free text); phone_e164 is its E.164 form when it has one.
+    phone: Mapped[str | None] = mapped_column(String(64))
+    phone_e164: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[UserStatus] = mapped_column(status_type(), default=UserStatus.active)
     role_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("roles.id", ondelete="SET NULL"))
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
@@ -84,8 +97,16 @@ class User(Base):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("uq_users_tenant_number", "tenant_id", "number", unique=True),
-        Index("uq_users_tenant_username", "tenant_id", func.lower(username), unique=True),
-        Index("uq_users_tenant_email", "tenant_id", func.lower(email), unique=True),
+        Index("uq_users_tenant_username_key", "tenant_id", "username_key", unique=True),
+        Index(
+            "uq_users_tenant_email_key",
+            "tenant_id",
+            "email_key",
+            unique=True,
+            sqlite_where=text("email_unique"),
+            postgresql_where=text("email_unique"),
+        ),
+        Index("ix_users_tenant_email_key", "tenant_id", "email_key"),
         Index("ix_users_tenant_external_id", "tenant_id", "external_id"),
         # The ascending sortBy=name order of the repositories (users._order), with and
         # without a status filter, so a page is read off the index instead of sorted.
@@ -97,7 +118,7 @@ class User(Base):
         Index("ix_users_team_id", "team_id"),
         Index("ix_users_manager_id", "manager_id"),
         Index("uq_users_tenant_identity_key", "tenant_id", "identity_key", unique=True),
-        Index("uq_users_tenant_phone", "tenant_id", "phone", unique=True),
+        Index("ix_users_tenant_phone_e164", "tenant_id", "phone_e164"),
         Index("ix_users_expires_at", "expires_at"),
     )
 

@@ -30,6 +30,7 @@ class UserQuery:
     status: UserStatus | None = None
     # The boolean view of status: True is active, False is any other status.
     is_active: bool | None = None
+    # Exact matches, by the folded keys (rosterd.domain.rules.fold of what was asked for).
     email: str | None = None
     username: str | None = None
     last_login_before: datetime | None = None
@@ -53,6 +54,18 @@ def get(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | No
     return session.scalar(_BY_ID, {"tenant_id": tenant_id, "user_id": user_id})
 
 
+# Locks the user's row only (not its role's or team's, on the nullable side of the joins) and
+# overwrites whatever the session held: what was read before the lock may be stale.
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update(of=User).execution_options(populate_existing=True)
+
+
+def get_for_update(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    """The user, its row locked until the transaction ends (PostgreSQL; SQLite writers hold
+    the database), so concurrent writers of one user take turns instead of one of them
+    failing on a stale version."""
+    return session.scalar(_BY_ID_FOR_UPDATE, {"tenant_id": tenant_id, "user_id": user_id})
+
+
 def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[User]:
     if not ids:
         return []
@@ -63,17 +76,38 @@ def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -
     )
 
 
-def find_by_username(session: Session, tenant_id: uuid.UUID, username: str) -> User | None:
+def find_by_username_key(session: Session, tenant_id: uuid.UUID, key: str) -> User | None:
+    return session.scalar(select(User).where(User.tenant_id == tenant_id, User.username_key == key))
+
+
+def find_by_email_key(
+    session: Session, tenant_id: uuid.UUID, key: str, *, unique_only: bool = False
+) -> User | None:
+    """A user with that address (the first, where a tenant lets users share one); with
+    ``unique_only``, only among the addresses held unique."""
+    stmt = select(User).where(User.tenant_id == tenant_id, User.email_key == key)
+    if unique_only:
+        stmt = stmt.where(User.email_unique)
+    return session.scalar(stmt.order_by(User.created_at, User.id).limit(1))
+
+
+def first_shared_email(session: Session, tenant_id: uuid.UUID) -> str | None:
+    """An address two users of the tenant share, or None."""
     return session.scalar(
-        select(User).where(
-            User.tenant_id == tenant_id, func.lower(User.username) == func.lower(username)
-        )
+        select(User.email_key)
+        .where(User.tenant_id == tenant_id, User.email_key.is_not(None))
+        .group_by(User.email_key)
+        .having(func.count() > 1)
+        .limit(1)
     )
 
 
-def find_by_email(session: Session, tenant_id: uuid.UUID, email: str) -> User | None:
-    return session.scalar(
-        select(User).where(User.tenant_id == tenant_id, func.lower(User.email) == func.lower(email))
+def hold_emails_unique(session: Session, tenant_id: uuid.UUID) -> None:
+    session.execute(
+        update(User)
+        .where(User.tenant_id == tenant_id, User.email_unique.is_(False))
+        .values(email_unique=True)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -82,13 +116,13 @@ def _sort_columns(sort_by: SortKey, u: Users = User) -> list[Any]:
         case "name":
             return [func.lower(u.last_name), func.lower(u.first_name)]
         case "email":
-            return [func.lower(u.email)]
+            return [u.email_key]
         case "createdAt":
             return [u.created_at]
         case "lastLoginAt":
             return [u.last_login_at]
         case "username":
-            return [func.lower(u.username)]
+            return [u.username_key]
 
 
 def _matching(tenant_id: uuid.UUID, q: UserQuery) -> Select[User]:
@@ -124,9 +158,9 @@ def _matching(tenant_id: uuid.UUID, q: UserQuery) -> Select[User]:
             User.status == UserStatus.active if q.is_active else User.status != UserStatus.active
         )
     if q.email is not None:
-        stmt = stmt.where(func.lower(User.email) == func.lower(q.email))
+        stmt = stmt.where(User.email_key == q.email)
     if q.username is not None:
-        stmt = stmt.where(func.lower(User.username) == func.lower(q.username))
+        stmt = stmt.where(User.username_key == q.username)
     if q.last_login_before is not None:
         # Never logged in counts as idle: the users an idle sweep is looking for.
         stmt = stmt.where(
@@ -294,8 +328,10 @@ def find_by_identity_key(session: Session, tenant_id: uuid.UUID, key: str) -> Us
     return session.scalar(select(User).where(User.tenant_id == tenant_id, User.identity_key == key))
 
 
-def find_by_phone(session: Session, tenant_id: uuid.UUID, phone: str) -> User | None:
-    return session.scalar(select(User).where(User.tenant_id == tenant_id, User.phone == phone))
+def find_by_phone_e164(session: Session, tenant_id: uuid.UUID, phone: str) -> User | None:
+    return session.scalar(
+        select(User).where(User.tenant_id == tenant_id, User.phone_e164 == phone).limit(1)
+    )
 
 
 def page_after(

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
+
+from rosterd.repositories.constraints import violated_unique
+
 
 @dataclass
 class FieldError:
@@ -62,3 +66,25 @@ class TooLarge(DomainError):
     """A request beyond an advertised limit (e.g. SCIM bulk maxOperations)."""
 
     code: str = "too_large"
+
+
+# Columns whose uniqueness stands for a domain field of another name.
+_KEY_FIELDS = {"username_key": "username", "email_key": "email", "identity": "external_identities"}
+
+
+def conflict_of(exc: IntegrityError) -> Conflict | None:
+    """The conflict a unique index reports when it refused a write the domain's own checks
+    let through (a concurrent writer won the race), or None for any other integrity error
+    (NOT NULL, foreign key: bugs, not conflicts). The index's last column is the field that
+    collided; the others scope it (tenant, group)."""
+    violated = violated_unique(exc)
+    if violated is None:
+        return None
+    table, columns = violated
+    column = columns[-1] if columns else "id"
+    field = _KEY_FIELDS.get(column, column)
+    resource = table.removesuffix("s").replace("_", " ")
+    return Conflict(
+        f"a {resource} with this {field.replace('_', ' ')} was written at the same time",
+        [FieldError(field, "taken")],
+    )

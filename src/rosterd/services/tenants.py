@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from rosterd.models import Role, Tenant
 from rosterd.repositories import roles as roles_repo
 from rosterd.repositories import tenants as tenants_repo
+from rosterd.repositories import users as users_repo
 from rosterd.services.errors import Conflict, NotFound, invalid_field
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -76,3 +77,24 @@ def sso_only(session: Session, tenant_id: uuid.UUID) -> bool:
 
 def set_sso_only(session: Session, tenant: Tenant, value: bool) -> None:
     tenant.settings = {**tenant.settings, SSO_ONLY_SETTING: value}
+
+
+SHARED_EMAILS_SETTING = "shared_emails"
+
+
+def shared_emails(session: Session, tenant_id: uuid.UUID) -> bool:
+    """Whether users of this tenant may share an email address (their IdP has such users);
+    by default an address belongs to one user, and a second is a 409."""
+    tenant = tenants_repo.get(session, tenant_id)
+    return tenant is not None and bool(tenant.settings.get(SHARED_EMAILS_SETTING))
+
+
+def set_shared_emails(session: Session, tenant: Tenant, value: bool) -> None:
+    """Allow or forbid shared addresses. Forbidding them again is refused while users still
+    share one, naming the first such address."""
+    if not value:
+        shared = users_repo.first_shared_email(session, tenant.id)
+        if shared is not None:
+            raise invalid_field("shared_emails", f"users still share the address {shared!r}")
+        users_repo.hold_emails_unique(session, tenant.id)
+    tenant.settings = {**tenant.settings, SHARED_EMAILS_SETTING: value}

@@ -1,18 +1,24 @@
-"""Users: creation, changes, status, deletion and group memberships."""
+"""Users: creation, changes, status, deletion and group memberships.
+
+Every write takes a typed command (rosterd.domain.commands), applies the rules of
+rosterd.domain.rules to each field it carries, and locks the row it changes before reading it.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from scim2_models.path import AttrPath, FilterNode
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from rosterd.auth.secrets import hash_password
+from rosterd.domain import rules, user_fields
+from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import Group, User, UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import groups as groups_repo
@@ -24,6 +30,7 @@ from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
 from rosterd.repositories.users import ListingRow, UserQuery
 from rosterd.services import audit, lifecycle
+from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import (
     Conflict,
@@ -33,160 +40,135 @@ from rosterd.services.errors import (
     PreconditionFailed,
     invalid_field,
 )
-from rosterd.services.limits import check_lengths
-
-# Fields a caller may change on an existing user.
-MUTABLE_FIELDS = frozenset(
-    {
-        "username",
-        "email",
-        "first_name",
-        "last_name",
-        "display_name",
-        "title",
-        "department",
-        "locale",
-        "phone",
-        "status",
-        "role_id",
-        "team_id",
-        "external_id",
-        "employee_number",
-        "division",
-        "organization",
-        "cost_center",
-        "manager_id",
-        "identity_key",
-        "preferences",
-        "expires_at",
-        # Not columns: the password is stored as an argon2id hash, the external identities
-        # in their own table.
-        "password",
-        "external_identities",
-    }
-)
 
 
-@dataclass
-class NewUser:
-    email: str | None = None
-    username: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    display_name: str | None = None
-    title: str | None = None
-    department: str | None = None
-    locale: str | None = None
-    phone: str | None = None
-    status: UserStatus = UserStatus.active
-    role_id: uuid.UUID | None = None
-    team_id: uuid.UUID | None = None
-    external_id: str | None = None
-    employee_number: str | None = None
-    division: str | None = None
-    organization: str | None = None
-    cost_center: str | None = None
-    manager_id: uuid.UUID | None = None
-    identity_key: str | None = None
-    preferences: dict[str, Any] | None = None
-    expires_at: datetime | None = None
-    password: str | None = None
-    external_identities: list[str] = field(default_factory=list)
-    group_ids: list[uuid.UUID] = field(default_factory=list)
+def _not_found(user_id: object) -> NotFound:
+    return NotFound(f"user {user_id} not found", [FieldError("id", "not found")])
 
 
 def get_user(session: Session, actor: Actor, user_id: uuid.UUID) -> User:
     user = users_repo.get(session, actor.tenant_id, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} not found")
+        raise _not_found(user_id)
+    return user
+
+
+def lock_user(
+    session: Session, actor: Actor, user_id: uuid.UUID, expected_version: int | None = None
+) -> User:
+    """The user, locked for the rest of the transaction: every write reads the row it
+    changes this way, so concurrent writers of one user queue and none acts on a stale
+    read. ``expected_version`` (an If-Match) is checked once the lock is held."""
+    user = users_repo.get_for_update(session, actor.tenant_id, user_id)
+    if user is None:
+        raise _not_found(user_id)
+    check_version(user, expected_version)
     return user
 
 
 def list_users(session: Session, actor: Actor, query: UserQuery) -> tuple[list[User], int]:
-    return users_repo.search(session, actor.tenant_id, query)
+    return users_repo.search(session, actor.tenant_id, _keyed(query))
 
 
 def list_user_rows(
     session: Session, actor: Actor, query: UserQuery
 ) -> tuple[Sequence[ListingRow], int]:
     """``list_users`` as rows of the columns a list page shows (users_repo.search_listing)."""
-    return users_repo.search_listing(session, actor.tenant_id, query)
+    return users_repo.search_listing(session, actor.tenant_id, _keyed(query))
 
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+def _keyed(query: UserQuery) -> UserQuery:
+    """``query`` with its exact-match email and username as the keys they are stored by."""
+    return replace(
+        query,
+        email=rules.email_key(query.email) if query.email is not None else None,
+        username=rules.fold(query.username) if query.username is not None else None,
+    )
 
 
-def _check_phone(phone: str | None) -> None:
-    if phone is not None and not _E164.match(phone):
-        raise invalid_field("phone", "use E.164: + then country code and number, digits only")
+# ---- rules applied to a command's fields ---------------------------------------------------
+
+
+def _taken(field_name: str, what: str, value: object) -> Conflict:
+    return Conflict(
+        f"a user with {what} {value!r} already exists", [FieldError(field_name, "taken")]
+    )
 
 
 def _check_unique(
     session: Session,
     actor: Actor,
+    columns: Mapping[str, Any],
+    user: User | None,
     *,
-    username: str | None,
-    email: str | None,
-    exclude: uuid.UUID | None,
-    identity_key: str | None = None,
-    phone: str | None = None,
-    external_identities: Sequence[str] = (),
+    strict_phone: bool,
 ) -> None:
-    if identity_key is not None:
-        other = users_repo.find_by_identity_key(session, actor.tenant_id, identity_key)
-        if other is not None and other.id != exclude:
-            raise Conflict(
-                f"a user with identity key {identity_key!r} already exists",
-                [FieldError("identity_key", "already taken")],
-            )
-    if phone is not None:
-        other = users_repo.find_by_phone(session, actor.tenant_id, phone)
-        if other is not None and other.id != exclude:
-            raise Conflict(
-                f"a user with phone number {phone!r} already exists",
-                [FieldError("phone", "already taken")],
-            )
-    for identity in external_identities:
-        owner = identities_repo.owner_of(session, actor.tenant_id, identity)
-        if owner is not None and owner != exclude:
+    """Uniqueness of the values that change (a value a user already has is its own)."""
+
+    def changes(name: str) -> bool:
+        return columns.get(name) is not None and (
+            user is None or getattr(user, name) != columns[name]
+        )
+
+    tenant = actor.tenant_id
+    if (
+        changes("email_key")
+        and columns.get("email_unique", True)
+        and users_repo.find_by_email_key(session, tenant, columns["email_key"], unique_only=True)
+    ):
+        raise _taken("email", "email", columns["email"])
+    if changes("username_key") and users_repo.find_by_username_key(
+        session, tenant, columns["username_key"]
+    ):
+        raise _taken("username", "username", columns["username"])
+    if changes("identity_key") and users_repo.find_by_identity_key(
+        session, tenant, columns["identity_key"]
+    ):
+        raise _taken("identity_key", "identity key", columns["identity_key"])
+    if strict_phone and changes("phone_e164"):
+        other = users_repo.find_by_phone_e164(session, tenant, columns["phone_e164"])
+        if other is not None and (user is None or other.id != user.id):
+            raise _taken("phone", "phone number", columns["phone"])
+    for identity in columns.get("external_identities") or ():
+        owner = identities_repo.owner_of(session, tenant, identity)
+        if owner is not None and (user is None or owner != user.id):
             raise Conflict(
                 f"external identity {identity!r} already belongs to another user",
-                [FieldError("external_identities", "already taken")],
-            )
-    if email is not None:
-        other = users_repo.find_by_email(session, actor.tenant_id, email)
-        if other is not None and other.id != exclude:
-            raise Conflict(
-                f"a user with email {email!r} already exists",
-                [FieldError("email", "already taken")],
-            )
-    if username is not None:
-        other = users_repo.find_by_username(session, actor.tenant_id, username)
-        if other is not None and other.id != exclude:
-            raise Conflict(
-                f"a user with username {username!r} already exists",
-                [FieldError("username", "already taken")],
+                [FieldError("external_identities", "taken")],
             )
 
 
-def _check_refs(
-    session: Session,
-    actor: Actor,
-    *,
-    role_id: uuid.UUID | None,
-    team_id: uuid.UUID | None,
-    manager_id: uuid.UUID | None = None,
-    user_id: uuid.UUID | None = None,
-) -> None:
-    if role_id is not None and roles_repo.get(session, actor.tenant_id, role_id) is None:
-        raise invalid_field("role_id", f"role {role_id} does not exist")
-    if team_id is not None and teams_repo.get(session, actor.tenant_id, team_id) is None:
-        raise invalid_field("team_id", f"team {team_id} does not exist")
-    if manager_id is not None:
-        if manager_id == user_id:
+def _refs(
+    session: Session, actor: Actor, columns: Mapping[str, Any], user: User | None
+) -> dict[str, Any]:
+    """The role and team that ``columns`` point to, loaded (they are shown with the user),
+    and the manager checked; only for references that change."""
+
+    def changes(name: str) -> bool:
+        return name in columns and (user is None or getattr(user, name) != columns[name])
+
+    loaded: dict[str, Any] = {}
+    if changes("role_id"):
+        role = None
+        if columns["role_id"] is not None:
+            role = roles_repo.get(session, actor.tenant_id, columns["role_id"])
+            if role is None:
+                raise invalid_field("role_id", f"role {columns['role_id']} does not exist")
+        loaded["role"] = role
+    if changes("team_id"):
+        team = None
+        if columns["team_id"] is not None:
+            team = teams_repo.get(session, actor.tenant_id, columns["team_id"])
+            if team is None:
+                raise invalid_field("team_id", f"team {columns['team_id']} does not exist")
+        loaded["team"] = team
+    manager_id = columns.get("manager_id")
+    if changes("manager_id") and manager_id is not None:
+        if user is not None and manager_id == user.id:
             raise invalid_field("manager_id", "a user cannot be their own manager")
         if users_repo.get(session, actor.tenant_id, manager_id) is None:
             raise invalid_field("manager_id", f"user {manager_id} does not exist")
+    return loaded
 
 
 def _resolve_groups(
@@ -202,115 +184,94 @@ def _resolve_groups(
     return found
 
 
+def _email_unique(session: Session, actor: Actor, columns: Mapping[str, Any]) -> dict[str, Any]:
+    if columns.get("email_key") is None:
+        return {}
+    return {"email_unique": not tenants_service.shared_emails(session, actor.tenant_id)}
+
+
+# ---- writes --------------------------------------------------------------------------------
+
+
 def create_user(session: Session, actor: Actor, data: NewUser) -> User:
-    username = data.username or data.email
-    if not username:
-        raise invalid_field("username", "a username or an email is required")
-    _check_unique(
-        session,
-        actor,
-        username=username,
-        email=data.email,
-        exclude=None,
-        identity_key=data.identity_key,
-        phone=data.phone,
-        external_identities=data.external_identities,
-    )
-    _check_phone(data.phone)
-    check_lengths(User, vars(data))
-    _check_refs(
-        session, actor, role_id=data.role_id, team_id=data.team_id, manager_id=data.manager_id
-    )
-    expires_at, expired = lifecycle.effective_expiry(data.expires_at, utcnow())
+    sent = {f.name: getattr(data, f.name) for f in dataclass_fields(data)}
+    if not sent["username"]:
+        del sent["username"]
+    columns = user_fields.columns(sent, None, strict_phone=data.phone_must_be_e164)
+    if "username" not in columns:
+        # Without a username, the address is the login name.
+        if not columns.get("email"):
+            raise invalid_field("username", "a username or an email is required")
+        columns["username"] = rules.username(columns["email"])
+        columns["username_key"] = rules.fold(columns["username"])
+    columns.update(_email_unique(session, actor, columns))
+    _check_unique(session, actor, columns, None, strict_phone=data.phone_must_be_e164)
+    refs = _refs(session, actor, columns, None)
+    columns["expires_at"], expired = lifecycle.effective_expiry(data.expires_at, utcnow())
+    columns["status"] = UserStatus.inactive if expired else data.status
     groups = _resolve_groups(session, actor, data.group_ids)
+    identities = columns.pop("external_identities", [])
     user = users_repo.add(
         session,
         User(
+            **columns,
+            **refs,
             tenant_id=actor.tenant_id,
             number=tenants_repo.allocate_user_numbers(session, actor.tenant_id),
-            username=username,
-            email=data.email,
-            first_name=data.first_name,
-            last_name=data.last_name,
-            display_name=data.display_name,
-            title=data.title,
-            department=data.department,
-            locale=data.locale,
-            phone=data.phone,
-            status=UserStatus.inactive if expired else data.status,
-            role_id=data.role_id,
-            team_id=data.team_id,
-            external_id=data.external_id,
-            employee_number=data.employee_number,
-            division=data.division,
-            organization=data.organization,
-            cost_center=data.cost_center,
-            manager_id=data.manager_id,
-            identity_key=data.identity_key,
-            preferences=data.preferences,
-            expires_at=expires_at,
-            password_hash=hash_password(data.password) if data.password else None,
         ),
     )
-    if data.external_identities:
-        identities_repo.replace_for_user(
-            session, actor.tenant_id, user.id, list(dict.fromkeys(data.external_identities))
-        )
+    if "role" not in refs:
+        set_committed_value(user, "role", None)
+    if "team" not in refs:
+        set_committed_value(user, "team", None)
+    if identities:
+        identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
     for group in groups:
         groups_repo.add_member(session, actor.tenant_id, group.id, user.id)
     groups_repo.touch(session, actor.tenant_id, [g.id for g in groups])
     audit.record(session, actor, "user.created", "user", user.id, after=audit.snapshot(user))
-    return users_repo.get(session, actor.tenant_id, user.id) or user
+    return user
 
 
 def email_changes(user: User, email: str | None) -> dict[str, Any]:
-    """The changes that give ``user`` a new email, for APIs without usernames (ADMIN users,
-    user identities).
+    """The fields of a patch that gives ``user`` a new email, for APIs without usernames
+    (ADMIN users, user identities).
 
     There the username is the email the user was made with; it follows the email, or the old
     address would stay taken by a login name those APIs can neither show nor change.
     """
     changes: dict[str, Any] = {"email": email}
     old = user.email
-    if email and old and user.username.lower() == old.lower() and email.lower() != old.lower():
+    follows = old is not None and user.username_key == rules.fold(old)
+    if email and follows and rules.email_key(email) != user.email_key:
         changes["username"] = email
     return changes
 
 
 def update_user(
-    session: Session, actor: Actor, user_id: uuid.UUID, changes: Mapping[str, Any]
+    session: Session,
+    actor: Actor,
+    user_id: uuid.UUID,
+    patch: UserPatch,
+    *,
+    expected_version: int | None = None,
 ) -> User:
-    unknown = set(changes) - MUTABLE_FIELDS
-    if unknown:
-        raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
-    user = get_user(session, actor, user_id)
-    if "username" in changes and not changes["username"]:
+    """Lock the user, check ``expected_version``, and apply ``patch``."""
+    return apply_patch(session, actor, lock_user(session, actor, user_id, expected_version), patch)
+
+
+def apply_patch(session: Session, actor: Actor, user: User, patch: UserPatch) -> User:
+    """Apply ``patch`` to ``user``, which the caller locked (``lock_user``)."""
+    sent = patch.sent()
+    if "username" in sent and not sent["username"]:
         raise invalid_field("username", "must not be empty")
-    _check_phone(changes.get("phone"))
-    check_lengths(User, changes)
-    _check_unique(
-        session,
-        actor,
-        username=changes.get("username"),
-        email=changes.get("email"),
-        exclude=user.id,
-        identity_key=changes.get("identity_key"),
-        phone=changes.get("phone"),
-        external_identities=changes.get("external_identities") or (),
-    )
-    _check_refs(
-        session,
-        actor,
-        role_id=changes.get("role_id"),
-        team_id=changes.get("team_id"),
-        manager_id=changes.get("manager_id"),
-        user_id=user.id,
-    )
-    if changes.get("status") == UserStatus.pending and user.status != UserStatus.pending:
-        raise invalid_field("status", "a user cannot go back to pending")
-    columns = dict(changes)
-    password = columns.pop("password", None)
-    identities = columns.pop("external_identities", None)
+    columns = user_fields.columns(sent, user, strict_phone=patch.phone_must_be_e164)
+    if "status" in columns:
+        columns["status"] = rules.status_change(user.status, columns["status"])
+    if columns.get("email_key") is not None and columns["email_key"] != user.email_key:
+        columns.update(_email_unique(session, actor, columns))
+    _check_unique(session, actor, columns, user, strict_phone=patch.phone_must_be_e164)
+    refs = _refs(session, actor, columns, user)
     if "expires_at" in columns:
         columns["expires_at"], expired = lifecycle.effective_expiry(columns["expires_at"], utcnow())
         if expired:
@@ -318,34 +279,42 @@ def update_user(
     elif lifecycle.reactivation_lifts_expiry(user, columns.get("status"), utcnow()):
         # Reactivated after its expiry fired: the old date must not deactivate it again.
         columns["expires_at"] = None
+    identities = columns.pop("external_identities", None)
+    password_hash = columns.pop("password_hash", None)
     before = audit.snapshot(user)
-    before_identities = identities_repo.for_users(session, actor.tenant_id, [user.id])[user.id]
     for name, value in columns.items():
+        if getattr(user, name) != value:
+            setattr(user, name, value)
+    for name, value in refs.items():
         setattr(user, name, value)
     after = audit.snapshot(user)
-    if password is not None:
-        user.password_hash = hash_password(password)
+    if password_hash is not None:
+        user.password_hash = password_hash
         after["credentials_changed"] = True
-    if identities is not None and list(identities) != before_identities:
-        identities_repo.replace_for_user(
-            session, actor.tenant_id, user.id, list(dict.fromkeys(identities))
-        )
-        before["external_identities"] = before_identities
-        after["external_identities"] = list(dict.fromkeys(identities))
+    if identities is not None:
+        before_identities = identities_repo.for_users(session, actor.tenant_id, [user.id])[user.id]
+        if identities != before_identities:
+            identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
+            before["external_identities"] = before_identities
+            after["external_identities"] = identities
     if after == before:
         return user
     session.flush()
     action = "user.status_changed" if before["status"] != after["status"] else "user.updated"
     audit.record(session, actor, action, "user", user.id, before=before, after=after)
-    session.expire(user, ["role", "team"])
-    return users_repo.get(session, actor.tenant_id, user.id) or user
+    return user
 
 
 def delete_user(
-    session: Session, actor: Actor, user_id: uuid.UUID, reassign_to: uuid.UUID | None = None
+    session: Session,
+    actor: Actor,
+    user_id: uuid.UUID,
+    reassign_to: uuid.UUID | None = None,
+    *,
+    expected_version: int | None = None,
 ) -> None:
     """Deactivate and remove a user; teams it manages pass to ``reassign_to`` if given."""
-    user = get_user(session, actor, user_id)
+    user = lock_user(session, actor, user_id, expected_version)
     if reassign_to is not None:
         if reassign_to == user_id:
             raise invalid_field("reassign_to", "cannot reassign to the user being deleted")
@@ -373,7 +342,8 @@ def groups_of_user(session: Session, actor: Actor, user_id: uuid.UUID) -> list[G
 def set_user_groups(
     session: Session, actor: Actor, user_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
 ) -> list[Group]:
-    get_user(session, actor, user_id)
+    # The user's row lock serialises concurrent replacements of its memberships.
+    lock_user(session, actor, user_id)
     wanted = {g.id for g in _resolve_groups(session, actor, group_ids)}
     current = {g.id for g in groups_repo.groups_of(session, actor.tenant_id, user_id)}
     for gid in current - wanted:
@@ -428,14 +398,22 @@ def groups_of_users(
 
 def check_version(user: User, expected: int | None) -> None:
     if expected is not None and expected != user.version:
-        raise PreconditionFailed(f"user {user.id} is at version {user.version}, not {expected}")
+        raise PreconditionFailed(
+            f"user {user.id} is at version {user.version}, not {expected}",
+            [FieldError("version", "stale")],
+        )
 
 
 def get_by_number(session: Session, actor: Actor, number: int) -> User:
     user = users_repo.find_by_number(session, actor.tenant_id, number)
     if user is None:
-        raise NotFound(f"user {number} not found")
+        raise _not_found(number)
     return user
+
+
+def lock_by_number(session: Session, actor: Actor, number: int) -> User:
+    """The user with that number, locked (see ``lock_user``)."""
+    return lock_user(session, actor, get_by_number(session, actor, number).id)
 
 
 def get_by_identity_key(session: Session, actor: Actor, key: str) -> User:

@@ -20,7 +20,7 @@ from sqlalchemy import event, update
 from rosterd.models import User
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import Runtime
-from tests.factories import TenantHandle, make_tenant
+from tests.factories import TenantHandle, make_tenant, stored_user
 
 SCIM = "/scim/v2"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -101,7 +101,7 @@ def _seed_users(tenant: TenantHandle, n: int, prefix: str) -> None:
         first = tenants_repo.allocate_user_numbers(session, tenant.id, n)
         session.add_all(
             [
-                User(
+                stored_user(
                     tenant_id=tenant.id,
                     number=first + i,
                     username=f"{prefix}-{i}@filler.example",

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from rosterd.api.adminusers.auth import AdminRead, AdminWrite
 from rosterd.api.deps import SessionDep
 from rosterd.api.routing import api_router
+from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories.users import UserQuery
@@ -24,7 +25,6 @@ from rosterd.services import roles as roles_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
-from rosterd.services.users import NewUser
 
 PREFIX = "/v1/seadminusers"
 router = api_router(prefix=PREFIX, tags=["ADMIN users"])
@@ -177,7 +177,7 @@ def create_user(
         session,
         actor,
         NewUser(
-            email=str(body.emailAddress),
+            email=body.emailAddress,
             first_name=body.firstName or None,
             last_name=body.lastName or None,
             role_id=role_id,
@@ -196,11 +196,11 @@ def replace_user(
     actor: AdminWrite,
     session: SessionDep,
 ) -> dict[str, Any]:
-    user = users_service.get_by_number(session, actor, _number(userId))
+    user = users_service.lock_by_number(session, actor, _number(userId))
     role_id, group_ids = _resolve(session, actor, body)
     expires_at = _expiry(body.expiredDate)
     changes: dict[str, Any] = {
-        **users_service.email_changes(user, str(body.emailAddress)),
+        **users_service.email_changes(user, body.emailAddress),
         "first_name": body.firstName or None,
         "last_name": body.lastName or None,
         "role_id": role_id,
@@ -209,7 +209,6 @@ def replace_user(
     }
     if lifecycle.expiry_lifted(user.status, user.expires_at, expires_at, utcnow()):
         changes["status"] = UserStatus.active
-    users_service.update_user(session, actor, user.id, changes)
+    users_service.apply_patch(session, actor, user, UserPatch(**changes))
     users_service.set_user_groups(session, actor, user.id, group_ids)
-    fresh = users_service.get_user(session, actor, user.id)
-    return _render(session, actor, [fresh])[0]
+    return _render(session, actor, [user])[0]

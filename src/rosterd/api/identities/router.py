@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 from rosterd.api.deps import RuntimeDep, SessionDep
 from rosterd.api.identities.auth import IdentitiesActor
 from rosterd.api.routing import api_router
+from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User
 from rosterd.services import users as users_service
 from rosterd.services.errors import FieldError, Invalid, invalid_field
-from rosterd.services.users import NewUser
 
 PREFIX = "/user_identities"
 router = api_router(prefix=PREFIX, tags=["User identities"])
@@ -244,6 +244,7 @@ def create_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
             first_name=first,
             last_name=last,
             phone=params.phone_number,
+            phone_must_be_e164=True,
             identity_key=params.user_identity_key,
         ),
     )
@@ -255,9 +256,9 @@ def create_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
 def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
     params = _validate(UpdateParams, raw)
     sent = params.model_fields_set
+    user = users_service.lock_user(session, actor, params.user_identity_id)
     changes: dict[str, Any] = {}
     if "email_address" in sent:
-        user = users_service.get_user(session, actor, params.user_identity_id)
         email = str(params.email_address) if params.email_address else None
         changes.update(users_service.email_changes(user, email))
     if "phone_number" in sent:
@@ -266,7 +267,7 @@ def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
         changes["identity_key"] = params.user_identity_key
     if "full_name" in sent:
         changes["first_name"], changes["last_name"] = _split_name(params.full_name)
-    user = users_service.update_user(session, actor, params.user_identity_id, changes)
+    users_service.apply_patch(session, actor, user, UserPatch(**changes, phone_must_be_e164=True))
     return {"user_identity": _out(user), "ok": True}
 
 

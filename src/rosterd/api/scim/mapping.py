@@ -5,8 +5,8 @@
 | userName | username |
 | name.givenName / name.familyName | first_name / last_name |
 | displayName, title, locale, externalId | same |
-| emails (primary, else work, else first) | email; read back as one work/primary email |
-| phoneNumbers (primary, else first) | phone, E.164 |
+| emails (every entry, with type, primary, display) | emails; their primary is email |
+| phoneNumbers (every entry, as sent) | phone_numbers; their primary is phone |
 | active | status: true is active; false is inactive (a suspended user stays suspended) |
 | groups | read-only view of memberships |
 | enterprise employeeNumber, department, division, organization, costCenter | same |
@@ -18,7 +18,6 @@ Fields that have no SCIM attribute (role, team) are never touched from SCIM.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -36,6 +35,7 @@ from scim2_models import (
     User,
 )
 
+from rosterd.domain.commands import Contact
 from rosterd.models import Group as GroupRow
 from rosterd.models import User as UserRow
 from rosterd.models import UserStatus
@@ -43,12 +43,6 @@ from rosterd.services.errors import Invalid
 
 ScimUser = User[EnterpriseUser]
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
-# RFC 7643 §4.1.1: locale is a language tag ("en-US"); as /integration/v2 reads it, and
-# rosterd keeps up to 35 characters of it.
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
-_LOCALE_MAX = 35
 
 
 def etag(version: int) -> str:
@@ -90,10 +84,9 @@ def user_to_scim(user: UserRow, groups: list[tuple[uuid.UUID, str]], base: str) 
         title=user.title,
         locale=user.locale,
         active=user.status == UserStatus.active,
-        emails=[Email(value=user.email, type="work", primary=True)] if user.email else None,
-        phone_numbers=[PhoneNumber(value=user.phone, type="work", primary=True)]
-        if user.phone
-        else None,
+        emails=[Email.model_validate(c) for c in _kept(user.emails, user.email)] or None,
+        phone_numbers=[PhoneNumber.model_validate(c) for c in _kept(user.phone_numbers, user.phone)]
+        or None,
         groups=[
             GroupMembership(value=str(gid), display=name, ref=f"{base}/Groups/{gid}", type="direct")
             for gid, name in groups
@@ -128,43 +121,27 @@ def user_to_scim(user: UserRow, groups: list[tuple[uuid.UUID, str]], base: str) 
     return resource
 
 
-def _pick(values: list[Any] | None) -> Any:
-    if not values:
-        return None
-    for item in values:
-        if item.primary:
-            return item
-    for item in values:
-        if getattr(item, "type", None) == "work":
-            return item
-    return values[0]
+def _kept(contacts: list[dict[str, Any]] | None, primary: str | None) -> list[dict[str, Any]]:
+    """A user's emails or phone numbers as the client sent them; a user made through another
+    API has only its primary, shown as the work one."""
+    if contacts:
+        return contacts
+    return [{"value": primary, "type": "work", "primary": True}] if primary else []
 
 
-def normalize_locale(value: str | None) -> str | None:
-    if value is None or not value.strip():
+def _contacts(values: list[Any] | None) -> tuple[Contact, ...] | None:
+    if values is None:
         return None
-    if len(value) > _LOCALE_MAX or not _LOCALE.match(value):
-        raise Invalid(
-            f"locale {value!r} is not a language tag (RFC 5646, e.g. en-US)", code="invalidValue"
+    return tuple(
+        Contact(
+            value=str(v.value) if v.value is not None else "",
+            type=v.type,
+            primary=bool(v.primary),
+            display=v.display,
         )
-    return value
-
-
-def normalize_phone(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    # RFC 7643 §4.1.2 wants RFC 3966 values, as in its "tel:+1-201-555-0123".
-    compact = _PHONE_PUNCTUATION.sub("", value)
-    if compact[:4].lower() == "tel:":
-        compact = compact[4:]
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    if not _E164.match(compact):
-        raise Invalid(
-            f"phone number {value!r} is not in E.164 form (+ country code and number)",
-            code="invalidValue",
-        )
-    return compact
+        for v in values
+        if v.value is not None
+    )
 
 
 def _uuid(value: str | None, what: str) -> uuid.UUID | None:
@@ -191,8 +168,6 @@ def user_fields(resource: ScimUser, current: UserStatus | None) -> dict[str, Any
     """Every domain field SCIM owns, as ``resource`` states it (absent means cleared)."""
     if not resource.user_name or not resource.user_name.strip():
         raise Invalid("userName is required", code="invalidValue")
-    email = _pick(resource.emails)
-    phone = _pick(resource.phone_numbers)
     enterprise = resource[EnterpriseUser] or EnterpriseUser()
     name = resource.name or Name()
     return {
@@ -202,9 +177,9 @@ def user_fields(resource: ScimUser, current: UserStatus | None) -> dict[str, Any
         "last_name": name.family_name,
         "display_name": resource.display_name,
         "title": resource.title,
-        "locale": normalize_locale(resource.locale),
-        "email": str(email.value) if email and email.value else None,
-        "phone": normalize_phone(phone.value if phone else None),
+        "locale": resource.locale,
+        "emails": _contacts(resource.emails),
+        "phone_numbers": _contacts(resource.phone_numbers),
         "status": desired_status(resource.active, current),
         "employee_number": enterprise.employee_number,
         "department": enterprise.department,

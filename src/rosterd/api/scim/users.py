@@ -28,11 +28,11 @@ from rosterd.api.scim.params import (
     search_params,
 )
 from rosterd.api.scim.policy import PATCH_POLICY, REQUEST_POLICY, base_url, resource_id
+from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
 from rosterd.services import tenants as tenants_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
-from rosterd.services.users import NewUser
 
 router = api_router(prefix="/Users", tags=["SCIM"])
 
@@ -129,14 +129,17 @@ def replace(
     payload: dict[str, Any],
     if_match: str | None,
 ) -> ScimUser:
-    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
-    users_service.check_version(user, mapping.parse_etag(if_match))
+    user = users_service.lock_user(
+        session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
+    )
     with REQUEST_POLICY:
         resource = ScimUser.model_validate(
             mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
         )
-    users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
-    return _one(session, actor, user_id, base)
+    users_service.apply_patch(
+        session, actor, user, UserPatch(**mapping.user_fields(resource, user.status))
+    )
+    return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
 
 
 def modify(
@@ -148,8 +151,9 @@ def modify(
     if_match: str | None,
 ) -> ScimUser:
     """PATCH: apply the operations to the user's SCIM view, then store what changed."""
-    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
-    users_service.check_version(user, mapping.parse_etag(if_match))
+    user = users_service.lock_user(
+        session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
+    )
     resource: ScimUser = _render(session, actor, [user], base)[0]
     with PATCH_POLICY:
         patch = PatchOp[ScimUser].model_validate(
@@ -160,16 +164,19 @@ def modify(
         # A user always has a status, so /Schemas publishes active as required, and unassigning
         # a required attribute is a mutability error (RFC 7644 §3.5.2.2).
         raise MutabilityException(attribute="active", detail="active cannot be removed")
-    users_service.update_user(session, actor, user.id, mapping.user_fields(resource, user.status))
-    return _one(session, actor, user_id, base)
+    users_service.apply_patch(
+        session, actor, user, UserPatch(**mapping.user_fields(resource, user.status))
+    )
+    return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
 
 
 def remove(session: Session, actor: Actor, user_id: str, if_match: str | None) -> None:
     """DELETE: removes the user, or deactivates it where the tenant says so."""
-    user = users_service.get_user(session, actor, resource_id(user_id, "User"))
-    users_service.check_version(user, mapping.parse_etag(if_match))
+    user = users_service.lock_user(
+        session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
+    )
     if tenants_service.scim_delete_deactivates(session, actor.tenant_id):
-        users_service.update_user(session, actor, user.id, {"status": UserStatus.inactive})
+        users_service.apply_patch(session, actor, user, UserPatch(status=UserStatus.inactive))
     else:
         users_service.delete_user(session, actor, user.id)
 

@@ -14,14 +14,13 @@ from rosterd.api.deps import SessionDep
 from rosterd.api.routing import api_router
 from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import NO_NUL, PasswordChange, UserCreate, UserUpdate, user_out
+from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
 from rosterd.repositories.users import UserQuery
-from rosterd.services import admins as admins_service
 from rosterd.services import tenants as tenants_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError, NotFound, invalid_field
-from rosterd.services.users import NewUser
 
 router = api_router(prefix="/api/v1/users", tags=["API v1"])
 legacy = api_router(prefix="/api/users", tags=["API v1"])
@@ -108,10 +107,8 @@ def get_user(
 def _new_user(session: Session, actor: Actor, body: UserCreate) -> NewUser:
     if body.password is None and not tenants_service.sso_only(session, actor.tenant_id):
         raise invalid_field("password", "required unless the tenant is SSO-only")
-    if body.password is not None:
-        admins_service.check_password_rules(body.password)
     return NewUser(
-        email=str(body.email),
+        email=body.email,
         username=body.userName,
         first_name=body.firstName,
         last_name=body.lastName,
@@ -153,7 +150,7 @@ def create_users_bulk(
     return JSONResponse(_render(session, actor, created), status_code=status.HTTP_201_CREATED)
 
 
-def _changes(body: UserUpdate) -> dict[str, Any]:
+def _changes(body: UserUpdate) -> UserPatch:
     sent = body.model_fields_set
     for name in sent & {"email", "userName", "active", "groups", "password"}:
         if getattr(body, name) is None:
@@ -168,13 +165,9 @@ def _changes(body: UserUpdate) -> dict[str, Any]:
         "password": "password",
     }
     changes: dict[str, Any] = {mapping[n]: getattr(body, n) for n in sent if n in mapping}
-    if "email" in changes:
-        changes["email"] = str(changes["email"])
-    if "password" in changes:
-        admins_service.check_password_rules(changes["password"])
     if "active" in sent:
         changes["status"] = UserStatus.active if body.active else UserStatus.inactive
-    return changes
+    return UserPatch(**changes)
 
 
 @router.patch("/{user_id}", operation_id="apiV1UpdateUser", summary="Change the fields sent")
@@ -185,12 +178,7 @@ def update_user(
     session: SessionDep,
 ) -> dict[str, Any]:
     uid = _parse_id(user_id)
-    changes = _changes(body)
-    user = (
-        users_service.update_user(session, actor, uid, changes)
-        if changes
-        else users_service.get_user(session, actor, uid)
-    )
+    user = users_service.update_user(session, actor, uid, _changes(body))
     if body.groups is not None:
         users_service.set_user_groups(session, actor, uid, body.groups)
     return _render(session, actor, [user])[0]
@@ -209,9 +197,8 @@ def change_password(
     actor: ApiV1Actor,
     session: SessionDep,
 ) -> dict[str, Any]:
-    admins_service.check_password_rules(body.password)
     user = users_service.update_user(
-        session, actor, _parse_id(user_id), {"password": body.password}
+        session, actor, _parse_id(user_id), UserPatch(password=body.password)
     )
     return _render(session, actor, [user])[0]
 

@@ -21,12 +21,12 @@ from rosterd.api.v2.schemas import (
     UserOut,
     UserUpdate,
 )
+from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import UserStatus
 from rosterd.repositories.users import UserQuery
 from rosterd.services import groups as groups_service
 from rosterd.services import users as users_service
 from rosterd.services.errors import invalid_field
-from rosterd.services.users import NewUser
 
 router = api_router(prefix="/users", tags=["Users"])
 
@@ -145,7 +145,7 @@ def create_user(body: UserCreate, actor: UserWrite, session: SessionDep) -> User
         session,
         actor,
         NewUser(
-            email=str(body.email),
+            email=body.email,
             username=body.username,
             first_name=body.firstName,
             last_name=body.lastName,
@@ -197,12 +197,10 @@ def update_user(
     changes: dict[str, Any] = {
         _FIELD_MAP[name]: getattr(body, name) for name in sent if name in _FIELD_MAP
     }
-    if "email" in changes:
-        changes["email"] = str(changes["email"])
     new_status = _status_from(body.status, body.isActive, field="status")
     if new_status is not None:
         changes["status"] = new_status
-    return UserOut.of(users_service.update_user(session, actor, userId, changes))
+    return UserOut.of(users_service.update_user(session, actor, userId, UserPatch(**changes)))
 
 
 @router.delete(

@@ -1,0 +1,173 @@
+"""What a valid value is, once for every surface, the importer and both databases.
+
+Each rule takes what a caller sent and returns the value to store, or raises ``Invalid``
+naming the domain field. Limits come from the columns, so a value that passes is one both
+SQLite and PostgreSQL store unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import unicodedata
+from typing import Any
+
+import email_validator
+import phonenumbers
+from sqlalchemy import String
+
+from rosterd.models import User, UserStatus
+from rosterd.models.base import Base
+from rosterd.services.errors import invalid_field
+
+# Special-use and reserved domains (RFC 6761 and kin) are real in a directory: Okta's own
+# SCIM reference body uses okta.local, on-premises AD UPNs end in .local, test tenants use
+# .test and home.arpa. email-validator refuses them unless removed from this list, which its
+# documentation invites.
+email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+# RFC 5646 language tags as the APIs use them ("en", "en-US", "zh_Hant_TW").
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+
+
+def column_limit(model: type[Base], name: str) -> int | None:
+    """The length limit of a string column, or None."""
+    column_type = model.__table__.columns[name].type
+    return column_type.length if isinstance(column_type, String) else None
+
+
+def text(value: str, field: str, limit: int | None) -> str:
+    """Any text: no NUL (PostgreSQL cannot store it), at most ``limit`` characters."""
+    if "\x00" in value:
+        raise invalid_field(field, "must not contain NUL characters")
+    if limit is not None and len(value) > limit:
+        raise invalid_field(field, f"at most {limit} characters")
+    return value
+
+
+def user_text(value: str | None, field: str) -> str | None:
+    """A free-text user attribute (title, department, names...): stored as sent, except that
+    an empty one is no value."""
+    if value is None or value == "":
+        return None
+    return text(value, field, column_limit(User, field))
+
+
+def fold(value: str) -> str:
+    """The case-insensitive key of a name or an address: Unicode NFC, then casefold (so
+    ``ÄNNA`` and ``änna``, ``STRASSE`` and ``straße`` are one key on every database)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+
+
+def username(value: str, field: str = "username") -> str:
+    """A login name: NFC, without surrounding white space, not blank."""
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value.strip():
+        raise invalid_field(field, "must not be empty")
+    return text(value, field, column_limit(User, "username"))
+
+
+def email(value: str, field: str = "email") -> str:
+    """An address as email-validator normalises it: the domain lower-cased and in Unicode
+    (punycode decoded), so one mailbox has one spelling; special-use domains accepted."""
+    text(value, field, column_limit(User, "email"))
+    try:
+        checked = email_validator.validate_email(
+            value, check_deliverability=False, globally_deliverable=False
+        )
+    except email_validator.EmailNotValidError as exc:
+        raise invalid_field(field, str(exc)) from exc
+    return checked.normalized
+
+
+def email_key(value: str) -> str:
+    """The key an address is found by: its folded normal form, or the folded text when it is
+    not an address at all (a filter may ask for anything; it then matches nothing)."""
+    with contextlib.suppress(email_validator.EmailNotValidError):
+        value = email_validator.validate_email(
+            value, check_deliverability=False, globally_deliverable=False
+        ).normalized
+    return fold(value)
+
+
+def phone(value: str | None, field: str = "phone") -> str | None:
+    """A phone number as free text, stored exactly as sent (RFC 7643 makes E.164 a SHOULD;
+    Okta's phones are free text and Entra asks that they be kept as sent)."""
+    if value is None or not value.strip():
+        return None
+    return text(value, field, column_limit(User, "phone"))
+
+
+def e164(value: str | None) -> str | None:
+    """The E.164 form of a phone number when it has one (it names its country: ``+``, ``00``
+    or ``tel:+``), else None."""
+    if value is None:
+        return None
+    candidate = value.strip()
+    if candidate[:4].lower() == "tel:":
+        candidate = candidate[4:]
+    if candidate.startswith("00"):
+        candidate = "+" + candidate[2:]
+    try:
+        number = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def strict_e164(value: str, field: str = "phone") -> str:
+    """A phone number where a surface promises E.164: it must already be one."""
+    normalised = e164(value)
+    if normalised is None or normalised != value:
+        raise invalid_field(field, "use E.164: + then country code and number, digits only")
+    return value
+
+
+def locale(value: str | None, field: str = "locale") -> str | None:
+    if value is None or not value.strip():
+        return None
+    text(value, field, column_limit(User, "locale"))
+    if not _LOCALE.match(value):
+        raise invalid_field(field, f"{value!r} is not a language tag (RFC 5646, e.g. en-US)")
+    return value
+
+
+def password(value: str, field: str = "password") -> str:
+    if "\x00" in value:
+        raise invalid_field(field, "must not contain NUL characters")
+    if not MIN_PASSWORD <= len(value) <= MAX_PASSWORD:
+        raise invalid_field(field, f"use {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    return value
+
+
+def status_change(current: UserStatus, wanted: UserStatus) -> UserStatus:
+    """pending → active ↔ suspended → inactive; nothing goes back to pending."""
+    if wanted == UserStatus.pending and current != UserStatus.pending:
+        raise invalid_field("status", "a user cannot go back to pending")
+    return wanted
+
+
+def json_object(value: Any, field: str) -> dict[str, Any] | None:
+    """A free-form JSON object (preferences): only its text is checked, for NUL."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid_field(field, "must be a JSON object")
+    _no_nul(value, field)
+    return value
+
+
+def _no_nul(value: Any, field: str) -> None:
+    if isinstance(value, str):
+        text(value, field, None)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, field)
+            _no_nul(item, field)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item, field)
