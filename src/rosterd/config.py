@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -30,7 +33,23 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(
         default="http://127.0.0.1:8080",
-        description="External base URL, used as the issuer of access tokens.",
+        description="External base URL (scheme, host, port) clients reach rosterd at: the issuer "
+        "of access tokens and the base of every URL a response carries (SCIM Location and "
+        "meta.location, $ref, next-page URLs). The Host header is never used for these.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="IP addresses or CIDR networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed (comma-separated or a JSON list). Empty: "
+        "forwarded headers are ignored. Other forwarded headers (Forwarded, "
+        "X-Forwarded-Host) are always ignored; URLs come from public_url.",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted on any path, counted as it arrives (chunked "
+        "bodies too); a larger one is answered 413 before any other work. SCIM /Bulk keeps its "
+        "own advertised 1 MiB maxPayloadSize.",
     )
     access_token_ttl_seconds: int = Field(
         default=3600, ge=60, le=86400, description="Lifetime of OAuth access tokens."
@@ -53,6 +72,28 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", description="Log level of the server.")
     db_pool_size: int = Field(default=10, ge=1, description="Connections kept per engine.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return (
+                json.loads(text)
+                if text.startswith("[")
+                else [v.strip() for v in text.split(",") if v.strip()]
+            )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from exc
+        return value
 
     @property
     def resolved_database_url(self) -> str:

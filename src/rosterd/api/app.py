@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from pydantic import ValidationError
 from scim2_models import SCIMException
 from sqlalchemy.exc import IntegrityError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rosterd import __version__
 from rosterd.api import ops
@@ -18,15 +19,17 @@ from rosterd.api.adminusers import router as adminusers
 from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict
 from rosterd.api.identities import errors as identities_errors
 from rosterd.api.identities import router as identities
-from rosterd.api.middleware import RequestIdMiddleware
+from rosterd.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from rosterd.api.oauth import router as oauth
 from rosterd.api.scim import errors as scim_errors
 from rosterd.api.scim import router as scim
+from rosterd.api.scim.discovery import MAX_BULK_PAYLOAD
 from rosterd.api.v1 import errors as v1_errors
 from rosterd.api.v1 import router as v1
 from rosterd.api.v2 import errors as v2_errors
 from rosterd.api.v2 import router as v2
 from rosterd.runtime import Runtime
+from rosterd.services.errors import TooLarge
 
 DESCRIPTION = """\
 rosterd serves one user directory through several APIs.
@@ -73,7 +76,23 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(identities.router)
     for i, prefix in enumerate(scim.PREFIXES):
         app.include_router(scim.build(prefix, documented=i == 0))
+
+    def too_large(request: Request, limit: int) -> Response:
+        err = TooLarge(f"request body larger than {limit} bytes")
+        return errors.renderer(request.url.path)(request, err, 413)
+
+    # Innermost first: the body limit renders with the request id already set.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=runtime.settings.max_body_bytes,
+        too_large=too_large,
+        # SCIM Bulk advertises maxPayloadSize (RFC 7644 §3.7.4) and holds to it.
+        path_limits={f"{prefix}/Bulk": MAX_BULK_PAYLOAD for prefix in scim.PREFIXES},
+    )
     app.add_middleware(RequestIdMiddleware)
+    if runtime.settings.trusted_proxies:
+        # Client address and scheme from X-Forwarded-For/-Proto, from these peers only.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxies)
     app.openapi = lambda: without_422(app)  # type: ignore[method-assign]
     return app
 

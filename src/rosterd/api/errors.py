@@ -7,6 +7,7 @@ comes out in that surface's documented error format.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +110,9 @@ class SurfaceErrors:
             assert isinstance(exc, StarletteHTTPException)
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
             err = DomainError(message=str(exc.detail), code=code)
+            if exc.status_code == 400 and exc.__cause__ is not None:
+                # FastAPI's "There was an error parsing the body", from the reason it hides.
+                err = malformed_body(exc.__cause__)
             response = self.renderer(request.url.path)(request, err, exc.status_code)
             for key, value in (exc.headers or {}).items():
                 response.headers[key] = value
@@ -144,6 +148,19 @@ class SurfaceErrors:
         app.add_exception_handler(RequestValidationError, on_validation)
         app.add_exception_handler(StarletteHTTPException, on_http)
         app.add_exception_handler(Exception, on_bug)
+
+
+def malformed_body(cause: BaseException) -> Invalid:
+    """A request body that cannot be read: not UTF-8, not JSON, or nested too deep to parse."""
+    if isinstance(cause, UnicodeDecodeError):
+        reason = "not valid UTF-8"
+    elif isinstance(cause, RecursionError):
+        reason = "JSON nested too deeply"
+    elif isinstance(cause, json.JSONDecodeError):
+        reason = f"malformed JSON: {cause.msg}"
+    else:
+        reason = "cannot be parsed"
+    return Invalid(message=f"request body: {reason}", details=[FieldError("body", reason)])
 
 
 def plain_json(request: Request, exc: DomainError, status: int) -> Response:

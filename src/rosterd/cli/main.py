@@ -107,6 +107,8 @@ def serve(
             host=host,
             port=port,
             log_level=settings.log_level,
+            # The app believes forwarded headers from ROSTERD_TRUSTED_PROXIES only; uvicorn's
+            # own default would trust 127.0.0.1 whatever the settings say.
             proxy_headers=False,
         )
     finally:

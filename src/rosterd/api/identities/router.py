@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
 
 from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.errors import malformed_body
 from rosterd.api.identities.auth import IdentitiesActor
 from rosterd.api.routing import api_router
 from rosterd.domain.commands import NewUser, UserPatch
@@ -91,9 +92,9 @@ async def _raw_params(request: Request) -> dict[str, Any]:
     body = await request.body()
     if body.strip():
         try:
-            payload = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise Invalid(f"malformed JSON body: {exc.msg}") from exc
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
+            raise malformed_body(exc) from exc
         if not isinstance(payload, dict):
             raise Invalid("the JSON body must be an object")
         params.update(payload)
@@ -201,7 +202,11 @@ def list_identities(
     has_next = len(users) > params.limit
     page = users[: params.limit]
     cursor = encode_cursor(runtime.hmac_key, page[-1].created_at, page[-1].id) if has_next else None
-    next_url = str(request.url.include_query_params(page_cursor=cursor)) if cursor else None
+    next_url = None
+    if cursor:
+        # The same request with the cursor, at ROSTERD_PUBLIC_URL (never the Host header).
+        url = request.url.include_query_params(page_cursor=cursor)
+        next_url = f"{runtime.settings.public_url.rstrip('/')}{url.path}?{url.query}"
     return {
         "user_identities": [_out(u) for u in page],
         "pagination": {

@@ -5,6 +5,9 @@ each operation's ``data`` into a resource straight away, but ``bulkId:`` referen
 it must be resolved to the ids of resources created earlier in the same request first.
 Each operation then goes through the same functions as the single-resource endpoints, in a
 savepoint of its own, so a failed operation changes nothing and the others still apply.
+
+maxPayloadSize is enforced before this module runs, on the bytes as they arrive (chunked
+bodies too): ``rosterd.api.app`` gives the body-limit middleware this path's limit.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rosterd.api.routing import api_router
 from rosterd.api.scim import errors as scim_errors
 from rosterd.api.scim import groups, users
 from rosterd.api.scim.auth import ScimActor
-from rosterd.api.scim.discovery import MAX_BULK_OPERATIONS, MAX_BULK_PAYLOAD
+from rosterd.api.scim.discovery import MAX_BULK_OPERATIONS
 from rosterd.api.scim.errors import ScimResponse
 from rosterd.api.scim.policy import base_url
 from rosterd.services.context import Actor
@@ -34,12 +37,16 @@ BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 _BULK_REF = re.compile(r"^bulkId:(.+)$")
 _BULK_SEGMENT = re.compile(r"bulkId:[^/]+")
 _PATH = re.compile(r"^/(Users|Groups)(?:/([^/]+))?$")
+# Deeper than any SCIM resource (extension -> manager -> value is three levels).
+MAX_DATA_DEPTH = 32
 
 router = api_router(tags=["SCIM"])
 
 
-def _resolve(value: Any, created: dict[str, str]) -> Any:
+def _resolve(value: Any, created: dict[str, str], depth: int = 0) -> Any:
     """Replace every ``bulkId:x`` string with the id the operation ``x`` created."""
+    if depth > MAX_DATA_DEPTH:
+        raise Invalid(f"data nested deeper than {MAX_DATA_DEPTH} levels", code="invalidSyntax")
     if isinstance(value, str):
         match = _BULK_REF.match(value)
         if match:
@@ -50,9 +57,9 @@ def _resolve(value: Any, created: dict[str, str]) -> Any:
             return created[match.group(1)]
         return value
     if isinstance(value, list):
-        return [_resolve(v, created) for v in value]
+        return [_resolve(v, created, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {k: _resolve(v, created) for k, v in value.items()}
+        return {k: _resolve(v, created, depth + 1) for k, v in value.items()}
     return value
 
 
@@ -121,9 +128,6 @@ def bulk(
     actor: ScimActor,
     session: SessionDep,
 ) -> ScimResponse:
-    length = int(request.headers.get("content-length") or 0)
-    if length > MAX_BULK_PAYLOAD:
-        raise TooLarge(f"bulk payload over {MAX_BULK_PAYLOAD} bytes (maxPayloadSize)")
     if BULK_REQUEST not in (payload.get("schemas") or []):
         raise Invalid(f"schemas must contain {BULK_REQUEST}", code="invalidSyntax")
     operations = payload.get("Operations")

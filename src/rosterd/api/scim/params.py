@@ -1,4 +1,10 @@
-"""Query parameters of SCIM list requests (RFC 7644 §3.4.2), and response shaping."""
+"""Query parameters of SCIM list requests (RFC 7644 §3.4.2), and response shaping.
+
+Paging is lenient, as RFC 7644 §3.4.2.4 asks: a startIndex below 1 reads as 1, a negative
+count as 0, a count above MAX_RESULTS as MAX_RESULTS. A startIndex past the last result
+(however large) answers an empty page with the true totalResults; the offset handed to the
+database is capped at MAX_OFFSET so it fits a 64-bit SQL integer on every backend.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from rosterd.services.errors import Invalid
 
 MAX_RESULTS = 1000
 MAX_FILTER_LENGTH = 4096
+# Largest OFFSET bound into SQL: a signed 64-bit integer (SQLite, PostgreSQL bigint).
+MAX_OFFSET = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class ListParams:
 
     @property
     def offset(self) -> int:
-        return self.start_index - 1
+        return min(self.start_index - 1, MAX_OFFSET)
 
 
 def _attr_list(value: str | None, name: str) -> list[str] | None:
@@ -85,7 +93,11 @@ def list_params(
         str | None, Query(alias="filter", description="RFC 7644 §3.4.2.2 filter.")
     ] = None,
     start_index: Annotated[
-        int, Query(alias="startIndex", description="1-based; below 1 reads as 1.")
+        int,
+        Query(
+            alias="startIndex",
+            description="1-based; below 1 reads as 1; past the last result, an empty page.",
+        ),
     ] = 1,
     count: Annotated[
         int | None, Query(description=f"Page size; negative reads as 0; at most {MAX_RESULTS}.")

@@ -23,10 +23,16 @@ PATCH_POLICY = ScimPolicy(
 
 
 def base_url(request: Request) -> str:
-    """The SCIM base URL the client used (/scim/v2 or /api/scim/v2), for meta.location."""
+    """The SCIM base URL for meta.location, Location and $ref: ROSTERD_PUBLIC_URL followed by
+    the SCIM prefix the client used (/scim/v2 or /api/scim/v2).
+
+    Never built from the request's Host header or scheme: a forged Host must not end up in
+    the URLs an IdP stores, and behind a TLS-terminating proxy the request says http.
+    """
+    public_url: str = request.app.state.runtime.settings.public_url
     path = request.url.path
     root = path[: path.index("/v2") + 3] if "/v2" in path else path
-    return f"{request.base_url}".rstrip("/") + root
+    return public_url.rstrip("/") + root
 
 
 def resource_id(value: str, kind: str) -> uuid.UUID:
