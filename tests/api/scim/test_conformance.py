@@ -167,11 +167,13 @@ ALLOWLIST: tuple[Allowed, ...] = (
             "given, which rosterd does)"
         ),
         why="204 is the answer Okta and Entra ID expect to a Group PATCH",
-        holds=lambda finding: finding.detail
-        in {
-            "Expected HTTP 200, got 204 (RFC 7644 §3.3); Response body is empty",
-            "Expected 200, got 204",
-        },
+        holds=lambda finding: (
+            finding.detail
+            in {
+                "Expected HTTP 200, got 204 (RFC 7644 §3.3); Response body is empty",
+                "Expected 200, got 204",
+            }
+        ),
     ),
 )
 
