@@ -242,6 +242,129 @@ async def lifecycles(base: str, token: str, group_id: str, seconds: float, clien
     return done / (time.monotonic() - started)
 
 
+# ---- SCIM group PATCH: a large group against a small one ----------------------------------
+
+SMALL_GROUP = 10
+LARGE_GROUP = 50_000
+PATCH_POOL = 100  # users added and removed again, one PATCH each
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scim_user_ids(client: httpx.Client, wanted: int) -> list[str]:
+    ids: list[str] = []
+    while len(ids) < wanted:
+        page = client.get(
+            "/Users",
+            params={
+                "attributes": "id",
+                "count": min(1000, wanted - len(ids)),
+                "startIndex": len(ids) + 1,
+            },
+        ).json()
+        if not page.get("Resources"):
+            break
+        ids += [r["id"] for r in page["Resources"]]
+    return ids
+
+
+def patch_members(client: httpx.Client, group_id: str, op: str, ids: list[str]) -> None:
+    for start in range(0, len(ids), 1000):
+        body = {
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [
+                {
+                    "op": op,
+                    "path": "members",
+                    "value": [{"value": i} for i in ids[start : start + 1000]],
+                }
+            ],
+        }
+        client.patch(f"/Groups/{group_id}", json=body).raise_for_status()
+
+
+def timed_adds(
+    client: httpx.Client, pid: int, group_id: str, pool: list[str]
+) -> tuple[float, float]:
+    """Median wall ms and mean server CPU ms of PATCHes that each add one member (sequential,
+    one client); the members are removed again afterwards, untimed."""
+    walls: list[float] = []
+    cpu = cpu_seconds(pid)
+    for uid in pool:
+        body = {
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}],
+        }
+        started = time.perf_counter()
+        client.patch(f"/Groups/{group_id}", json=body).raise_for_status()
+        walls.append((time.perf_counter() - started) * 1000)
+    cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / len(pool)
+    patch_members(client, group_id, "remove", pool)
+    return statistics.median(walls), cpu_ms
+
+
+def group_patch_figures(
+    base: str, pid: int, scim: dict[str, str], backend: str, users: int, runs: int
+) -> list[Figure]:
+    """A SCIM PATCH adding one member to a large group against the same PATCH on a group of
+    ten, measured alternately in the same run. The large group has 50,000 members, or half
+    the tenant when it is smaller (the smoke run)."""
+    large = min(LARGE_GROUP, users // 2)
+    pool_size = min(PATCH_POOL, users - large)
+    with httpx.Client(base_url=f"{base}/scim/v2", headers=scim, timeout=120) as client:
+        ids = scim_user_ids(client, large + pool_size)
+        members, pool = ids[:large], ids[large:]
+        groups = {}
+        for size in (SMALL_GROUP, large):
+            groups[size] = client.post(
+                "/Groups",
+                json={
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": f"bench-{size}-{secrets.token_hex(4)}",
+                },
+            ).json()["id"]
+            patch_members(client, groups[size], "add", members[:size])
+        walls: dict[int, list[float]] = {SMALL_GROUP: [], large: []}
+        cpus: dict[int, list[float]] = {SMALL_GROUP: [], large: []}
+        for _ in range(runs):
+            for size, group_id in groups.items():
+                wall, cpu = timed_adds(client, pid, group_id, pool)
+                walls[size].append(wall)
+                cpus[size].append(cpu)
+    name = "SCIM PATCH add 1 member, large group"
+    target = f"<= 3x the {SMALL_GROUP}-member group"
+    note = f"{large:,} members against {SMALL_GROUP}; {pool_size} PATCHes a run, one client"
+    return [
+        Figure(
+            f"{name} (wall)",
+            backend,
+            "median ms",
+            statistics.median(walls[large]),
+            f"{SMALL_GROUP}-member group",
+            statistics.median(walls[SMALL_GROUP]),
+            target,
+            walls[large],
+            note,
+        ),
+        Figure(
+            f"{name} (server CPU)",
+            backend,
+            "CPU ms/request",
+            statistics.median(cpus[large]),
+            f"{SMALL_GROUP}-member group",
+            statistics.median(cpus[SMALL_GROUP]),
+            target,
+            cpus[large],
+            note,
+        ),
+    ]
+
+
 # ---- one backend -------------------------------------------------------------------------
 
 
@@ -450,6 +573,8 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
                     [x.rps for x in post_runs],
                 )
             )
+
+            figures += group_patch_figures(base, pid, scim, backend, users, runs)
 
             group_id = httpx.post(
                 f"{base}/integration/v2/groups",

@@ -29,6 +29,8 @@ SCENARIOS = {
     "SCIM userName eq",
     "SCIM emails[type eq work].value eq",
     "SCIM POST /Users",
+    "SCIM PATCH add 1 member, large group (wall)",
+    "SCIM PATCH add 1 member, large group (server CPU)",
     "full lifecycle, 16 clients",
     "resident memory after the scenarios",
 }

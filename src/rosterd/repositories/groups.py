@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Insert, Select, delete, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import Group, GroupMembership, User
@@ -13,6 +16,43 @@ from rosterd.repositories._sql import contains_ci, count
 
 def get(session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group | None:
     return session.scalar(select(Group).where(Group.tenant_id == tenant_id, Group.id == group_id))
+
+
+def lock(session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]) -> list[Group]:
+    """The groups among ``group_ids``, read fresh and locked until the transaction ends.
+
+    Writers lock a group before they read it for update, so concurrent writes to one group
+    queue instead of failing on the ORM's version check. Rows are locked in id order, the
+    one order every writer of several groups uses, so two writers cannot deadlock on them.
+    ``FOR NO KEY UPDATE`` (PostgreSQL): inserting a membership, which takes a key-share lock
+    on its group, does not wait for it. SQLite runs one writer at a time and has no row
+    locks; SQLAlchemy leaves the clause out there.
+    """
+    if not group_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Group)
+            .where(Group.tenant_id == tenant_id, Group.id.in_(list(group_ids)))
+            .order_by(Group.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _lock_ids(session: Session, stmt: Select[Any]) -> None:
+    """Lock the group rows ``stmt`` selects, in id order (see ``lock``); nothing to do on
+    SQLite, whose one writer at a time already holds them all."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    session.execute(stmt.order_by(Group.id).with_for_update(key_share=True))
+
+
+def get_for_update(session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group | None:
+    """The group, locked and read fresh (see ``lock``)."""
+    found = lock(session, tenant_id, [group_id])
+    return found[0] if found else None
 
 
 def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Group]:
@@ -78,7 +118,14 @@ def add(session: Session, group: Group) -> Group:
 
 
 def remove(session: Session, group: Group) -> None:
-    """Delete a group; its children move up to its parent and its memberships go."""
+    """Delete a group; its children move up to its parent and its memberships go.
+
+    The caller holds the group's lock; the children are locked in id order (see ``lock``).
+    """
+    _lock_ids(
+        session,
+        select(Group.id).where(Group.tenant_id == group.tenant_id, Group.parent_id == group.id),
+    )
     session.execute(
         update(Group)
         .where(Group.tenant_id == group.tenant_id, Group.parent_id == group.id)
@@ -120,22 +167,103 @@ def add_member(
 def remove_member(
     session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, user_id: uuid.UUID
 ) -> bool:
-    result = session.execute(
-        delete(GroupMembership).where(
-            GroupMembership.tenant_id == tenant_id,
-            GroupMembership.group_id == group_id,
-            GroupMembership.user_id == user_id,
+    return bool(remove_members(session, tenant_id, group_id, [user_id]))
+
+
+# Ids per statement: far below SQLite's and PostgreSQL's bind-parameter limits (32,766 and
+# 65,535), so replacing the members of a very large group still runs.
+CHUNK = 5000
+
+
+def _chunks(ids: Sequence[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
+    items = list(ids)
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT, the one with ON CONFLICT DO NOTHING."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def add_members(
+    session: Session,
+    tenant_id: uuid.UUID,
+    group_id: uuid.UUID,
+    user_ids: Sequence[uuid.UUID],
+    *,
+    at: datetime | None = None,
+) -> list[uuid.UUID]:
+    """Make the users of the tenant among ``user_ids`` members of the group, and return the
+    ones that were not members before (those already members stay as they are).
+
+    One INSERT ... SELECT ... ON CONFLICT DO NOTHING per chunk of ids: its cost follows the
+    users added, not the size of the group. Ids of no user of the tenant are skipped.
+    """
+    created_at = at or utcnow()
+    added: list[uuid.UUID] = []
+    for chunk in _chunks(user_ids):
+        stmt: Insert = (
+            _insert(session)(GroupMembership)
+            .from_select(
+                ["group_id", "user_id", "tenant_id", "created_at"],
+                select(
+                    literal(group_id, GroupMembership.group_id.type),
+                    User.id,
+                    literal(tenant_id, GroupMembership.tenant_id.type),
+                    literal(created_at, GroupMembership.created_at.type),
+                ).where(User.tenant_id == tenant_id, User.id.in_(chunk)),
+            )
+            .on_conflict_do_nothing()
+            .returning(GroupMembership.user_id)
+        )
+        added += session.scalars(stmt)
+    return added
+
+
+def remove_members(
+    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Remove those of ``user_ids`` that are members; return the ones removed."""
+    removed: list[uuid.UUID] = []
+    for chunk in _chunks(user_ids):
+        removed += session.scalars(
+            delete(GroupMembership)
+            .where(
+                GroupMembership.tenant_id == tenant_id,
+                GroupMembership.group_id == group_id,
+                GroupMembership.user_id.in_(chunk),
+            )
+            .returning(GroupMembership.user_id)
+        )
+    return removed
+
+
+def remove_all_members(
+    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Empty the group; return who was in it."""
+    return list(
+        session.scalars(
+            delete(GroupMembership)
+            .where(GroupMembership.tenant_id == tenant_id, GroupMembership.group_id == group_id)
+            .returning(GroupMembership.user_id)
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def touch(session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]) -> None:
     """A new version and modified_at for groups whose members changed (members are part of
-    a group, so its ETag moves with them). One UPDATE without a version check: concurrent
-    membership changes queue on the row rather than fail as stale."""
+    a group, so its ETag moves with them). No version check: concurrent membership changes
+    queue on the row rather than fail as stale. Several groups are locked in id order first
+    (see ``lock``), so two writers touching overlapping sets cannot deadlock."""
     if not group_ids:
         return
+    if len(set(group_ids)) > 1:
+        _lock_ids(
+            session,
+            select(Group.id).where(Group.tenant_id == tenant_id, Group.id.in_(list(group_ids))),
+        )
     session.execute(
         update(Group)
         .where(Group.tenant_id == tenant_id, Group.id.in_(list(group_ids)))
@@ -229,8 +357,10 @@ def member_ids(session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID) -> s
 def existing_user_ids(
     session: Session, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
 ) -> set[uuid.UUID]:
-    if not user_ids:
-        return set()
-    return set(
-        session.scalars(select(User.id).where(User.tenant_id == tenant_id, User.id.in_(user_ids)))
-    )
+    """Those of ``user_ids`` that are users of the tenant (one query per chunk of ids)."""
+    found: set[uuid.UUID] = set()
+    for chunk in _chunks(user_ids):
+        found.update(
+            session.scalars(select(User.id).where(User.tenant_id == tenant_id, User.id.in_(chunk)))
+        )
+    return found

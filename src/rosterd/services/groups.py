@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from scim2_models.path import AttrPath, FilterNode
 from sqlalchemy.orm import Session
 
 from rosterd.models import Group, User
+from rosterd.models.base import utcnow
 from rosterd.repositories import groups as groups_repo
 from rosterd.repositories import scim_filter
 from rosterd.repositories import users as users_repo
@@ -33,6 +35,18 @@ def get_group(session: Session, actor: Actor, group_id: uuid.UUID) -> Group:
     group = groups_repo.get(session, actor.tenant_id, group_id)
     if group is None:
         raise NotFound(f"group {group_id} not found")
+    return group
+
+
+def lock_group(
+    session: Session, actor: Actor, group_id: uuid.UUID, *, version: int | None = None
+) -> Group:
+    """The group, locked for this transaction before it is read (see groups_repo.lock): the
+    one read a write starts with. ``version`` is the one the caller's If-Match names."""
+    group = groups_repo.get_for_update(session, actor.tenant_id, group_id)
+    if group is None:
+        raise NotFound(f"group {group_id} not found")
+    check_version(group, version)
     return group
 
 
@@ -105,19 +119,18 @@ def create_group(
     return group
 
 
-def update_group(
-    session: Session, actor: Actor, group_id: uuid.UUID, changes: Mapping[str, Any]
-) -> Group:
+def update_group(session: Session, actor: Actor, group: Group, changes: Mapping[str, Any]) -> Group:
+    """Change the group's own fields; ``group`` comes from ``lock_group``."""
     unknown = set(changes) - MUTABLE_FIELDS
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
     check_lengths(Group, changes)
-    group = get_group(session, actor, group_id)
     if "name" in changes:
         if changes["name"] is None:
             raise invalid_field("name", "must not be null")
-        _check_name(session, actor, changes["name"], group.id)
-    if changes.get("parent_id") is not None:
+        if changes["name"] != group.name:
+            _check_name(session, actor, changes["name"], group.id)
+    if changes.get("parent_id") is not None and changes["parent_id"] != group.parent_id:
         _check_parent(session, actor, group.id, changes["parent_id"])
     before = audit.snapshot(group)
     for name, value in changes.items():
@@ -129,11 +142,11 @@ def update_group(
     return group
 
 
-def delete_group(session: Session, actor: Actor, group_id: uuid.UUID) -> None:
-    group = get_group(session, actor, group_id)
+def delete_group(session: Session, actor: Actor, group: Group) -> None:
+    """Delete the group; ``group`` comes from ``lock_group``."""
     before = audit.snapshot(group)
     groups_repo.remove(session, group)
-    audit.record(session, actor, "group.deleted", "group", group_id, before=before)
+    audit.record(session, actor, "group.deleted", "group", group.id, before=before)
 
 
 def list_members(
@@ -144,22 +157,23 @@ def list_members(
 
 
 def add_member(session: Session, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID) -> datetime:
-    get_group(session, actor, group_id)
+    """Add one member; a user who is already one is a conflict (REST v2's contract)."""
+    lock_group(session, actor, group_id)
     if users_repo.get(session, actor.tenant_id, user_id) is None:
         raise NotFound(f"user {user_id} not found")
-    if groups_repo.is_member(session, actor.tenant_id, group_id, user_id):
+    added_at = utcnow()
+    if not groups_repo.add_members(session, actor.tenant_id, group_id, [user_id], at=added_at):
         raise Conflict(f"user {user_id} is already a member of group {group_id}")
-    membership = groups_repo.add_member(session, actor.tenant_id, group_id, user_id)
     groups_repo.touch(session, actor.tenant_id, [group_id])
     audit.record(
         session, actor, "group.member_added", "group", group_id, after={"user_id": str(user_id)}
     )
-    return membership.created_at
+    return added_at
 
 
 def remove_member(session: Session, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    get_group(session, actor, group_id)
-    if not groups_repo.remove_member(session, actor.tenant_id, group_id, user_id):
+    lock_group(session, actor, group_id)
+    if not groups_repo.remove_members(session, actor.tenant_id, group_id, [user_id]):
         raise NotFound(f"user {user_id} is not a member of group {group_id}")
     groups_repo.touch(session, actor.tenant_id, [group_id])
     audit.record(
@@ -199,61 +213,84 @@ def members_of_groups(
     return groups_repo.members_of_many(session, actor.tenant_id, group_ids)
 
 
-def _existing_users(
-    session: Session, actor: Actor, user_ids: Sequence[uuid.UUID]
-) -> set[uuid.UUID]:
-    wanted = set(user_ids)
-    found = groups_repo.existing_user_ids(session, actor.tenant_id, list(wanted))
-    missing = wanted - found
+@dataclass(frozen=True)
+class MemberChange:
+    """Who a membership change actually added and removed (no-ops left out)."""
+
+    added: list[uuid.UUID]
+    removed: list[uuid.UUID]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+def _require_users(session: Session, actor: Actor, user_ids: Collection[uuid.UUID]) -> None:
+    """Refuse ids that are no user of the tenant (one query, whatever the group's size)."""
+    if not user_ids:
+        return
+    missing = set(user_ids) - groups_repo.existing_user_ids(
+        session, actor.tenant_id, list(user_ids)
+    )
     if missing:
         raise invalid_field(
             "members", f"no such user(s): {', '.join(sorted(str(m) for m in missing))}"
         )
-    return found
 
 
-def change_members(
-    session: Session,
-    actor: Actor,
-    group_id: uuid.UUID,
-    *,
-    add: Sequence[uuid.UUID] = (),
-    remove: Sequence[uuid.UUID] = (),
-) -> None:
-    """Add and remove members in one step; adding a member twice or removing a
-    non-member changes nothing (the idempotent semantics IdPs rely on)."""
-    get_group(session, actor, group_id)
-    to_add = _existing_users(session, actor, add)
-    current = groups_repo.member_ids(session, actor.tenant_id, group_id)
-    added = sorted(to_add - current - set(remove), key=str)
-    removed = sorted(set(remove) & current, key=str)
-    for user_id in removed:
-        groups_repo.remove_member(session, actor.tenant_id, group_id, user_id)
-    for user_id in added:
-        groups_repo.add_member(session, actor.tenant_id, group_id, user_id)
-    if added or removed:
-        groups_repo.touch(session, actor.tenant_id, [group_id])
+def _record(session: Session, actor: Actor, group: Group, change: MemberChange) -> MemberChange:
+    """Move the group's version with its members and audit what really changed."""
+    if change:
+        groups_repo.touch(session, actor.tenant_id, [group.id])
         audit.record(
             session,
             actor,
             "group.members_changed",
             "group",
-            group_id,
-            before={"removed": [str(u) for u in removed]},
-            after={"added": [str(u) for u in added]},
+            group.id,
+            before={"removed": sorted(str(u) for u in change.removed)},
+            after={"added": sorted(str(u) for u in change.added)},
         )
+    return change
+
+
+def change_members(
+    session: Session,
+    actor: Actor,
+    group: Group,
+    *,
+    add: Collection[uuid.UUID] = (),
+    remove: Collection[uuid.UUID] = (),
+) -> MemberChange:
+    """Add and remove members of ``group`` (from ``lock_group``) in one step.
+
+    Adding a member twice or removing a non-member changes nothing (the idempotent semantics
+    IdPs rely on). Set-based: a statement each to check the users, insert and delete, so the
+    cost follows the ids given, not the size of the group. An id in both lists is removed.
+    """
+    to_add = set(add) - set(remove)
+    _require_users(session, actor, to_add)
+    removed = groups_repo.remove_members(session, actor.tenant_id, group.id, list(remove))
+    added = groups_repo.add_members(session, actor.tenant_id, group.id, list(to_add))
+    return _record(session, actor, group, MemberChange(added, removed))
 
 
 def set_members(
-    session: Session, actor: Actor, group_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
-) -> None:
-    """Make the member set exactly ``user_ids``."""
-    get_group(session, actor, group_id)
-    wanted = _existing_users(session, actor, user_ids)
-    current = groups_repo.member_ids(session, actor.tenant_id, group_id)
-    change_members(
-        session, actor, group_id, add=list(wanted - current), remove=list(current - wanted)
-    )
+    session: Session, actor: Actor, group: Group, user_ids: Collection[uuid.UUID]
+) -> MemberChange:
+    """Make the member set of ``group`` (from ``lock_group``) exactly ``user_ids``.
+
+    Reads the current members (a replacement is proportional to the group), then deletes
+    and inserts only the difference.
+    """
+    wanted = set(user_ids)
+    _require_users(session, actor, wanted)
+    if not wanted:
+        removed = groups_repo.remove_all_members(session, actor.tenant_id, group.id)
+        return _record(session, actor, group, MemberChange([], removed))
+    current = groups_repo.member_ids(session, actor.tenant_id, group.id)
+    removed = groups_repo.remove_members(session, actor.tenant_id, group.id, list(current - wanted))
+    added = groups_repo.add_members(session, actor.tenant_id, group.id, list(wanted - current))
+    return _record(session, actor, group, MemberChange(added, removed))
 
 
 def check_version(group: Group, expected: int | None) -> None:

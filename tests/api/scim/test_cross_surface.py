@@ -315,14 +315,19 @@ def test_scim_group_reads_back_through_v2(http: TestClient, tenant: TenantHandle
         groups = _v2_get(http, tenant, f"/users/{user_id}/groups")
         assert [g["id"] for g in groups["items"]] == [group_id]
 
-    # A SCIM removal and rename show through v2.
-    _scim_patch(
-        http,
-        tenant,
-        f"/Groups/{group_id}",
-        {"op": "remove", "path": f'members[value eq "{alice["id"]}"]'},
-        {"op": "replace", "path": "displayName", "value": f"{name} II"},
+    # A SCIM removal and rename (204 No Content) show through v2.
+    r = http.patch(
+        f"{SCIM}/Groups/{group_id}",
+        json={
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [
+                {"op": "remove", "path": f'members[value eq "{alice["id"]}"]'},
+                {"op": "replace", "path": "displayName", "value": f"{name} II"},
+            ],
+        },
+        headers=tenant.scim_headers(),
     )
+    assert r.status_code == 204, r.text
     v2 = _v2_get(http, tenant, f"/groups/{group_id}")
     assert (v2["name"], v2["memberCount"]) == (f"{name} II", 1)
     members = _v2_get(http, tenant, f"/groups/{group_id}/members")

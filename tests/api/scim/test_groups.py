@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from scim2_models import Context, Group, PatchOp
 
+from rosterd.api.scim.policy import PATCH_POLICY
 from tests.factories import TenantHandle
 
 SCIM = "/scim/v2"
@@ -95,12 +97,14 @@ def _patch(
 def _patched(
     http: TestClient, tenant: TenantHandle, group_id: str, *operations: dict[str, Any]
 ) -> dict[str, Any]:
+    """A PATCH asking for no attributes answers 204 with the new ETag (RFC 7644 §3.5.2);
+    the group as a GET then reads it."""
     r = _patch(http, tenant, group_id, *operations)
-    assert r.status_code == 200, r.text
-    body = dict(r.json())
-    assert r.headers["ETag"] == body["meta"]["version"]
-    assert _get(http, tenant, group_id) == body
-    return body
+    assert r.status_code == 204, r.text
+    assert r.content == b""
+    group = _get(http, tenant, group_id)
+    assert r.headers["ETag"] == group["meta"]["version"]
+    return group
 
 
 def _list(http: TestClient, tenant: TenantHandle, **params: Any) -> dict[str, Any]:
@@ -517,3 +521,115 @@ def test_alias_serves_the_same_groups(http: TestClient, tenant: TenantHandle) ->
     assert _members(_get(http, tenant, group["id"])) == {a}
     r = http.post("/api/scim/v2/Groups", json=_group_body("aliased"), headers=tenant.scim_headers())
     _error(r, 409, "uniqueness")
+
+
+# ---- PATCH answers -------------------------------------------------------------------------
+
+
+def test_patch_answers_the_group_when_attributes_are_asked_for(
+    http: TestClient, tenant: TenantHandle
+) -> None:
+    """RFC 7644 §3.5.2: 200 with the resource when the request names attributes."""
+    a, b = _user(http, tenant), _user(http, tenant)
+    group = _create(http, tenant, "G", [a])
+    add_b = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": b}]}],
+    }
+    r = http.patch(
+        f"{GROUPS}/{group['id']}",
+        params={"attributes": "members,displayName"},
+        json=add_b,
+        headers=tenant.scim_headers(),
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith(SCIM_JSON)
+    body = r.json()
+    assert _members(body) == {a, b}
+    assert body["displayName"] == "G"
+    assert r.headers["ETag"] == _get(http, tenant, group["id"])["meta"]["version"]
+
+    r = http.patch(
+        f"{GROUPS}/{group['id']}",
+        params={"excludedAttributes": "members"},
+        json={
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}],
+        },
+        headers=tenant.scim_headers(),
+    )
+    assert r.status_code == 200, r.text
+    assert "members" not in r.json()
+    assert r.json()["displayName"] == "Renamed"
+    assert _members(_get(http, tenant, group["id"])) == {a, b}
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        # Entra ID's path-less add and replace, with the attribute name capitalised
+        [{"op": "Add", "value": {"Members": [{"value": "{c}"}]}}],
+        # Okta's remove of several by one filter
+        [{"op": "remove", "path": 'members[value eq "{a}" or value eq "{b}"]'}],
+        # a filter on another sub-attribute than value
+        [{"op": "remove", "path": 'members[display eq "alice"]'}],
+        # the operations apply in order
+        [
+            {"op": "remove", "path": "members"},
+            {"op": "add", "path": "members", "value": [{"value": "{b}"}]},
+        ],
+        [
+            {"op": "add", "path": "members", "value": [{"value": "{c}"}]},
+            {"op": "remove", "path": 'members[value eq "{c}"]'},
+            {"op": "replace", "value": {"displayName": "R", "members": [{"value": "{a}"}]}},
+        ],
+    ],
+)
+def test_member_operation_forms(
+    http: TestClient, tenant: TenantHandle, operations: list[dict[str, Any]]
+) -> None:
+    a, b, c = _user(http, tenant, "alice"), _user(http, tenant, "bob"), _user(http, tenant)
+    ids = {"{a}": a, "{b}": b, "{c}": c}
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            for key, uid in ids.items():
+                value = value.replace(key, uid)
+            return value
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    ops = fill(operations)
+    group = _create(http, tenant, "G", [a, b])
+    # What the same operations do to the group's full SCIM view, in scim2-models.
+    view = Group.model_validate(
+        {k: v for k, v in group.items() if k != "meta"}, scim_ctx=Context.RESOURCE_QUERY_RESPONSE
+    )
+    with PATCH_POLICY:
+        PatchOp[Group].model_validate(
+            {"schemas": [PATCH_OP], "Operations": ops}, scim_ctx=Context.RESOURCE_PATCH_REQUEST
+        ).patch(view)
+    expected = {m.value for m in view.members or []}
+
+    patched = _patched(http, tenant, group["id"], *ops)
+    assert _members(patched) == expected
+    assert patched["displayName"] == view.display_name
+    for user in (a, b, c):
+        assert (group["id"] in _group_ids_of_user(http, tenant, user)) is (user in expected)
+
+
+def test_idempotent_member_changes_change_nothing(http: TestClient, tenant: TenantHandle) -> None:
+    """IdPs retry: adding a member again or removing a non-member is a 204 that changes
+    neither the members nor the version."""
+    a, b = _user(http, tenant), _user(http, tenant)
+    group = _create(http, tenant, "G", [a])
+    before = _get(http, tenant, group["id"])
+    for op in (
+        {"op": "add", "path": "members", "value": [{"value": a}]},
+        {"op": "remove", "path": f'members[value eq "{b}"]'},
+        {"op": "remove", "path": "members", "value": [{"value": MISSING_ID}]},
+    ):
+        assert _patched(http, tenant, group["id"], op) == before

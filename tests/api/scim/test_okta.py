@@ -66,6 +66,23 @@ def _patch(
     return dict(r.json())
 
 
+def _patch_group(
+    http: TestClient, tenant: TenantHandle, group_id: str, *operations: dict[str, Any]
+) -> dict[str, Any]:
+    """A Group PATCH answers 204 No Content with the new ETag, as the IdP expects; the
+    group is then read back."""
+    r = http.patch(
+        f"{SCIM}/Groups/{group_id}",
+        json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)},
+        headers=tenant.scim_headers(),
+    )
+    assert r.status_code == 204, r.text
+    got = http.get(f"{SCIM}/Groups/{group_id}", headers=tenant.scim_headers())
+    assert got.status_code == 200, got.text
+    assert r.headers["ETag"] == got.headers["ETag"] == got.json()["meta"]["version"]
+    return dict(got.json())
+
+
 def _v2_user(http: TestClient, tenant: TenantHandle, user_id: str) -> dict[str, Any]:
     r = http.get(f"{V2}/users/{user_id}", headers=tenant.headers("user:read"))
     assert r.status_code == 200, r.text
@@ -285,10 +302,10 @@ def test_push_groups(http: TestClient, tenant: TenantHandle) -> None:
 
     # Rename: a path-less replace that repeats the group's id.
     new_name = f"{name} renamed"
-    renamed = _patch(
+    renamed = _patch_group(
         http,
         tenant,
-        f"/Groups/{group_id}",
+        group_id,
         {"op": "replace", "value": {"id": group_id, "displayName": new_name}},
     )
     assert renamed["id"] == group_id
@@ -296,10 +313,10 @@ def test_push_groups(http: TestClient, tenant: TenantHandle) -> None:
     assert _member_ids(renamed) == {alice["id"], bob["id"]}
 
     # Add a member.
-    added = _patch(
+    added = _patch_group(
         http,
         tenant,
-        f"/Groups/{group_id}",
+        group_id,
         {
             "op": "add",
             "path": "members",
@@ -309,10 +326,10 @@ def test_push_groups(http: TestClient, tenant: TenantHandle) -> None:
     assert _member_ids(added) == {alice["id"], bob["id"], carol["id"]}
 
     # Remove a member by a value filter in the path.
-    removed = _patch(
+    removed = _patch_group(
         http,
         tenant,
-        f"/Groups/{group_id}",
+        group_id,
         {"op": "remove", "path": f'members[value eq "{alice["id"]}"]'},
     )
     assert _member_ids(removed) == {bob["id"], carol["id"]}

@@ -127,7 +127,10 @@ def update_group(
     if "name" in body.model_fields_set and body.name is None:
         raise invalid_field("name", "must not be null")
     group = groups_service.update_group(
-        session, actor, _parse_id(group_id), {n: getattr(body, n) for n in body.model_fields_set}
+        session,
+        actor,
+        groups_service.lock_group(session, actor, _parse_id(group_id)),
+        {n: getattr(body, n) for n in body.model_fields_set},
     )
     return group_out(group)
 
@@ -136,5 +139,7 @@ def update_group(
     "/{group_id}", operation_id="apiV1DeleteGroup", summary="Delete a group", status_code=204
 )
 def delete_group(group_id: str, actor: ApiV1Actor, session: SessionDep) -> Response:
-    groups_service.delete_group(session, actor, _parse_id(group_id))
+    groups_service.delete_group(
+        session, actor, groups_service.lock_group(session, actor, _parse_id(group_id))
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -119,8 +119,10 @@ def update_group(
     if "name" in sent and body.name is None:
         raise invalid_field("name", "must not be null")
     changes = {_FIELD_MAP[n]: getattr(body, n) for n in sent}
-    groups_service.update_group(session, actor, groupId, changes)
-    return _out(session, actor, groupId)
+    group = groups_service.lock_group(session, actor, groupId)
+    groups_service.update_group(session, actor, group, changes)
+    counts = groups_service.member_counts(session, actor, [group])
+    return GroupOut.of(group, counts.get(group.id, 0))
 
 
 @router.delete(
@@ -133,7 +135,7 @@ def update_group(
     responses=errors(400, 401, 403, 404),
 )
 def delete_group(groupId: uuid.UUID, actor: GroupWrite, session: SessionDep) -> Response:  # noqa: N803
-    groups_service.delete_group(session, actor, groupId)
+    groups_service.delete_group(session, actor, groups_service.lock_group(session, actor, groupId))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
