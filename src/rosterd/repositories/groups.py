@@ -140,36 +140,6 @@ def remove(session: Session, group: Group) -> None:
     session.flush()
 
 
-def is_member(
-    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, user_id: uuid.UUID
-) -> bool:
-    return (
-        session.scalar(
-            select(GroupMembership.user_id).where(
-                GroupMembership.tenant_id == tenant_id,
-                GroupMembership.group_id == group_id,
-                GroupMembership.user_id == user_id,
-            )
-        )
-        is not None
-    )
-
-
-def add_member(
-    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, user_id: uuid.UUID
-) -> GroupMembership:
-    membership = GroupMembership(tenant_id=tenant_id, group_id=group_id, user_id=user_id)
-    session.add(membership)
-    session.flush()
-    return membership
-
-
-def remove_member(
-    session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, user_id: uuid.UUID
-) -> bool:
-    return bool(remove_members(session, tenant_id, group_id, [user_id]))
-
-
 # Ids per statement: far below SQLite's and PostgreSQL's bind-parameter limits (32,766 and
 # 65,535), so replacing the members of a very large group still runs.
 CHUNK = 5000

@@ -55,8 +55,11 @@ def get(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | No
 
 
 # Locks the user's row only (not its role's or team's, on the nullable side of the joins) and
-# overwrites whatever the session held: what was read before the lock may be stale.
-_BY_ID_FOR_UPDATE = _BY_ID.with_for_update(of=User).execution_options(populate_existing=True)
+# overwrites whatever the session held: what was read before the lock may be stale. FOR NO
+# KEY UPDATE, so that rows referencing the user (memberships) can still be inserted.
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update(of=User, key_share=True).execution_options(
+    populate_existing=True
+)
 
 
 def get_for_update(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:

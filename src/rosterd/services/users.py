@@ -226,9 +226,11 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
         set_committed_value(user, "team", None)
     if identities:
         identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
-    for group in groups:
-        groups_repo.add_member(session, actor.tenant_id, group.id, user.id)
-    groups_repo.touch(session, actor.tenant_id, [g.id for g in groups])
+    if groups:
+        groups_repo.lock(session, actor.tenant_id, [g.id for g in groups])
+        for group in groups:
+            groups_repo.add_members(session, actor.tenant_id, group.id, [user.id])
+        groups_repo.touch(session, actor.tenant_id, [g.id for g in groups])
     audit.record(session, actor, "user.created", "user", user.id, after=audit.snapshot(user))
     return user
 
@@ -342,25 +344,28 @@ def groups_of_user(session: Session, actor: Actor, user_id: uuid.UUID) -> list[G
 def set_user_groups(
     session: Session, actor: Actor, user_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
 ) -> list[Group]:
-    # The user's row lock serialises concurrent replacements of its memberships.
+    # The user's row lock serialises concurrent replacements of its memberships; the groups
+    # are then locked in id order, as every writer of several groups does (no deadlock).
     lock_user(session, actor, user_id)
     wanted = {g.id for g in _resolve_groups(session, actor, group_ids)}
     current = {g.id for g in groups_repo.groups_of(session, actor.tenant_id, user_id)}
+    if wanted == current:
+        return groups_repo.groups_of(session, actor.tenant_id, user_id)
+    groups_repo.lock(session, actor.tenant_id, sorted(wanted ^ current))
     for gid in current - wanted:
-        groups_repo.remove_member(session, actor.tenant_id, gid, user_id)
+        groups_repo.remove_members(session, actor.tenant_id, gid, [user_id])
     for gid in wanted - current:
-        groups_repo.add_member(session, actor.tenant_id, gid, user_id)
-    groups_repo.touch(session, actor.tenant_id, list(wanted ^ current))
-    if wanted != current:
-        audit.record(
-            session,
-            actor,
-            "user.groups_set",
-            "user",
-            user_id,
-            before={"group_ids": sorted(map(str, current))},
-            after={"group_ids": sorted(map(str, wanted))},
-        )
+        groups_repo.add_members(session, actor.tenant_id, gid, [user_id])
+    groups_repo.touch(session, actor.tenant_id, sorted(wanted ^ current))
+    audit.record(
+        session,
+        actor,
+        "user.groups_set",
+        "user",
+        user_id,
+        before={"group_ids": sorted(map(str, current))},
+        after={"group_ids": sorted(map(str, wanted))},
+    )
     return groups_repo.groups_of(session, actor.tenant_id, user_id)
 
 
