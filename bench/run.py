@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.generate import generate
+from rosterd.db.maintenance import extensions_in_public
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -376,6 +377,7 @@ def store(backend: str, workdir: Path) -> Iterator[str]:
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     schema = f"rosterd_bench_{secrets.token_hex(4)}"
     with admin.connect() as conn:
+        extensions_in_public(conn)
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
         yield (

@@ -13,6 +13,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from rosterd.db.maintenance import extensions_in_public
+
 POSTGRES_URL = os.environ.get(
     "ROSTERD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -41,6 +43,7 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(reason)
     schema = f"rosterd_test_{secrets.token_hex(4)}"
     with admin.connect() as conn:
+        extensions_in_public(conn)
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
