@@ -386,3 +386,31 @@ def due_for_expiry(session: Session, now: datetime, limit: int) -> list[User]:
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list(session.scalars(stmt))
+
+
+def chunk_in_creation_order(
+    session: Session,
+    tenant_id: uuid.UUID,
+    q: UserQuery,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    offset: int,
+    size: int,
+) -> list[User]:
+    """Up to ``size`` users matching ``q``'s filters, with role and team, in creation order
+    (``search``'s order for ``createdAt``): past ``offset`` rows, or after the (created_at,
+    id) of the last user of the previous chunk.
+
+    For reading a whole directory a chunk at a time: each chunk takes a bounded number of
+    rows and bind parameters, and the keyset keeps a chunk's cost flat however far along it
+    is. created_at is NOT NULL, so its IS NULL key is left out of the ORDER BY, which lets
+    ix_users_tenant_created_at deliver the order instead of a sort of every row left.
+    """
+    stmt = _matching(tenant_id, q)
+    if after is not None:
+        created, last_id = after
+        stmt = stmt.where(
+            or_(User.created_at > created, and_(User.created_at == created, User.id > last_id))
+        )
+    stmt = stmt.order_by(User.created_at, User.id).offset(offset).limit(size)
+    return list(session.scalars(_with_refs(stmt)).unique())

@@ -479,6 +479,123 @@ def test_put_to_an_email_of_another_user_is_409(admin: Admin) -> None:
     assert admin.get(b["id"]) == b
 
 
+# ---- GET -> edit -> PUT round trip ---------------------------------------------------------
+
+
+READ_ONLY = {"id", "active", "createdDate", "modifiedDate"}
+
+
+@pytest.fixture
+def full_user(admin: Admin, tenant: TenantHandle) -> dict[str, Any]:
+    """A user with every field set, as GET answers it."""
+    user = admin.create(
+        roles=["Manager"],
+        groups=[tenant.group()["name"], tenant.group()["name"]],
+        externalIdentity=f"okta|{secrets.token_hex(4)}",
+        expiredDate=_wire(_future()),
+    )
+    return admin.get(user["id"])
+
+
+ROUND_TRIP_EDITS: list[tuple[str, Any]] = [
+    ("emailAddress", "edited-{n}@example.com"),
+    ("firstName", "Grace"),
+    ("lastName", "Hopper"),
+    ("externalIdentity", "okta|edited-{n}"),
+    ("roles", ["Viewer"]),
+    ("groups", []),
+    ("expiredDate", None),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), ROUND_TRIP_EDITS, ids=[e[0] for e in ROUND_TRIP_EDITS])
+def test_get_edit_put_changes_exactly_the_edited_field(
+    admin: Admin, full_user: dict[str, Any], field: str, value: Any
+) -> None:
+    if isinstance(value, str):
+        value = value.format(n=secrets.token_hex(4))
+    body = {**full_user, field: value}
+    replaced = admin.put(full_user["id"], body)
+    assert replaced[field] == value
+    # Every other field is as GET showed it; only the modification time moved.
+    unchanged = set(USER_FIELDS) - {field, "modifiedDate"}
+    assert {k: replaced[k] for k in unchanged} == {k: full_user[k] for k in unchanged}
+    assert _parse(replaced["modifiedDate"]) >= _parse(full_user["modifiedDate"])
+    assert admin.get(full_user["id"]) == replaced
+
+
+def test_put_of_the_body_get_returned_changes_nothing(
+    admin: Admin, full_user: dict[str, Any]
+) -> None:
+    assert admin.put(full_user["id"], full_user) == full_user
+    assert admin.get(full_user["id"]) == full_user
+
+
+def test_round_trip_of_an_expired_user_keeps_its_expiry(admin: Admin) -> None:
+    """A date that has passed, sent back as GET showed it, is not a new expiry (which would
+    be stored as now)."""
+    user = admin.create(expiredDate="2001-01-01T00:00:00Z")
+    assert user["active"] is False
+    edited = admin.put(user["id"], {**user, "firstName": "Grace"})
+    assert edited["firstName"] == "Grace"
+    assert edited["expiredDate"] == user["expiredDate"]
+    assert edited["active"] is False
+    assert admin.expired_events(user["emailAddress"]) == []
+
+
+def test_put_ignores_the_read_only_fields(admin: Admin, full_user: dict[str, Any]) -> None:
+    body = {
+        **full_user,
+        "active": False,
+        "createdDate": "2000-01-01T00:00:00Z",
+        "modifiedDate": "2000-01-01T00:00:00Z",
+    }
+    assert admin.put(full_user["id"], body) == full_user
+    assert admin.v2_user(full_user["emailAddress"])["status"] == "active"
+
+
+@pytest.mark.parametrize("other", [1, 10**6, -1])
+def test_put_with_another_users_id_is_400_and_changes_nothing(
+    admin: Admin, full_user: dict[str, Any], other: int
+) -> None:
+    number = full_user["id"] + other
+    path = f"{ADMIN}/{full_user['id']}"
+    body = {**full_user, "id": number, "firstName": "Changed"}
+    error = assert_error(admin.http.put(path, json=body, headers=admin.headers()), 400, path)
+    assert error["message"].startswith("id: "), error
+    assert admin.get(full_user["id"]) == full_user
+
+
+@pytest.mark.parametrize("value", ["1", 1.5, True, [1]])
+def test_put_with_an_id_that_is_not_an_integer_is_400(
+    admin: Admin, full_user: dict[str, Any], value: Any
+) -> None:
+    path = f"{ADMIN}/{full_user['id']}"
+    body = {**full_user, "id": value, "firstName": "Changed"}
+    error = assert_error(admin.http.put(path, json=body, headers=admin.headers()), 400, path)
+    assert "id" in error["message"], error
+    assert admin.get(full_user["id"]) == full_user
+
+
+@pytest.mark.parametrize("field", ["nickname", "Id", "password", "externalIdentities"])
+def test_round_trip_with_a_field_get_never_returns_is_400(
+    admin: Admin, full_user: dict[str, Any], field: str
+) -> None:
+    path = f"{ADMIN}/{full_user['id']}"
+    body = {**full_user, field: "x", "firstName": "Changed"}
+    error = assert_error(admin.http.put(path, json=body, headers=admin.headers()), 400, path)
+    assert field in error["message"], error
+    assert admin.get(full_user["id"]) == full_user
+
+
+def test_post_still_refuses_the_read_only_fields(admin: Admin) -> None:
+    for field in sorted(READ_ONLY):
+        value = {"id": 7, "active": True}.get(field, "2030-01-01T00:00:00Z")
+        error = assert_error(admin.post(_body(**{field: value})), 400, ADMIN)
+        assert field in error["message"], error
+    assert admin.count() == 0
+
+
 # ---- external identities -------------------------------------------------------------------
 
 

@@ -4,15 +4,14 @@ and ``expiredDate`` (past: stored as now and deactivated; future: the scheduler'
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import Body, Query, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from rosterd.api.adminusers.auth import AdminRead, AdminWrite
+from rosterd.api.adminusers.wire import NO_NUL, AdminUser, AdminUserFields, as_moment, iso
 from rosterd.api.deps import SessionDep
 from rosterd.api.routing import api_router
 from rosterd.domain.commands import NewUser, UserPatch
@@ -29,50 +28,25 @@ from rosterd.services.errors import invalid_field
 PREFIX = "/v1/seadminusers"
 router = api_router(prefix=PREFIX, tags=["ADMIN users"])
 
-NO_NUL = r"^[^\x00]*$"
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255, pattern=NO_NUL)]
-Ref = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NO_NUL)
-]
-Identity = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NO_NUL)
-]
 MAX_NUMBER = 2**63 - 1
 
 
-class AdminUserBody(BaseModel):
-    """A whole user: POST creates it, PUT replaces every field with it."""
-
-    model_config = ConfigDict(extra="forbid")
-    emailAddress: Annotated[EmailStr, StringConstraints(max_length=320)]  # noqa: N815
-    firstName: Name | None = None  # noqa: N815
-    lastName: Name | None = None  # noqa: N815
-    externalIdentity: Identity | None = None  # noqa: N815
-    roles: list[Ref] = Field(default_factory=list, max_length=1)
-    groups: list[Ref] = Field(default_factory=list, max_length=1000)
-    expiredDate: datetime | date | None = None  # noqa: N815
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _out(user: User, groups: list[tuple[uuid.UUID, str]], identities: list[str]) -> dict[str, Any]:
-    return {
-        "id": user.number,
-        "emailAddress": user.email,
-        "externalIdentity": identities[0] if identities else None,
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "roles": [user.role.name] if user.role else [],
-        "groups": [name for _, name in groups],
-        "expiredDate": _iso(user.expires_at),
-        "active": user.status == UserStatus.active,
-        "createdDate": _iso(user.created_at),
-        "modifiedDate": _iso(user.modified_at),
-    }
+    wire = AdminUser.model_construct(
+        id=user.number,
+        # A user made on a surface with usernames may have no email: GET shows null.
+        email=user.email,  # type: ignore[arg-type]
+        external_identities=identities[0] if identities else None,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        role_id=[user.role.name] if user.role else [],
+        group_ids=[name for _, name in groups],
+        expires_at=user.expires_at,
+        active=user.status == UserStatus.active,
+        created_at=user.created_at,
+        modified_at=user.modified_at,
+    )
+    return wire.model_dump(mode="json", by_alias=True)
 
 
 def _render(session: Session, actor: Actor, users: list[User]) -> list[dict[str, Any]]:
@@ -82,29 +56,20 @@ def _render(session: Session, actor: Actor, users: list[User]) -> list[dict[str,
     return [_out(u, groups.get(u.id, []), identities.get(u.id, [])) for u in users]
 
 
-def _expiry(value: datetime | date | None) -> datetime | None:
-    """A date means the start of that day (UTC); a time without an offset is taken as UTC."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        return datetime.combine(value, time.min, tzinfo=UTC)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _resolve(
-    session: Session, actor: Actor, body: AdminUserBody
+    session: Session, actor: Actor, body: AdminUserFields
 ) -> tuple[uuid.UUID | None, list[uuid.UUID]]:
     role_id = None
-    for ref in body.roles:
+    for ref in body.role_id:
         role = roles_service.find(session, actor, ref)
         if role is None:
-            raise invalid_field("roles", f"no role named {ref!r}")
+            raise invalid_field("role_id", f"no role named {ref!r}")
         role_id = role.id
     group_ids = []
-    for ref in body.groups:
+    for ref in body.group_ids:
         group = groups_service.find(session, actor, ref)
         if group is None:
-            raise invalid_field("groups", f"no group named {ref!r}")
+            raise invalid_field("group_ids", f"no group named {ref!r}")
         group_ids.append(group.id)
     return role_id, group_ids
 
@@ -170,45 +135,57 @@ def get_user(userId: int, actor: AdminRead, session: SessionDep) -> dict[str, An
     status_code=201,
 )
 def create_user(
-    body: Annotated[AdminUserBody, Body()], actor: AdminWrite, session: SessionDep
+    body: Annotated[AdminUserFields, Body()], actor: AdminWrite, session: SessionDep
 ) -> JSONResponse:
     role_id, group_ids = _resolve(session, actor, body)
     user = users_service.create_user(
         session,
         actor,
         NewUser(
-            email=body.emailAddress,
-            first_name=body.firstName or None,
-            last_name=body.lastName or None,
+            email=body.email,
+            first_name=body.first_name or None,
+            last_name=body.last_name or None,
             role_id=role_id,
             group_ids=group_ids,
-            external_identities=[body.externalIdentity] if body.externalIdentity else [],
-            expires_at=_expiry(body.expiredDate),
+            external_identities=[body.external_identities] if body.external_identities else [],
+            expires_at=as_moment(body.expires_at),
         ),
     )
     return JSONResponse(_render(session, actor, [user])[0], status_code=status.HTTP_201_CREATED)
 
 
-@router.put("/{userId}", operation_id="adminReplaceUser", summary="Replace every field of a user")
+@router.put(
+    "/{userId}",
+    operation_id="adminReplaceUser",
+    summary="Replace every field of a user",
+    description="Takes the body GET answered: its read-only fields (id, active, createdDate, "
+    "modifiedDate) are ignored, but an id must be the one in the path.",
+)
 def replace_user(
     userId: int,  # noqa: N803
-    body: Annotated[AdminUserBody, Body()],
+    body: Annotated[AdminUser, Body()],
     actor: AdminWrite,
     session: SessionDep,
 ) -> dict[str, Any]:
-    user = users_service.lock_by_number(session, actor, _number(userId))
+    number = _number(userId)
+    if body.id is not None and body.id != number:
+        raise invalid_field("id", f"is {body.id}, but the path names user {number}")
+    user = users_service.lock_by_number(session, actor, number)
     role_id, group_ids = _resolve(session, actor, body)
-    expires_at = _expiry(body.expiredDate)
     changes: dict[str, Any] = {
-        **users_service.email_changes(user, body.emailAddress),
-        "first_name": body.firstName or None,
-        "last_name": body.lastName or None,
+        **users_service.email_changes(user, body.email),
+        "first_name": body.first_name or None,
+        "last_name": body.last_name or None,
         "role_id": role_id,
-        "external_identities": [body.externalIdentity] if body.externalIdentity else [],
-        "expires_at": expires_at,
+        "external_identities": [body.external_identities] if body.external_identities else [],
     }
-    if lifecycle.expiry_lifted(user.status, user.expires_at, expires_at, utcnow()):
-        changes["status"] = UserStatus.active
+    # The expiry GET showed, sent back, is no change: re-storing a date that has passed
+    # would move it to now (see lifecycle.effective_expiry).
+    expires_at = as_moment(body.expires_at)
+    if iso(expires_at) != iso(user.expires_at):
+        changes["expires_at"] = expires_at
+        if lifecycle.expiry_lifted(user.status, user.expires_at, expires_at, utcnow()):
+            changes["status"] = UserStatus.active
     users_service.apply_patch(session, actor, user, UserPatch(**changes))
     users_service.set_user_groups(session, actor, user.id, group_ids)
     return _render(session, actor, [user])[0]

@@ -9,12 +9,14 @@ from fastapi import Body, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import RuntimeDep, SessionDep
 from rosterd.api.routing import api_router
+from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import NO_NUL, GroupCreate, GroupUpdate, group_out, member_out
 from rosterd.models import Group
 from rosterd.services import groups as groups_service
+from rosterd.services import listings
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError, NotFound, invalid_field
@@ -37,8 +39,14 @@ def _render(
     if not with_users:
         return [group_out(g) for g in groups]
     members = groups_service.members_of_groups(session, actor, [g.id for g in groups])
-    everyone = {uid for ms in members.values() for uid, _ in ms}
-    users = {u.id: u for u in users_service.get_many(session, actor, list(everyone))}
+    everyone = list({uid for ms in members.values() for uid, _ in ms})
+    # A chunk's worth of ids a query: a group can have more members than PostgreSQL takes
+    # bind parameters in one statement.
+    users = {
+        u.id: u
+        for start in range(0, len(everyone), streaming.CHUNK)
+        for u in users_service.get_many(session, actor, everyone[start : start + streaming.CHUNK])
+    }
     return [
         group_out(g, [member_out(users[uid]) for uid, _ in members.get(g.id, []) if uid in users])
         for g in groups
@@ -52,24 +60,35 @@ def _with_users(expand: str | None) -> bool:
     return "users" in parts
 
 
-@router.get("", operation_id="apiV1ListGroups", summary="List groups")
+@router.get(
+    "",
+    operation_id="apiV1ListGroups",
+    summary="List groups",
+    response_model=list[dict[str, Any]],
+)
 def list_groups(
     actor: ApiV1Actor,
     session: SessionDep,
+    runtime: RuntimeDep,
     name: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
     expand: Annotated[str | None, Query(max_length=100)] = None,
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=UNBOUNDED)] = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     with_users = _with_users(expand)
     if name is not None:
         group = groups_service.find_by_name(session, actor, name)
-        groups = [group] if group is not None else []
-    else:
-        groups, _ = groups_service.list_groups(
-            session, actor, offset=skip, limit=UNBOUNDED if limit is None else limit
-        )
-    return _render(session, actor, groups, with_users=with_users)
+        found = [group] if group is not None else []
+        return streaming.json_items(_render(session, actor, found, with_users=with_users))
+
+    def read(
+        session: Session, after: listings.GroupKey | None, offset: int, size: int
+    ) -> tuple[list[dict[str, Any]], listings.GroupKey | None]:
+        groups, key = listings.groups_chunk(session, actor, after=after, offset=offset, size=size)
+        return _render(session, actor, groups, with_users=with_users), key
+
+    limit = UNBOUNDED if limit is None else limit
+    return streaming.json_list(runtime.db, session, read, offset=skip, limit=limit)
 
 
 @router.get("/{group_id}", operation_id="apiV1GetGroup", summary="Get a group")

@@ -7,16 +7,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Query, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import RuntimeDep, SessionDep
 from rosterd.api.routing import api_router
+from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import NO_NUL, PasswordChange, UserCreate, UserUpdate, user_out
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
 from rosterd.repositories.users import UserQuery
+from rosterd.services import listings
 from rosterd.services import tenants as tenants_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
@@ -54,10 +56,16 @@ def _parse_id(user_id: str) -> uuid.UUID:
         raise NotFound(f"user {user_id!r} not found") from exc
 
 
-@router.get("", operation_id="apiV1ListUsers", summary="List users")
+@router.get(
+    "",
+    operation_id="apiV1ListUsers",
+    summary="List users",
+    response_model=list[dict[str, Any]],
+)
 def list_users(
     actor: ApiV1Actor,
     session: SessionDep,
+    runtime: RuntimeDep,
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=UNBOUNDED)] = None,
     expand: Annotated[str | None, Query(max_length=100)] = None,
@@ -73,24 +81,25 @@ def list_users(
             description="Users idle since before this time (never logged in included).",
         ),
     ] = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     if last_login_before is not None and last_login_before.tzinfo is None:
         # A timestamp without an offset is UTC, as every timestamp this API returns is.
         last_login_before = last_login_before.replace(tzinfo=UTC)
-    users, _total = users_service.list_users(
-        session,
-        actor,
-        UserQuery(
-            is_active=active,
-            email=email,
-            username=user_name,
-            last_login_before=last_login_before,
-            sort_by="createdAt",
-            offset=skip,
-            limit=UNBOUNDED if limit is None else limit,
-        ),
+    expansions = _expand(expand)
+    query = UserQuery(
+        is_active=active, email=email, username=user_name, last_login_before=last_login_before
     )
-    return _render(session, actor, users, _expand(expand))
+
+    def read(
+        session: Session, after: listings.UserKey | None, offset: int, size: int
+    ) -> tuple[list[dict[str, Any]], listings.UserKey | None]:
+        users, key = listings.users_chunk(
+            session, actor, query, after=after, offset=offset, size=size
+        )
+        return _render(session, actor, users, expansions), key
+
+    limit = UNBOUNDED if limit is None else limit
+    return streaming.json_list(runtime.db, session, read, offset=skip, limit=limit)
 
 
 @router.get("/{user_id}", operation_id="apiV1GetUser", summary="Get a user")
