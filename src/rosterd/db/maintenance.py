@@ -33,12 +33,6 @@ def extensions_in_public(conn: Connection) -> None:
     before such schemas are created or dropped; ``conn`` must be in autocommit.
     """
     conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
-    if (
-        conn.scalar(
-            text(
-                "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
-            )
-        )
-        != "public"
-    ):
+    where = "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
+    if conn.scalar(text(where)) != "public":
         conn.execute(text("ALTER EXTENSION pg_trgm SET SCHEMA public"))

@@ -309,3 +309,16 @@ def find(session: Session, actor: Actor, ref: str) -> Group | None:
     except ValueError:
         group = None
     return group or groups_repo.find_by_name(session, actor.tenant_id, ref)
+
+
+GroupKey = tuple[str, uuid.UUID]
+
+
+def groups_chunk(
+    session: Session, actor: Actor, *, after: GroupKey | None, offset: int, size: int
+) -> tuple[list[Group], GroupKey | None]:
+    """Groups by name, and the key to pass as ``after`` for the ones that follow."""
+    groups = groups_repo.chunk_by_name(
+        session, actor.tenant_id, after=after, offset=offset, size=size
+    )
+    return groups, ((groups[-1].name, groups[-1].id) if groups else None)

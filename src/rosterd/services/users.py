@@ -467,3 +467,24 @@ def get_many(session: Session, actor: Actor, user_ids: Sequence[uuid.UUID]) -> l
 
 def find_by_number(session: Session, actor: Actor, number: int) -> User | None:
     return users_repo.find_by_number(session, actor.tenant_id, number)
+
+
+# Keys of the last item of a chunk, for the next one (whole lists, /api/v1).
+UserKey = tuple[datetime, uuid.UUID]
+
+
+def users_chunk(
+    session: Session,
+    actor: Actor,
+    q: UserQuery,
+    *,
+    after: UserKey | None,
+    offset: int,
+    size: int,
+) -> tuple[list[User], UserKey | None]:
+    """Users matching ``q``'s filters in creation order, and the key to pass as ``after`` for
+    the ones that follow (None when there were none)."""
+    users = users_repo.chunk_in_creation_order(
+        session, actor.tenant_id, _keyed(q), after=after, offset=offset, size=size
+    )
+    return users, ((users[-1].created_at, users[-1].id) if users else None)

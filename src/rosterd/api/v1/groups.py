@@ -16,7 +16,6 @@ from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import NO_NUL, GroupCreate, GroupUpdate, group_out, member_out
 from rosterd.models import Group
 from rosterd.services import groups as groups_service
-from rosterd.services import listings
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError, NotFound, invalid_field
@@ -82,9 +81,11 @@ def list_groups(
         return streaming.json_items(_render(session, actor, found, with_users=with_users))
 
     def read(
-        session: Session, after: listings.GroupKey | None, offset: int, size: int
-    ) -> tuple[list[dict[str, Any]], listings.GroupKey | None]:
-        groups, key = listings.groups_chunk(session, actor, after=after, offset=offset, size=size)
+        session: Session, after: groups_service.GroupKey | None, offset: int, size: int
+    ) -> tuple[list[dict[str, Any]], groups_service.GroupKey | None]:
+        groups, key = groups_service.groups_chunk(
+            session, actor, after=after, offset=offset, size=size
+        )
         return _render(session, actor, groups, with_users=with_users), key
 
     limit = UNBOUNDED if limit is None else limit

@@ -18,7 +18,6 @@ from rosterd.api.v1.schemas import NO_NUL, PasswordChange, UserCreate, UserUpdat
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
 from rosterd.repositories.users import UserQuery
-from rosterd.services import listings
 from rosterd.services import tenants as tenants_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
@@ -91,9 +90,9 @@ def list_users(
     )
 
     def read(
-        session: Session, after: listings.UserKey | None, offset: int, size: int
-    ) -> tuple[list[dict[str, Any]], listings.UserKey | None]:
-        users, key = listings.users_chunk(
+        session: Session, after: users_service.UserKey | None, offset: int, size: int
+    ) -> tuple[list[dict[str, Any]], users_service.UserKey | None]:
+        users, key = users_service.users_chunk(
             session, actor, query, after=after, offset=offset, size=size
         )
         return _render(session, actor, users, expansions), key
