@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Uuid
+from sqlalchemy import DateTime, MetaData, String, Uuid
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,6 +48,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+class FoldedKey(TypeDecorator[str]):
+    """A case-insensitive key (rosterd.domain.rules.fold of a username or an address).
+
+    Keys compare and sort by code point on both databases, so a key's order is one order:
+    SQLite compares text bytewise, and PostgreSQL does with the "C" collation, whatever the
+    database's own collation.
+    """
+
+    LENGTH = 1024
+    impl = String(LENGTH)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(String(self.LENGTH, collation="C"))
+        return dialect.type_descriptor(String(self.LENGTH))
 
 
 class Base(DeclarativeBase):

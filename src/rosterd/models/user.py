@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, func, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from rosterd.models.base import Base, utcnow
+from rosterd.models.base import Base, FoldedKey, utcnow
 
 if TYPE_CHECKING:
     from rosterd.models.role import Role
@@ -43,8 +43,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     # Case-insensitive identity of username and email (domain.rules.fold: NFC + casefold),
     # computed in Python so SQLite and PostgreSQL agree on which two values are one.
-    username_key: Mapped[str] = mapped_column(String(1024))
-    email_key: Mapped[str | None] = mapped_column(String(1024))
+    username_key: Mapped[str] = mapped_column(FoldedKey())
+    email_key: Mapped[str | None] = mapped_column(FoldedKey())
     # False where the tenant lets users share an address (their IdP has such users); only
     # true rows are held unique.
     email_unique: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

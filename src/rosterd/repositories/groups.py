@@ -260,7 +260,8 @@ def members(
     total = count(session, stmt)
     rows = session.scalars(
         stmt.options(joinedload(User.role), joinedload(User.team))
-        .order_by(User.last_name, User.first_name, User.id)
+        # By name as user lists are, people without one last on both databases.
+        .order_by(*User._SORT_NAME)
         .offset(offset)
         .limit(limit)
     )
@@ -289,7 +290,7 @@ def members_of_many(
         select(GroupMembership.group_id, User.id, User.username)
         .join(User, User.id == GroupMembership.user_id)
         .where(GroupMembership.tenant_id == tenant_id, GroupMembership.group_id.in_(group_ids))
-        .order_by(GroupMembership.group_id, User.username)
+        .order_by(GroupMembership.group_id, User.username_key, User.id)
     )
     for gid, uid, username in rows:
         result[gid].append((uid, username))

@@ -143,9 +143,11 @@ def _create_sqlite_objects() -> None:
 def upgrade() -> None:
     conn = op.get_bind()
     sqlite = conn.dialect.name == "sqlite"
-    # Plain ADD COLUMNs (no rebuild yet, on SQLite either).
-    op.add_column("users", sa.Column("username_key", sa.String(length=1024), nullable=True))
-    op.add_column("users", sa.Column("email_key", sa.String(length=1024), nullable=True))
+    # Plain ADD COLUMNs (no rebuild yet, on SQLite either). Keys sort by code point on
+    # PostgreSQL too (rosterd.models.base.FoldedKey).
+    key = sa.String(length=1024, collation=None if sqlite else "C")
+    op.add_column("users", sa.Column("username_key", key, nullable=True))
+    op.add_column("users", sa.Column("email_key", key, nullable=True))
     op.add_column(
         "users", sa.Column("email_unique", sa.Boolean(), server_default=sa.true(), nullable=False)
     )
@@ -165,7 +167,7 @@ def upgrade() -> None:
     if sqlite:
         _drop_sqlite_objects()
     with op.batch_alter_table("users") as batch:
-        batch.alter_column("username_key", existing_type=sa.String(length=1024), nullable=False)
+        batch.alter_column("username_key", existing_type=key, nullable=False)
         batch.alter_column("phone", existing_type=sa.String(length=16), type_=sa.String(length=64))
     if sqlite:
         _create_sqlite_objects()
