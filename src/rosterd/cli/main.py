@@ -208,6 +208,14 @@ def tenants_configure(
             help="Users sign in only through SSO: /api/v1 creates them without passwords.",
         ),
     ] = None,
+    shared_emails: Annotated[
+        bool | None,
+        typer.Option(
+            "--shared-emails/--unique-emails",
+            help="Let users share an email address (for IdPs that have such users); by "
+            "default an address belongs to one user and a second one is refused.",
+        ),
+    ] = None,
 ) -> None:
     """Change a tenant's settings."""
     with _runtime() as runtime, runtime.db.writer.begin() as session:
@@ -216,6 +224,8 @@ def tenants_configure(
             tenants_service.set_scim_delete(session, tenant, scim_delete)
         if sso_only is not None:
             tenants_service.set_sso_only(session, tenant, sso_only)
+        if shared_emails is not None:
+            tenants_service.set_shared_emails(session, tenant, shared_emails)
         out.print(f"{tenant.slug}: {json.dumps(tenant.settings)}")
 
 

@@ -1,0 +1,134 @@
+"""The value rules every surface, the importer and both databases share (no store needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rosterd.domain import rules
+from rosterd.models import UserStatus
+from rosterd.services.errors import Invalid
+
+
+def _refused(call: object, *args: object) -> Invalid:
+    with pytest.raises(Invalid) as caught:
+        call(*args)  # type: ignore[operator]
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("ÄNNA@x.com", "änna@x.com"),
+        ("STRASSE", "straße"),
+        # The same letter composed and decomposed (NFC).
+        ("Zoë", "Zoe\u0308"),
+        ("ǅemal", "ǆemal"),
+    ],
+)
+def test_fold_makes_case_and_unicode_form_pairs_one_key(a: str, b: str) -> None:
+    assert rules.fold(a) == rules.fold(b)
+
+
+def test_fold_keeps_different_names_apart() -> None:
+    assert rules.fold("anna") != rules.fold("anne")
+
+
+@pytest.mark.parametrize(
+    "address", ["user@okta.local", "jane@corp.test", "a@home.arpa", "x@example.invalid"]
+)
+def test_special_use_domains_are_addresses(address: str) -> None:
+    assert rules.email(address) == address
+
+
+def test_email_has_one_spelling_per_mailbox() -> None:
+    # The domain is lower-cased and punycode decoded, so the API and the importer store one
+    # mailbox once whichever way it was spelled.
+    assert rules.email("Jane@Bücher.Example") == "Jane@bücher.example"
+    assert rules.email("Jane@xn--bcher-kva.example") == "Jane@bücher.example"
+    assert rules.email_key("JANE@xn--bcher-kva.example") == rules.email_key("jane@BÜCHER.example")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "not-an-email",
+        "a@",
+        "@b.com",
+        # 312 characters: more than an address can have (RFC 5321 §4.5.3.1.3).
+        "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com",
+        f"u@{'d' * 300}.com",
+        "a\x00b@x.com",
+    ],
+)
+def test_bad_addresses_are_refused_naming_the_field(address: str) -> None:
+    err = _refused(rules.email, address)
+    assert [d.field for d in err.details] == ["email"]
+
+
+@pytest.mark.parametrize(
+    "phone", ["555-415-1337", "(425) 555-0100", "020 7946 0958", "+49 (0)30 1234567", "ext 12"]
+)
+def test_phones_are_free_text_kept_as_sent(phone: str) -> None:
+    assert rules.phone(phone) == phone
+
+
+@pytest.mark.parametrize(
+    ("phone", "e164"),
+    [
+        ("+49 (0)30 1234567", "+49301234567"),
+        ("tel:+1-201-555-0123", "+12015550123"),
+        ("0049 30 1234567", "+49301234567"),
+        ("+15555550100", "+15555550100"),
+        ("555-415-1337", None),
+        ("call me", None),
+    ],
+)
+def test_an_e164_form_is_kept_beside_a_phone_that_has_one(phone: str, e164: str | None) -> None:
+    assert rules.e164(phone) == e164
+
+
+def test_strict_e164_is_only_for_surfaces_that_promise_it() -> None:
+    assert rules.strict_e164("+15555550100") == "+15555550100"
+    for phone in ("555-415-1337", "+1 555 555 0100"):
+        assert [d.field for d in _refused(rules.strict_e164, phone).details] == ["phone"]
+
+
+def test_text_refuses_nul_and_what_the_column_cannot_hold() -> None:
+    assert rules.user_text("Engineer", "title") == "Engineer"
+    assert rules.user_text("", "title") is None
+    assert "NUL" in _refused(rules.user_text, "Eng\x00ineer", "title").message
+    assert "255" in _refused(rules.user_text, "x" * 256, "title").message
+
+
+def test_usernames_are_nfc_and_not_blank() -> None:
+    assert rules.username(" Zoe\u0308 ") == "Zoë"
+    assert [d.field for d in _refused(rules.username, "   ").details] == ["username"]
+
+
+@pytest.mark.parametrize("tag", ["en", "en-US", "zh_Hant_TW", "de-CH-1996"])
+def test_locales_are_language_tags(tag: str) -> None:
+    assert rules.locale(tag) == tag
+
+
+@pytest.mark.parametrize("tag", ["en US", "4b3a2e4c-5b1d-4d8e-9a51-3f0e2b6c7d89", "e"])
+def test_other_locales_are_refused(tag: str) -> None:
+    _refused(rules.locale, tag)
+
+
+def test_password_policy() -> None:
+    assert rules.password("long enough") == "long enough"
+    for bad in ("short", "x" * 257, "with\x00nul"):
+        _refused(rules.password, bad)
+
+
+def test_nothing_goes_back_to_pending() -> None:
+    assert rules.status_change(UserStatus.pending, UserStatus.active) == UserStatus.active
+    assert rules.status_change(UserStatus.inactive, UserStatus.active) == UserStatus.active
+    _refused(rules.status_change, UserStatus.active, UserStatus.pending)
+
+
+def test_preferences_are_any_object_without_nul() -> None:
+    prefs = {"theme": "dark", "tabs": ["a", {"b": 1}]}
+    assert rules.json_object(prefs, "preferences") == prefs
+    _refused(rules.json_object, {"theme": ["da\x00rk"]}, "preferences")
+    _refused(rules.json_object, ["not", "an", "object"], "preferences")

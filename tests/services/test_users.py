@@ -1,0 +1,174 @@
+"""The users service: commands, rules, uniqueness and the statements a write costs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from rosterd.domain.commands import Contact, NewUser, UserPatch
+from rosterd.models import AuditEvent, User
+from rosterd.repositories import tenants as tenants_repo
+from rosterd.services import tenants as tenants_service
+from rosterd.services import users as users_service
+from rosterd.services.context import Actor
+from rosterd.services.errors import Conflict, Invalid, PreconditionFailed
+
+
+@contextmanager
+def statements(session: Session) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _fields(err: Exception) -> list[str]:
+    return [d.field for d in getattr(err, "details", [])]
+
+
+def test_a_patch_changes_what_it_sets_and_nothing_else(session: Session, actor: Actor) -> None:
+    user = users_service.create_user(
+        session, actor, NewUser(email="ada@example.com", first_name="Ada", title="Engineer")
+    )
+    users_service.update_user(session, actor, user.id, UserPatch(title=None, last_name="King"))
+    assert (user.first_name, user.last_name, user.title) == ("Ada", "King", None)
+    assert user.username == "ada@example.com"
+
+
+def test_a_case_or_unicode_form_pair_is_one_user(session: Session, actor: Actor) -> None:
+    users_service.create_user(session, actor, NewUser(email="ÄNNA@x.com", username="Zoë"))
+    with pytest.raises(Conflict) as caught:
+        users_service.create_user(session, actor, NewUser(email="änna@X.com"))
+    assert _fields(caught.value) == ["email"]
+    with pytest.raises(Conflict) as caught:
+        users_service.create_user(session, actor, NewUser(username="ZOE\u0308", email="z@x.com"))
+    assert _fields(caught.value) == ["username"]
+
+
+def test_a_value_a_user_already_has_is_its_own(session: Session, actor: Actor) -> None:
+    user = users_service.create_user(session, actor, NewUser(email="jane@example.com"))
+    users_service.update_user(session, actor, user.id, UserPatch(email="JANE@example.com"))
+    assert user.email == "JANE@example.com"
+
+
+def test_addresses_may_be_shared_where_the_tenant_allows_it(session: Session, actor: Actor) -> None:
+    tenant = tenants_repo.get(session, actor.tenant_id)
+    assert tenant is not None
+    first = users_service.create_user(session, actor, NewUser(email="desk@corp.local"))
+    with pytest.raises(Conflict):
+        users_service.create_user(session, actor, NewUser(email="desk@corp.local", username="b"))
+
+    tenants_service.set_shared_emails(session, tenant, True)
+    second = users_service.create_user(
+        session, actor, NewUser(email="DESK@corp.local", username="b")
+    )
+    assert second.email_key == first.email_key
+    with pytest.raises(Invalid) as caught:
+        tenants_service.set_shared_emails(session, tenant, False)
+    assert "desk@corp.local" in caught.value.message
+
+    users_service.update_user(session, actor, second.id, UserPatch(email="b@corp.local"))
+    tenants_service.set_shared_emails(session, tenant, False)
+    with pytest.raises(Conflict):
+        users_service.create_user(session, actor, NewUser(email="b@corp.local", username="c"))
+
+
+def test_every_email_is_kept_and_a_single_email_change_moves_the_primary(
+    session: Session, actor: Actor
+) -> None:
+    emails = (
+        Contact("home@example.com", "home"),
+        Contact("Work@Example.com", "work", primary=True),
+        Contact("old@example.com", "other"),
+    )
+    user = users_service.create_user(session, actor, NewUser(username="multi", emails=emails))
+    assert user.email == "Work@example.com"
+    assert user.emails == [c.as_json() for c in emails]
+
+    users_service.update_user(session, actor, user.id, UserPatch(email="new@example.com"))
+    assert [e["value"] for e in user.emails or []] == [
+        "home@example.com",
+        "new@example.com",
+        "old@example.com",
+    ]
+    with pytest.raises(Invalid) as caught:
+        users_service.update_user(
+            session,
+            actor,
+            user.id,
+            UserPatch(emails=(Contact("a@x.com", primary=True), Contact("b@x.com", primary=True))),
+        )
+    assert _fields(caught.value) == ["emails"]
+
+
+def test_phones_are_shared_unless_the_surface_promises_unique_e164(
+    session: Session, actor: Actor
+) -> None:
+    switchboard = "+1 (425) 555-0100"
+    a = users_service.create_user(session, actor, NewUser(username="a", phone=switchboard))
+    users_service.create_user(session, actor, NewUser(username="b", phone=switchboard))
+    assert (a.phone, a.phone_e164) == (switchboard, "+14255550100")
+    with pytest.raises(Invalid):
+        users_service.create_user(
+            session, actor, NewUser(username="c", phone=switchboard, phone_must_be_e164=True)
+        )
+    with pytest.raises(Conflict) as caught:
+        users_service.create_user(
+            session, actor, NewUser(username="d", phone="+14255550100", phone_must_be_e164=True)
+        )
+    assert _fields(caught.value) == ["phone"]
+
+
+def test_a_stale_version_is_refused_under_the_lock(session: Session, actor: Actor) -> None:
+    user = users_service.create_user(session, actor, NewUser(username="v"))
+    users_service.update_user(session, actor, user.id, UserPatch(title="x"), expected_version=1)
+    with pytest.raises(PreconditionFailed):
+        users_service.update_user(session, actor, user.id, UserPatch(title="y"), expected_version=1)
+    assert user.title == "x"
+
+
+def test_a_refused_patch_changes_nothing(session: Session, actor: Actor) -> None:
+    user = users_service.create_user(session, actor, NewUser(username="r", title="kept"))
+    with pytest.raises(Invalid):
+        users_service.update_user(
+            session, actor, user.id, UserPatch(title="new", first_name="a\x00b")
+        )
+    assert user.title == "kept"
+
+
+def test_a_one_attribute_patch_is_a_handful_of_statements(session: Session, actor: Actor) -> None:
+    user = users_service.create_user(session, actor, NewUser(email="cost@example.com"))
+    session.flush()
+    with statements(session) as seen:
+        users_service.update_user(session, actor, user.id, UserPatch(title="Engineer"))
+        session.flush()
+    # Lock and read the user, write it, write the audit row.
+    assert len(seen) <= 3, seen
+    audited = session.scalar(
+        select(func.count()).where(
+            AuditEvent.resource_id == str(user.id), AuditEvent.action == "user.updated"
+        )
+    )
+    assert audited == 1
+
+
+def test_an_unchanged_patch_writes_nothing(session: Session, actor: Actor) -> None:
+    user = users_service.create_user(session, actor, NewUser(email="same@example.com"))
+    session.flush()
+    with statements(session) as seen:
+        users_service.update_user(session, actor, user.id, UserPatch(email="same@example.com"))
+        session.flush()
+    assert [s for s in seen if not s.lstrip().upper().startswith("SELECT")] == []
+    assert session.get(User, user.id) is user
