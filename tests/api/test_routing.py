@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,8 +13,10 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, model_validator
 from sqlalchemy import text
 
+from rosterd.api.app import create_app
 from rosterd.api.deps import SessionDep
 from rosterd.api.routing import api_router
+from rosterd.models import Group
 from rosterd.runtime import Runtime
 
 
@@ -109,3 +112,56 @@ def test_a_sync_endpoint_and_its_commit_share_one_worker_thread(runtime: Runtime
         loop_thread = client.get("/loop").json()["ident"]
     assert seen["commit"] == seen["endpoint"] != loop_thread
     assert seen["validated"] == loop_thread
+
+
+def test_a_failing_endpoint_rolls_back_in_its_own_thread(runtime: Runtime) -> None:
+    """The connection (on SQLite the single writer) is free as soon as the endpoint fails,
+    not once another worker thread gets round to the rollback."""
+    seen: dict[str, int] = {}
+    router = api_router()
+
+    @router.post("/boom")
+    def boom(session: SessionDep) -> None:
+        seen["endpoint"] = threading.get_ident()
+        session.execute(text("SELECT 1"))
+        real_rollback = session.rollback
+
+        def rollback() -> None:
+            seen.setdefault("rollback", threading.get_ident())
+            real_rollback()
+
+        session.rollback = rollback  # type: ignore[method-assign]
+        raise RuntimeError("boom")
+
+    app = FastAPI()
+    app.state.runtime = runtime
+    app.include_router(router)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.post("/boom").status_code == 500
+    assert seen["rollback"] == seen["endpoint"]
+
+
+def test_an_unexpected_error_is_a_logged_500_in_the_surface_format(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An integrity error that is no unique violation (here a NOT NULL one) is a bug: it is
+    not passed off as the client's conflict, and the answer names the request to look for."""
+    router = api_router(prefix="/integration/v2")
+
+    @router.post("/probe-bug")
+    def bug(session: SessionDep) -> None:
+        session.add(Group(tenant_id=uuid.uuid4(), name=None))
+        session.flush()
+
+    app = create_app(runtime)
+    app.include_router(router)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/integration/v2/probe-bug", headers={"X-Request-ID": "req-bug-1"})
+    assert r.status_code == 500
+    error = r.json()["error"]
+    assert error["code"] == "internal_error"
+    assert r.headers.get("X-Request-ID") == "req-bug-1"
+    assert "req-bug-1" in error["message"]
+    logged = [rec for rec in caplog.records if rec.levelname == "ERROR"]
+    assert logged and logged[-1].exc_info is not None
+    assert "req-bug-1" in logged[-1].getMessage()
