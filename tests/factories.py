@@ -140,4 +140,7 @@ def stored_user(**fields: Any) -> User:
     keys: dict[str, Any] = {"username_key": rules.fold(fields["username"])}
     if fields.get("email"):
         keys["email_key"] = rules.email_key(fields["email"])
+    for name in ("first_name", "last_name"):
+        if fields.get(name):
+            keys[f"{name}_key"] = rules.fold(fields[name])
     return User(**keys, **fields)

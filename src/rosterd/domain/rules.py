@@ -18,6 +18,7 @@ from sqlalchemy import String
 
 from rosterd.models import User, UserStatus
 from rosterd.models.base import Base
+from rosterd.models.base import fold as fold
 from rosterd.services.errors import invalid_field
 
 # Special-use and reserved domains (RFC 6761 and kin) are real in a directory: Okta's own
@@ -53,12 +54,6 @@ def user_text(value: str | None, field: str) -> str | None:
     if value is None or value == "":
         return None
     return text(value, field, column_limit(User, field))
-
-
-def fold(value: str) -> str:
-    """The case-insensitive key of a name or an address: Unicode NFC, then casefold (so
-    ``ÄNNA`` and ``änna``, ``STRASSE`` and ``straße`` are one key on every database)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
 
 
 def username(value: str, field: str = "username") -> str:

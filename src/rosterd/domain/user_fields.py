@@ -82,6 +82,9 @@ def columns(fields_: Mapping[str, Any], user: User | None, *, strict_phone: bool
     for name in _TEXT_FIELDS:
         if name in fields_:
             out[name] = rules.user_text(fields_[name], name)
+    for name in ("first_name", "last_name"):
+        if name in out:
+            out[f"{name}_key"] = rules.fold(out[name]) if out[name] is not None else None
     for name in _PLAIN_FIELDS:
         if name in fields_:
             out[name] = fields_[name]

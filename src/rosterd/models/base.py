@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -50,8 +51,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
+def fold(value: str) -> str:
+    """The case-insensitive key of a name or an address: Unicode NFC, then casefold, so
+    ``ÄNNA`` and ``änna``, ``STRASSE`` and ``straße`` are one key on every database (SQL's
+    lower() folds only ASCII on SQLite)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+
+
 class FoldedKey(TypeDecorator[str]):
-    """A case-insensitive key (rosterd.domain.rules.fold of a username or an address).
+    """A case-insensitive key: ``fold`` of a username, an address or a name.
 
     Keys compare and sort by code point on both databases, so a key's order is one order:
     SQLite compares text bytewise, and PostgreSQL does with the "C" collation, whatever the

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, func, text, true
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rosterd.models.base import Base, FoldedKey, utcnow
@@ -54,6 +54,9 @@ class User(Base):
     phone_numbers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
+    # The names' folded keys: what name order sorts by, identically on both databases.
+    first_name_key: Mapped[str | None] = mapped_column(FoldedKey())
+    last_name_key: Mapped[str | None] = mapped_column(FoldedKey())
     display_name: Mapped[str | None] = mapped_column(String(255))
     title: Mapped[str | None] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(255))
@@ -87,13 +90,6 @@ class User(Base):
     role: Mapped[Role | None] = relationship(lazy="raise")
     team: Mapped[Team | None] = relationship(lazy="raise", foreign_keys=[team_id])
 
-    _SORT_NAME = (
-        func.lower(last_name).is_(None),
-        func.lower(last_name),
-        func.lower(first_name).is_(None),
-        func.lower(first_name),
-        id,
-    )
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("uq_users_tenant_number", "tenant_id", "number", unique=True),
@@ -108,10 +104,6 @@ class User(Base):
         ),
         Index("ix_users_tenant_email_key", "tenant_id", "email_key"),
         Index("ix_users_tenant_external_id", "tenant_id", "external_id"),
-        # The ascending sortBy=name order of the repositories (users._order), with and
-        # without a status filter, so a page is read off the index instead of sorted.
-        Index("ix_users_tenant_status_sort_name", "tenant_id", "status", *_SORT_NAME),
-        Index("ix_users_tenant_sort_name", "tenant_id", *_SORT_NAME),
         Index("ix_users_tenant_created_at", "tenant_id", "created_at"),
         Index("ix_users_tenant_last_login_at", "tenant_id", "last_login_at"),
         Index("ix_users_role_id", "role_id"),
@@ -125,3 +117,18 @@ class User(Base):
     @property
     def full_name(self) -> str | None:
         return full_name(self.first_name, self.last_name)
+
+
+# Name order (users._order's sortBy=name, group members): by folded last then first name,
+# people without one last, then id; the same on both databases.
+SORT_NAME = (
+    User.last_name_key.is_(None),
+    User.last_name_key,
+    User.first_name_key.is_(None),
+    User.first_name_key,
+    User.id,
+)
+# That order, ascending, with and without a status filter: a page is read off the index
+# instead of sorted.
+Index("ix_users_tenant_status_sort_name", User.tenant_id, User.status, *SORT_NAME)
+Index("ix_users_tenant_sort_name", User.tenant_id, *SORT_NAME)

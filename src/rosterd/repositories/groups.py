@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import Group, GroupMembership, User
 from rosterd.models.base import utcnow
+from rosterd.models.user import SORT_NAME
 from rosterd.repositories._sql import contains_ci, count
 
 
@@ -261,7 +262,7 @@ def members(
     rows = session.scalars(
         stmt.options(joinedload(User.role), joinedload(User.team))
         # By name as user lists are, people without one last on both databases.
-        .order_by(*User._SORT_NAME)
+        .order_by(*SORT_NAME)
         .offset(offset)
         .limit(limit)
     )

@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from rosterd.models import Group, GroupMembership, User, UserStatus
+from rosterd.models.base import fold
 from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import count, like_pattern, page_total
 
@@ -65,6 +66,9 @@ class Column:
     expr: Any
     kind: Kind = "string"
     case_exact: bool = False
+    # The attribute's folded key column (models.base.fold), where it has one: eq and ne
+    # compare it and sortBy orders by it, identically on both databases.
+    key: Any = None
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,9 @@ class MultiValued:
     wrap: Callable[[ColumnElement[bool]], ColumnElement[bool]]
 
 
-def _work(column: Any) -> Mapping[str, Column]:
+def _work(column: Any, key: Any = None) -> Mapping[str, Column]:
     return {
-        "value": Column(column),
+        "value": Column(column, key=key),
         "type": Column(case((column.is_not(None), literal("work")), else_=None)),
         "primary": Column(column.is_not(None), "boolean"),
         "display": Column(column),
@@ -104,15 +108,15 @@ def _member_exists(
 USER_COLUMNS: dict[str, Column] = {
     "id": Column(User.id, "uuid"),
     "externalid": Column(User.external_id, case_exact=True),
-    "username": Column(User.username),
+    "username": Column(User.username, key=User.username_key),
     "displayname": Column(User.display_name),
     "nickname": Column(User.display_name),
     "title": Column(User.title),
     "locale": Column(User.locale),
     "preferredlanguage": Column(User.locale),
     "active": Column(User.status == UserStatus.active, "boolean"),
-    "name.givenname": Column(User.first_name),
-    "name.familyname": Column(User.last_name),
+    "name.givenname": Column(User.first_name, key=User.first_name_key),
+    "name.familyname": Column(User.last_name, key=User.last_name_key),
     "name.formatted": Column(user_search.FULL_NAME),
     "meta.created": Column(User.created_at, "datetime"),
     "meta.lastmodified": Column(User.modified_at, "datetime"),
@@ -125,7 +129,7 @@ USER_COLUMNS: dict[str, Column] = {
 }
 
 USER_MULTI: dict[str, MultiValued] = {
-    "emails": MultiValued(_work(User.email), _same_row(User.email)),
+    "emails": MultiValued(_work(User.email, User.email_key), _same_row(User.email)),
     "phonenumbers": MultiValued(_work(User.phone), _same_row(User.phone)),
     "groups": MultiValued(
         {
@@ -242,6 +246,9 @@ def compare(col: Column, op: CompareOperator, value: Any, name: str) -> ColumnEl
         if op in _SUBSTRING_OPS and not col.case_exact
         else None
     )
+    if col.key is not None and op in (CompareOperator.eq, CompareOperator.ne):
+        cond = col.key == fold(value)
+        return cond if op == CompareOperator.eq else or_(col.key.is_(None), not_(cond))
     if not col.case_exact:
         # lower() on both sides, in SQL, so both fold case the same way on each backend.
         expr, value = func.lower(expr), func.lower(literal(value))
@@ -348,10 +355,13 @@ def sort_column(path: AttrPath, *, groups: bool = False) -> Any:
     key = attribute_key(path, schema)
     if key in columns and columns[key].kind != "boolean":
         col = columns[key]
+        if col.key is not None:
+            return col.key
         return col.expr if col.case_exact or col.kind != "string" else func.lower(col.expr)
     base, _, sub = key.partition(".")
     if base in multi and base != "groups" and (sub or "value") == "value" and not groups:
-        return func.lower(multi[base].sub["value"].expr)
+        value = multi[base].sub["value"]
+        return value.key if value.key is not None else func.lower(value.expr)
     raise UnsupportedFilter(f"sorting by {path} is not supported")
 
 

@@ -117,7 +117,7 @@ def hold_emails_unique(session: Session, tenant_id: uuid.UUID) -> None:
 def _sort_columns(sort_by: SortKey, u: Users = User) -> list[Any]:
     match sort_by:
         case "name":
-            return [func.lower(u.last_name), func.lower(u.first_name)]
+            return [u.last_name_key, u.first_name_key]
         case "email":
             return [u.email_key]
         case "createdAt":

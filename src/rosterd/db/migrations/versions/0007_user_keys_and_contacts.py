@@ -11,6 +11,10 @@ computes itself (rosterd.domain.rules.fold: NFC, then casefold), so both databas
 This migration fills them in for existing users; where two users of a tenant already share a
 key it stops and lists them, since only a person can say which of the two to rename.
 
+Name order sorts by ``last_name_key`` and ``first_name_key`` (the same fold) instead of
+``lower()`` of the names, for the same reason; the name-sort indexes of 0005 are rebuilt on
+them.
+
 ``email_unique`` lets a tenant whose IdP has users sharing an address keep them (only true
 rows are held unique). ``phone`` becomes free text of up to 64 characters, stored as sent,
 with ``phone_e164`` beside it when the number has an E.164 form; phones are no longer unique
@@ -71,17 +75,28 @@ def _backfill(conn: sa.Connection) -> None:
         sa.column("id", sa.Uuid()),
         sa.column("username", sa.String()),
         sa.column("email", sa.String()),
+        sa.column("first_name", sa.String()),
+        sa.column("last_name", sa.String()),
         sa.column("username_key", sa.String()),
         sa.column("email_key", sa.String()),
+        sa.column("first_name_key", sa.String()),
+        sa.column("last_name_key", sa.String()),
     )
     update = (
         sa.update(users)
         .where(users.c.id == sa.bindparam("b_id"))
-        .values(username_key=sa.bindparam("b_username_key"), email_key=sa.bindparam("b_email_key"))
+        .values(
+            username_key=sa.bindparam("b_username_key"),
+            email_key=sa.bindparam("b_email_key"),
+            first_name_key=sa.bindparam("b_first_name_key"),
+            last_name_key=sa.bindparam("b_last_name_key"),
+        )
     )
     last: Any = None
     while True:
-        stmt = sa.select(users.c.id, users.c.username, users.c.email).order_by(users.c.id)
+        stmt = sa.select(
+            users.c.id, users.c.username, users.c.email, users.c.first_name, users.c.last_name
+        ).order_by(users.c.id)
         if last is not None:
             stmt = stmt.where(users.c.id > last)
         rows = conn.execute(stmt.limit(_BATCH)).all()
@@ -94,6 +109,8 @@ def _backfill(conn: sa.Connection) -> None:
                     "b_id": row.id,
                     "b_username_key": _fold(row.username),
                     "b_email_key": _email_key(row.email) if row.email else None,
+                    "b_first_name_key": _fold(row.first_name) if row.first_name else None,
+                    "b_last_name_key": _fold(row.last_name) if row.last_name else None,
                 }
                 for row in rows
             ],
@@ -118,26 +135,42 @@ def _collisions(conn: sa.Connection) -> list[str]:
 
 def _drop_sqlite_objects() -> None:
     """What a rebuild of ``users`` on SQLite would lose or break: the triggers and search
-    table of 0004 and 0006 and the expression indexes of 0005 (batch mode cannot reflect
-    expression indexes, so it would not copy them)."""
+    table of 0004 and 0006 (expression indexes are dropped before, by the caller: batch
+    mode cannot reflect them, so it would not copy them)."""
     search, tallies = _migration("0004_trigram_user_search"), _migration("0006_user_tallies")
     for trigger in (*search._FTS_TRIGGERS, *tallies._SQLITE_TRIGGERS):
         op.execute(f"DROP TRIGGER {trigger}")
     op.execute(f"DROP TABLE {search._FTS}")
-    op.drop_index("ix_users_tenant_sort_name", table_name="users")
-    op.drop_index("ix_users_tenant_status_sort_name", table_name="users")
 
 
 def _create_sqlite_objects() -> None:
     search, tallies = _migration("0004_trigram_user_search"), _migration("0006_user_tallies")
-    sort_name = _migration("0005_sort_name_indexes")._SORT_NAME
     search._upgrade_sqlite()
     for name, body in tallies._SQLITE_TRIGGERS.items():
         op.execute(f"CREATE TRIGGER {name} {body}")
-    op.create_index(
-        "ix_users_tenant_status_sort_name", "users", ["tenant_id", "status", *sort_name]
-    )
-    op.create_index("ix_users_tenant_sort_name", "users", ["tenant_id", *sort_name])
+
+
+_SORT_NAME_INDEXES = {
+    "ix_users_tenant_status_sort_name": ["tenant_id", "status"],
+    "ix_users_tenant_sort_name": ["tenant_id"],
+}
+_SORT_NAME_KEYS: list[str | sa.TextClause] = [
+    sa.text("(last_name_key IS NULL)"),
+    "last_name_key",
+    sa.text("(first_name_key IS NULL)"),
+    "first_name_key",
+    "id",
+]
+
+
+def _drop_sort_name_indexes() -> None:
+    for name in _SORT_NAME_INDEXES:
+        op.drop_index(name, table_name="users")
+
+
+def _create_sort_name_indexes(order: Sequence[str | sa.TextClause]) -> None:
+    for name, leading in _SORT_NAME_INDEXES.items():
+        op.create_index(name, "users", [*leading, *order])
 
 
 def upgrade() -> None:
@@ -148,6 +181,8 @@ def upgrade() -> None:
     key = sa.String(length=1024, collation=None if sqlite else "C")
     op.add_column("users", sa.Column("username_key", key, nullable=True))
     op.add_column("users", sa.Column("email_key", key, nullable=True))
+    op.add_column("users", sa.Column("first_name_key", key, nullable=True))
+    op.add_column("users", sa.Column("last_name_key", key, nullable=True))
     op.add_column(
         "users", sa.Column("email_unique", sa.Boolean(), server_default=sa.true(), nullable=False)
     )
@@ -164,6 +199,7 @@ def upgrade() -> None:
     op.drop_index("uq_users_tenant_username", table_name="users")
     op.drop_index("uq_users_tenant_email", table_name="users")
     op.drop_index("uq_users_tenant_phone", table_name="users")
+    _drop_sort_name_indexes()
     if sqlite:
         _drop_sqlite_objects()
     with op.batch_alter_table("users") as batch:
@@ -171,6 +207,7 @@ def upgrade() -> None:
         batch.alter_column("phone", existing_type=sa.String(length=16), type_=sa.String(length=64))
     if sqlite:
         _create_sqlite_objects()
+    _create_sort_name_indexes(_SORT_NAME_KEYS)
     op.create_index(
         "uq_users_tenant_username_key", "users", ["tenant_id", "username_key"], unique=True
     )
@@ -192,6 +229,7 @@ def downgrade() -> None:
     op.drop_index("ix_users_tenant_email_key", table_name="users")
     op.drop_index("uq_users_tenant_email_key", table_name="users")
     op.drop_index("uq_users_tenant_username_key", table_name="users")
+    _drop_sort_name_indexes()
     if sqlite:
         _drop_sqlite_objects()
     with op.batch_alter_table("users") as batch:
@@ -199,6 +237,8 @@ def downgrade() -> None:
         batch.drop_column("phone_numbers")
         batch.drop_column("emails")
         batch.drop_column("email_unique")
+        batch.drop_column("last_name_key")
+        batch.drop_column("first_name_key")
         batch.drop_column("email_key")
         batch.drop_column("username_key")
         batch.alter_column(
@@ -209,6 +249,7 @@ def downgrade() -> None:
         )
     if sqlite:
         _create_sqlite_objects()
+    _create_sort_name_indexes(_migration("0005_sort_name_indexes")._SORT_NAME)
     op.create_index("uq_users_tenant_phone", "users", ["tenant_id", "phone"], unique=True)
     op.create_index(
         "uq_users_tenant_email", "users", ["tenant_id", sa.text("lower(email)")], unique=True
