@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rosterd.domain import rules
-from rosterd.models import UserStatus
+from rosterd.models import Group, UserStatus
 from rosterd.services.errors import Invalid
 
 
@@ -132,3 +132,9 @@ def test_preferences_are_any_object_without_nul() -> None:
     assert rules.json_object(prefs, "preferences") == prefs
     _refused(rules.json_object, {"theme": ["da\x00rk"]}, "preferences")
     _refused(rules.json_object, ["not", "an", "object"], "preferences")
+
+
+def test_group_role_and_team_texts_follow_their_columns() -> None:
+    rules.texts(Group, {"name": "Sales", "description": "x" * 2000, "parent_id": None})
+    assert "NUL" in _refused(rules.texts, Group, {"external_id": "a\x00"}).message
+    assert [d.field for d in _refused(rules.texts, Group, {"name": "n" * 256}).details] == ["name"]

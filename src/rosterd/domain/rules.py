@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 import email_validator
@@ -46,6 +47,15 @@ def text(value: str, field: str, limit: int | None) -> str:
     if limit is not None and len(value) > limit:
         raise invalid_field(field, f"at most {limit} characters")
     return value
+
+
+def texts(model: type[Base], values: Mapping[str, Any]) -> None:
+    """Every text among ``values`` (by column name) as ``text`` checks it, with the limit of
+    its column in ``model`` (groups, roles, teams)."""
+    for name, value in values.items():
+        if isinstance(value, str):
+            limit = column_limit(model, name) if name in model.__table__.columns else None
+            text(value, name, limit)
 
 
 def user_text(value: str | None, field: str) -> str | None:

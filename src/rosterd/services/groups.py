@@ -11,6 +11,7 @@ from typing import Any
 from scim2_models.path import AttrPath, FilterNode
 from sqlalchemy.orm import Session
 
+from rosterd.domain import rules
 from rosterd.models import Group, User
 from rosterd.models.base import utcnow
 from rosterd.repositories import groups as groups_repo
@@ -26,7 +27,6 @@ from rosterd.services.errors import (
     PreconditionFailed,
     invalid_field,
 )
-from rosterd.services.limits import check_lengths
 
 MUTABLE_FIELDS = frozenset({"name", "description", "parent_id", "external_id"})
 
@@ -102,7 +102,7 @@ def create_group(
     external_id: str | None = None,
 ) -> Group:
     _check_name(session, actor, name, None)
-    check_lengths(Group, {"name": name, "description": description})
+    rules.texts(Group, {"name": name, "description": description, "external_id": external_id})
     if parent_id is not None:
         _check_parent(session, actor, None, parent_id)
     group = groups_repo.add(
@@ -124,7 +124,7 @@ def update_group(session: Session, actor: Actor, group: Group, changes: Mapping[
     unknown = set(changes) - MUTABLE_FIELDS
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
-    check_lengths(Group, changes)
+    rules.texts(Group, changes)
     if "name" in changes:
         if changes["name"] is None:
             raise invalid_field("name", "must not be null")

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from rosterd.domain import rules
 from rosterd.models import Role
 from rosterd.repositories import roles as roles_repo
 from rosterd.repositories import users as users_repo
@@ -21,7 +22,6 @@ from rosterd.services.errors import (
     NotFound,
     invalid_field,
 )
-from rosterd.services.limits import check_lengths
 
 MUTABLE_FIELDS = frozenset({"name", "description", "permissions"})
 
@@ -62,7 +62,7 @@ def create_role(
     permissions: list[str] | None = None,
 ) -> Role:
     _check_name(session, actor, name, None)
-    check_lengths(Role, {"name": name, "description": description})
+    rules.texts(Role, {"name": name, "description": description})
     role = roles_repo.add(
         session,
         Role(
@@ -83,7 +83,7 @@ def update_role(
     unknown = set(changes) - MUTABLE_FIELDS
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
-    check_lengths(Role, changes)
+    rules.texts(Role, changes)
     role = get_role(session, actor, role_id)
     if role.is_system:
         raise Forbidden(f"role {role.name!r} is a system role and cannot be modified")

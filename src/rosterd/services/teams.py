@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from rosterd.domain import rules
 from rosterd.models import Team, User
 from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import users as users_repo
@@ -15,7 +16,6 @@ from rosterd.repositories.users import UserQuery
 from rosterd.services import audit
 from rosterd.services.context import Actor
 from rosterd.services.errors import Conflict, FieldError, Invalid, NotFound, invalid_field
-from rosterd.services.limits import check_lengths
 
 MUTABLE_FIELDS = frozenset({"name", "description", "manager_id"})
 
@@ -70,7 +70,7 @@ def create_team(
     manager_id: uuid.UUID | None = None,
 ) -> Team:
     _check_name(session, actor, name, None)
-    check_lengths(Team, {"name": name, "description": description})
+    rules.texts(Team, {"name": name, "description": description})
     _check_manager(session, actor, manager_id)
     team = teams_repo.add(
         session,
@@ -86,7 +86,7 @@ def update_team(
     unknown = set(changes) - MUTABLE_FIELDS
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
-    check_lengths(Team, changes)
+    rules.texts(Team, changes)
     team = get_team(session, actor, team_id)
     if "name" in changes:
         if changes["name"] is None:
