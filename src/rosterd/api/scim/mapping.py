@@ -173,12 +173,14 @@ def _kept(contacts: list[dict[str, Any]] | None, primary: str | None) -> list[di
 
 
 def _contacts(values: list[Any] | None) -> tuple[Contact, ...] | None:
+    """Emails or phone numbers as the domain keeps them (plain text: scim2-models holds a
+    type as a string enum, spelt canonically when it is one of the schema's values)."""
     if values is None:
         return None
     return tuple(
         Contact(
             value=str(v.value) if v.value is not None else "",
-            type=v.type,
+            type=str(v.type) if v.type is not None else None,
             primary=bool(v.primary),
             display=v.display,
         )
