@@ -25,8 +25,8 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def _okta_user(user_name: str, *, given: str = "Test", family: str = "User") -> dict[str, Any]:
-    """The body Okta POSTs to /Users (its reference's example, with our own names: Okta's
-    ``@okta.local`` addresses are a special-use domain that email validation refuses)."""
+    """The body Okta POSTs to /Users (its reference's example, with our own names; the
+    example itself, ``@okta.local`` included, is replayed in test_idp_payloads)."""
     return {
         "schemas": [USER_SCHEMA],
         "userName": user_name,

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException
 
-from rosterd.services.errors import DomainError
+from rosterd.api.scim.mapping import scim_attribute
+from rosterd.services.errors import DomainError, Invalid
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 
@@ -47,26 +48,20 @@ def _scim_type(exc: DomainError, status: int) -> str | None:
     return None
 
 
-# Domain field names as SCIM calls them, for messages.
-_SCIM_FIELDS = {
-    "manager_id": "manager",
-    "first_name": "name.givenName",
-    "last_name": "name.familyName",
-    "display_name": "displayName",
-    "external_id": "externalId",
-    "employee_number": "employeeNumber",
-    "cost_center": "costCenter",
-    "username": "userName",
-}
+def _detail(exc: DomainError) -> str:
+    """A value refused for a field reads as the SCIM attribute it came in (through the wire
+    table in mapping.py) and what is wrong with it; any other error by its message."""
+    if isinstance(exc, Invalid) and exc.details:
+        first = exc.details[0]
+        attribute = scim_attribute(first.field)
+        if attribute is not None:
+            return f"{attribute}: {first.message}"
+    return exc.message
 
 
 def error_body(exc: DomainError, status: int) -> dict[str, Any]:
-    detail = exc.message
-    field, sep, rest = detail.partition(": ")
-    if sep and field in _SCIM_FIELDS:
-        detail = f"{_SCIM_FIELDS[field]}: {rest}"
     body: dict[str, Any] = Error(
-        status=status, scim_type=_scim_type(exc, status), detail=detail
+        status=status, scim_type=_scim_type(exc, status), detail=_detail(exc)
     ).model_dump()
     return body
 

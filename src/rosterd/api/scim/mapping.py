@@ -1,28 +1,29 @@
 """The one place where SCIM resources and rosterd's domain meet (RFC 7643 §4).
 
-| SCIM | domain |
-|---|---|
-| userName | username |
-| name.givenName / name.familyName | first_name / last_name |
-| displayName, title, locale, externalId | same |
-| emails (every entry, with type, primary, display) | emails; their primary is email |
-| phoneNumbers (every entry, as sent) | phone_numbers; their primary is phone |
-| active | status: true is active; false is inactive (a suspended user stays suspended) |
-| groups | read-only view of memberships |
-| enterprise employeeNumber, department, division, organization, costCenter | same |
-| enterprise manager.value | manager_id |
-| Group displayName, externalId, members.value | name, external_id, memberships |
+``USER_ATTRIBUTES`` and ``GROUP_ATTRIBUTES`` are the wire table: read one way, they build a
+domain command from a resource (``user_fields``, ``group_fields``); read the other, they name a
+domain error's field in SCIM terms (``scim_attribute``, used by the error renderer).
 
-Fields that have no SCIM attribute (role, team) are never touched from SCIM.
+- emails and phoneNumbers keep every entry with its type, primary flag and display; their
+  primary is the user's email and phone.
+- active is the status: true is active; false is inactive (a suspended user stays suspended).
+- groups is a read-only view of memberships; role and team have no SCIM attribute and are
+  never touched from SCIM.
+
+What real IdPs send that scim2-models does not read as such is rewritten first, here only
+(``normalize_*``): attribute names are matched case-insensitively by scim2-models itself, the
+keys this module inspects are rewritten to their schema spelling before it looks at them.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
 from scim2_models import (
+    BaseModel,
     Email,
     EnterpriseUser,
     Group,
@@ -31,7 +32,10 @@ from scim2_models import (
     Manager,
     Meta,
     Name,
+    PatchOp,
+    PatchOperation,
     PhoneNumber,
+    Resource,
     User,
 )
 
@@ -43,6 +47,45 @@ from rosterd.services.errors import Invalid
 
 ScimUser = User[EnterpriseUser]
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+# SCIM attribute → the domain field it is stored in (a field of NewUser / UserPatch).
+USER_ATTRIBUTES: dict[str, str] = {
+    "userName": "username",
+    "externalId": "external_id",
+    "name.givenName": "first_name",
+    "name.familyName": "last_name",
+    "displayName": "display_name",
+    "title": "title",
+    "locale": "locale",
+    "emails": "emails",
+    "phoneNumbers": "phone_numbers",
+    "active": "status",
+    f"{ENTERPRISE_URN}:employeeNumber": "employee_number",
+    f"{ENTERPRISE_URN}:department": "department",
+    f"{ENTERPRISE_URN}:division": "division",
+    f"{ENTERPRISE_URN}:organization": "organization",
+    f"{ENTERPRISE_URN}:costCenter": "cost_center",
+    f"{ENTERPRISE_URN}:manager": "manager_id",
+}
+# The same for groups; members are the group's memberships.
+GROUP_ATTRIBUTES: dict[str, str] = {
+    "displayName": "name",
+    "externalId": "external_id",
+    "members": "members",
+}
+# Domain fields SCIM sets through another attribute: the primary email and phone number.
+_DERIVED = {"email": "emails", "phone": "phone_numbers"}
+
+_SCIM_NAMES = {
+    field: attribute.removeprefix(f"{ENTERPRISE_URN}:")
+    for attribute, field in (*USER_ATTRIBUTES.items(), *GROUP_ATTRIBUTES.items())
+}
+
+
+def scim_attribute(field: str) -> str | None:
+    """The SCIM attribute a domain field is sent as (enterprise ones by their short name),
+    or None for a field SCIM does not set."""
+    return _SCIM_NAMES.get(_DERIVED.get(field, field))
 
 
 def etag(version: int) -> str:
@@ -130,12 +173,14 @@ def _kept(contacts: list[dict[str, Any]] | None, primary: str | None) -> list[di
 
 
 def _contacts(values: list[Any] | None) -> tuple[Contact, ...] | None:
+    """Emails or phone numbers as the domain keeps them (plain text: scim2-models holds a
+    type as a string enum, spelt canonically when it is one of the schema's values)."""
     if values is None:
         return None
     return tuple(
         Contact(
             value=str(v.value) if v.value is not None else "",
-            type=v.type,
+            type=str(v.type) if v.type is not None else None,
             primary=bool(v.primary),
             display=v.display,
         )
@@ -164,31 +209,37 @@ def desired_status(active: bool | None, current: UserStatus | None) -> UserStatu
     return UserStatus.inactive
 
 
+@functools.cache
+def _field_names(model: type[BaseModel]) -> dict[str, str]:
+    """A scim2-models model's Python field names, by SCIM attribute name."""
+    return {f.serialization_alias or name: name for name, f in model.model_fields.items()}
+
+
+def _read(resource: BaseModel, attribute: str) -> Any:
+    """The value of one attribute of the wire table (``userName``, ``name.givenName``,
+    ``urn:…:User:manager``) in ``resource``; None where a parent is absent."""
+    urn, _, path = attribute.rpartition(":")
+    node: Any = resource
+    for name in ([urn] if urn else []) + path.split("."):
+        if node is None:
+            return None
+        model: type[BaseModel] = type(node)
+        node = getattr(node, _field_names(model)[name])
+    return node
+
+
 def user_fields(resource: ScimUser, current: UserStatus | None) -> dict[str, Any]:
     """Every domain field SCIM owns, as ``resource`` states it (absent means cleared)."""
     if not resource.user_name or not resource.user_name.strip():
         raise Invalid("userName is required", code="invalidValue")
-    enterprise = resource[EnterpriseUser] or EnterpriseUser()
-    name = resource.name or Name()
+    fields = {field: _read(resource, attribute) for attribute, field in USER_ATTRIBUTES.items()}
+    manager: Manager | None = fields["manager_id"]
     return {
-        "username": resource.user_name,
-        "external_id": resource.external_id,
-        "first_name": name.given_name,
-        "last_name": name.family_name,
-        "display_name": resource.display_name,
-        "title": resource.title,
-        "locale": resource.locale,
-        "emails": _contacts(resource.emails),
-        "phone_numbers": _contacts(resource.phone_numbers),
-        "status": desired_status(resource.active, current),
-        "employee_number": enterprise.employee_number,
-        "department": enterprise.department,
-        "division": enterprise.division,
-        "organization": enterprise.organization,
-        "cost_center": enterprise.cost_center,
-        "manager_id": _uuid(enterprise.manager.value, "manager")
-        if enterprise.manager and enterprise.manager.value
-        else None,
+        **fields,
+        "emails": _contacts(fields["emails"]),
+        "phone_numbers": _contacts(fields["phone_numbers"]),
+        "status": desired_status(fields["status"], current),
+        "manager_id": _uuid(manager.value, "manager") if manager and manager.value else None,
     }
 
 
@@ -212,12 +263,11 @@ def group_fields(resource: Group) -> tuple[dict[str, Any], list[uuid.UUID]]:
     """The group's own fields and its member ids, as ``resource`` states them."""
     if not resource.display_name or not resource.display_name.strip():
         raise Invalid("displayName is required", code="invalidValue")
-    members = [
-        member_id
-        for m in resource.members or []
-        if (member_id := _uuid(m.value, "member")) is not None
+    fields = {field: _read(resource, attribute) for attribute, field in GROUP_ATTRIBUTES.items()}
+    members: list[GroupMember] = fields.pop("members") or []
+    return fields, [
+        member_id for m in members if (member_id := _uuid(m.value, "member")) is not None
     ]
-    return {"name": resource.display_name, "external_id": resource.external_id}, members
 
 
 # The attribute-less marker schema Microsoft's SCIM guide (and Entra's classic client) puts in
@@ -225,45 +275,104 @@ def group_fields(resource: Group) -> tuple[dict[str, Any], list[uuid.UUID]]:
 ENTRA_GROUP_MARKER = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 
 
+@functools.cache
+def _attribute_names(model: type[BaseModel]) -> dict[str, str]:
+    """A scim2-models model's attribute names (extension URNs included) as its schema spells
+    them, by folded name."""
+    return {
+        (f.serialization_alias or name).lower(): f.serialization_alias or name
+        for name, f in model.model_fields.items()
+    }
+
+
+@functools.cache
+def _schema_names(model: type[BaseModel]) -> dict[str, str]:
+    """The schema URNs a resource or message of ``model`` may list, by folded spelling."""
+    extensions = model.get_extension_models() if issubclass(model, Resource) else {}
+    return {urn.lower(): urn for urn in (getattr(model, "__schema__", None), *extensions) if urn}
+
+
+def _canonical(value: Any, model: type[BaseModel]) -> Any:
+    """``value``'s keys, and the URNs it lists in ``schemas``, spelt as ``model``'s schema
+    names them. RFC 7643 §2.1 makes attribute names case-insensitive: scim2-models reads
+    them so, but compares ``schemas`` exactly, and this module's own lookups are exact."""
+    if not isinstance(value, dict):
+        return value
+    names = _attribute_names(model)
+    value = {(names.get(k.lower(), k) if isinstance(k, str) else k): v for k, v in value.items()}
+    if isinstance(value.get("schemas"), list):
+        urns = _schema_names(model)
+        value["schemas"] = [
+            urns.get(s.lower(), s) if isinstance(s, str) else s for s in value["schemas"]
+        ]
+    return value
+
+
+def _is(key: Any, name: str) -> bool:
+    return isinstance(key, str) and key.lower() == name.lower()
+
+
 def normalize_group_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """Tolerate what real IdPs send in a Group body before strict validation."""
+    """Tolerate what real IdPs send in a Group body before strict validation: Entra's marker
+    schema is dropped."""
+    payload = _canonical(payload, Group)
     schemas = payload.get("schemas")
     if not isinstance(schemas, list):
         return payload
-    kept = [
-        s for s in schemas if not (isinstance(s, str) and s.lower() == ENTRA_GROUP_MARKER.lower())
-    ]
+    kept = [s for s in schemas if not _is(s, ENTRA_GROUP_MARKER)]
     return {**payload, "schemas": kept} if len(kept) != len(schemas) else payload
 
 
 def _normalize_manager(value: Any) -> Any:
-    """Entra ID sends the manager as a bare id, Okta without ``$ref``; the schema wants both."""
+    """The manager as the schema wants it, one object with ``value`` and ``$ref``, from what
+    IdPs send: a bare id (Entra ID), an object without ``$ref`` or a one-element list of one
+    (Okta). An empty list or id is no manager."""
+    if isinstance(value, list) and len(value) <= 1:
+        value = value[0] if value else None
     if isinstance(value, str):
-        value = {"value": value}
-    if isinstance(value, dict) and value.get("value") and not value.get("$ref"):
-        return {**value, "$ref": f"../Users/{value['value']}"}
+        value = {"value": value} if value.strip() else None
+    if isinstance(value, dict):
+        value = _canonical(value, Manager)
+        if not value.get("value") and not value.get("$ref"):
+            return None
+        if value.get("value") and not value.get("$ref"):
+            return {**value, "$ref": f"../Users/{value['value']}"}
+    return value
+
+
+def _normalize_enterprise(value: Any) -> Any:
+    value = _canonical(value, EnterpriseUser)
+    if isinstance(value, dict) and "manager" in value:
+        return {**value, "manager": _normalize_manager(value["manager"])}
     return value
 
 
 def normalize_user_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """Tolerate what real IdPs send in a User body before strict validation."""
-    ext_key = next((k for k in payload if k.lower() == ENTERPRISE_URN.lower()), None)
-    if ext_key and isinstance(payload[ext_key], dict) and "manager" in payload[ext_key]:
-        payload[ext_key] = {
-            **payload[ext_key],
-            "manager": _normalize_manager(payload[ext_key]["manager"]),
-        }
+    """Tolerate what real IdPs send in a User body before strict validation: names and
+    schemas in any case, the manager in any of its shapes."""
+    payload = _canonical(payload, ScimUser)
+    if ENTERPRISE_URN in payload:
+        payload[ENTERPRISE_URN] = _normalize_enterprise(payload[ENTERPRISE_URN])
     return payload
 
 
+# Enterprise attribute names as the schema spells them, by folded name.
 _ENTERPRISE_ATTRS = {
-    "employeenumber",
-    "department",
-    "division",
-    "organization",
-    "costcenter",
-    "manager",
+    folded: name for folded, name in _attribute_names(EnterpriseUser).items() if name != "schemas"
 }
+
+
+def _enterprise_path(path: str) -> str:
+    """A path or key with its URN: Entra ID names enterprise attributes without it
+    (``manager``, ``Department``, ``manager.value``)."""
+    head = path.split(".")[0].split("[")[0]
+    if ":" in path or head.lower() not in _ENTERPRISE_ATTRS:
+        return path
+    return f"{ENTERPRISE_URN}:{_ENTERPRISE_ATTRS[head.lower()]}{path[len(head) :]}"
+
+
+def _is_manager(path: str) -> bool:
+    return _is(path, f"{ENTERPRISE_URN}:manager")
 
 
 def _split_filtered_keys(op: Any) -> list[Any]:
@@ -279,31 +388,46 @@ def _split_filtered_keys(op: Any) -> list[Any]:
     return ([{**op, "value": rest}] if rest else []) + split
 
 
+def _normalize_operation(op: Any) -> Any:
+    if not isinstance(op, dict):
+        return op
+    path, value = op.get("path"), op.get("value")
+    if isinstance(path, str):
+        path = _enterprise_path(path)
+        if not _is_manager(path):
+            return {**op, "path": path}
+        value = _normalize_manager(value)
+        if value is None or _is(op.get("op"), "remove"):
+            # Removing the manager, adding Okta's empty list or Entra's empty id: it is cleared.
+            return {"op": "remove", "path": path}
+        return {**op, "path": path, "value": value}
+    if not isinstance(value, dict):
+        return op
+    normalized: dict[str, Any] = {}
+    for key, item in value.items():
+        key = _enterprise_path(key) if isinstance(key, str) else key
+        if _is(key, ENTERPRISE_URN):
+            normalized[ENTERPRISE_URN] = _normalize_enterprise(item)
+        elif isinstance(key, str) and _is_manager(key):
+            normalized[key] = _normalize_manager(item)
+        else:
+            normalized[key] = item
+    return {**op, "value": normalized}
+
+
 def normalize_user_patch(payload: dict[str, Any]) -> dict[str, Any]:
-    """Entra ID's PATCH dialect: enterprise attributes without their URN, bare manager ids,
-    and dotted, filtered or URN-prefixed keys in a path-less value."""
-    operations = payload.get("Operations") if isinstance(payload, dict) else None
+    """Entra ID's and Okta's PATCH dialects: enterprise attributes without their URN, the
+    manager in any of its shapes, and dotted, filtered or URN-prefixed keys in a path-less
+    value."""
+    payload = _canonical(payload, PatchOp)
+    operations = payload.get("Operations")
     if not isinstance(operations, list):
         return payload
-    operations = payload["Operations"] = [o for op in operations for o in _split_filtered_keys(op)]
-    for op in operations:
-        if not isinstance(op, dict):
-            continue
-        path = op.get("path")
-        if isinstance(path, str):
-            head = path.split(".")[0].split("[")[0]
-            if head.lower() in _ENTERPRISE_ATTRS and ":" not in path:
-                path = op["path"] = f"{ENTERPRISE_URN}:{path}"
-            if path.lower().endswith(":manager") or path.lower() == "manager":
-                op["value"] = _normalize_manager(op.get("value"))
-        elif isinstance(op.get("value"), dict):
-            value = dict(op["value"])
-            for key in list(value):
-                if key.lower() == f"{ENTERPRISE_URN}:manager".lower():
-                    value[key] = _normalize_manager(value[key])
-                elif key.lower() == ENTERPRISE_URN.lower() and isinstance(value[key], dict):
-                    value[key] = normalize_user_payload({ENTERPRISE_URN: value[key]})[
-                        ENTERPRISE_URN
-                    ]
-            op["value"] = value
-    return payload
+    return {
+        **payload,
+        "Operations": [
+            _normalize_operation(o)
+            for op in operations
+            for o in _split_filtered_keys(_canonical(op, PatchOperation))
+        ],
+    }
