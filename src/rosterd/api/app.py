@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
-from pydantic import ValidationError
 from scim2_models import SCIMException
 from sqlalchemy.exc import IntegrityError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -64,7 +63,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.register((adminusers.PREFIX,), adminusers_errors.render)
     errors.register((identities.PREFIX,), identities_errors.render)
     errors.translate(SCIMException, scim_errors.from_scim_exception)
-    errors.translate(ValidationError, scim_errors.from_validation_error)
     errors.translate(IntegrityError, store_conflict)
     errors.install(app)
     app.include_router(ops.router)

@@ -16,7 +16,6 @@ import re
 from typing import Annotated, Any
 
 from fastapi import Body, Request
-from pydantic import ValidationError
 from scim2_models import SCIMException
 from sqlalchemy.orm import Session
 
@@ -115,8 +114,6 @@ def _location(base: str, op: dict[str, Any], created: dict[str, str]) -> str | N
 def _error(exc: Exception) -> tuple[DomainError, int]:
     if isinstance(exc, SCIMException):
         return scim_errors.from_scim_exception(exc)
-    if isinstance(exc, ValidationError):
-        return scim_errors.from_validation_error(exc)
     assert isinstance(exc, DomainError)
     return exc, status_for(exc)
 
@@ -153,7 +150,7 @@ def bulk(
         try:
             with session.begin_nested():
                 status, resource = _run(session, actor, base, op, created)
-        except (DomainError, SCIMException, ValidationError) as exc:
+        except (DomainError, SCIMException) as exc:
             err, status = _error(exc)
             failures += 1
             entry["status"] = str(status)

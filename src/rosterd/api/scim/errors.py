@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
-from scim2_models import Error, SCIMException
+from scim2_models import Error, SCIMException, ScimPolicy
 
 from rosterd.api.scim.mapping import scim_attribute
 from rosterd.services.errors import DomainError, Invalid
@@ -81,12 +83,21 @@ def from_scim_exception(exc: Exception) -> tuple[DomainError, int]:
     )
 
 
-def from_validation_error(exc: Exception) -> tuple[DomainError, int]:
-    """A payload scim2-models refused: the first error, in SCIM terms."""
-    assert isinstance(exc, ValidationError)
+def refused_request(exc: ValidationError) -> Invalid:
+    """A request scim2-models refused, in SCIM terms (its scimType, every error's detail)."""
     errors = Error.from_validation_errors(exc)
     first = errors[0] if errors else Error(status=400, scim_type="invalidValue", detail=str(exc))
     detail = "; ".join(e.detail or "" for e in errors) or str(exc)
-    return DomainError(message=detail, code=first.scim_type or "invalidValue"), int(
-        first.status or 400
-    )
+    return Invalid(detail, code=first.scim_type or "invalidValue")
+
+
+@contextmanager
+def reading_request(policy: ScimPolicy) -> Iterator[None]:
+    """Read a request (body, PATCH operations, search) under ``policy``: what scim2-models
+    refuses there is the client's mistake, a 400. A ValidationError anywhere else, such as
+    building a response, is a bug and stays a 500."""
+    try:
+        with policy:
+            yield
+    except ValidationError as exc:
+        raise refused_request(exc) from exc

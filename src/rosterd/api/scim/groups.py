@@ -23,7 +23,7 @@ from rosterd.api.deps import SessionDep
 from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
-from rosterd.api.scim.errors import ScimResponse
+from rosterd.api.scim.errors import ScimResponse, reading_request
 from rosterd.api.scim.params import (
     ListParams,
     excluded,
@@ -164,7 +164,7 @@ def _member_ids(value: Any, *, strict: bool) -> set[uuid.UUID]:
     for item in items:
         if not isinstance(item, dict):
             raise Invalid(f"member {item!r} is not an object", code="invalidValue")
-        with PATCH_POLICY:
+        with reading_request(PATCH_POLICY):
             member = GroupMember.model_validate(item, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         if member.value is None:
             continue
@@ -245,7 +245,7 @@ def _plan(operations: list[PatchOperation[Group]]) -> _Plan | None:
 
 
 def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> Group:
-    with REQUEST_POLICY:
+    with reading_request(REQUEST_POLICY):
         resource = Group.model_validate(
             mapping.normalize_group_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
         )
@@ -269,7 +269,7 @@ def replace(
     group = groups_service.lock_group(
         session, actor, resource_id(group_id, "Group"), version=mapping.parse_etag(if_match)
     )
-    with REQUEST_POLICY:
+    with reading_request(REQUEST_POLICY):
         resource = Group.model_validate(
             mapping.normalize_group_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
         )
@@ -297,12 +297,12 @@ def modify(
     group = groups_service.lock_group(
         session, actor, resource_id(group_id, "Group"), version=mapping.parse_etag(if_match)
     )
-    with PATCH_POLICY:
+    with reading_request(PATCH_POLICY):
         patch = PatchOp[Group].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
     plan = _plan(patch.operations or [])
     if plan is not None and plan.others:
         resource = mapping.group_to_scim(group, None, base)
-        with PATCH_POLICY:
+        with reading_request(PATCH_POLICY):
             patch.model_copy(update={"operations": plan.others}).patch(resource)
         if resource.members:
             plan = None  # members reached through a form _plan does not read
@@ -330,7 +330,7 @@ def _modify_through_view(
     the group's full SCIM view, members included, then stored as the difference."""
     resource = _render(session, actor, [group], base, with_members=True)[0]
     before = {m.value for m in resource.members or [] if m.value}
-    with PATCH_POLICY:
+    with reading_request(PATCH_POLICY):
         patch.patch(resource)
     fields, member_ids = mapping.group_fields(resource)
     groups_service.update_group(session, actor, group, fields)

@@ -15,7 +15,8 @@ from fastapi import Query
 from scim2_models import Context, ResponseParameters, ScimFilter, SearchRequest
 from scim2_models.path import AttrPath, FilterNode
 
-from rosterd.api.scim.errors import ScimResponse
+from rosterd.api.scim.errors import ScimResponse, reading_request
+from rosterd.api.scim.policy import REQUEST_POLICY
 from rosterd.services.errors import Invalid
 
 MAX_RESULTS = 1000
@@ -54,7 +55,8 @@ def response_parameters(
     excl = _attr_list(excluded, "excludedAttributes")
     if attrs is None and excl is None:
         return None
-    return ResponseParameters.model_validate({"attributes": attrs, "excludedAttributes": excl})
+    with reading_request(REQUEST_POLICY):
+        return ResponseParameters.model_validate({"attributes": attrs, "excludedAttributes": excl})
 
 
 def parse_filter(text: str | None) -> FilterNode | None:
@@ -168,9 +170,10 @@ def resource_response(
 
 def search_params(payload: dict[str, Any]) -> ListParams:
     """The ListParams of a POST /.search body (RFC 7644 §3.4.3)."""
-    search: SearchRequest[Any] = SearchRequest.model_validate(
-        payload, scim_ctx=Context.SEARCH_REQUEST
-    )
+    with reading_request(REQUEST_POLICY):
+        search: SearchRequest[Any] = SearchRequest.model_validate(
+            payload, scim_ctx=Context.SEARCH_REQUEST
+        )
     sort_path, descending = parse_sort(
         str(search.sort_by) if search.sort_by else None,
         search.sort_order.value if search.sort_order else None,

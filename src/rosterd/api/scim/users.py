@@ -18,7 +18,7 @@ from rosterd.api.deps import SessionDep
 from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
-from rosterd.api.scim.errors import ScimResponse
+from rosterd.api.scim.errors import ScimResponse, reading_request
 from rosterd.api.scim.mapping import ScimUser
 from rosterd.api.scim.params import (
     ListParams,
@@ -113,7 +113,7 @@ def get_user(
 
 
 def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> ScimUser:
-    with REQUEST_POLICY:
+    with reading_request(REQUEST_POLICY):
         resource = ScimUser.model_validate(
             mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
         )
@@ -132,7 +132,7 @@ def replace(
     user = users_service.lock_user(
         session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
     )
-    with REQUEST_POLICY:
+    with reading_request(REQUEST_POLICY):
         resource = ScimUser.model_validate(
             mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
         )
@@ -155,7 +155,7 @@ def modify(
         session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
     )
     resource: ScimUser = _render(session, actor, [user], base)[0]
-    with PATCH_POLICY:
+    with reading_request(PATCH_POLICY):
         patch = PatchOp[ScimUser].model_validate(
             mapping.normalize_user_patch(payload), scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )

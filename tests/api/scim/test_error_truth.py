@@ -1,0 +1,46 @@
+"""Only what the client sent is the client's mistake: a body scim2-models refuses is a 400,
+a response rosterd fails to build is a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rosterd.api.app import create_app
+from rosterd.api.scim import mapping
+from rosterd.runtime import Runtime
+from tests.factories import TenantHandle
+
+SCIM = "/scim/v2"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def test_a_body_scim_refuses_is_a_400(http: TestClient, tenant: TenantHandle) -> None:
+    r = http.post(
+        f"{SCIM}/Users",
+        json={"schemas": [USER], "userName": "x", "emails": "not-a-list"},
+        headers=tenant.scim_headers(),
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["scimType"] == "invalidValue"
+
+
+def test_a_response_that_cannot_be_built_is_a_500(
+    runtime: Runtime, tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    http = TestClient(create_app(runtime), raise_server_exceptions=False)
+    r = http.post(
+        f"{SCIM}/Users", json={"schemas": [USER], "userName": "ok"}, headers=tenant.scim_headers()
+    )
+    assert r.status_code == 201, r.text
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        return mapping.ScimUser.model_validate({"userName": ["not", "a", "string"]})
+
+    monkeypatch.setattr(mapping, "user_to_scim", broken)
+    r = http.get(f"{SCIM}/Users/{r.json()['id']}", headers=tenant.scim_headers())
+    assert r.status_code == 500, r.text
+    assert r.json()["status"] == "500"
+    assert "scimType" not in r.json() or r.json()["scimType"] is None
