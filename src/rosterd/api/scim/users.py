@@ -118,7 +118,8 @@ def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -
             mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
         )
     user = users_service.create_user(session, actor, NewUser(**mapping.user_fields(resource, None)))
-    return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
+    # A user SCIM creates is in no group yet (groups is read-only there).
+    return mapping.user_to_scim(user, [], base)
 
 
 def replace(
@@ -136,10 +137,11 @@ def replace(
         resource = ScimUser.model_validate(
             mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
         )
+    groups = users_service.groups_of_users(session, actor, [user.id]).get(user.id, [])
     users_service.apply_patch(
         session, actor, user, UserPatch(**mapping.user_fields(resource, user.status))
     )
-    return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
+    return mapping.user_to_scim(user, groups, base)
 
 
 def modify(
@@ -154,7 +156,9 @@ def modify(
     user = users_service.lock_user(
         session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
     )
-    resource: ScimUser = _render(session, actor, [user], base)[0]
+    # A user's groups are read-only in SCIM: read once, shown before and after.
+    groups = users_service.groups_of_users(session, actor, [user.id]).get(user.id, [])
+    resource = mapping.user_to_scim(user, groups, base)
     with reading_request(PATCH_POLICY):
         patch = PatchOp[ScimUser].model_validate(
             mapping.normalize_user_patch(payload), scim_ctx=Context.RESOURCE_PATCH_REQUEST
@@ -167,7 +171,7 @@ def modify(
     users_service.apply_patch(
         session, actor, user, UserPatch(**mapping.user_fields(resource, user.status))
     )
-    return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
+    return mapping.user_to_scim(user, groups, base)
 
 
 def remove(session: Session, actor: Actor, user_id: str, if_match: str | None) -> None:
