@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, ClassVar, Literal, TypeAlias, TypeVar
 
 from rosterd.models import UserStatus
 
@@ -92,8 +92,30 @@ class NewUser:
 
 
 @dataclass(frozen=True, kw_only=True)
-class UserPatch:
-    """The fields to change; every one left ``UNSET`` stays as it is."""
+class Patch:
+    """A command that changes some fields of a resource: every field left ``UNSET`` stays as
+    it is."""
+
+    # Fields that say how to apply the patch rather than what to change.
+    FLAGS: ClassVar[frozenset[str]] = frozenset()
+
+    def sent(self) -> dict[str, Any]:
+        """The fields that were set, by name."""
+        return {
+            f.name: value
+            for f in fields(self)
+            if f.name not in self.FLAGS and (value := getattr(self, f.name)) is not UNSET
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self.sent())
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserPatch(Patch):
+    """The user fields to change."""
+
+    FLAGS = frozenset({"phone_must_be_e164"})
 
     email: Maybe[str | None] = UNSET
     emails: Maybe[Sequence[Contact] | None] = UNSET
@@ -122,13 +144,46 @@ class UserPatch:
     password: Maybe[str] = UNSET
     external_identities: Maybe[Sequence[str]] = UNSET
 
-    def sent(self) -> dict[str, Any]:
-        """The fields that were set, by name (flags excluded)."""
-        return {
-            f.name: value
-            for f in fields(self)
-            if f.name != "phone_must_be_e164" and (value := getattr(self, f.name)) is not UNSET
-        }
 
-    def __bool__(self) -> bool:
-        return bool(self.sent())
+@dataclass(frozen=True, kw_only=True)
+class NewGroup:
+    name: str
+    description: str | None = None
+    parent_id: uuid.UUID | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupPatch(Patch):
+    name: Maybe[str] = UNSET
+    description: Maybe[str | None] = UNSET
+    parent_id: Maybe[uuid.UUID | None] = UNSET
+    external_id: Maybe[str | None] = UNSET
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRole:
+    name: str
+    description: str | None = None
+    permissions: Sequence[str] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolePatch(Patch):
+    name: Maybe[str] = UNSET
+    description: Maybe[str | None] = UNSET
+    permissions: Maybe[Sequence[str]] = UNSET
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewTeam:
+    name: str
+    description: str | None = None
+    manager_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamPatch(Patch):
+    name: Maybe[str] = UNSET
+    description: Maybe[str | None] = UNSET
+    manager_id: Maybe[uuid.UUID | None] = UNSET
