@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,7 +33,7 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
-from rosterd.domain import user_fields
+from rosterd.domain import rules, user_fields
 from rosterd.models import UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import bulk as bulk_repo
@@ -40,17 +41,29 @@ from rosterd.repositories import tenants as tenants_repo
 from rosterd.services.context import Actor
 from rosterd.services.errors import Conflict, DomainError, Invalid
 
+
+def _text(value: str) -> str:
+    """The domain's text rule (no NUL), told as pydantic tells a bad value."""
+    try:
+        return rules.text(value, "", None)
+    except Invalid as exc:
+        raise ValueError(exc.details[0].message) from exc
+
+
+# A group, team or role by name (user fields are checked by rosterd.domain.user_fields).
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^\x00]*$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(_text),
 ]
+Description = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_text)]
 
 
 class GroupRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["group"]
     name: Name
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Description | None = None
     parent: Name | None = None
 
 
@@ -58,7 +71,7 @@ class TeamRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["team"]
     name: Name
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Description | None = None
 
 
 class UserRecord(BaseModel):

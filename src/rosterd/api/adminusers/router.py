@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from rosterd.api.adminusers.auth import AdminRead, AdminWrite
-from rosterd.api.adminusers.wire import NO_NUL, AdminUser, AdminUserFields, as_moment, iso
+from rosterd.api.adminusers.wire import AdminUser, AdminUserFields, as_moment, iso
 from rosterd.api.deps import SessionDep
 from rosterd.api.routing import api_router
+from rosterd.api.wire import Text
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
 from rosterd.models.base import utcnow
@@ -89,11 +90,9 @@ def search(
     actor: AdminRead,
     session: SessionDep,
     by_id: Annotated[int | None, Query(alias="searchData.id")] = None,
-    email: Annotated[
-        str | None, Query(alias="searchData.emailAddress", max_length=320, pattern=NO_NUL)
-    ] = None,
+    email: Annotated[Text | None, Query(alias="searchData.emailAddress", max_length=320)] = None,
     identity: Annotated[
-        str | None, Query(alias="searchData.externalIdentity", max_length=255, pattern=NO_NUL)
+        Text | None, Query(alias="searchData.externalIdentity", max_length=255)
     ] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -143,8 +142,8 @@ def create_user(
         actor,
         NewUser(
             email=body.email,
-            first_name=body.first_name or None,
-            last_name=body.last_name or None,
+            first_name=body.first_name,
+            last_name=body.last_name,
             role_id=role_id,
             group_ids=group_ids,
             external_identities=[body.external_identities] if body.external_identities else [],
@@ -174,8 +173,8 @@ def replace_user(
     role_id, group_ids = _resolve(session, actor, body)
     changes: dict[str, Any] = {
         **users_service.email_changes(user, body.email),
-        "first_name": body.first_name or None,
-        "last_name": body.last_name or None,
+        "first_name": body.first_name,
+        "last_name": body.last_name,
         "role_id": role_id,
         "external_identities": [body.external_identities] if body.external_identities else [],
     }

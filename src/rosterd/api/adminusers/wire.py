@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     PlainSerializer,
     StrictBool,
@@ -24,11 +23,11 @@ from pydantic import (
     StringConstraints,
 )
 
-NO_NUL = r"^[^\x00]*$"
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255, pattern=NO_NUL)]
-Ref = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NO_NUL)
-]
+from rosterd.api.wire import Text, field_table
+
+# A role or group by name: looked up, never stored. User fields carry no value rules here
+# (rosterd.domain.rules decides, the same way on every surface).
+Ref = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
 def as_moment(value: datetime | date | None) -> datetime | None:
@@ -58,10 +57,11 @@ class AdminUserFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[EmailStr, StringConstraints(max_length=320)] = Field(alias="emailAddress")
-    external_identities: Ref | None = Field(default=None, alias="externalIdentity")
-    first_name: Name | None = Field(default=None, alias="firstName")
-    last_name: Name | None = Field(default=None, alias="lastName")
+    # Required: an empty one is no address to the domain, so it is refused here.
+    email: str = Field(alias="emailAddress", min_length=1, json_schema_extra={"format": "email"})
+    external_identities: str | None = Field(default=None, alias="externalIdentity")
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
     # By name on the wire, as ids in the domain.
     role_id: list[Ref] = Field(default_factory=list, max_length=1, alias="roles")
     group_ids: list[Ref] = Field(default_factory=list, max_length=1000, alias="groups")
@@ -79,5 +79,6 @@ class AdminUser(AdminUserFields):
     )
 
 
-# Domain field name -> wire name, for messages that name a domain field.
-WIRE_NAMES = {name: f.alias for name, f in AdminUser.model_fields.items() if f.alias}
+# The surface's one field table: domain field name -> wire name. A user's username is the
+# email it was made with here (users_service.email_changes), so it is told as emailAddress.
+WIRE_NAMES = field_table(AdminUser, username="emailAddress")

@@ -9,14 +9,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from rosterd.api.deps import request_id
+from rosterd.api.identities.router import WIRE_NAMES
+from rosterd.api.wire import wire_message
 from rosterd.services.errors import DomainError
-
-_WIRE_FIELDS = {
-    "email": "email_address",
-    "phone": "phone_number",
-    "identity_key": "user_identity_key",
-    "username": "email_address",
-}
 
 _TYPES = {
     400: "invalid_input",
@@ -28,13 +23,13 @@ _TYPES = {
 
 
 def wire_field(name: str) -> str:
-    return _WIRE_FIELDS.get(name, name)
+    return WIRE_NAMES.get(name, name)
 
 
 def render(request: Request, exc: DomainError, status: int) -> Response:
     error: dict[str, Any] = {
         "type": _TYPES.get(status, "internal_server_error" if status >= 500 else "error"),
-        "message": exc.message,
+        "message": wire_message(exc, WIRE_NAMES),
     }
     if status == 400 and exc.details:
         error["validation_errors"] = {

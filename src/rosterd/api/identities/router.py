@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from rosterd.api.deps import RuntimeDep, SessionDep
 from rosterd.api.errors import malformed_body
 from rosterd.api.identities.auth import IdentitiesActor
 from rosterd.api.routing import api_router
+from rosterd.api.wire import Text, field_table
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User
 from rosterd.services import users as users_service
@@ -31,10 +32,10 @@ from rosterd.services.errors import FieldError, Invalid, invalid_field
 PREFIX = "/user_identities"
 router = api_router(prefix=PREFIX, tags=["User identities"])
 
-NO_NUL = r"^[^\x00]*$"
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255, pattern=NO_NUL)]
-E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
-Email = Annotated[EmailStr, StringConstraints(max_length=320)]
+# What a list or a get looks for (never stored). Identity fields carry no value rules here:
+# rosterd.domain.rules decides, the same way on every surface, and this surface asks it
+# for E.164 phone numbers (phone_must_be_e164).
+Lookup = Annotated[Text, StringConstraints(strip_whitespace=True, max_length=255)]
 MAX_LIMIT = 1000
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,7 +47,7 @@ class _Params(BaseModel):
 
 
 class ListParams(_Params):
-    search: Text | None = None
+    search: Lookup | None = None
     created_before: datetime | None = None
     limit: int = Field(default=500, ge=1, le=MAX_LIMIT)
     page_cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
@@ -56,27 +57,36 @@ class ListParams(_Params):
 
 class GetParams(_Params):
     user_identity_id: uuid.UUID | None = None
-    user_identity_key: Text | None = None
+    user_identity_key: Lookup | None = None
 
 
-class CreateParams(_Params):
-    email_address: Email | None = None
-    phone_number: E164 | None = None
-    full_name: Text | None = None
-    user_identity_key: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)] | None
-    ) = None
+class _IdentityFields(_Params):
+    """Attributes are named after the domain fields they carry, aliased to this API's names;
+    ``full_name`` is split into the first and last name."""
+
+    email: str | None = Field(
+        default=None, alias="email_address", json_schema_extra={"format": "email"}
+    )
+    phone: str | None = Field(
+        default=None, alias="phone_number", json_schema_extra={"format": "E.164"}
+    )
+    full_name: str | None = None
+    identity_key: str | None = Field(default=None, alias="user_identity_key")
+
+
+class CreateParams(_IdentityFields):
     acs_system_ids: list[uuid.UUID] = Field(default_factory=list, max_length=0)
 
 
-class UpdateParams(_Params):
+class UpdateParams(_IdentityFields):
     user_identity_id: uuid.UUID
-    email_address: Email | None = None
-    phone_number: E164 | None = None
-    full_name: Text | None = None
-    user_identity_key: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)] | None
-    ) = None
+
+
+# The surface's one field table: domain field name -> wire name. The name's parts are told
+# as the full name they come from; the username is the identity's email (or key, or phone).
+WIRE_NAMES = field_table(
+    UpdateParams, first_name="full_name", last_name="full_name", username="email_address"
+)
 
 
 class DeleteParams(_Params):
@@ -138,9 +148,11 @@ def _out(user: User) -> dict[str, Any]:
 
 
 def _split_name(full_name: str | None) -> tuple[str | None, str | None]:
-    if not full_name:
+    """First and last name: split at the last space; the space around them belongs to
+    neither."""
+    if not full_name or not full_name.strip():
         return None, None
-    first, _, last = full_name.rpartition(" ")
+    first, _, last = full_name.strip().rpartition(" ")
     return (first, last) if first else (last, None)
 
 
@@ -234,23 +246,23 @@ def get_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) ->
 @router.post("/create", operation_id="createUserIdentity")
 def create_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
     params = _validate(CreateParams, raw)
-    if not (params.email_address or params.phone_number or params.user_identity_key):
+    if not (params.email or params.phone or params.identity_key):
         raise invalid_field(
-            "email_address", "give at least one of email_address, phone_number, user_identity_key"
+            "email", "give at least one of email_address, phone_number, user_identity_key"
         )
     first, last = _split_name(params.full_name)
-    email = str(params.email_address) if params.email_address else None
     user = users_service.create_user(
         session,
         actor,
         NewUser(
-            email=email,
-            username=email or params.user_identity_key or params.phone_number,
+            email=params.email,
+            # Without one, the email is the login name (as the domain normalises it).
+            username=None if params.email else (params.identity_key or params.phone),
             first_name=first,
             last_name=last,
-            phone=params.phone_number,
+            phone=params.phone,
             phone_must_be_e164=True,
-            identity_key=params.user_identity_key,
+            identity_key=params.identity_key,
         ),
     )
     return {"user_identity": _out(user), "ok": True}
@@ -262,14 +274,9 @@ def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
     params = _validate(UpdateParams, raw)
     sent = params.model_fields_set
     user = users_service.lock_user(session, actor, params.user_identity_id)
-    changes: dict[str, Any] = {}
-    if "email_address" in sent:
-        email = str(params.email_address) if params.email_address else None
-        changes.update(users_service.email_changes(user, email))
-    if "phone_number" in sent:
-        changes["phone"] = params.phone_number
-    if "user_identity_key" in sent:
-        changes["identity_key"] = params.user_identity_key
+    changes: dict[str, Any] = params.model_dump(include=sent & {"phone", "identity_key"})
+    if "email" in sent:
+        changes.update(users_service.email_changes(user, params.email))
     if "full_name" in sent:
         changes["first_name"], changes["last_name"] = _split_name(params.full_name)
     users_service.apply_patch(session, actor, user, UserPatch(**changes, phone_must_be_e164=True))

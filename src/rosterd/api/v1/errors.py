@@ -1,4 +1,6 @@
-"""The /api/v1 error format: ``{"error": {"code", "message", "status", "httpMessage"}}``."""
+"""The /api/v1 error format: ``{"error": {"code", "message", "status", "httpMessage"}}``.
+
+The message is the only place for a field, so it names them in v1's terms."""
 
 from __future__ import annotations
 
@@ -7,27 +9,16 @@ from http import HTTPStatus
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from rosterd.api.v1.schemas import WIRE_NAMES
+from rosterd.api.wire import wire_message
 from rosterd.services.errors import DomainError
-
-# Domain field names as /api/v1 calls them.
-_WIRE_FIELDS = {
-    "username": "userName",
-    "first_name": "firstName",
-    "last_name": "lastName",
-    "role_id": "roleId",
-    "group_ids": "groups",
-}
 
 
 def render(request: Request, exc: DomainError, status: int) -> Response:
-    message = exc.message
-    field, sep, rest = message.partition(": ")
-    if sep and field in _WIRE_FIELDS:
-        message = f"{_WIRE_FIELDS[field]}: {rest}"
     body = {
         "error": {
             "code": status,
-            "message": message,
+            "message": wire_message(exc, WIRE_NAMES),
             "status": status,
             "httpMessage": HTTPStatus(status).phrase,
         }

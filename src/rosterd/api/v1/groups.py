@@ -13,7 +13,8 @@ from rosterd.api.deps import RuntimeDep, SessionDep
 from rosterd.api.routing import api_router
 from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
-from rosterd.api.v1.schemas import NO_NUL, GroupCreate, GroupUpdate, group_out, member_out
+from rosterd.api.v1.schemas import GroupCreate, GroupUpdate, group_out, member_out
+from rosterd.api.wire import Text
 from rosterd.models import Group
 from rosterd.services import groups as groups_service
 from rosterd.services import users as users_service
@@ -69,7 +70,7 @@ def list_groups(
     actor: ApiV1Actor,
     session: SessionDep,
     runtime: RuntimeDep,
-    name: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
+    name: Annotated[Text | None, Query(max_length=255)] = None,
     expand: Annotated[str | None, Query(max_length=100)] = None,
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=UNBOUNDED)] = None,

@@ -6,16 +6,23 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
+from rosterd.api.wire import Text, field_table, not_null
 from rosterd.models import Group, Role, User, UserStatus
 
-NO_NUL = r"^[^\x00]*$"
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NO_NUL)
-]
-Email = Annotated[EmailStr, StringConstraints(max_length=320)]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Group names keep their rules here until the domain owns them; user fields carry none
+# (rosterd.domain.rules decides, the same way on every surface).
+Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Description = Annotated[Text, StringConstraints(max_length=2000)]
+EMAIL: dict[str, Any] = {"format": "email"}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -89,43 +96,62 @@ def role_out(role: Role) -> dict[str, Any]:
 
 
 class UserCreate(BaseModel):
+    """Attributes are named after the domain fields they carry, aliased to v1's names."""
+
     model_config = ConfigDict(extra="forbid")
-    email: Email
-    userName: Name | None = None
-    roleId: uuid.UUID | None = None
-    groups: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
-    password: Password | None = None
-    firstName: Name | None = None
-    lastName: Name | None = None
+    # Required: an empty one is no address to the domain, so it is refused here.
+    email: str = Field(min_length=1, json_schema_extra=EMAIL)
+    username: str | None = Field(default=None, alias="userName")
+    role_id: uuid.UUID | None = Field(default=None, alias="roleId")
+    group_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000, alias="groups")
+    password: str | None = None
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
     preferences: dict[str, Any] | None = None
     active: StrictBool = True
 
 
 class UserUpdate(BaseModel):
+    """Only the fields sent change; email, userName, groups, password and active refuse
+    null (they cannot be cleared)."""
+
     model_config = ConfigDict(extra="forbid")
-    email: Email | None = None
-    userName: Name | None = None
-    roleId: uuid.UUID | None = None
-    groups: list[uuid.UUID] | None = Field(default=None, max_length=1000)
-    password: Password | None = None
-    firstName: Name | None = None
-    lastName: Name | None = None
+    email: str | None = Field(default=None, min_length=1, json_schema_extra=EMAIL)
+    username: str | None = Field(default=None, alias="userName")
+    role_id: uuid.UUID | None = Field(default=None, alias="roleId")
+    group_ids: list[uuid.UUID] | None = Field(default=None, max_length=1000, alias="groups")
+    password: str | None = None
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
     preferences: dict[str, Any] | None = None
     active: StrictBool | None = None
+
+    _not_null = field_validator(
+        "email", "username", "group_ids", "password", "active", mode="before"
+    )(not_null)
+
+
+# Wire fields that are no domain field of their own: status comes from ``active``, and
+# memberships are written apart from the user.
+NOT_USER_FIELDS = {"active", "group_ids"}
 
 
 class GroupCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: Name
-    description: Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)] | None = None
+    description: Description | None = None
 
 
 class GroupUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
-    description: Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)] | None = None
+    description: Description | None = None
 
 
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    password: Password
+    password: str
+
+
+# The surface's one field table: domain field name -> /api/v1 name (requests, errors).
+WIRE_NAMES = field_table(UserCreate, UserUpdate)

@@ -14,7 +14,15 @@ from rosterd.api.deps import RuntimeDep, SessionDep
 from rosterd.api.routing import api_router
 from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
-from rosterd.api.v1.schemas import NO_NUL, PasswordChange, UserCreate, UserUpdate, user_out
+from rosterd.api.v1.schemas import (
+    NOT_USER_FIELDS,
+    WIRE_NAMES,
+    PasswordChange,
+    UserCreate,
+    UserUpdate,
+    user_out,
+)
+from rosterd.api.wire import Text, wire_message
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
 from rosterd.repositories.users import UserQuery
@@ -68,10 +76,8 @@ def list_users(
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=UNBOUNDED)] = None,
     expand: Annotated[str | None, Query(max_length=100)] = None,
-    email: Annotated[str | None, Query(max_length=320, pattern=NO_NUL)] = None,
-    user_name: Annotated[
-        str | None, Query(alias="userName", max_length=255, pattern=NO_NUL)
-    ] = None,
+    email: Annotated[Text | None, Query(max_length=320)] = None,
+    user_name: Annotated[Text | None, Query(alias="userName", max_length=255)] = None,
     active: bool | None = None,
     last_login_before: Annotated[
         datetime | None,
@@ -116,14 +122,7 @@ def _new_user(session: Session, actor: Actor, body: UserCreate) -> NewUser:
     if body.password is None and not tenants_service.sso_only(session, actor.tenant_id):
         raise invalid_field("password", "required unless the tenant is SSO-only")
     return NewUser(
-        email=body.email,
-        username=body.userName,
-        first_name=body.firstName,
-        last_name=body.lastName,
-        role_id=body.roleId,
-        group_ids=body.groups,
-        password=body.password,
-        preferences=body.preferences,
+        **body.model_dump(exclude={"active"}),
         status=UserStatus.active if body.active else UserStatus.inactive,
     )
 
@@ -154,26 +153,14 @@ def create_users_bulk(
                 users_service.create_user(session, actor, _new_user(session, actor, item))
             )
         except DomainError as exc:
-            raise type(exc)(f"users[{index}]: {exc.message}", exc.details) from exc
+            # The message names the item and, in v1's names, the fields.
+            raise type(exc)(f"users[{index}]: {wire_message(exc, WIRE_NAMES)}") from exc
     return JSONResponse(_render(session, actor, created), status_code=status.HTTP_201_CREATED)
 
 
 def _changes(body: UserUpdate) -> UserPatch:
-    sent = body.model_fields_set
-    for name in sent & {"email", "userName", "active", "groups", "password"}:
-        if getattr(body, name) is None:
-            raise invalid_field(name, "must not be null")
-    mapping = {
-        "email": "email",
-        "userName": "username",
-        "firstName": "first_name",
-        "lastName": "last_name",
-        "roleId": "role_id",
-        "preferences": "preferences",
-        "password": "password",
-    }
-    changes: dict[str, Any] = {mapping[n]: getattr(body, n) for n in sent if n in mapping}
-    if "active" in sent:
+    changes = body.model_dump(exclude_unset=True, exclude=NOT_USER_FIELDS)
+    if "active" in body.model_fields_set:
         changes["status"] = UserStatus.active if body.active else UserStatus.inactive
     return UserPatch(**changes)
 
@@ -187,8 +174,8 @@ def update_user(
 ) -> dict[str, Any]:
     uid = _parse_id(user_id)
     user = users_service.update_user(session, actor, uid, _changes(body))
-    if body.groups is not None:
-        users_service.set_user_groups(session, actor, uid, body.groups)
+    if body.group_ids is not None:
+        users_service.set_user_groups(session, actor, uid, body.group_ids)
     return _render(session, actor, [user])[0]
 
 

@@ -5,36 +5,20 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from rosterd.api.v2.schemas import WIRE_NAMES
+from rosterd.api.wire import wire_message
 from rosterd.services.errors import DomainError
-
-# Domain field names as the v2 wire calls them.
-_WIRE_FIELDS = {
-    "first_name": "firstName",
-    "last_name": "lastName",
-    "display_name": "displayName",
-    "role_id": "roleId",
-    "team_id": "teamId",
-    "group_ids": "groupIds",
-    "parent_id": "parentId",
-    "manager_id": "managerId",
-    "external_id": "externalId",
-    "reassign_to": "reassignTo",
-}
 
 
 def wire_field(name: str) -> str:
-    return _WIRE_FIELDS.get(name, name)
+    return WIRE_NAMES.get(name, name)
 
 
 def render(request: Request, exc: DomainError, status: int) -> Response:
-    message = exc.message
-    field, sep, rest = message.partition(": ")
-    if sep and field in _WIRE_FIELDS:
-        message = f"{_WIRE_FIELDS[field]}: {rest}"
     body = {
         "error": {
             "code": exc.code,
-            "message": message,
+            "message": wire_message(exc, WIRE_NAMES),
             "details": [{"field": wire_field(d.field), "message": d.message} for d in exc.details],
         }
     }

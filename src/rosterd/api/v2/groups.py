@@ -12,7 +12,6 @@ from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
-    NO_NUL,
     GroupCreate,
     GroupList,
     GroupOut,
@@ -23,13 +22,12 @@ from rosterd.api.v2.schemas import (
     UserOut,
     iso_timestamp,
 )
+from rosterd.api.wire import Text
 from rosterd.services import groups as groups_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
 
 router = api_router(prefix="/groups", tags=["Groups"])
-
-_FIELD_MAP = {"name": "name", "description": "description", "parentId": "parent_id"}
 
 
 def _out(session: SessionDep, actor: Actor, group_id: uuid.UUID) -> GroupOut:
@@ -51,7 +49,7 @@ def list_groups(
     session: SessionDep,
     window: WindowDep,
     query: Annotated[
-        str | None, Query(max_length=255, pattern=NO_NUL, description="Search by name (partial).")
+        Text | None, Query(max_length=255, description="Search by name (partial).")
     ] = None,
     parent_id: Annotated[uuid.UUID | None, Query(alias="parentId")] = None,
 ) -> dict[str, Any]:
@@ -82,7 +80,7 @@ def list_groups(
 )
 def create_group(body: GroupCreate, actor: GroupWrite, session: SessionDep) -> GroupOut:
     group = groups_service.create_group(
-        session, actor, name=body.name, description=body.description, parent_id=body.parentId
+        session, actor, name=body.name, description=body.description, parent_id=body.parent_id
     )
     return GroupOut.of(group, 0)
 
@@ -118,7 +116,7 @@ def update_group(
     sent = body.model_fields_set
     if "name" in sent and body.name is None:
         raise invalid_field("name", "must not be null")
-    changes = {_FIELD_MAP[n]: getattr(body, n) for n in sent}
+    changes = body.model_dump(exclude_unset=True)
     group = groups_service.lock_group(session, actor, groupId)
     groups_service.update_group(session, actor, group, changes)
     counts = groups_service.member_counts(session, actor, [group])
@@ -173,9 +171,9 @@ def add_member(
     actor: GroupWrite,
     session: SessionDep,
 ) -> MemberAdded:
-    added_at = groups_service.add_member(session, actor, groupId, body.userId)
+    added_at = groups_service.add_member(session, actor, groupId, body.user_id)
     return MemberAdded(
-        groupId=str(groupId), userId=str(body.userId), addedAt=iso_timestamp(added_at) or ""
+        groupId=str(groupId), userId=str(body.user_id), addedAt=iso_timestamp(added_at) or ""
     )
 
 

@@ -10,25 +10,21 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from rosterd.api.wire import Text, field_table, not_null
 from rosterd.models import Group, Role, Team, User, UserStatus
 from rosterd.models.user import full_name
 
-# No NUL characters in any text: PostgreSQL cannot store them (it would be a 500), so every
-# backend refuses them with 400.
-NO_NUL = r"^[^\x00]*$"
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NO_NUL),
-]
-Text255 = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
-Description = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
-Locale = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", max_length=35)
-]
-Email = Annotated[EmailStr, StringConstraints(max_length=320)]
-Permission = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
+# User fields carry no value rules here: rosterd.domain.rules owns them, so a value gets the
+# same answer on every surface. Groups, teams and roles keep theirs until the domain does.
+Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Description = Annotated[Text, StringConstraints(max_length=2000)]
+Permission = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+EMAIL: dict[str, Any] = {"format": "email"}
+# v2 requires a user's email, first and last name and cannot clear them: an empty one is no
+# value to the domain, so these refuse it (whether a value is valid is the domain's call).
+REQUIRED_NAME = "Required; cannot be empty or null."
 
 
 def iso_timestamp(value: datetime | None) -> str | None:
@@ -119,39 +115,55 @@ class UserList(WireModel):
 
 
 class UserCreate(RequestModel):
-    email: Email
-    firstName: Name
-    lastName: Name
-    title: Text255 | None = None
-    department: Text255 | None = None
-    roleId: uuid.UUID | None = None
-    groupIds: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
-    teamId: uuid.UUID | None = None
-    sendInvitation: bool = True
-    username: Name | None = None
-    displayName: Text255 | None = None
-    locale: Locale | None = None
-    isActive: bool | None = None
+    """Attributes are named after the domain fields they carry, aliased to v2's names."""
+
+    email: str = Field(min_length=1, json_schema_extra=EMAIL)
+    first_name: str = Field(alias="firstName", min_length=1, description=REQUIRED_NAME)
+    last_name: str = Field(alias="lastName", min_length=1, description=REQUIRED_NAME)
+    title: str | None = None
+    department: str | None = None
+    role_id: uuid.UUID | None = Field(default=None, alias="roleId")
+    group_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000, alias="groupIds")
+    team_id: uuid.UUID | None = Field(default=None, alias="teamId")
+    send_invitation: bool = Field(default=True, alias="sendInvitation")
+    username: str | None = None
+    display_name: str | None = Field(default=None, alias="displayName")
+    locale: str | None = None
+    is_active: bool | None = Field(default=None, alias="isActive")
     status: Literal["pending", "active"] | None = None
 
 
 class UserUpdate(RequestModel):
-    firstName: Name | None = None
-    lastName: Name | None = None
-    title: Text255 | None = None
-    department: Text255 | None = None
-    roleId: uuid.UUID | None = None
+    """Only the fields sent change; those that cannot be cleared refuse null."""
+
+    first_name: str | None = Field(
+        default=None, alias="firstName", min_length=1, description=REQUIRED_NAME
+    )
+    last_name: str | None = Field(
+        default=None, alias="lastName", min_length=1, description=REQUIRED_NAME
+    )
+    title: str | None = None
+    department: str | None = None
+    role_id: uuid.UUID | None = Field(default=None, alias="roleId")
     status: Literal["active", "inactive", "suspended"] | None = None
-    teamId: uuid.UUID | None = None
-    email: Email | None = None
-    username: Name | None = None
-    displayName: Text255 | None = None
-    locale: Locale | None = None
-    isActive: bool | None = None
+    team_id: uuid.UUID | None = Field(default=None, alias="teamId")
+    email: str | None = Field(default=None, min_length=1, json_schema_extra=EMAIL)
+    username: str | None = None
+    display_name: str | None = Field(default=None, alias="displayName")
+    locale: str | None = None
+    is_active: bool | None = Field(default=None, alias="isActive")
+
+    _not_null = field_validator(
+        "first_name", "last_name", "status", "email", "username", "is_active", mode="before"
+    )(not_null)
+
+
+# Wire fields that are no domain field of their own (status comes from both of them).
+STATUS_FIELDS = {"status", "is_active", "send_invitation"}
 
 
 class UserGroupsSet(RequestModel):
-    groupIds: list[uuid.UUID] = Field(max_length=1000)
+    group_ids: list[uuid.UUID] = Field(max_length=1000, alias="groupIds")
 
 
 # ---- groups --------------------------------------------------------------------------------
@@ -191,17 +203,17 @@ class GroupList(WireModel):
 class GroupCreate(RequestModel):
     name: Name
     description: Description | None = None
-    parentId: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = Field(default=None, alias="parentId")
 
 
 class GroupUpdate(RequestModel):
     name: Name | None = None
     description: Description | None = None
-    parentId: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = Field(default=None, alias="parentId")
 
 
 class MemberAdd(RequestModel):
-    userId: uuid.UUID
+    user_id: uuid.UUID = Field(alias="userId")
 
 
 class MemberAdded(WireModel):
@@ -307,16 +319,30 @@ class TeamList(WireModel):
 class TeamCreate(RequestModel):
     name: Name
     description: Description | None = None
-    managerId: uuid.UUID | None = None
+    manager_id: uuid.UUID | None = Field(default=None, alias="managerId")
 
 
 class TeamUpdate(RequestModel):
     name: Name | None = None
     description: Description | None = None
-    managerId: uuid.UUID | None = None
+    manager_id: uuid.UUID | None = Field(default=None, alias="managerId")
 
 
 # ---- errors --------------------------------------------------------------------------------
+
+
+# The surface's one field table: domain field name -> v2 name (requests, errors).
+WIRE_NAMES = field_table(
+    UserCreate,
+    UserUpdate,
+    UserGroupsSet,
+    GroupCreate,
+    GroupUpdate,
+    MemberAdd,
+    TeamCreate,
+    TeamUpdate,
+    reassign_to="reassignTo",
+)
 
 
 class ErrorDetail(WireModel):

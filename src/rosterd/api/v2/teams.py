@@ -12,7 +12,6 @@ from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import TeamRead, TeamWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
-    NO_NUL,
     MemberList,
     TeamCreate,
     TeamList,
@@ -20,13 +19,12 @@ from rosterd.api.v2.schemas import (
     TeamUpdate,
     UserOut,
 )
+from rosterd.api.wire import Text
 from rosterd.services import teams as teams_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
 
 router = api_router(prefix="/teams", tags=["Teams"])
-
-_FIELD_MAP = {"name": "name", "description": "description", "managerId": "manager_id"}
 
 
 def _out(session: SessionDep, actor: Actor, team_id: uuid.UUID) -> TeamOut:
@@ -47,7 +45,7 @@ def list_teams(
     session: SessionDep,
     window: WindowDep,
     query: Annotated[
-        str | None, Query(max_length=255, pattern=NO_NUL, description="Search by name (partial).")
+        Text | None, Query(max_length=255, description="Search by name (partial).")
     ] = None,
 ) -> dict[str, Any]:
     teams, total = teams_service.list_teams(
@@ -72,7 +70,7 @@ def list_teams(
 )
 def create_team(body: TeamCreate, actor: TeamWrite, session: SessionDep) -> TeamOut:
     team = teams_service.create_team(
-        session, actor, name=body.name, description=body.description, manager_id=body.managerId
+        session, actor, name=body.name, description=body.description, manager_id=body.manager_id
     )
     return TeamOut.of(team, 0)
 
@@ -106,9 +104,7 @@ def update_team(
     sent = body.model_fields_set
     if "name" in sent and body.name is None:
         raise invalid_field("name", "must not be null")
-    teams_service.update_team(
-        session, actor, teamId, {_FIELD_MAP[n]: getattr(body, n) for n in sent}
-    )
+    teams_service.update_team(session, actor, teamId, body.model_dump(exclude_unset=True))
     return _out(session, actor, teamId)
 
 

@@ -12,7 +12,7 @@ from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
-    NO_NUL,
+    STATUS_FIELDS,
     GroupList,
     GroupOut,
     UserCreate,
@@ -21,6 +21,7 @@ from rosterd.api.v2.schemas import (
     UserOut,
     UserUpdate,
 )
+from rosterd.api.wire import Text
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import UserStatus
 from rosterd.repositories.users import UserQuery
@@ -29,20 +30,6 @@ from rosterd.services import users as users_service
 from rosterd.services.errors import invalid_field
 
 router = api_router(prefix="/users", tags=["Users"])
-
-_FIELD_MAP = {
-    "firstName": "first_name",
-    "lastName": "last_name",
-    "title": "title",
-    "department": "department",
-    "roleId": "role_id",
-    "teamId": "team_id",
-    "email": "email",
-    "username": "username",
-    "displayName": "display_name",
-    "locale": "locale",
-}
-_NOT_NULL = {"firstName", "lastName", "email", "username", "status", "isActive"}
 
 
 def _status_from(explicit: str | None, is_active: bool | None, *, field: str) -> UserStatus | None:
@@ -71,8 +58,8 @@ def list_users(
     session: SessionDep,
     window: WindowDep,
     query: Annotated[
-        str | None,
-        Query(max_length=255, pattern=NO_NUL, description="Search by name or email (partial)."),
+        Text | None,
+        Query(max_length=255, description="Search by name or email (partial)."),
     ] = None,
     group_id: Annotated[uuid.UUID | None, Query(alias="groupId")] = None,
     role_id: Annotated[uuid.UUID | None, Query(alias="roleId")] = None,
@@ -83,18 +70,16 @@ def list_users(
     ] = "name",
     sort_order: Annotated[Literal["asc", "desc"], Query(alias="sortOrder")] = "asc",
     email: Annotated[
-        str | None,
+        Text | None,
         Query(
             max_length=320,
-            pattern=NO_NUL,
             description="Exact email, case-insensitive (extension).",
         ),
     ] = None,
     username: Annotated[
-        str | None,
+        Text | None,
         Query(
             max_length=255,
-            pattern=NO_NUL,
             description="Exact username, case-insensitive (extension).",
         ),
     ] = None,
@@ -141,23 +126,9 @@ def list_users(
     responses=errors(400, 401, 403, 409),
 )
 def create_user(body: UserCreate, actor: UserWrite, session: SessionDep) -> UserOut:
+    status_ = _status_from(body.status, body.is_active, field="is_active") or UserStatus.active
     user = users_service.create_user(
-        session,
-        actor,
-        NewUser(
-            email=body.email,
-            username=body.username,
-            first_name=body.firstName,
-            last_name=body.lastName,
-            display_name=body.displayName,
-            title=body.title,
-            department=body.department,
-            locale=body.locale,
-            status=_status_from(body.status, body.isActive, field="isActive") or UserStatus.active,
-            role_id=body.roleId,
-            team_id=body.teamId,
-            group_ids=body.groupIds,
-        ),
+        session, actor, NewUser(**body.model_dump(exclude=STATUS_FIELDS), status=status_)
     )
     return UserOut.of(user)
 
@@ -190,14 +161,8 @@ def update_user(
     actor: UserWrite,
     session: SessionDep,
 ) -> UserOut:
-    sent = body.model_fields_set
-    for name in sent & _NOT_NULL:
-        if getattr(body, name) is None:
-            raise invalid_field(name, "must not be null")
-    changes: dict[str, Any] = {
-        _FIELD_MAP[name]: getattr(body, name) for name in sent if name in _FIELD_MAP
-    }
-    new_status = _status_from(body.status, body.isActive, field="status")
+    changes = body.model_dump(exclude_unset=True, exclude=STATUS_FIELDS)
+    new_status = _status_from(body.status, body.is_active, field="status")
     if new_status is not None:
         changes["status"] = new_status
     return UserOut.of(users_service.update_user(session, actor, userId, UserPatch(**changes)))
@@ -260,5 +225,5 @@ def set_user_groups(
     actor: GroupWrite,
     session: SessionDep,
 ) -> dict[str, Any]:
-    groups = users_service.set_user_groups(session, actor, userId, body.groupIds)
+    groups = users_service.set_user_groups(session, actor, userId, body.group_ids)
     return {"items": _groups_out(session, actor, groups), "totalCount": len(groups)}
