@@ -303,19 +303,6 @@ CASES = [
 assert len(LONG_EMAIL) > 320
 
 
-# SCIM (api/scim/*) is being reworked apart from this test. Where its answer still differs
-# from the others, it is recorded here, strictly: it fails once SCIM agrees, so this goes.
-_SCIM_409 = (
-    "SCIM answers 409 with the right scimType, but its detail names the domain field "
-    "('email', 'username'), not SCIM's ('emails', 'userName')"
-)
-SCIM_DIFFERS = {
-    (name, op): _SCIM_409
-    for name in ("unicode-case-pair-email", "unicode-case-pair-username")
-    for op in ("create", "update")
-}
-
-
 def _params() -> list[Any]:
     params = []
     for surface in SURFACES:
@@ -325,13 +312,8 @@ def _params() -> list[Any]:
                     continue
                 if case.field not in surface.wire:
                     continue
-                marks = []
-                if surface is ScimSurface and (case.name, op) in SCIM_DIFFERS:
-                    marks.append(pytest.mark.xfail(reason=SCIM_DIFFERS[case.name, op], strict=True))
                 params.append(
-                    pytest.param(
-                        surface, case, op, id=f"{surface.name}-{op}-{case.name}", marks=marks
-                    )
+                    pytest.param(surface, case, op, id=f"{surface.name}-{op}-{case.name}")
                 )
     return params
 

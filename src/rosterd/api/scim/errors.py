@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException, ScimPolicy
 
-from rosterd.api.scim.mapping import scim_attribute
+from rosterd.api.scim.mapping import SCIM_NAMES
+from rosterd.api.wire import wire_message
 from rosterd.services.errors import DomainError, Invalid
 
 SCIM_MEDIA_TYPE = "application/scim+json"
@@ -50,20 +51,9 @@ def _scim_type(exc: DomainError, status: int) -> str | None:
     return None
 
 
-def _detail(exc: DomainError) -> str:
-    """A value refused for a field reads as the SCIM attribute it came in (through the wire
-    table in mapping.py) and what is wrong with it; any other error by its message."""
-    if isinstance(exc, Invalid) and exc.details:
-        first = exc.details[0]
-        attribute = scim_attribute(first.field)
-        if attribute is not None:
-            return f"{attribute}: {first.message}"
-    return exc.message
-
-
 def error_body(exc: DomainError, status: int) -> dict[str, Any]:
     body: dict[str, Any] = Error(
-        status=status, scim_type=_scim_type(exc, status), detail=_detail(exc)
+        status=status, scim_type=_scim_type(exc, status), detail=wire_message(exc, SCIM_NAMES)
     ).model_dump()
     return body
 

@@ -2,7 +2,7 @@
 
 ``USER_ATTRIBUTES`` and ``GROUP_ATTRIBUTES`` are the wire table: read one way, they build a
 domain command from a resource (``user_fields``, ``group_fields``); read the other, they name a
-domain error's field in SCIM terms (``scim_attribute``, used by the error renderer).
+domain error's field in SCIM terms (``SCIM_NAMES``, used by the error renderer).
 
 - emails and phoneNumbers keep every entry with its type, primary flag and display; their
   primary is the user's email and phone.
@@ -76,16 +76,13 @@ GROUP_ATTRIBUTES: dict[str, str] = {
 # Domain fields SCIM sets through another attribute: the primary email and phone number.
 _DERIVED = {"email": "emails", "phone": "phone_numbers"}
 
-_SCIM_NAMES = {
+# The same tables read the other way: domain field → the SCIM attribute it is sent as
+# (enterprise ones by their short name), for naming fields in errors.
+SCIM_NAMES = {
     field: attribute.removeprefix(f"{ENTERPRISE_URN}:")
     for attribute, field in (*USER_ATTRIBUTES.items(), *GROUP_ATTRIBUTES.items())
 }
-
-
-def scim_attribute(field: str) -> str | None:
-    """The SCIM attribute a domain field is sent as (enterprise ones by their short name),
-    or None for a field SCIM does not set."""
-    return _SCIM_NAMES.get(_DERIVED.get(field, field))
+SCIM_NAMES.update({field: SCIM_NAMES[via] for field, via in _DERIVED.items()})
 
 
 def etag(version: int) -> str:
