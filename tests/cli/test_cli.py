@@ -23,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import Result
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from typer.testing import CliRunner
 
 from rosterd.api.app import create_app
@@ -435,3 +435,28 @@ def test_migrate_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         )
         with served(cli) as http:
             _token(http, "default", printed["client_id"], printed["client_secret"])
+
+
+def test_import_loads_a_directory_and_names_the_field_a_duplicate_takes(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli.ok("tenants", "create", "acme")
+    first = tmp_path / "first.jsonl"
+    first.write_text(
+        '{"type": "group", "name": "Sales"}\n'
+        '{"type": "user", "email": "Jane@Corp.Local", "first_name": "Jane", "groups": ["Sales"],'
+        ' "phone": "(425) 555-0100"}\n'
+    )
+    result = cli.ok("import", str(first), "--tenant", "acme")
+    assert "imported 1 users, 1 groups" in result.stdout
+
+    again = tmp_path / "again.jsonl"
+    again.write_text(
+        '{"type": "user", "username": "other", "email": "jane@corp.local"}\n'
+        '{"type": "user", "username": "fine", "email": "fine@corp.local"}\n'
+    )
+    failed = cli.fails("import", str(again), "--tenant", "acme")
+    assert "lines 1-2: email already taken" in failed.stderr
+    rows = _rows(cli.database_url, text("SELECT username, email, phone FROM users"))
+    # The failed batch wrote nothing; the first file's user is stored as the domain has it.
+    assert [tuple(r) for r in rows] == [("Jane@corp.local", "Jane@corp.local", "(425) 555-0100")]

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Column, Table
-from sqlalchemy.exc import IntegrityError
 
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.config import Settings, get_settings
@@ -34,7 +33,7 @@ from rosterd.services import imports as imports_service
 from rosterd.services import scim_tokens as scim_tokens_service
 from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import Conflict, DomainError
+from rosterd.services.errors import DomainError
 
 app = typer.Typer(help="rosterd: a self-hosted, multi-tenant user directory.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
@@ -406,14 +405,8 @@ def import_directory(
             lines = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
             while batch := list(itertools.islice(lines, batch_size)):
                 parsed = [(n, imports_service.parse(n, line)) for n, line in batch]
-                try:
-                    with runtime.db.writer.begin() as session:
-                        done = imports_service.import_batch(session, actor, names, parsed)
-                except IntegrityError as exc:
-                    raise Conflict(
-                        f"lines {batch[0][0]}-{batch[-1][0]}: a username, email, phone or "
-                        "name is already taken (in the store or in this batch)"
-                    ) from exc
+                with runtime.db.writer.begin() as session:
+                    done = imports_service.import_batch(session, actor, names, parsed)
                 for name in ("groups", "teams", "users", "memberships"):
                     setattr(total, name, getattr(total, name) + getattr(done, name))
         refresh_statistics(runtime.db)

@@ -134,3 +134,13 @@ def columns(fields_: Mapping[str, Any], user: User | None, *, strict_phone: bool
             )
         )
     return out
+
+
+def login_name(columns: dict[str, Any]) -> None:
+    """A new user's username: the one given, else its (normalised) address."""
+    if "username" in columns:
+        return
+    if not columns.get("email"):
+        raise invalid_field("username", "a username or an email is required")
+    columns["username"] = rules.username(columns["email"])
+    columns["username_key"] = rules.fold(columns["username"])

@@ -31,6 +31,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rosterd.domain import rules, user_fields
@@ -38,8 +39,9 @@ from rosterd.models import UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import bulk as bulk_repo
 from rosterd.repositories import tenants as tenants_repo
+from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import Conflict, DomainError, Invalid
+from rosterd.services.errors import Conflict, DomainError, Invalid, conflict_of
 
 
 def _text(value: str) -> str:
@@ -117,11 +119,14 @@ class Names:
     groups: dict[str, uuid.UUID] = field(default_factory=dict)
     teams: dict[str, uuid.UUID] = field(default_factory=dict)
     roles: dict[str, uuid.UUID] = field(default_factory=dict)
+    # Whether the tenant lets users share an address (tenants.shared_emails).
+    shared_emails: bool = False
 
     @classmethod
     def load(cls, session: Session, tenant_id: uuid.UUID) -> Names:
         groups, teams, roles = bulk_repo.name_maps(session, tenant_id)
-        return cls(groups=groups, teams=teams, roles=roles)
+        shared = tenants_service.shared_emails(session, tenant_id)
+        return cls(groups=groups, teams=teams, roles=roles, shared_emails=shared)
 
 
 def parse(line_number: int, line: str) -> GroupRecord | TeamRecord | UserRecord:
@@ -141,9 +146,30 @@ def import_batch(
 ) -> ImportResult:
     """Write one batch of parsed records; raises with the offending line on any problem.
 
-    Duplicate usernames or emails (against the store or within the batch) surface as the
-    unique indexes' IntegrityError, which the caller reports for the batch's lines.
+    Duplicate usernames or emails (against the store or within the batch) are found by the
+    unique indexes, without a query per record: the conflict then names the field and the
+    batch's lines, and the caller's transaction is to be rolled back.
     """
+    batch = list(batch)
+    try:
+        return _write_batch(session, actor, names, batch)
+    except IntegrityError as exc:
+        conflict = conflict_of(exc)
+        if conflict is None:
+            raise
+        lines = f"lines {batch[0][0]}-{batch[-1][0]}" if batch else "batch"
+        raise Conflict(
+            f"{lines}: {conflict.details[0].field} already taken (in the store or in this batch)",
+            conflict.details,
+        ) from exc
+
+
+def _write_batch(
+    session: Session,
+    actor: Actor,
+    names: Names,
+    batch: list[tuple[int, GroupRecord | TeamRecord | UserRecord]],
+) -> ImportResult:
     result = ImportResult()
     now = utcnow()
     groups: list[dict[str, Any]] = []
@@ -232,18 +258,17 @@ def _user_row(
         }
     )
     if not fields["username"]:
-        fields["username"] = fields["email"]
-    if not fields["username"]:
-        raise Invalid(f"line {line_number}: a user needs a username or an email")
+        del fields["username"]
     try:
         columns = user_fields.columns(fields, None, strict_phone=False)
+        user_fields.login_name(columns)
     except DomainError as exc:
         raise type(exc)(f"line {line_number}: {exc.message}", exc.details) from exc
     return {
         **columns,
         "id": uuid.uuid4(),
         "tenant_id": actor.tenant_id,
-        "email_unique": True,
+        "email_unique": not names.shared_emails,
         "status": record.status,
         "role_id": _lookup(names.roles, record.role, "role", line_number),
         "team_id": _lookup(names.teams, record.team, "team", line_number),

@@ -198,12 +198,7 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
     if not sent["username"]:
         del sent["username"]
     columns = user_fields.columns(sent, None, strict_phone=data.phone_must_be_e164)
-    if "username" not in columns:
-        # Without a username, the address is the login name.
-        if not columns.get("email"):
-            raise invalid_field("username", "a username or an email is required")
-        columns["username"] = rules.username(columns["email"])
-        columns["username_key"] = rules.fold(columns["username"])
+    user_fields.login_name(columns)
     columns.update(_email_unique(session, actor, columns))
     _check_unique(session, actor, columns, None, strict_phone=data.phone_must_be_e164)
     refs = _refs(session, actor, columns, None)
