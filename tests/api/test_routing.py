@@ -6,6 +6,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -14,10 +15,11 @@ from pydantic import BaseModel, model_validator
 from sqlalchemy import text
 
 from rosterd.api.app import create_app
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import WriteSession
 from rosterd.api.routing import api_router
 from rosterd.models import Group
 from rosterd.runtime import Runtime
+from tests.factories import TenantHandle
 
 
 @pytest.fixture
@@ -28,17 +30,17 @@ def probe(runtime: Runtime) -> Iterator[tuple[TestClient, str]]:
     router = api_router()
 
     @router.post("/sync/{n}")
-    def sync_write(n: str, session: SessionDep) -> dict[str, str]:
+    def sync_write(n: str, session: WriteSession) -> dict[str, str]:
         session.execute(text(f"INSERT INTO {table} VALUES (:n)"), {"n": n})  # noqa: S608
         return {"n": n}
 
     @router.post("/async/{n}")
-    async def async_write(n: str, session: SessionDep) -> dict[str, str]:
+    async def async_write(n: str, session: WriteSession) -> dict[str, str]:
         session.execute(text(f"INSERT INTO {table} VALUES (:n)"), {"n": n})  # noqa: S608
         return {"n": n}
 
     @router.post("/fail/{n}")
-    def failing_write(n: str, session: SessionDep) -> dict[str, str]:
+    def failing_write(n: str, session: WriteSession) -> dict[str, str]:
         session.execute(text(f"INSERT INTO {table} VALUES (:n)"), {"n": n})  # noqa: S608
         raise RuntimeError("the endpoint failed after writing")
 
@@ -88,7 +90,7 @@ def test_a_sync_endpoint_and_its_commit_share_one_worker_thread(runtime: Runtime
     router = api_router()
 
     @router.get("/probe", response_model=Out)
-    def probe(session: SessionDep) -> dict[str, int]:
+    def probe(session: WriteSession) -> dict[str, int]:
         seen["endpoint"] = threading.get_ident()
         session.execute(text("SELECT 1"))
         real_commit = session.commit
@@ -121,7 +123,7 @@ def test_a_failing_endpoint_rolls_back_in_its_own_thread(runtime: Runtime) -> No
     router = api_router()
 
     @router.post("/boom")
-    def boom(session: SessionDep) -> None:
+    def boom(session: WriteSession) -> None:
         seen["endpoint"] = threading.get_ident()
         session.execute(text("SELECT 1"))
         real_rollback = session.rollback
@@ -149,7 +151,7 @@ def test_an_unexpected_error_is_a_logged_500_in_the_surface_format(
     router = api_router(prefix="/integration/v2")
 
     @router.post("/probe-bug")
-    def bug(session: SessionDep) -> None:
+    def bug(session: WriteSession) -> None:
         session.add(Group(tenant_id=uuid.uuid4(), name=None))
         session.flush()
 
@@ -165,3 +167,44 @@ def test_an_unexpected_error_is_a_logged_500_in_the_surface_format(
     logged = [rec for rec in caplog.records if rec.levelname == "ERROR"]
     assert logged and logged[-1].exc_info is not None
     assert "req-bug-1" in logged[-1].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/scim/v2/Users/.search", {"filter": 'userName sw "a"'}),
+        ("POST", "/scim/v2/Groups/.search", {}),
+        ("GET", "/scim/v2/Users", None),
+    ],
+)
+def test_searches_read_while_the_writer_is_busy(
+    backend: str,
+    http: TestClient,
+    tenant: TenantHandle,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    """Each route declares a read or a write session; a search sent by POST reads. On SQLite
+    (one writer at a time) it therefore answers while a long write holds the writer."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL has no single writer")
+    headers = tenant.scim_headers()
+    # The token's first use records it (a write, at most once a while): done before.
+    assert http.get("/scim/v2/ServiceProviderConfig", headers=headers).status_code == 200
+    if body is not None:
+        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], **body}
+    answers: list[int] = []
+    with tenant.runtime.db.writer.begin() as holding:
+        holding.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the writer is taken
+        worker = threading.Thread(
+            target=lambda: answers.append(
+                http.request(method, path, json=body, headers=headers).status_code
+            )
+        )
+        worker.start()
+        worker.join(timeout=20)
+        finished = not worker.is_alive()
+    worker.join()
+    assert finished, f"{method} {path} waited for the writer"
+    assert answers == [200]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from rosterd.runtime import Runtime
-
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -19,33 +17,41 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def _session(request: Request) -> AsyncIterator[Session]:
-    """The request is the unit of work: commit when the endpoint returns, else roll back.
+def _unit_of_work(
+    pick: Callable[[Runtime], sessionmaker[Session]],
+) -> Callable[[Request], AsyncIterator[Session]]:
+    """A dependency giving the request its Session from ``pick``'s factory.
 
+    The request is the unit of work: commit when the endpoint returns, else roll back.
     Opening a Session does no I/O (it connects on its first statement, in the endpoint's
     thread), so this runs on the event loop. Sync endpoints commit in their own thread
     (``rosterd.api.routing``); only what is still open here (async endpoints, sessions used
     by dependencies alone, failures) takes a worker thread to finish.
     """
-    runtime: Runtime = request.app.state.runtime
-    factory = runtime.db.reader if request.method in _READ_METHODS else runtime.db.writer
-    session = factory()
-    try:
-        yield session
-    except BaseException:
+
+    async def session_of(request: Request) -> AsyncIterator[Session]:
+        session = pick(request.app.state.runtime)()
+        try:
+            yield session
+        except BaseException:
+            if session.in_transaction():
+                await run_in_threadpool(session.rollback)
+            session.close()
+            raise
         if session.in_transaction():
-            await run_in_threadpool(session.rollback)
+            await run_in_threadpool(session.commit)
         session.close()
-        raise
-    if session.in_transaction():
-        await run_in_threadpool(session.commit)
-    session.close()
+
+    return session_of
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# Each route declares which it needs. A read session never takes SQLite's single writer
+# (searches by POST included); a write session starts with BEGIN IMMEDIATE there.
 # scope="function": the commit happens before the response is sent, so a failed commit is
 # reported to the client instead of being lost after a 2xx went out.
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
+ReadSession = Annotated[Session, Depends(_unit_of_work(lambda rt: rt.db.reader), scope="function")]
+WriteSession = Annotated[Session, Depends(_unit_of_work(lambda rt: rt.db.writer), scope="function")]
 
 
 def request_id(request: Request) -> str | None:

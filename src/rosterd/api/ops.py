@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import ReadSession
 from rosterd.api.routing import api_router
 
 router = api_router(tags=["Operations"])
@@ -17,6 +17,6 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", operation_id="readyz", summary="Readiness: the database answers")
-def readyz(session: SessionDep) -> JSONResponse:
+def readyz(session: ReadSession) -> JSONResponse:
     session.execute(text("SELECT 1"))
     return JSONResponse({"status": "ready"})

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
-from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import require
 from rosterd.api.v2.paging import errors
@@ -57,7 +58,7 @@ class ScimTokenList(BaseModel):
     items: list[ScimTokenOut]
 
 
-def _tenant(session: SessionDep, actor: Actor) -> Tenant:
+def _tenant(session: Session, actor: Actor) -> Tenant:
     tenant = tenants_repo.get(session, actor.tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
@@ -74,7 +75,7 @@ def _tenant(session: SessionDep, actor: Actor) -> Tenant:
     responses=errors(400, 401, 403),
 )
 def create(
-    body: ScimTokenCreate, actor: Admin, session: SessionDep, runtime: RuntimeDep
+    body: ScimTokenCreate, actor: Admin, session: WriteSession, runtime: RuntimeDep
 ) -> ScimTokenIssued:
     issued = scim_tokens.create_token(
         session, _tenant(session, actor), name=body.name, hmac_key=runtime.hmac_key, actor=actor
@@ -90,7 +91,7 @@ def create(
     response_model_exclude_none=True,
     responses=errors(401, 403),
 )
-def list_tokens(actor: Admin, session: SessionDep) -> ScimTokenList:
+def list_tokens(actor: Admin, session: ReadSession) -> ScimTokenList:
     records = scim_tokens.list_tokens(session, _tenant(session, actor))
     return ScimTokenList(items=[ScimTokenOut.of(r) for r in records])
 
@@ -103,6 +104,6 @@ def list_tokens(actor: Admin, session: SessionDep) -> ScimTokenList:
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 404),
 )
-def revoke(token_id: uuid.UUID, actor: Admin, session: SessionDep) -> ScimTokenOut:
+def revoke(token_id: uuid.UUID, actor: Admin, session: WriteSession) -> ScimTokenOut:
     record = scim_tokens.revoke_token(session, _tenant(session, actor), token_id, actor)
     return ScimTokenOut.of(record)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from rosterd.api.adminusers.auth import AdminRead, AdminWrite
 from rosterd.api.adminusers.wire import AdminUser, AdminUserFields, as_moment, iso
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import ReadSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.wire import Text
 from rosterd.domain.commands import NewUser, UserPatch
@@ -88,7 +88,7 @@ def _number(value: int) -> int:
 )
 def search(
     actor: AdminRead,
-    session: SessionDep,
+    session: ReadSession,
     by_id: Annotated[int | None, Query(alias="searchData.id")] = None,
     email: Annotated[Text | None, Query(alias="searchData.emailAddress", max_length=320)] = None,
     identity: Annotated[
@@ -122,7 +122,7 @@ def search(
 
 
 @router.get("/{userId}", operation_id="adminGetUser", summary="Get a user by integer id")
-def get_user(userId: int, actor: AdminRead, session: SessionDep) -> dict[str, Any]:  # noqa: N803
+def get_user(userId: int, actor: AdminRead, session: ReadSession) -> dict[str, Any]:  # noqa: N803
     user = users_service.get_by_number(session, actor, _number(userId))
     return _render(session, actor, [user])[0]
 
@@ -134,7 +134,7 @@ def get_user(userId: int, actor: AdminRead, session: SessionDep) -> dict[str, An
     status_code=201,
 )
 def create_user(
-    body: Annotated[AdminUserFields, Body()], actor: AdminWrite, session: SessionDep
+    body: Annotated[AdminUserFields, Body()], actor: AdminWrite, session: WriteSession
 ) -> JSONResponse:
     role_id, group_ids = _resolve(session, actor, body)
     user = users_service.create_user(
@@ -164,7 +164,7 @@ def replace_user(
     userId: int,  # noqa: N803
     body: Annotated[AdminUser, Body()],
     actor: AdminWrite,
-    session: SessionDep,
+    session: WriteSession,
 ) -> dict[str, Any]:
     number = _number(userId)
     if body.id is not None and body.id != number:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.errors import malformed_body
 from rosterd.api.identities.auth import IdentitiesActor
 from rosterd.api.routing import api_router
@@ -190,7 +190,7 @@ def list_identities(
     request: Request,
     raw: RawParams,
     actor: IdentitiesActor,
-    session: SessionDep,
+    session: ReadSession,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
     params = _validate(ListParams, raw)
@@ -232,7 +232,7 @@ def list_identities(
 
 @router.get("/get", operation_id="getUserIdentity")
 @router.post("/get", operation_id="getUserIdentityByPost")
-def get_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
+def get_identity(raw: RawParams, actor: IdentitiesActor, session: ReadSession) -> dict[str, Any]:
     params = _validate(GetParams, raw)
     if params.user_identity_id is not None:
         user = users_service.get_user(session, actor, params.user_identity_id)
@@ -244,7 +244,9 @@ def get_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) ->
 
 
 @router.post("/create", operation_id="createUserIdentity")
-def create_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
+def create_identity(
+    raw: RawParams, actor: IdentitiesActor, session: WriteSession
+) -> dict[str, Any]:
     params = _validate(CreateParams, raw)
     if not (params.email or params.phone or params.identity_key):
         raise invalid_field(
@@ -270,7 +272,9 @@ def create_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
 
 @router.patch("/update", operation_id="updateUserIdentity")
 @router.post("/update", operation_id="updateUserIdentityByPost")
-def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
+def update_identity(
+    raw: RawParams, actor: IdentitiesActor, session: WriteSession
+) -> dict[str, Any]:
     params = _validate(UpdateParams, raw)
     sent = params.model_fields_set
     user = users_service.lock_user(session, actor, params.user_identity_id)
@@ -285,7 +289,9 @@ def update_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep)
 
 @router.delete("/delete", operation_id="deleteUserIdentity")
 @router.post("/delete", operation_id="deleteUserIdentityByPost")
-def delete_identity(raw: RawParams, actor: IdentitiesActor, session: SessionDep) -> dict[str, Any]:
+def delete_identity(
+    raw: RawParams, actor: IdentitiesActor, session: WriteSession
+) -> dict[str, Any]:
     params = _validate(DeleteParams, raw)
     users_service.delete_user(session, actor, params.user_identity_id)
     return {"ok": True}

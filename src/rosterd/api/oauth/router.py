@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 from fastapi import Form, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.services import clients as clients_service
@@ -82,7 +82,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 def issue_token(
     tenant: str,
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: WriteSession,
     grant_type: Annotated[str, Form(max_length=64)],
     scope: Annotated[str | None, Form(max_length=1000)] = None,
     client_id: Annotated[str | None, Form(max_length=255)] = None,
@@ -127,7 +127,7 @@ def issue_token(
     operation_id="getJwks",
     summary="Public keys that verify access tokens (JWKS)",
 )
-def jwks(tenant: str, runtime: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+def jwks(tenant: str, runtime: RuntimeDep, session: ReadSession) -> dict[str, Any]:
     tenants_service.get_tenant_by_slug(session, tenant)
     return runtime.signer.jwks()
 
@@ -137,7 +137,7 @@ def jwks(tenant: str, runtime: RuntimeDep, session: SessionDep) -> dict[str, Any
     operation_id="getAuthorizationServerMetadata",
     summary="OAuth 2.0 authorization server metadata (RFC 8414)",
 )
-def metadata(tenant: str, runtime: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+def metadata(tenant: str, runtime: RuntimeDep, session: ReadSession) -> dict[str, Any]:
     row = tenants_service.get_tenant_by_slug(session, tenant)
     issuer = runtime.issuer(row.slug)
     return {

@@ -19,7 +19,7 @@ from fastapi import Body, Request
 from scim2_models import SCIMException
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import WriteSession
 from rosterd.api.errors import status_for
 from rosterd.api.routing import api_router
 from rosterd.api.scim import errors as scim_errors
@@ -123,7 +123,7 @@ def bulk(
     request: Request,
     payload: Annotated[dict[str, Any], Body()],
     actor: ScimActor,
-    session: SessionDep,
+    session: WriteSession,
 ) -> ScimResponse:
     if BULK_REQUEST not in (payload.get("schemas") or []):
         raise Invalid(f"schemas must contain {BULK_REQUEST}", code="invalidSyntax")

@@ -19,7 +19,7 @@ from scim2_models import (
 from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import ReadSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
@@ -60,7 +60,7 @@ def _render(
     ]
 
 
-def _list(session: SessionDep, actor: Actor, params: ListParams, base: str) -> ScimResponse:
+def _list(session: Session, actor: Actor, params: ListParams, base: str) -> ScimResponse:
     groups, total = groups_service.search_by_filter(
         session,
         actor,
@@ -89,7 +89,7 @@ def _list(session: SessionDep, actor: Actor, params: ListParams, base: str) -> S
 def list_groups(
     request: Request,
     actor: ScimActor,
-    session: SessionDep,
+    session: ReadSession,
     params: Annotated[ListParams, Depends(list_params)],
 ) -> ScimResponse:
     return _list(session, actor, params, base_url(request))
@@ -97,7 +97,7 @@ def list_groups(
 
 @router.post("/.search", operation_id="scimSearchGroups", summary="Search groups (POST)")
 def search_groups(
-    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+    request: Request, payload: Payload, actor: ScimActor, session: ReadSession
 ) -> ScimResponse:
     params = search_params(payload)
     return _list(session, actor, params, base_url(request))
@@ -108,7 +108,7 @@ def get_group(
     group_id: str,
     request: Request,
     actor: ScimActor,
-    session: SessionDep,
+    session: ReadSession,
     response: Annotated[ResponseParameters[Any] | None, Depends(resource_params)],
 ) -> ScimResponse:
     group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
@@ -353,7 +353,7 @@ def remove(session: Session, actor: Actor, group_id: str, if_match: str | None) 
 
 @router.post("", operation_id="scimCreateGroup", summary="Create a group", status_code=201)
 def create_group(
-    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+    request: Request, payload: Payload, actor: ScimActor, session: WriteSession
 ) -> ScimResponse:
     resource = create(session, actor, base_url(request), payload)
     return resource_response(resource, status=201, context=Context.RESOURCE_CREATION_RESPONSE)
@@ -365,7 +365,7 @@ def replace_group(
     request: Request,
     payload: Payload,
     actor: ScimActor,
-    session: SessionDep,
+    session: WriteSession,
     if_match: IfMatch = None,
 ) -> ScimResponse:
     resource = replace(session, actor, base_url(request), group_id, payload, if_match)
@@ -386,7 +386,7 @@ def patch_group(
     request: Request,
     payload: Payload,
     actor: ScimActor,
-    session: SessionDep,
+    session: WriteSession,
     response: Annotated[ResponseParameters[Any] | None, Depends(resource_params)],
     if_match: IfMatch = None,
 ) -> Response:
@@ -410,7 +410,7 @@ def patch_group(
     "/{group_id}", operation_id="scimDeleteGroup", summary="Delete a group", status_code=204
 )
 def delete_group(
-    group_id: str, actor: ScimActor, session: SessionDep, if_match: IfMatch = None
+    group_id: str, actor: ScimActor, session: WriteSession, if_match: IfMatch = None
 ) -> Response:
     remove(session, actor, group_id, if_match)
     return Response(status_code=204)

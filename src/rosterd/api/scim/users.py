@@ -14,7 +14,7 @@ from scim2_models import (
 )
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import ReadSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
@@ -53,7 +53,7 @@ def _one(session: Session, actor: Actor, user_id: str, base: str) -> ScimUser:
     return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
 
 
-def _list(session: SessionDep, actor: Actor, params: ListParams, base: str) -> ScimResponse:
+def _list(session: Session, actor: Actor, params: ListParams, base: str) -> ScimResponse:
     users, total = users_service.search_by_filter(
         session,
         actor,
@@ -79,7 +79,7 @@ def _list(session: SessionDep, actor: Actor, params: ListParams, base: str) -> S
 def list_users(
     request: Request,
     actor: ScimActor,
-    session: SessionDep,
+    session: ReadSession,
     params: Annotated[ListParams, Depends(list_params)],
 ) -> ScimResponse:
     return _list(session, actor, params, base_url(request))
@@ -87,7 +87,7 @@ def list_users(
 
 @router.post("/.search", operation_id="scimSearchUsers", summary="Search users (POST)")
 def search_users(
-    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+    request: Request, payload: Payload, actor: ScimActor, session: ReadSession
 ) -> ScimResponse:
     params = search_params(payload)
     return _list(session, actor, params, base_url(request))
@@ -98,7 +98,7 @@ def get_user(
     user_id: str,
     request: Request,
     actor: ScimActor,
-    session: SessionDep,
+    session: ReadSession,
     response: Annotated[ResponseParameters[Any] | None, Depends(resource_params)],
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
@@ -187,7 +187,7 @@ def remove(session: Session, actor: Actor, user_id: str, if_match: str | None) -
 
 @router.post("", operation_id="scimCreateUser", summary="Create a user", status_code=201)
 def create_user(
-    request: Request, payload: Payload, actor: ScimActor, session: SessionDep
+    request: Request, payload: Payload, actor: ScimActor, session: WriteSession
 ) -> ScimResponse:
     resource = create(session, actor, base_url(request), payload)
     return resource_response(resource, status=201, context=Context.RESOURCE_CREATION_RESPONSE)
@@ -199,7 +199,7 @@ def replace_user(
     request: Request,
     payload: Payload,
     actor: ScimActor,
-    session: SessionDep,
+    session: WriteSession,
     if_match: IfMatch = None,
 ) -> ScimResponse:
     resource = replace(session, actor, base_url(request), user_id, payload, if_match)
@@ -212,7 +212,7 @@ def patch_user(
     request: Request,
     payload: Payload,
     actor: ScimActor,
-    session: SessionDep,
+    session: WriteSession,
     if_match: IfMatch = None,
 ) -> ScimResponse:
     resource = modify(session, actor, base_url(request), user_id, payload, if_match)
@@ -223,7 +223,7 @@ def patch_user(
     "/{user_id}", operation_id="scimDeleteUser", summary="Delete a user", status_code=204
 )
 def delete_user(
-    user_id: str, actor: ScimActor, session: SessionDep, if_match: IfMatch = None
+    user_id: str, actor: ScimActor, session: WriteSession, if_match: IfMatch = None
 ) -> Response:
     remove(session, actor, user_id, if_match)
     return Response(status_code=204)

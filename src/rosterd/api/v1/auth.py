@@ -9,7 +9,7 @@ from fastapi import Body, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from rosterd.api.deps import RuntimeDep, SessionDep, request_id
+from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession, request_id
 from rosterd.api.routing import api_router
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.auth.tokens import API_V1_AUDIENCE
@@ -76,7 +76,7 @@ def login(body: Annotated[Login, Body()], runtime: RuntimeDep) -> LoginToken:
 def api_v1_actor(
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None:
@@ -109,7 +109,7 @@ ApiV1Actor = Annotated[Actor, Depends(api_v1_actor)]
     operation_id="apiV1Logout",
     summary="Revoke every token of the logged-in admin",
 )
-def logout(actor: ApiV1Actor, session: SessionDep) -> dict[str, bool]:
+def logout(actor: ApiV1Actor, session: WriteSession) -> dict[str, bool]:
     admin_name = actor.actor.removeprefix("admin:")
     admin = admins_service.find(session, admin_name)
     admins_service.logout(session, admin)

@@ -9,7 +9,7 @@ from fastapi import Body, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
@@ -68,7 +68,7 @@ def _with_users(expand: str | None) -> bool:
 )
 def list_groups(
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: ReadSession,
     runtime: RuntimeDep,
     name: Annotated[Text | None, Query(max_length=255)] = None,
     expand: Annotated[str | None, Query(max_length=100)] = None,
@@ -97,7 +97,7 @@ def list_groups(
 def get_group(
     group_id: str,
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: ReadSession,
     expand: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
     group = groups_service.get_group(session, actor, _parse_id(group_id))
@@ -106,7 +106,7 @@ def get_group(
 
 @router.post("", operation_id="apiV1CreateGroup", summary="Create a group", status_code=201)
 def create_group(
-    body: Annotated[GroupCreate, Body()], actor: ApiV1Actor, session: SessionDep
+    body: Annotated[GroupCreate, Body()], actor: ApiV1Actor, session: WriteSession
 ) -> JSONResponse:
     group = groups_service.create_group(
         session, actor, name=body.name, description=body.description
@@ -123,7 +123,7 @@ def create_group(
 def create_groups_bulk(
     body: Annotated[list[GroupCreate], Body(max_length=1000)],
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: WriteSession,
 ) -> JSONResponse:
     created = []
     for index, item in enumerate(body):
@@ -143,7 +143,7 @@ def update_group(
     group_id: str,
     body: Annotated[GroupUpdate, Body()],
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: WriteSession,
 ) -> dict[str, Any]:
     if "name" in body.model_fields_set and body.name is None:
         raise invalid_field("name", "must not be null")
@@ -159,7 +159,7 @@ def update_group(
 @router.delete(
     "/{group_id}", operation_id="apiV1DeleteGroup", summary="Delete a group", status_code=204
 )
-def delete_group(group_id: str, actor: ApiV1Actor, session: SessionDep) -> Response:
+def delete_group(group_id: str, actor: ApiV1Actor, session: WriteSession) -> Response:
     groups_service.delete_group(
         session, actor, groups_service.lock_group(session, actor, _parse_id(group_id))
     )

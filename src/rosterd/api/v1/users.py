@@ -10,7 +10,7 @@ from fastapi import Body, Query, status
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import RuntimeDep, SessionDep
+from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
@@ -71,7 +71,7 @@ def _parse_id(user_id: str) -> uuid.UUID:
 )
 def list_users(
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: ReadSession,
     runtime: RuntimeDep,
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=UNBOUNDED)] = None,
@@ -111,7 +111,7 @@ def list_users(
 def get_user(
     user_id: str,
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: ReadSession,
     expand: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
     user = users_service.get_user(session, actor, _parse_id(user_id))
@@ -129,7 +129,7 @@ def _new_user(session: Session, actor: Actor, body: UserCreate) -> NewUser:
 
 @router.post("", operation_id="apiV1CreateUser", summary="Create a user", status_code=201)
 def create_user(
-    body: Annotated[UserCreate, Body()], actor: ApiV1Actor, session: SessionDep
+    body: Annotated[UserCreate, Body()], actor: ApiV1Actor, session: WriteSession
 ) -> JSONResponse:
     user = users_service.create_user(session, actor, _new_user(session, actor, body))
     return JSONResponse(_render(session, actor, [user])[0], status_code=status.HTTP_201_CREATED)
@@ -144,7 +144,7 @@ def create_user(
 def create_users_bulk(
     body: Annotated[list[UserCreate], Body(max_length=1000)],
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: WriteSession,
 ) -> JSONResponse:
     created = []
     for index, item in enumerate(body):
@@ -170,7 +170,7 @@ def update_user(
     user_id: str,
     body: Annotated[UserUpdate, Body()],
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: WriteSession,
 ) -> dict[str, Any]:
     uid = _parse_id(user_id)
     user = users_service.update_user(session, actor, uid, _changes(body))
@@ -180,7 +180,7 @@ def update_user(
 
 
 @router.delete("/{user_id}", operation_id="apiV1DeleteUser", summary="Delete a user for good")
-def delete_user(user_id: str, actor: ApiV1Actor, session: SessionDep) -> dict[str, Any]:
+def delete_user(user_id: str, actor: ApiV1Actor, session: WriteSession) -> dict[str, Any]:
     users_service.delete_user(session, actor, _parse_id(user_id))
     return {}
 
@@ -190,7 +190,7 @@ def change_password(
     user_id: str,
     body: Annotated[PasswordChange, Body()],
     actor: ApiV1Actor,
-    session: SessionDep,
+    session: WriteSession,
 ) -> dict[str, Any]:
     user = users_service.update_user(
         session, actor, _parse_id(user_id), UserPatch(password=body.password)

@@ -6,8 +6,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Query, Response, status
+from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import ReadSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite
 from rosterd.api.v2.paging import WindowDep, errors
@@ -30,7 +31,7 @@ from rosterd.services.errors import invalid_field
 router = api_router(prefix="/groups", tags=["Groups"])
 
 
-def _out(session: SessionDep, actor: Actor, group_id: uuid.UUID) -> GroupOut:
+def _out(session: Session, actor: Actor, group_id: uuid.UUID) -> GroupOut:
     group = groups_service.get_group(session, actor, group_id)
     counts = groups_service.member_counts(session, actor, [group])
     return GroupOut.of(group, counts.get(group.id, 0))
@@ -46,7 +47,7 @@ def _out(session: SessionDep, actor: Actor, group_id: uuid.UUID) -> GroupOut:
 )
 def list_groups(
     actor: GroupRead,
-    session: SessionDep,
+    session: ReadSession,
     window: WindowDep,
     query: Annotated[
         Text | None, Query(max_length=255, description="Search by name (partial).")
@@ -78,7 +79,7 @@ def list_groups(
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 409),
 )
-def create_group(body: GroupCreate, actor: GroupWrite, session: SessionDep) -> GroupOut:
+def create_group(body: GroupCreate, actor: GroupWrite, session: WriteSession) -> GroupOut:
     group = groups_service.create_group(
         session, actor, name=body.name, description=body.description, parent_id=body.parent_id
     )
@@ -93,7 +94,7 @@ def create_group(body: GroupCreate, actor: GroupWrite, session: SessionDep) -> G
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 404),
 )
-def get_group(groupId: uuid.UUID, actor: GroupRead, session: SessionDep) -> GroupOut:  # noqa: N803
+def get_group(groupId: uuid.UUID, actor: GroupRead, session: ReadSession) -> GroupOut:  # noqa: N803
     return _out(session, actor, groupId)
 
 
@@ -111,7 +112,7 @@ def update_group(
     groupId: uuid.UUID,  # noqa: N803
     body: GroupUpdate,
     actor: GroupWrite,
-    session: SessionDep,
+    session: WriteSession,
 ) -> GroupOut:
     sent = body.model_fields_set
     if "name" in sent and body.name is None:
@@ -132,7 +133,7 @@ def update_group(
     response_class=Response,
     responses=errors(400, 401, 403, 404),
 )
-def delete_group(groupId: uuid.UUID, actor: GroupWrite, session: SessionDep) -> Response:  # noqa: N803
+def delete_group(groupId: uuid.UUID, actor: GroupWrite, session: WriteSession) -> Response:  # noqa: N803
     groups_service.delete_group(session, actor, groups_service.lock_group(session, actor, groupId))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -148,7 +149,7 @@ def delete_group(groupId: uuid.UUID, actor: GroupWrite, session: SessionDep) -> 
 def list_members(
     groupId: uuid.UUID,  # noqa: N803
     actor: GroupRead,
-    session: SessionDep,
+    session: ReadSession,
     window: WindowDep,
 ) -> dict[str, Any]:
     users, total = groups_service.list_members(
@@ -169,7 +170,7 @@ def add_member(
     groupId: uuid.UUID,  # noqa: N803
     body: MemberAdd,
     actor: GroupWrite,
-    session: SessionDep,
+    session: WriteSession,
 ) -> MemberAdded:
     added_at = groups_service.add_member(session, actor, groupId, body.user_id)
     return MemberAdded(
@@ -189,7 +190,7 @@ def remove_member(
     groupId: uuid.UUID,  # noqa: N803
     userId: uuid.UUID,  # noqa: N803
     actor: GroupWrite,
-    session: SessionDep,
+    session: WriteSession,
 ) -> Response:
     groups_service.remove_member(session, actor, groupId, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

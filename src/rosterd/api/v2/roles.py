@@ -6,8 +6,9 @@ import uuid
 from typing import Any
 
 from fastapi import Response, status
+from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import ReadSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import RoleRead, RoleWrite
 from rosterd.api.v2.paging import WindowDep, errors
@@ -19,7 +20,7 @@ from rosterd.services.errors import invalid_field
 router = api_router(prefix="/roles", tags=["Roles"])
 
 
-def _out(session: SessionDep, actor: Actor, role_id: uuid.UUID) -> RoleOut:
+def _out(session: Session, actor: Actor, role_id: uuid.UUID) -> RoleOut:
     role = roles_service.get_role(session, actor, role_id)
     return RoleOut.of(role, roles_service.user_counts(session, actor, [role]).get(role.id, 0))
 
@@ -32,7 +33,7 @@ def _out(session: SessionDep, actor: Actor, role_id: uuid.UUID) -> RoleOut:
     response_model_exclude_none=True,
     responses=errors(400, 401, 403),
 )
-def list_roles(actor: RoleRead, session: SessionDep, window: WindowDep) -> dict[str, Any]:
+def list_roles(actor: RoleRead, session: ReadSession, window: WindowDep) -> dict[str, Any]:
     roles, total = roles_service.list_roles(
         session, actor, offset=window.offset, limit=window.limit
     )
@@ -53,7 +54,7 @@ def list_roles(actor: RoleRead, session: SessionDep, window: WindowDep) -> dict[
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 409),
 )
-def create_role(body: RoleCreate, actor: RoleWrite, session: SessionDep) -> RoleOut:
+def create_role(body: RoleCreate, actor: RoleWrite, session: WriteSession) -> RoleOut:
     role = roles_service.create_role(
         session, actor, name=body.name, description=body.description, permissions=body.permissions
     )
@@ -68,7 +69,7 @@ def create_role(body: RoleCreate, actor: RoleWrite, session: SessionDep) -> Role
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 404),
 )
-def get_role(roleId: uuid.UUID, actor: RoleRead, session: SessionDep) -> RoleOut:  # noqa: N803
+def get_role(roleId: uuid.UUID, actor: RoleRead, session: ReadSession) -> RoleOut:  # noqa: N803
     return _out(session, actor, roleId)
 
 
@@ -85,7 +86,7 @@ def update_role(
     roleId: uuid.UUID,  # noqa: N803
     body: RoleUpdate,
     actor: RoleWrite,
-    session: SessionDep,
+    session: WriteSession,
 ) -> RoleOut:
     sent = body.model_fields_set
     for name in sent & {"name", "permissions"}:
@@ -105,6 +106,6 @@ def update_role(
     response_class=Response,
     responses=errors(400, 401, 403, 404, 409),
 )
-def delete_role(roleId: uuid.UUID, actor: RoleWrite, session: SessionDep) -> Response:  # noqa: N803
+def delete_role(roleId: uuid.UUID, actor: RoleWrite, session: WriteSession) -> Response:  # noqa: N803
     roles_service.delete_role(session, actor, roleId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,8 +6,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Query, Response, status
+from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import ReadSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import TeamRead, TeamWrite
 from rosterd.api.v2.paging import WindowDep, errors
@@ -27,7 +28,7 @@ from rosterd.services.errors import invalid_field
 router = api_router(prefix="/teams", tags=["Teams"])
 
 
-def _out(session: SessionDep, actor: Actor, team_id: uuid.UUID) -> TeamOut:
+def _out(session: Session, actor: Actor, team_id: uuid.UUID) -> TeamOut:
     team = teams_service.get_team(session, actor, team_id)
     return TeamOut.of(team, teams_service.member_counts(session, actor, [team]).get(team.id, 0))
 
@@ -42,7 +43,7 @@ def _out(session: SessionDep, actor: Actor, team_id: uuid.UUID) -> TeamOut:
 )
 def list_teams(
     actor: TeamRead,
-    session: SessionDep,
+    session: ReadSession,
     window: WindowDep,
     query: Annotated[
         Text | None, Query(max_length=255, description="Search by name (partial).")
@@ -68,7 +69,7 @@ def list_teams(
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 409),
 )
-def create_team(body: TeamCreate, actor: TeamWrite, session: SessionDep) -> TeamOut:
+def create_team(body: TeamCreate, actor: TeamWrite, session: WriteSession) -> TeamOut:
     team = teams_service.create_team(
         session, actor, name=body.name, description=body.description, manager_id=body.manager_id
     )
@@ -83,7 +84,7 @@ def create_team(body: TeamCreate, actor: TeamWrite, session: SessionDep) -> Team
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 404),
 )
-def get_team(teamId: uuid.UUID, actor: TeamRead, session: SessionDep) -> TeamOut:  # noqa: N803
+def get_team(teamId: uuid.UUID, actor: TeamRead, session: ReadSession) -> TeamOut:  # noqa: N803
     return _out(session, actor, teamId)
 
 
@@ -99,7 +100,7 @@ def update_team(
     teamId: uuid.UUID,  # noqa: N803
     body: TeamUpdate,
     actor: TeamWrite,
-    session: SessionDep,
+    session: WriteSession,
 ) -> TeamOut:
     sent = body.model_fields_set
     if "name" in sent and body.name is None:
@@ -117,7 +118,7 @@ def update_team(
     response_class=Response,
     responses=errors(400, 401, 403, 404),
 )
-def delete_team(teamId: uuid.UUID, actor: TeamWrite, session: SessionDep) -> Response:  # noqa: N803
+def delete_team(teamId: uuid.UUID, actor: TeamWrite, session: WriteSession) -> Response:  # noqa: N803
     teams_service.delete_team(session, actor, teamId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -133,7 +134,7 @@ def delete_team(teamId: uuid.UUID, actor: TeamWrite, session: SessionDep) -> Res
 def list_members(
     teamId: uuid.UUID,  # noqa: N803
     actor: TeamRead,
-    session: SessionDep,
+    session: ReadSession,
     window: WindowDep,
 ) -> dict[str, Any]:
     users, total = teams_service.list_members(

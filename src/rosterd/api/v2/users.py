@@ -6,8 +6,9 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Response, status
+from sqlalchemy.orm import Session
 
-from rosterd.api.deps import SessionDep
+from rosterd.api.deps import ReadSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite
 from rosterd.api.v2.paging import WindowDep, errors
@@ -55,7 +56,7 @@ def _status_from(explicit: str | None, is_active: bool | None, *, field: str) ->
 )
 def list_users(
     actor: UserRead,
-    session: SessionDep,
+    session: ReadSession,
     window: WindowDep,
     query: Annotated[
         Text | None,
@@ -125,7 +126,7 @@ def list_users(
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 409),
 )
-def create_user(body: UserCreate, actor: UserWrite, session: SessionDep) -> UserOut:
+def create_user(body: UserCreate, actor: UserWrite, session: WriteSession) -> UserOut:
     status_ = _status_from(body.status, body.is_active, field="is_active") or UserStatus.active
     user = users_service.create_user(
         session, actor, NewUser(**body.model_dump(exclude=STATUS_FIELDS), status=status_)
@@ -141,7 +142,7 @@ def create_user(body: UserCreate, actor: UserWrite, session: SessionDep) -> User
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 404),
 )
-def get_user(userId: uuid.UUID, actor: UserRead, session: SessionDep) -> UserOut:  # noqa: N803
+def get_user(userId: uuid.UUID, actor: UserRead, session: ReadSession) -> UserOut:  # noqa: N803
     return UserOut.of(users_service.get_user(session, actor, userId))
 
 
@@ -159,7 +160,7 @@ def update_user(
     userId: uuid.UUID,  # noqa: N803
     body: UserUpdate,
     actor: UserWrite,
-    session: SessionDep,
+    session: WriteSession,
 ) -> UserOut:
     changes = body.model_dump(exclude_unset=True, exclude=STATUS_FIELDS)
     new_status = _status_from(body.status, body.is_active, field="status")
@@ -180,14 +181,14 @@ def update_user(
 def delete_user(
     userId: uuid.UUID,  # noqa: N803
     actor: UserWrite,
-    session: SessionDep,
+    session: WriteSession,
     reassign_to: Annotated[uuid.UUID | None, Query(alias="reassignTo")] = None,
 ) -> Response:
     users_service.delete_user(session, actor, userId, reassign_to)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _groups_out(session: SessionDep, actor: Any, groups: list[Any]) -> list[GroupOut]:
+def _groups_out(session: Session, actor: Any, groups: list[Any]) -> list[GroupOut]:
     counts = groups_service.member_counts(session, actor, groups)
     return [GroupOut.of(g, counts.get(g.id, 0)) for g in groups]
 
@@ -204,7 +205,7 @@ def _groups_out(session: SessionDep, actor: Any, groups: list[Any]) -> list[Grou
 def get_user_groups(
     userId: uuid.UUID,  # noqa: N803
     actor: GroupRead,
-    session: SessionDep,
+    session: ReadSession,
 ) -> dict[str, Any]:
     groups = users_service.groups_of_user(session, actor, userId)
     return {"items": _groups_out(session, actor, groups), "totalCount": len(groups)}
@@ -223,7 +224,7 @@ def set_user_groups(
     userId: uuid.UUID,  # noqa: N803
     body: UserGroupsSet,
     actor: GroupWrite,
-    session: SessionDep,
+    session: WriteSession,
 ) -> dict[str, Any]:
     groups = users_service.set_user_groups(session, actor, userId, body.group_ids)
     return {"items": _groups_out(session, actor, groups), "totalCount": len(groups)}
