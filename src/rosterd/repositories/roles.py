@@ -9,8 +9,14 @@ from rosterd.models import Role, User
 from rosterd.repositories._sql import count
 
 
-def get(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> Role | None:
-    return session.scalar(select(Role).where(Role.tenant_id == tenant_id, Role.id == role_id))
+def get(
+    session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID, *, for_update: bool = False
+) -> Role | None:
+    """The role; ``for_update`` locks its row (read fresh) until the transaction ends."""
+    stmt = select(Role).where(Role.tenant_id == tenant_id, Role.id == role_id)
+    if for_update:
+        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return session.scalar(stmt)
 
 
 def find_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Role | None:

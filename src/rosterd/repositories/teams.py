@@ -9,12 +9,21 @@ from rosterd.models import Team, User
 from rosterd.repositories._sql import contains_ci, count
 
 
-def get(session: Session, tenant_id: uuid.UUID, team_id: uuid.UUID) -> Team | None:
-    return session.scalar(
+def get(
+    session: Session, tenant_id: uuid.UUID, team_id: uuid.UUID, *, for_update: bool = False
+) -> Team | None:
+    """The team with its manager; ``for_update`` locks the team's row (not its manager's),
+    read fresh, until the transaction ends."""
+    stmt = (
         select(Team)
         .options(joinedload(Team.manager))
         .where(Team.tenant_id == tenant_id, Team.id == team_id)
     )
+    if for_update:
+        stmt = stmt.with_for_update(of=Team, key_share=True).execution_options(
+            populate_existing=True
+        )
+    return session.scalar(stmt)
 
 
 def find_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Team | None:

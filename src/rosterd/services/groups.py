@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from scim2_models.path import AttrPath, FilterNode
 from sqlalchemy.orm import Session
 
 from rosterd.domain import rules
+from rosterd.domain.commands import GroupPatch, NewGroup
 from rosterd.models import Group, User
 from rosterd.models.base import utcnow
 from rosterd.repositories import groups as groups_repo
@@ -21,14 +21,12 @@ from rosterd.services import audit
 from rosterd.services.context import Actor
 from rosterd.services.errors import (
     Conflict,
-    FieldError,
     Invalid,
     NotFound,
     PreconditionFailed,
     invalid_field,
 )
-
-MUTABLE_FIELDS = frozenset({"name", "description", "parent_id", "external_id"})
+from rosterd.services.names import checked_name
 
 
 def get_group(session: Session, actor: Actor, group_id: uuid.UUID) -> Group:
@@ -68,16 +66,6 @@ def member_counts(session: Session, actor: Actor, groups: list[Group]) -> dict[u
     return groups_repo.member_counts(session, actor.tenant_id, [g.id for g in groups])
 
 
-def _check_name(session: Session, actor: Actor, name: str, exclude: uuid.UUID | None) -> None:
-    if not name.strip():
-        raise invalid_field("name", "must not be blank")
-    other = groups_repo.find_by_name(session, actor.tenant_id, name)
-    if other is not None and other.id != exclude:
-        raise Conflict(
-            f"a group named {name!r} already exists", [FieldError("name", "already taken")]
-        )
-
-
 def _check_parent(
     session: Session, actor: Actor, group_id: uuid.UUID | None, parent_id: uuid.UUID
 ) -> None:
@@ -92,44 +80,35 @@ def _check_parent(
         cursor = groups_repo.parent_of(session, actor.tenant_id, cursor)
 
 
-def create_group(
-    session: Session,
-    actor: Actor,
-    *,
-    name: str,
-    description: str | None = None,
-    parent_id: uuid.UUID | None = None,
-    external_id: str | None = None,
-) -> Group:
-    _check_name(session, actor, name, None)
-    rules.texts(Group, {"name": name, "description": description, "external_id": external_id})
-    if parent_id is not None:
-        _check_parent(session, actor, None, parent_id)
+def create_group(session: Session, actor: Actor, data: NewGroup) -> Group:
+    name = checked_name(Group, data.name, _finder(session, actor))
+    rules.texts(Group, {"description": data.description, "external_id": data.external_id})
+    if data.parent_id is not None:
+        _check_parent(session, actor, None, data.parent_id)
     group = groups_repo.add(
         session,
         Group(
             tenant_id=actor.tenant_id,
             name=name,
-            description=description,
-            parent_id=parent_id,
-            external_id=external_id,
+            description=data.description,
+            parent_id=data.parent_id,
+            external_id=data.external_id,
         ),
     )
     audit.record(session, actor, "group.created", "group", group.id, after=audit.snapshot(group))
     return group
 
 
-def update_group(session: Session, actor: Actor, group: Group, changes: Mapping[str, Any]) -> Group:
+def _finder(session: Session, actor: Actor) -> Callable[[str], Group | None]:
+    return lambda name: groups_repo.find_by_name(session, actor.tenant_id, name)
+
+
+def update_group(session: Session, actor: Actor, group: Group, patch: GroupPatch) -> Group:
     """Change the group's own fields; ``group`` comes from ``lock_group``."""
-    unknown = set(changes) - MUTABLE_FIELDS
-    if unknown:
-        raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
+    changes = patch.sent()
     rules.texts(Group, changes)
-    if "name" in changes:
-        if changes["name"] is None:
-            raise invalid_field("name", "must not be null")
-        if changes["name"] != group.name:
-            _check_name(session, actor, changes["name"], group.id)
+    if "name" in changes and changes["name"] != group.name:
+        checked_name(Group, changes["name"], _finder(session, actor), group.id)
     if changes.get("parent_id") is not None and changes["parent_id"] != group.parent_id:
         _check_parent(session, actor, group.id, changes["parent_id"])
     before = audit.snapshot(group)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
 from rosterd.domain import rules
+from rosterd.domain.commands import NewRole, RolePatch
 from rosterd.models import Role
 from rosterd.repositories import roles as roles_repo
 from rosterd.repositories import users as users_repo
@@ -16,14 +16,14 @@ from rosterd.services import audit
 from rosterd.services.context import Actor
 from rosterd.services.errors import (
     Conflict,
-    FieldError,
     Forbidden,
-    Invalid,
     NotFound,
     invalid_field,
 )
+from rosterd.services.names import checked_name
 
-MUTABLE_FIELDS = frozenset({"name", "description", "permissions"})
+# A permission is a short name ("users:read").
+PERMISSION_LENGTH = 100
 
 
 def get_role(session: Session, actor: Actor, role_id: uuid.UUID) -> Role:
@@ -43,33 +43,16 @@ def user_counts(session: Session, actor: Actor, roles: list[Role]) -> dict[uuid.
     return roles_repo.user_counts(session, actor.tenant_id, [r.id for r in roles])
 
 
-def _check_name(session: Session, actor: Actor, name: str, exclude: uuid.UUID | None) -> None:
-    if not name.strip():
-        raise invalid_field("name", "must not be blank")
-    other = roles_repo.find_by_name(session, actor.tenant_id, name)
-    if other is not None and other.id != exclude:
-        raise Conflict(
-            f"a role named {name!r} already exists", [FieldError("name", "already taken")]
-        )
-
-
-def create_role(
-    session: Session,
-    actor: Actor,
-    *,
-    name: str,
-    description: str | None = None,
-    permissions: list[str] | None = None,
-) -> Role:
-    _check_name(session, actor, name, None)
-    rules.texts(Role, {"name": name, "description": description})
+def create_role(session: Session, actor: Actor, data: NewRole) -> Role:
+    name = checked_name(Role, data.name, _finder(session, actor))
+    rules.texts(Role, {"description": data.description})
     role = roles_repo.add(
         session,
         Role(
             tenant_id=actor.tenant_id,
             name=name,
-            description=description,
-            permissions=list(dict.fromkeys(permissions or [])),
+            description=data.description,
+            permissions=_permissions(data.permissions),
             is_system=False,
         ),
     )
@@ -77,23 +60,33 @@ def create_role(
     return role
 
 
-def update_role(
-    session: Session, actor: Actor, role_id: uuid.UUID, changes: Mapping[str, Any]
-) -> Role:
-    unknown = set(changes) - MUTABLE_FIELDS
-    if unknown:
-        raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
-    rules.texts(Role, changes)
-    role = get_role(session, actor, role_id)
+def _finder(session: Session, actor: Actor) -> Callable[[str], Role | None]:
+    return lambda name: roles_repo.find_by_name(session, actor.tenant_id, name)
+
+
+def _permissions(values: Sequence[str] | None) -> list[str]:
+    if values is None:
+        raise invalid_field("permissions", "must not be null")
+    for value in values:
+        rules.text(value, "permissions", PERMISSION_LENGTH)
+    return list(dict.fromkeys(values))
+
+
+def update_role(session: Session, actor: Actor, role_id: uuid.UUID, patch: RolePatch) -> Role:
+    changes = patch.sent()
+    role = roles_repo.get(session, actor.tenant_id, role_id, for_update=True)
+    if role is None:
+        raise NotFound(f"role {role_id} not found")
     if role.is_system:
         raise Forbidden(f"role {role.name!r} is a system role and cannot be modified")
-    if "name" in changes:
-        if changes["name"] is None:
-            raise invalid_field("name", "must not be null")
-        _check_name(session, actor, changes["name"], role.id)
+    rules.texts(Role, changes)
+    if "name" in changes and changes["name"] != role.name:
+        checked_name(Role, changes["name"], _finder(session, actor), role.id)
+    if "permissions" in changes:
+        changes["permissions"] = _permissions(changes["permissions"])
     before = audit.snapshot(role)
     for name, value in changes.items():
-        setattr(role, name, list(dict.fromkeys(value or [])) if name == "permissions" else value)
+        setattr(role, name, value)
     after = audit.snapshot(role)
     if after != before:
         session.flush()

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
 from rosterd.domain import rules
+from rosterd.domain.commands import NewTeam, TeamPatch
 from rosterd.models import Team, User
 from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import users as users_repo
 from rosterd.repositories.users import UserQuery
 from rosterd.services import audit
 from rosterd.services.context import Actor
-from rosterd.services.errors import Conflict, FieldError, Invalid, NotFound, invalid_field
-
-MUTABLE_FIELDS = frozenset({"name", "description", "manager_id"})
+from rosterd.services.errors import NotFound, invalid_field
+from rosterd.services.names import checked_name
 
 
 def get_team(session: Session, actor: Actor, team_id: uuid.UUID) -> Team:
@@ -46,53 +45,42 @@ def list_members(
     )
 
 
-def _check_name(session: Session, actor: Actor, name: str, exclude: uuid.UUID | None) -> None:
-    if not name.strip():
-        raise invalid_field("name", "must not be blank")
-    other = teams_repo.find_by_name(session, actor.tenant_id, name)
-    if other is not None and other.id != exclude:
-        raise Conflict(
-            f"a team named {name!r} already exists", [FieldError("name", "already taken")]
-        )
-
-
 def _check_manager(session: Session, actor: Actor, manager_id: uuid.UUID | None) -> None:
     if manager_id is not None and users_repo.get(session, actor.tenant_id, manager_id) is None:
         raise invalid_field("manager_id", f"user {manager_id} does not exist")
 
 
-def create_team(
-    session: Session,
-    actor: Actor,
-    *,
-    name: str,
-    description: str | None = None,
-    manager_id: uuid.UUID | None = None,
-) -> Team:
-    _check_name(session, actor, name, None)
-    rules.texts(Team, {"name": name, "description": description})
-    _check_manager(session, actor, manager_id)
+def create_team(session: Session, actor: Actor, data: NewTeam) -> Team:
+    name = checked_name(Team, data.name, _finder(session, actor))
+    rules.texts(Team, {"description": data.description})
+    _check_manager(session, actor, data.manager_id)
     team = teams_repo.add(
         session,
-        Team(tenant_id=actor.tenant_id, name=name, description=description, manager_id=manager_id),
+        Team(
+            tenant_id=actor.tenant_id,
+            name=name,
+            description=data.description,
+            manager_id=data.manager_id,
+        ),
     )
     audit.record(session, actor, "team.created", "team", team.id, after=audit.snapshot(team))
     return get_team(session, actor, team.id)
 
 
-def update_team(
-    session: Session, actor: Actor, team_id: uuid.UUID, changes: Mapping[str, Any]
-) -> Team:
-    unknown = set(changes) - MUTABLE_FIELDS
-    if unknown:
-        raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
+def _finder(session: Session, actor: Actor) -> Callable[[str], Team | None]:
+    return lambda name: teams_repo.find_by_name(session, actor.tenant_id, name)
+
+
+def update_team(session: Session, actor: Actor, team_id: uuid.UUID, patch: TeamPatch) -> Team:
+    changes = patch.sent()
+    team = teams_repo.get(session, actor.tenant_id, team_id, for_update=True)
+    if team is None:
+        raise NotFound(f"team {team_id} not found")
     rules.texts(Team, changes)
-    team = get_team(session, actor, team_id)
-    if "name" in changes:
-        if changes["name"] is None:
-            raise invalid_field("name", "must not be null")
-        _check_name(session, actor, changes["name"], team.id)
-    _check_manager(session, actor, changes.get("manager_id"))
+    if "name" in changes and changes["name"] != team.name:
+        checked_name(Team, changes["name"], _finder(session, actor), team.id)
+    if changes.get("manager_id") != team.manager_id:
+        _check_manager(session, actor, changes.get("manager_id"))
     before = audit.snapshot(team)
     for name, value in changes.items():
         setattr(team, name, value)

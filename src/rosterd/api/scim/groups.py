@@ -33,6 +33,7 @@ from rosterd.api.scim.params import (
     search_params,
 )
 from rosterd.api.scim.policy import PATCH_POLICY, REQUEST_POLICY, base_url, resource_id
+from rosterd.domain.commands import GroupPatch, NewGroup
 from rosterd.models import Group as GroupRow
 from rosterd.services import groups as groups_service
 from rosterd.services.context import Actor
@@ -250,9 +251,7 @@ def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -
             mapping.normalize_group_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
         )
     fields, member_ids = mapping.group_fields(resource)
-    group = groups_service.create_group(
-        session, actor, name=fields["name"], external_id=fields["external_id"]
-    )
+    group = groups_service.create_group(session, actor, NewGroup(**fields))
     if member_ids:
         groups_service.change_members(session, actor, group, add=member_ids)
     return _render(session, actor, [group], base, with_members=True)[0]
@@ -274,7 +273,7 @@ def replace(
             mapping.normalize_group_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
         )
     fields, member_ids = mapping.group_fields(resource)
-    groups_service.update_group(session, actor, group, fields)
+    groups_service.update_group(session, actor, group, GroupPatch(**fields))
     groups_service.set_members(session, actor, group, member_ids)
     return _render(session, actor, [group], base, with_members=True)[0]
 
@@ -311,7 +310,7 @@ def modify(
     else:
         if plan.others:
             fields, _ = mapping.group_fields(resource)
-            groups_service.update_group(session, actor, group, fields)
+            groups_service.update_group(session, actor, group, GroupPatch(**fields))
         members = plan.members
         if members.replacement is not None:
             groups_service.set_members(session, actor, group, members.replacement)
@@ -333,7 +332,7 @@ def _modify_through_view(
     with reading_request(PATCH_POLICY):
         patch.patch(resource)
     fields, member_ids = mapping.group_fields(resource)
-    groups_service.update_group(session, actor, group, fields)
+    groups_service.update_group(session, actor, group, GroupPatch(**fields))
     after = {str(m) for m in member_ids}
     groups_service.change_members(
         session,

@@ -15,6 +15,7 @@ from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import GroupCreate, GroupUpdate, group_out, member_out
 from rosterd.api.wire import Text
+from rosterd.domain.commands import GroupPatch, NewGroup
 from rosterd.models import Group
 from rosterd.services import groups as groups_service
 from rosterd.services import users as users_service
@@ -109,7 +110,7 @@ def create_group(
     body: Annotated[GroupCreate, Body()], actor: ApiV1Actor, session: WriteSession
 ) -> JSONResponse:
     group = groups_service.create_group(
-        session, actor, name=body.name, description=body.description
+        session, actor, NewGroup(name=body.name, description=body.description)
     )
     return JSONResponse(group_out(group), status_code=status.HTTP_201_CREATED)
 
@@ -130,7 +131,7 @@ def create_groups_bulk(
         try:
             created.append(
                 groups_service.create_group(
-                    session, actor, name=item.name, description=item.description
+                    session, actor, NewGroup(name=item.name, description=item.description)
                 )
             )
         except DomainError as exc:
@@ -145,13 +146,11 @@ def update_group(
     actor: ApiV1Actor,
     session: WriteSession,
 ) -> dict[str, Any]:
-    if "name" in body.model_fields_set and body.name is None:
-        raise invalid_field("name", "must not be null")
     group = groups_service.update_group(
         session,
         actor,
         groups_service.lock_group(session, actor, _parse_id(group_id)),
-        {n: getattr(body, n) for n in body.model_fields_set},
+        GroupPatch(**{n: getattr(body, n) for n in body.model_fields_set}),
     )
     return group_out(group)
 

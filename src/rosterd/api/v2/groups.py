@@ -24,9 +24,9 @@ from rosterd.api.v2.schemas import (
     iso_timestamp,
 )
 from rosterd.api.wire import Text
+from rosterd.domain.commands import GroupPatch, NewGroup
 from rosterd.services import groups as groups_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import invalid_field
 
 router = api_router(prefix="/groups", tags=["Groups"])
 
@@ -81,7 +81,9 @@ def list_groups(
 )
 def create_group(body: GroupCreate, actor: GroupWrite, session: WriteSession) -> GroupOut:
     group = groups_service.create_group(
-        session, actor, name=body.name, description=body.description, parent_id=body.parent_id
+        session,
+        actor,
+        NewGroup(name=body.name, description=body.description, parent_id=body.parent_id),
     )
     return GroupOut.of(group, 0)
 
@@ -114,12 +116,10 @@ def update_group(
     actor: GroupWrite,
     session: WriteSession,
 ) -> GroupOut:
-    sent = body.model_fields_set
-    if "name" in sent and body.name is None:
-        raise invalid_field("name", "must not be null")
-    changes = body.model_dump(exclude_unset=True)
     group = groups_service.lock_group(session, actor, groupId)
-    groups_service.update_group(session, actor, group, changes)
+    groups_service.update_group(
+        session, actor, group, GroupPatch(**body.model_dump(exclude_unset=True))
+    )
     counts = groups_service.member_counts(session, actor, [group])
     return GroupOut.of(group, counts.get(group.id, 0))
 

@@ -13,9 +13,9 @@ from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import RoleRead, RoleWrite
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import RoleCreate, RoleList, RoleOut, RoleUpdate
+from rosterd.domain.commands import NewRole, RolePatch
 from rosterd.services import roles as roles_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import invalid_field
 
 router = api_router(prefix="/roles", tags=["Roles"])
 
@@ -56,7 +56,9 @@ def list_roles(actor: RoleRead, session: ReadSession, window: WindowDep) -> dict
 )
 def create_role(body: RoleCreate, actor: RoleWrite, session: WriteSession) -> RoleOut:
     role = roles_service.create_role(
-        session, actor, name=body.name, description=body.description, permissions=body.permissions
+        session,
+        actor,
+        NewRole(name=body.name, description=body.description, permissions=body.permissions),
     )
     return RoleOut.of(role, 0)
 
@@ -88,11 +90,9 @@ def update_role(
     actor: RoleWrite,
     session: WriteSession,
 ) -> RoleOut:
-    sent = body.model_fields_set
-    for name in sent & {"name", "permissions"}:
-        if getattr(body, name) is None:
-            raise invalid_field(name, "must not be null")
-    roles_service.update_role(session, actor, roleId, {n: getattr(body, n) for n in sent})
+    roles_service.update_role(
+        session, actor, roleId, RolePatch(**body.model_dump(exclude_unset=True))
+    )
     return _out(session, actor, roleId)
 
 

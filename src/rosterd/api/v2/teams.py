@@ -21,9 +21,9 @@ from rosterd.api.v2.schemas import (
     UserOut,
 )
 from rosterd.api.wire import Text
+from rosterd.domain.commands import NewTeam, TeamPatch
 from rosterd.services import teams as teams_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import invalid_field
 
 router = api_router(prefix="/teams", tags=["Teams"])
 
@@ -71,7 +71,9 @@ def list_teams(
 )
 def create_team(body: TeamCreate, actor: TeamWrite, session: WriteSession) -> TeamOut:
     team = teams_service.create_team(
-        session, actor, name=body.name, description=body.description, manager_id=body.manager_id
+        session,
+        actor,
+        NewTeam(name=body.name, description=body.description, manager_id=body.manager_id),
     )
     return TeamOut.of(team, 0)
 
@@ -102,10 +104,9 @@ def update_team(
     actor: TeamWrite,
     session: WriteSession,
 ) -> TeamOut:
-    sent = body.model_fields_set
-    if "name" in sent and body.name is None:
-        raise invalid_field("name", "must not be null")
-    teams_service.update_team(session, actor, teamId, body.model_dump(exclude_unset=True))
+    teams_service.update_team(
+        session, actor, teamId, TeamPatch(**body.model_dump(exclude_unset=True))
+    )
     return _out(session, actor, teamId)
 
 
