@@ -243,19 +243,9 @@ def _write_batch(
 def _user_row(
     actor: Actor, names: Names, record: UserRecord, line_number: int, now: datetime
 ) -> dict[str, Any]:
+    # The record's own user fields; names of other rows and what only an import sets aside.
     fields = record.model_dump(
-        include={
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "display_name",
-            "title",
-            "department",
-            "phone",
-            "locale",
-            "external_id",
-        }
+        exclude={"type", "role", "team", "groups", "last_login_at", "status"}
     )
     if not fields["username"]:
         del fields["username"]

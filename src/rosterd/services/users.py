@@ -148,20 +148,12 @@ def _refs(
         return name in columns and (user is None or getattr(user, name) != columns[name])
 
     loaded: dict[str, Any] = {}
-    if changes("role_id"):
-        role = None
-        if columns["role_id"] is not None:
-            role = roles_repo.get(session, actor.tenant_id, columns["role_id"])
-            if role is None:
-                raise invalid_field("role_id", f"role {columns['role_id']} does not exist")
-        loaded["role"] = role
-    if changes("team_id"):
-        team = None
-        if columns["team_id"] is not None:
-            team = teams_repo.get(session, actor.tenant_id, columns["team_id"])
-            if team is None:
-                raise invalid_field("team_id", f"team {columns['team_id']} does not exist")
-        loaded["team"] = team
+    for name, find in (("role", roles_repo.get), ("team", teams_repo.get)):
+        if changes(f"{name}_id"):
+            ref = columns[f"{name}_id"]
+            loaded[name] = find(session, actor.tenant_id, ref) if ref is not None else None
+            if ref is not None and loaded[name] is None:
+                raise invalid_field(f"{name}_id", f"{name} {ref} does not exist")
     manager_id = columns.get("manager_id")
     if changes("manager_id") and manager_id is not None:
         if user is not None and manager_id == user.id:
