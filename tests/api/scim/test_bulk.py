@@ -10,18 +10,21 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from tests.api.scim.support import (
+    ERROR_SCHEMA,
+    GROUP_SCHEMA,
+    MISSING_ID,
+    PATCH_SCHEMA,
+    SCIM,
+    SCIM_JSON,
+    USER_SCHEMA,
+    scim_error,
+)
 from tests.factories import TenantHandle
 
-SCIM = "/scim/v2"
 BULK = f"{SCIM}/Bulk"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-SCIM_JSON = "application/scim+json"
-MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -46,23 +49,11 @@ def _bulk(
     return list(results)
 
 
-def _error(r: Response, status: int, scim_type: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(SCIM_JSON)
-    body = r.json()
-    assert body["schemas"] == [ERROR], body
-    assert body["status"] == str(status)
-    assert isinstance(body["detail"], str) and body["detail"].strip()
-    if scim_type is not None:
-        assert body.get("scimType") == scim_type, body
-    return dict(body)
-
-
 def _op_error(result: dict[str, Any], status: int, scim_type: str | None = None) -> None:
     """A failed operation: its status, and the SCIM error as its ``response``."""
     assert result["status"] == str(status), result
     response = result["response"]
-    assert response["schemas"] == [ERROR], result
+    assert response["schemas"] == [ERROR_SCHEMA], result
     assert response["status"] == str(status), result
     assert isinstance(response["detail"], str) and response["detail"].strip()
     if scim_type is not None:
@@ -126,7 +117,7 @@ def test_mixed_operations_with_bulk_id_references(http: TestClient, tenant: Tena
                 "method": "PATCH",
                 "path": "/Users/bulkId:alice",
                 "data": {
-                    "schemas": [PATCH_OP],
+                    "schemas": [PATCH_SCHEMA],
                     "Operations": [{"op": "replace", "path": "title", "value": "Lead"}],
                 },
             },
@@ -182,7 +173,7 @@ def test_bulk_id_in_a_patch_value(http: TestClient, tenant: TenantHandle) -> Non
                 "method": "PATCH",
                 "path": f"/Groups/{group['id']}",
                 "data": {
-                    "schemas": [PATCH_OP],
+                    "schemas": [PATCH_SCHEMA],
                     "Operations": [
                         {"op": "add", "path": "members", "value": [{"value": "bulkId:new"}]}
                     ],
@@ -235,7 +226,7 @@ def test_a_failed_operation_rolls_back_only_itself(http: TestClient, tenant: Ten
                 "method": "PATCH",
                 "path": "/Users/bulkId:first",
                 "data": {
-                    "schemas": [PATCH_OP],
+                    "schemas": [PATCH_SCHEMA],
                     "Operations": [
                         {"op": "replace", "path": "title", "value": "Never"},
                         {"op": "replace", "path": "id", "value": MISSING_ID},
@@ -287,7 +278,7 @@ def test_reference_to_a_failed_operation_fails_too(http: TestClient, tenant: Ten
     assert [r["status"][0] for r in results] == ["4", "4", "4"]
     _op_error(results[0], 409, "uniqueness")
     for result in results[1:]:
-        assert result["response"]["schemas"] == [ERROR]
+        assert result["response"]["schemas"] == [ERROR_SCHEMA]
     assert _find(http, tenant, "Groups", 'displayName eq "Refers"') == []
 
 
@@ -345,7 +336,7 @@ def test_stale_version_fails_the_operation(http: TestClient, tenant: TenantHandl
                 "path": created["location"].split("/scim/v2", 1)[1],
                 "version": stale,
                 "data": {
-                    "schemas": [PATCH_OP],
+                    "schemas": [PATCH_SCHEMA],
                     "Operations": [{"op": "replace", "path": "title", "value": "One"}],
                 },
             }
@@ -403,7 +394,7 @@ def test_more_than_max_operations_is_413(http: TestClient, tenant: TenantHandle)
         json={"schemas": [BULK_REQUEST], "Operations": operations},
         headers=tenant.scim_headers(),
     )
-    body = _error(r, 413)
+    body = scim_error(r, 413)
     assert str(limit) in body["detail"]
     assert _total(http, tenant, "Users") == 0
 
@@ -422,7 +413,7 @@ def test_payload_over_max_payload_size_is_413(http: TestClient, tenant: TenantHa
     r = http.post(
         BULK, json={"schemas": [BULK_REQUEST], "Operations": [big]}, headers=tenant.scim_headers()
     )
-    _error(r, 413)
+    scim_error(r, 413)
     assert _total(http, tenant, "Users") == 0
 
 
@@ -445,7 +436,7 @@ def test_bad_envelope_is_400(
 ) -> None:
     kwargs: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
     r = http.post(BULK, headers=tenant.scim_headers(), **kwargs)
-    _error(r, 400, scim_type)
+    scim_error(r, 400, scim_type)
 
 
 def test_bad_envelope_applies_nothing(http: TestClient, tenant: TenantHandle) -> None:
@@ -454,12 +445,12 @@ def test_bad_envelope_applies_nothing(http: TestClient, tenant: TenantHandle) ->
         json={"schemas": [BULK_REQUEST], "Operations": [_user_op("a", "a"), "not an object"]},
         headers=tenant.scim_headers(),
     )
-    _error(r, 400, "invalidSyntax")
+    scim_error(r, 400, "invalidSyntax")
     assert _total(http, tenant, "Users") == 0
 
 
 def test_bulk_needs_a_scim_token(http: TestClient, tenant: TenantHandle) -> None:
     body = {"schemas": [BULK_REQUEST], "Operations": [_user_op("a", "a")]}
-    _error(http.post(BULK, json=body), 401)
-    _error(http.post(BULK, json=body, headers=tenant.headers()), 401)
+    scim_error(http.post(BULK, json=body), 401)
+    scim_error(http.post(BULK, json=body, headers=tenant.headers()), 401)
     assert _total(http, tenant, "Users") == 0

@@ -13,15 +13,22 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.scim.support import (
+    ENTERPRISE,
+    ERROR_SCHEMA,
+    GROUP_SCHEMA,
+    PATCH_SCHEMA,
+    USER_SCHEMA,
+    member_ids,
+    scim_get,
+    scim_patch,
+    scim_post,
+    v2_get,
+)
 from tests.factories import V2, TenantHandle
 
 SCIM_ROOTS = ("/scim/v2", "/api/scim/v2")
 SCIM = SCIM_ROOTS[0]
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 def _scim_user(**overrides: Any) -> dict[str, Any]:
@@ -41,46 +48,12 @@ def _scim_user(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def _scim_create(http: TestClient, tenant: TenantHandle, body: dict[str, Any]) -> dict[str, Any]:
-    r = http.post(f"{SCIM}/Users", json=body, headers=tenant.scim_headers())
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-def _scim_get(http: TestClient, tenant: TenantHandle, path: str) -> dict[str, Any]:
-    r = http.get(f"{SCIM}{path}", headers=tenant.scim_headers())
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _scim_patch(
-    http: TestClient, tenant: TenantHandle, path: str, *operations: dict[str, Any]
-) -> dict[str, Any]:
-    r = http.patch(
-        f"{SCIM}{path}",
-        json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)},
-        headers=tenant.scim_headers(),
-    )
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _v2_get(http: TestClient, tenant: TenantHandle, path: str) -> dict[str, Any]:
-    r = http.get(f"{V2}{path}", headers=tenant.headers())
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 def _v2_patch_user(
     http: TestClient, tenant: TenantHandle, user_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     r = http.patch(f"{V2}/users/{user_id}", json=body, headers=tenant.headers())
     assert r.status_code == 200, r.text
     return dict(r.json())
-
-
-def _member_ids(group: dict[str, Any]) -> set[str]:
-    return {m["value"] for m in group.get("members", [])}
 
 
 def _group_ids(user: dict[str, Any]) -> set[str]:
@@ -92,9 +65,9 @@ def _group_ids(user: dict[str, Any]) -> set[str]:
 
 def test_scim_user_reads_back_through_v2(http: TestClient, tenant: TenantHandle) -> None:
     body = _scim_user()
-    created = _scim_create(http, tenant, body)
+    created = scim_post(http, tenant, "/Users", body)
 
-    v2 = _v2_get(http, tenant, f"/users/{created['id']}")
+    v2 = v2_get(http, tenant, f"/users/{created['id']}")
     assert v2["id"] == created["id"]
     assert v2["username"] == body["userName"]
     assert v2["email"] == body["emails"][0]["value"]
@@ -114,7 +87,7 @@ def test_scim_user_reads_back_through_v2(http: TestClient, tenant: TenantHandle)
         assert [u["id"] for u in r.json()["items"]] == [created["id"]]
 
     # SCIM changes show through v2 too.
-    _scim_patch(
+    scim_patch(
         http,
         tenant,
         f"/Users/{created['id']}",
@@ -123,7 +96,7 @@ def test_scim_user_reads_back_through_v2(http: TestClient, tenant: TenantHandle)
         {"op": "replace", "path": "name.givenName", "value": "Janet"},
         {"op": "replace", "value": {"active": False}},
     )
-    v2 = _v2_get(http, tenant, f"/users/{created['id']}")
+    v2 = v2_get(http, tenant, f"/users/{created['id']}")
     assert (v2["title"], v2["department"], v2["firstName"]) == ("Controller", "Audit", "Janet")
     assert v2["status"] == "inactive"
     assert v2["isActive"] is False
@@ -136,9 +109,9 @@ def test_scim_user_reads_back_through_v2(http: TestClient, tenant: TenantHandle)
 def test_scim_user_created_inactive_is_inactive_in_v2(
     http: TestClient, tenant: TenantHandle
 ) -> None:
-    created = _scim_create(http, tenant, _scim_user(active=False))
+    created = scim_post(http, tenant, "/Users", _scim_user(active=False))
     assert created["active"] is False
-    v2 = _v2_get(http, tenant, f"/users/{created['id']}")
+    v2 = v2_get(http, tenant, f"/users/{created['id']}")
     assert v2["status"] == "inactive"
     assert v2["isActive"] is False
 
@@ -159,7 +132,7 @@ def test_v2_user_reads_back_through_scim(http: TestClient, tenant: TenantHandle)
         locale="en-GB",
     )
 
-    scim = _scim_get(http, tenant, f"/Users/{user['id']}")
+    scim = scim_get(http, tenant, f"/Users/{user['id']}")
     assert scim["id"] == user["id"]
     assert scim["userName"] == f"max.{n}"
     assert scim["name"]["givenName"] == "Max"
@@ -193,7 +166,7 @@ def test_v2_user_reads_back_through_scim(http: TestClient, tenant: TenantHandle)
             "lastName": "Muster",
         },
     )
-    scim = _scim_get(http, tenant, f"/Users/{user['id']}")
+    scim = scim_get(http, tenant, f"/Users/{user['id']}")
     assert scim["title"] == "Lead Buyer"
     assert scim[ENTERPRISE]["department"] == "Sourcing"
     assert scim["emails"][0]["value"] == f"max.m.{n}@example.com"
@@ -201,17 +174,17 @@ def test_v2_user_reads_back_through_scim(http: TestClient, tenant: TenantHandle)
     assert scim["meta"]["version"] != before
 
     _v2_patch_user(http, tenant, user["id"], {"isActive": False})
-    scim = _scim_get(http, tenant, f"/Users/{user['id']}")
+    scim = scim_get(http, tenant, f"/Users/{user['id']}")
     assert scim["active"] is False
     _v2_patch_user(http, tenant, user["id"], {"isActive": True})
-    assert _scim_get(http, tenant, f"/Users/{user['id']}")["active"] is True
+    assert scim_get(http, tenant, f"/Users/{user['id']}")["active"] is True
 
 
 def test_v2_user_without_username_has_its_email_as_username(
     http: TestClient, tenant: TenantHandle
 ) -> None:
     user = tenant.user()
-    scim = _scim_get(http, tenant, f"/Users/{user['id']}")
+    scim = scim_get(http, tenant, f"/Users/{user['id']}")
     assert scim["userName"] == user["email"] == user["username"]
     assert "groups" not in scim
 
@@ -221,13 +194,13 @@ def test_suspension_set_through_v2_survives_scim_deactivation(
 ) -> None:
     user = tenant.user()
     _v2_patch_user(http, tenant, user["id"], {"status": "suspended"})
-    assert _scim_get(http, tenant, f"/Users/{user['id']}")["active"] is False
+    assert scim_get(http, tenant, f"/Users/{user['id']}")["active"] is False
 
-    _scim_patch(http, tenant, f"/Users/{user['id']}", {"op": "replace", "value": {"active": False}})
-    assert _v2_get(http, tenant, f"/users/{user['id']}")["status"] == "suspended"
+    scim_patch(http, tenant, f"/Users/{user['id']}", {"op": "replace", "value": {"active": False}})
+    assert v2_get(http, tenant, f"/users/{user['id']}")["status"] == "suspended"
 
-    _scim_patch(http, tenant, f"/Users/{user['id']}", {"op": "replace", "value": {"active": True}})
-    assert _v2_get(http, tenant, f"/users/{user['id']}")["status"] == "active"
+    scim_patch(http, tenant, f"/Users/{user['id']}", {"op": "replace", "value": {"active": True}})
+    assert v2_get(http, tenant, f"/users/{user['id']}")["status"] == "active"
 
 
 def test_scim_put_leaves_v2_only_fields_alone(http: TestClient, tenant: TenantHandle) -> None:
@@ -236,7 +209,7 @@ def test_scim_put_leaves_v2_only_fields_alone(http: TestClient, tenant: TenantHa
     group = tenant.group()
     user = tenant.user(roleId=role["id"], teamId=team["id"], groupIds=[group["id"]])
 
-    scim = _scim_get(http, tenant, f"/Users/{user['id']}")
+    scim = scim_get(http, tenant, f"/Users/{user['id']}")
     body = {
         "schemas": [USER_SCHEMA],
         "userName": scim["userName"],
@@ -247,11 +220,11 @@ def test_scim_put_leaves_v2_only_fields_alone(http: TestClient, tenant: TenantHa
     r = http.put(f"{SCIM}/Users/{user['id']}", json=body, headers=tenant.scim_headers())
     assert r.status_code == 200, r.text
 
-    v2 = _v2_get(http, tenant, f"/users/{user['id']}")
+    v2 = v2_get(http, tenant, f"/users/{user['id']}")
     assert (v2["firstName"], v2["lastName"]) == ("Renamed", "ByScim")
     assert v2["roleId"] == role["id"]
     assert v2["teamId"] == team["id"]
-    groups = _v2_get(http, tenant, f"/users/{user['id']}/groups")
+    groups = v2_get(http, tenant, f"/users/{user['id']}/groups")
     assert [g["id"] for g in groups["items"]] == [group["id"]]
     # PUT replaces what SCIM owns: the title and department it left out are cleared.
     assert "title" not in v2
@@ -274,7 +247,7 @@ def test_v2_change_makes_a_scim_etag_stale(http: TestClient, tenant: TenantHandl
     )
     assert r.status_code == 412, r.text
     assert r.json()["schemas"] == [ERROR_SCHEMA]
-    assert _v2_get(http, tenant, f"/users/{user['id']}")["title"] == "Changed elsewhere"
+    assert v2_get(http, tenant, f"/users/{user['id']}")["title"] == "Changed elsewhere"
 
 
 def test_v2_deleted_user_is_gone_from_scim(http: TestClient, tenant: TenantHandle) -> None:
@@ -289,7 +262,7 @@ def test_v2_deleted_user_is_gone_from_scim(http: TestClient, tenant: TenantHandl
 
 
 def test_scim_group_reads_back_through_v2(http: TestClient, tenant: TenantHandle) -> None:
-    alice = _scim_create(http, tenant, _scim_user())
+    alice = scim_post(http, tenant, "/Users", _scim_user())
     bob = tenant.user()
     name = f"Finance {secrets.token_hex(4)}"
     r = http.post(
@@ -304,15 +277,15 @@ def test_scim_group_reads_back_through_v2(http: TestClient, tenant: TenantHandle
     assert r.status_code == 201, r.text
     group_id = r.json()["id"]
 
-    v2 = _v2_get(http, tenant, f"/groups/{group_id}")
+    v2 = v2_get(http, tenant, f"/groups/{group_id}")
     assert v2["name"] == name
     assert v2["memberCount"] == 2
-    members = _v2_get(http, tenant, f"/groups/{group_id}/members")
+    members = v2_get(http, tenant, f"/groups/{group_id}/members")
     assert members["totalCount"] == 2
     assert {m["id"] for m in members["items"]} == {alice["id"], bob["id"]}
     assert {m["username"] for m in members["items"]} == {alice["userName"], bob["username"]}
     for user_id in (alice["id"], bob["id"]):
-        groups = _v2_get(http, tenant, f"/users/{user_id}/groups")
+        groups = v2_get(http, tenant, f"/users/{user_id}/groups")
         assert [g["id"] for g in groups["items"]] == [group_id]
 
     # A SCIM removal and rename (204 No Content) show through v2.
@@ -328,11 +301,11 @@ def test_scim_group_reads_back_through_v2(http: TestClient, tenant: TenantHandle
         headers=tenant.scim_headers(),
     )
     assert r.status_code == 204, r.text
-    v2 = _v2_get(http, tenant, f"/groups/{group_id}")
+    v2 = v2_get(http, tenant, f"/groups/{group_id}")
     assert (v2["name"], v2["memberCount"]) == (f"{name} II", 1)
-    members = _v2_get(http, tenant, f"/groups/{group_id}/members")
+    members = v2_get(http, tenant, f"/groups/{group_id}/members")
     assert [m["id"] for m in members["items"]] == [bob["id"]]
-    assert _v2_get(http, tenant, f"/users/{alice['id']}/groups")["items"] == []
+    assert v2_get(http, tenant, f"/users/{alice['id']}/groups")["items"] == []
 
     r = http.delete(f"{SCIM}/Groups/{group_id}", headers=tenant.scim_headers())
     assert r.status_code == 204, r.text
@@ -345,11 +318,11 @@ def test_v2_group_membership_reads_back_through_scim(
 ) -> None:
     group = tenant.group()
     user = tenant.user()
-    other = _scim_create(http, tenant, _scim_user())
+    other = scim_post(http, tenant, "/Users", _scim_user())
 
-    scim_group = _scim_get(http, tenant, f"/Groups/{group['id']}")
+    scim_group = scim_get(http, tenant, f"/Groups/{group['id']}")
     assert scim_group["displayName"] == group["name"]
-    assert _member_ids(scim_group) == set()
+    assert member_ids(scim_group) == set()
     r = http.get(
         f"{SCIM}/Groups",
         params={"filter": f'displayName eq "{group["name"]}"'},
@@ -365,12 +338,12 @@ def test_v2_group_membership_reads_back_through_scim(
         )
         assert r.status_code == 201, r.text
 
-    scim_group = _scim_get(http, tenant, f"/Groups/{group['id']}")
-    assert _member_ids(scim_group) == {user["id"], other["id"]}
+    scim_group = scim_get(http, tenant, f"/Groups/{group['id']}")
+    assert member_ids(scim_group) == {user["id"], other["id"]}
     displays = {m["value"]: m.get("display") for m in scim_group["members"]}
     assert displays[user["id"]] == user["username"]
     assert displays[other["id"]] == other["userName"]
-    scim_user = _scim_get(http, tenant, f"/Users/{user['id']}")
+    scim_user = scim_get(http, tenant, f"/Users/{user['id']}")
     assert _group_ids(scim_user) == {group["id"]}
     assert scim_user["groups"][0]["display"] == group["name"]
 
@@ -381,11 +354,11 @@ def test_v2_group_membership_reads_back_through_scim(
         f"{V2}/groups/{group['id']}", json={"name": "Renamed in v2"}, headers=tenant.headers()
     )
     assert r.status_code == 200, r.text
-    scim_group = _scim_get(http, tenant, f"/Groups/{group['id']}")
-    assert _member_ids(scim_group) == {other["id"]}
+    scim_group = scim_get(http, tenant, f"/Groups/{group['id']}")
+    assert member_ids(scim_group) == {other["id"]}
     assert scim_group["displayName"] == "Renamed in v2"
-    assert "groups" not in _scim_get(http, tenant, f"/Users/{user['id']}")
-    assert _scim_get(http, tenant, f"/Users/{other['id']}")["groups"][0]["display"] == (
+    assert "groups" not in scim_get(http, tenant, f"/Users/{user['id']}")
+    assert scim_get(http, tenant, f"/Users/{other['id']}")["groups"][0]["display"] == (
         "Renamed in v2"
     )
 
@@ -397,16 +370,16 @@ def test_v2_group_membership_reads_back_through_scim(
         headers=tenant.headers(),
     )
     assert r.status_code == 200, r.text
-    assert _group_ids(_scim_get(http, tenant, f"/Users/{user['id']}")) == {
+    assert _group_ids(scim_get(http, tenant, f"/Users/{user['id']}")) == {
         group["id"],
         second["id"],
     }
-    assert _member_ids(_scim_get(http, tenant, f"/Groups/{second['id']}")) == {user["id"]}
+    assert member_ids(scim_get(http, tenant, f"/Groups/{second['id']}")) == {user["id"]}
 
     # A user deleted through v2 leaves the SCIM member list.
     r = http.delete(f"{V2}/users/{other['id']}", headers=tenant.headers())
     assert r.status_code == 204, r.text
-    assert _member_ids(_scim_get(http, tenant, f"/Groups/{group['id']}")) == {user["id"]}
+    assert member_ids(scim_get(http, tenant, f"/Groups/{group['id']}")) == {user["id"]}
 
 
 # ---- tenant isolation ----------------------------------------------------------------------
@@ -415,10 +388,10 @@ def test_v2_group_membership_reads_back_through_scim(
 def test_scim_token_never_reaches_another_tenant(
     http: TestClient, tenant: TenantHandle, other_tenant: TenantHandle
 ) -> None:
-    theirs = _scim_create(http, other_tenant, _scim_user())
+    theirs = scim_post(http, other_tenant, "/Users", _scim_user())
     their_v2 = other_tenant.user()
     their_group = other_tenant.group()
-    mine = _scim_create(http, tenant, _scim_user())
+    mine = scim_post(http, tenant, "/Users", _scim_user())
     headers = tenant.scim_headers()
 
     for root in SCIM_ROOTS:
@@ -506,17 +479,17 @@ def test_scim_token_never_reaches_another_tenant(
     assert r.status_code == 400, r.text
 
     # Their resources are exactly as they were.
-    got = _scim_get(http, other_tenant, f"/Users/{theirs['id']}")
+    got = scim_get(http, other_tenant, f"/Users/{theirs['id']}")
     assert (got["userName"], got["active"]) == (theirs["userName"], True)
     assert got["meta"]["version"] == theirs["meta"]["version"]
-    assert _v2_get(http, other_tenant, f"/users/{their_v2['id']}")["status"] == "active"
-    assert _v2_get(http, other_tenant, f"/groups/{their_group['id']}")["memberCount"] == 0
+    assert v2_get(http, other_tenant, f"/users/{their_v2['id']}")["status"] == "active"
+    assert v2_get(http, other_tenant, f"/groups/{their_group['id']}")["memberCount"] == 0
 
 
 def test_v2_token_never_reaches_another_tenants_scim_users(
     http: TestClient, tenant: TenantHandle, other_tenant: TenantHandle
 ) -> None:
-    theirs = _scim_create(http, other_tenant, _scim_user())
+    theirs = scim_post(http, other_tenant, "/Users", _scim_user())
     r = http.get(f"{V2}/users/{theirs['id']}", headers=tenant.headers())
     assert r.status_code == 404, r.text
     r = http.get(f"{V2}/users", params={"username": theirs["userName"]}, headers=tenant.headers())
@@ -545,11 +518,11 @@ def test_oauth_token_is_refused_by_scim(http: TestClient, tenant: TenantHandle, 
         assert "SCIM token" in body["detail"]
         assert "OAuth" in body["detail"]
     # The refused DELETE changed nothing.
-    assert _v2_get(http, tenant, f"/users/{user['id']}")["status"] == "active"
+    assert v2_get(http, tenant, f"/users/{user['id']}")["status"] == "active"
 
 
 def test_scim_token_is_refused_by_v2(http: TestClient, tenant: TenantHandle) -> None:
-    user = _scim_create(http, tenant, _scim_user())
+    user = scim_post(http, tenant, "/Users", _scim_user())
     for method, path in (
         ("GET", "/users"),
         ("GET", f"/users/{user['id']}"),
@@ -563,7 +536,7 @@ def test_scim_token_is_refused_by_v2(http: TestClient, tenant: TenantHandle) -> 
         assert set(body) == {"error"}
         assert "OAuth" in body["error"]["message"]
         assert "SCIM" in body["error"]["message"]
-    assert _scim_get(http, tenant, f"/Users/{user['id']}")["active"] is True
+    assert scim_get(http, tenant, f"/Users/{user['id']}")["active"] is True
 
 
 @pytest.mark.parametrize(
@@ -586,8 +559,8 @@ def test_scim_token_of_one_tenant_reads_its_own_only(
 ) -> None:
     """Two tenants each provisioning through SCIM: the same userName in both is no clash."""
     user_name = f"shared.{uuid.uuid4().hex[:8]}"
-    a = _scim_create(http, tenant, _scim_user(userName=user_name))
-    b = _scim_create(http, other_tenant, _scim_user(userName=user_name))
+    a = scim_post(http, tenant, "/Users", _scim_user(userName=user_name))
+    b = scim_post(http, other_tenant, "/Users", _scim_user(userName=user_name))
     assert a["id"] != b["id"]
     for handle, expected in ((tenant, a["id"]), (other_tenant, b["id"])):
         r = http.get(

@@ -17,15 +17,22 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from rosterd.services import tenants as tenants_service
+from tests.api.scim.support import (
+    ENTERPRISE,
+    ERROR_SCHEMA,
+    GROUP_SCHEMA,
+    LIST_SCHEMA,
+    PATCH_SCHEMA,
+    SCIM,
+    USER_SCHEMA,
+    member_ids,
+    patch_group,
+    scim_get,
+    scim_patch,
+    scim_post,
+)
 from tests.factories import V2, TenantHandle
 
-SCIM = "/scim/v2"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 # The attribute-less marker schema Microsoft's example (and its classic client) sends on
 # group creation.
 ADSCIM_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
@@ -52,56 +59,11 @@ def _entra_user(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def _create(http: TestClient, tenant: TenantHandle, body: dict[str, Any]) -> dict[str, Any]:
-    r = http.post(f"{SCIM}/Users", json=body, headers=tenant.scim_headers())
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-def _patch(
-    http: TestClient, tenant: TenantHandle, path: str, *operations: dict[str, Any]
-) -> dict[str, Any]:
-    r = http.patch(
-        f"{SCIM}{path}",
-        json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)},
-        headers=tenant.scim_headers(),
-    )
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _patch_group(
-    http: TestClient, tenant: TenantHandle, group_id: str, *operations: dict[str, Any]
-) -> dict[str, Any]:
-    """A Group PATCH answers 204 No Content with the new ETag, as the IdP expects; the
-    group is then read back."""
-    r = http.patch(
-        f"{SCIM}/Groups/{group_id}",
-        json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)},
-        headers=tenant.scim_headers(),
-    )
-    assert r.status_code == 204, r.text
-    got = http.get(f"{SCIM}/Groups/{group_id}", headers=tenant.scim_headers())
-    assert got.status_code == 200, got.text
-    assert r.headers["ETag"] == got.headers["ETag"] == got.json()["meta"]["version"]
-    return dict(got.json())
-
-
-def _get(http: TestClient, tenant: TenantHandle, path: str) -> dict[str, Any]:
-    r = http.get(f"{SCIM}{path}", headers=tenant.scim_headers())
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _member_ids(group: dict[str, Any]) -> set[str]:
-    return {m["value"] for m in group.get("members", [])}
-
-
 # ---- users ---------------------------------------------------------------------------------
 
 
 def test_connection_test_with_random_username(http: TestClient, tenant: TenantHandle) -> None:
-    _create(http, tenant, _entra_user())  # a user that must not match
+    scim_post(http, tenant, "/Users", _entra_user())  # a user that must not match
     r = http.get(
         f"{SCIM}/Users",
         params={"filter": f'userName eq "{uuid.uuid4()}"'},
@@ -117,7 +79,7 @@ def test_connection_test_with_random_username(http: TestClient, tenant: TenantHa
 
 def test_create_with_enterprise_extension(http: TestClient, tenant: TenantHandle) -> None:
     body = _entra_user()
-    created = _create(http, tenant, body)
+    created = scim_post(http, tenant, "/Users", body)
     assert set(created["schemas"]) == {USER_SCHEMA, ENTERPRISE}
     assert created["externalId"] == body["externalId"]
     assert created["userName"] == body["userName"]
@@ -141,14 +103,14 @@ def test_create_with_enterprise_extension(http: TestClient, tenant: TenantHandle
     )
     assert r.status_code == 200, r.text
     assert [u["id"] for u in r.json()["Resources"]] == [created["id"]]
-    got = _get(http, tenant, f"/Users/{created['id']}")
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     assert got[ENTERPRISE]["department"] == "Research"
     assert got["title"] == "Engineer"
 
 
 def test_patch_with_capitalised_ops(http: TestClient, tenant: TenantHandle) -> None:
-    user = _create(http, tenant, _entra_user())
-    patched = _patch(
+    user = scim_post(http, tenant, "/Users", _entra_user())
+    patched = scim_patch(
         http,
         tenant,
         f"/Users/{user['id']}",
@@ -162,7 +124,7 @@ def test_patch_with_capitalised_ops(http: TestClient, tenant: TenantHandle) -> N
     assert patched[ENTERPRISE]["department"] == "Sales"
     assert "employeeNumber" not in patched[ENTERPRISE]
 
-    got = _get(http, tenant, f"/Users/{user['id']}")
+    got = scim_get(http, tenant, f"/Users/{user['id']}")
     assert got["displayName"] == "Renamed"
     assert got["title"] == "Principal Engineer"
     assert got[ENTERPRISE]["department"] == "Sales"
@@ -171,31 +133,31 @@ def test_patch_with_capitalised_ops(http: TestClient, tenant: TenantHandle) -> N
 
 
 def test_active_false_as_string_deactivates(http: TestClient, tenant: TenantHandle) -> None:
-    user = _create(http, tenant, _entra_user())
-    patched = _patch(
+    user = scim_post(http, tenant, "/Users", _entra_user())
+    patched = scim_patch(
         http, tenant, f"/Users/{user['id']}", {"op": "Replace", "path": "active", "value": "False"}
     )
     assert patched["active"] is False
-    assert _get(http, tenant, f"/Users/{user['id']}")["active"] is False
+    assert scim_get(http, tenant, f"/Users/{user['id']}")["active"] is False
     r = http.get(f"{V2}/users/{user['id']}", headers=tenant.headers("user:read"))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "inactive"
 
-    patched = _patch(
+    patched = scim_patch(
         http, tenant, f"/Users/{user['id']}", {"op": "Replace", "path": "active", "value": "True"}
     )
     assert patched["active"] is True
-    assert _get(http, tenant, f"/Users/{user['id']}")["active"] is True
+    assert scim_get(http, tenant, f"/Users/{user['id']}")["active"] is True
 
 
 def test_add_work_email_to_user_without_emails(http: TestClient, tenant: TenantHandle) -> None:
     body = _entra_user()
     del body["emails"]
-    user = _create(http, tenant, body)
+    user = scim_post(http, tenant, "/Users", body)
     assert "emails" not in user
 
     address = f"added_{secrets.token_hex(4)}@contoso.com"
-    patched = _patch(
+    patched = scim_patch(
         http,
         tenant,
         f"/Users/{user['id']}",
@@ -203,7 +165,7 @@ def test_add_work_email_to_user_without_emails(http: TestClient, tenant: TenantH
     )
     assert [e["value"] for e in patched["emails"]] == [address]
     assert patched["emails"][0]["type"] == "work"
-    assert _get(http, tenant, f"/Users/{user['id']}")["emails"][0]["value"] == address
+    assert scim_get(http, tenant, f"/Users/{user['id']}")["emails"][0]["value"] == address
     r = http.get(f"{V2}/users/{user['id']}", headers=tenant.headers("user:read"))
     assert r.json()["email"] == address
 
@@ -211,7 +173,7 @@ def test_add_work_email_to_user_without_emails(http: TestClient, tenant: TenantH
     # change the one work email rather than adding a second.
     for op in ("Replace", "Add"):
         other = f"{op.lower()}_{secrets.token_hex(4)}@contoso.com"
-        patched = _patch(
+        patched = scim_patch(
             http,
             tenant,
             f"/Users/{user['id']}",
@@ -223,8 +185,8 @@ def test_add_work_email_to_user_without_emails(http: TestClient, tenant: TenantH
 
 
 def test_pathless_replace_with_dotted_keys(http: TestClient, tenant: TenantHandle) -> None:
-    user = _create(http, tenant, _entra_user())
-    patched = _patch(
+    user = scim_post(http, tenant, "/Users", _entra_user())
+    patched = scim_patch(
         http,
         tenant,
         f"/Users/{user['id']}",
@@ -255,10 +217,10 @@ def test_pathless_replace_with_dotted_keys(http: TestClient, tenant: TenantHandl
 def test_pathless_value_with_a_filtered_key(http: TestClient, tenant: TenantHandle) -> None:
     """With aadOptscim062020 Entra folds every changed attribute into one path-less value,
     the work email included as ``emails[type eq "work"].value``."""
-    user = _create(http, tenant, _entra_user())
+    user = scim_post(http, tenant, "/Users", _entra_user())
     address = f"moved_{secrets.token_hex(4)}@contoso.com"
     external_id = str(uuid.uuid4())
-    patched = _patch(
+    patched = scim_patch(
         http,
         tenant,
         f"/Users/{user['id']}",
@@ -280,15 +242,15 @@ def test_pathless_value_with_a_filtered_key(http: TestClient, tenant: TenantHand
     assert patched["externalId"] == external_id
     assert patched[ENTERPRISE]["employeeNumber"] == "E-42"
     assert patched[ENTERPRISE]["department"] == "Research"
-    got = _get(http, tenant, f"/Users/{user['id']}")
+    got = scim_get(http, tenant, f"/Users/{user['id']}")
     assert got["emails"] == patched["emails"]
     assert got["externalId"] == external_id
 
     # The same on a user without any email yet: the filter creates the work email.
     body = _entra_user()
     del body["emails"]
-    bare = _create(http, tenant, body)
-    patched = _patch(
+    bare = scim_post(http, tenant, "/Users", body)
+    patched = scim_patch(
         http,
         tenant,
         f"/Users/{bare['id']}",
@@ -298,44 +260,41 @@ def test_pathless_value_with_a_filtered_key(http: TestClient, tenant: TenantHand
 
 
 def test_manager_as_bare_id(http: TestClient, tenant: TenantHandle) -> None:
-    boss = _create(http, tenant, _entra_user())
-    deputy = _create(http, tenant, _entra_user())
-    user = _create(http, tenant, _entra_user())
+    boss = scim_post(http, tenant, "/Users", _entra_user())
+    deputy = scim_post(http, tenant, "/Users", _entra_user())
+    user = scim_post(http, tenant, "/Users", _entra_user())
     path = f"/Users/{user['id']}"
 
     # With the full URN path, the value a bare id.
-    patched = _patch(
-        http,
-        tenant,
-        path,
-        {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]},
+    patched = scim_patch(
+        http, tenant, path, {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]}
     )
     assert patched[ENTERPRISE]["manager"]["value"] == boss["id"]
-    assert _get(http, tenant, path)[ENTERPRISE]["manager"]["value"] == boss["id"]
+    assert scim_get(http, tenant, path)[ENTERPRISE]["manager"]["value"] == boss["id"]
 
     # With the path "manager", no URN.
-    patched = _patch(
+    patched = scim_patch(
         http, tenant, path, {"op": "Replace", "path": "manager", "value": deputy["id"]}
     )
     assert patched[ENTERPRISE]["manager"]["value"] == deputy["id"]
-    assert _get(http, tenant, path)[ENTERPRISE]["manager"]["value"] == deputy["id"]
+    assert scim_get(http, tenant, path)[ENTERPRISE]["manager"]["value"] == deputy["id"]
     assert patched[ENTERPRISE]["department"] == "Research"  # the rest of the extension stays
 
     # Removed.
-    patched = _patch(http, tenant, path, {"op": "Remove", "path": f"{ENTERPRISE}:manager"})
+    patched = scim_patch(http, tenant, path, {"op": "Remove", "path": f"{ENTERPRISE}:manager"})
     assert "manager" not in patched.get(ENTERPRISE, {})
-    assert "manager" not in _get(http, tenant, path).get(ENTERPRISE, {})
+    assert "manager" not in scim_get(http, tenant, path).get(ENTERPRISE, {})
 
     # Set again without the URN, removed again without it.
-    _patch(http, tenant, path, {"op": "Add", "path": "manager", "value": boss["id"]})
-    assert _get(http, tenant, path)[ENTERPRISE]["manager"]["value"] == boss["id"]
-    patched = _patch(http, tenant, path, {"op": "Remove", "path": "manager"})
+    scim_patch(http, tenant, path, {"op": "Add", "path": "manager", "value": boss["id"]})
+    assert scim_get(http, tenant, path)[ENTERPRISE]["manager"]["value"] == boss["id"]
+    patched = scim_patch(http, tenant, path, {"op": "Remove", "path": "manager"})
     assert "manager" not in patched.get(ENTERPRISE, {})
-    assert "manager" not in _get(http, tenant, path).get(ENTERPRISE, {})
+    assert "manager" not in scim_get(http, tenant, path).get(ENTERPRISE, {})
 
 
 def test_manager_that_does_not_exist_is_refused(http: TestClient, tenant: TenantHandle) -> None:
-    user = _create(http, tenant, _entra_user())
+    user = scim_post(http, tenant, "/Users", _entra_user())
     r = http.patch(
         f"{SCIM}/Users/{user['id']}",
         json={
@@ -348,14 +307,14 @@ def test_manager_that_does_not_exist_is_refused(http: TestClient, tenant: Tenant
     )
     assert r.status_code == 400, r.text
     assert r.json()["schemas"] == [ERROR_SCHEMA]
-    assert "manager" not in _get(http, tenant, f"/Users/{user['id']}").get(ENTERPRISE, {})
+    assert "manager" not in scim_get(http, tenant, f"/Users/{user['id']}").get(ENTERPRISE, {})
 
 
 # ---- groups --------------------------------------------------------------------------------
 
 
 def test_group_sequence(http: TestClient, tenant: TenantHandle) -> None:
-    members = [_create(http, tenant, _entra_user()) for _ in range(3)]
+    members = [scim_post(http, tenant, "/Users", _entra_user()) for _ in range(3)]
     first, second, third = (m["id"] for m in members)
     name = f"Group {secrets.token_hex(4)}"
 
@@ -409,7 +368,7 @@ def test_group_sequence(http: TestClient, tenant: TenantHandle) -> None:
 
     # Add members, in two operations of one request as Entra batches them ("$ref": null as
     # Microsoft's example sends it).
-    added = _patch_group(
+    added = patch_group(
         http,
         tenant,
         group_id,
@@ -420,21 +379,21 @@ def test_group_sequence(http: TestClient, tenant: TenantHandle) -> None:
             "value": [{"$ref": None, "value": second}, {"$ref": None, "value": third}],
         },
     )
-    assert _member_ids(added) == {first, second, third}
+    assert member_ids(added) == {first, second, third}
     # The lookup leaves members out when asked to, even once there are some.
     assert "members" not in lookup()["Resources"][0]
 
     # Remove two, listed in value rather than in a path filter.
-    removed = _patch_group(
+    removed = patch_group(
         http,
         tenant,
         group_id,
         {"op": "Remove", "path": "members", "value": [{"value": first}, {"value": third}]},
     )
-    assert _member_ids(removed) == {second}
-    assert _member_ids(_get(http, tenant, f"/Groups/{group_id}")) == {second}
-    assert group_id in {g["value"] for g in _get(http, tenant, f"/Users/{second}")["groups"]}
-    assert "groups" not in _get(http, tenant, f"/Users/{first}")
+    assert member_ids(removed) == {second}
+    assert member_ids(scim_get(http, tenant, f"/Groups/{group_id}")) == {second}
+    assert group_id in {g["value"] for g in scim_get(http, tenant, f"/Users/{second}")["groups"]}
+    assert "groups" not in scim_get(http, tenant, f"/Users/{first}")
 
     r = http.get(f"{V2}/groups/{group_id}", headers=tenant.headers("group:read"))
     assert r.status_code == 200, r.text
@@ -442,14 +401,11 @@ def test_group_sequence(http: TestClient, tenant: TenantHandle) -> None:
 
     # Rename, as Entra does it: a Replace of displayName.
     new_name = f"{name} renamed"
-    renamed = _patch_group(
-        http,
-        tenant,
-        group_id,
-        {"op": "Replace", "path": "displayName", "value": new_name},
+    renamed = patch_group(
+        http, tenant, group_id, {"op": "Replace", "path": "displayName", "value": new_name}
     )
     assert renamed["displayName"] == new_name
-    assert _member_ids(renamed) == {second}
+    assert member_ids(renamed) == {second}
     assert lookup()["totalResults"] == 0
     name = new_name
     assert lookup()["Resources"][0]["id"] == group_id
@@ -463,7 +419,7 @@ def test_group_sequence(http: TestClient, tenant: TenantHandle) -> None:
 
 
 def test_delete_user_removes_it_by_default(http: TestClient, tenant: TenantHandle) -> None:
-    user = _create(http, tenant, _entra_user())
+    user = scim_post(http, tenant, "/Users", _entra_user())
     r = http.delete(f"{SCIM}/Users/{user['id']}", headers=tenant.scim_headers())
     assert r.status_code == 204, r.text
     assert r.content == b""
@@ -491,10 +447,10 @@ def test_delete_user_deactivates_where_the_tenant_says_so(
         row = tenants_service.get_tenant_by_slug(session, tenant.slug)
         tenants_service.set_scim_delete(session, row, "deactivate")
 
-    user = _create(http, tenant, _entra_user())
+    user = scim_post(http, tenant, "/Users", _entra_user())
     r = http.delete(f"{SCIM}/Users/{user['id']}", headers=tenant.scim_headers())
     assert r.status_code == 204, r.text
-    got = _get(http, tenant, f"/Users/{user['id']}")
+    got = scim_get(http, tenant, f"/Users/{user['id']}")
     assert got["active"] is False
     assert got["userName"] == user["userName"]
     assert got[ENTERPRISE]["department"] == "Research"
@@ -517,7 +473,7 @@ def test_delete_setting_is_per_tenant(
         row = tenants_service.get_tenant_by_slug(session, other_tenant.slug)
         tenants_service.set_scim_delete(session, row, "deactivate")
 
-    user = _create(http, tenant, _entra_user())
+    user = scim_post(http, tenant, "/Users", _entra_user())
     r = http.delete(f"{SCIM}/Users/{user['id']}", headers=tenant.scim_headers())
     assert r.status_code == 204, r.text
     r = http.get(f"{SCIM}/Users/{user['id']}", headers=tenant.scim_headers())

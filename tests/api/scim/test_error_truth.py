@@ -12,16 +12,14 @@ from sqlalchemy import event
 from rosterd.api.app import create_app
 from rosterd.api.scim import mapping
 from rosterd.runtime import Runtime
+from tests.api.scim.support import SCIM, USER_SCHEMA
 from tests.factories import TenantHandle
-
-SCIM = "/scim/v2"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def test_a_body_scim_refuses_is_a_400(http: TestClient, tenant: TenantHandle) -> None:
     r = http.post(
         f"{SCIM}/Users",
-        json={"schemas": [USER], "userName": "x", "emails": "not-a-list"},
+        json={"schemas": [USER_SCHEMA], "userName": "x", "emails": "not-a-list"},
         headers=tenant.scim_headers(),
     )
     assert r.status_code == 400, r.text
@@ -33,7 +31,9 @@ def test_a_response_that_cannot_be_built_is_a_500(
 ) -> None:
     http = TestClient(create_app(runtime), raise_server_exceptions=False)
     r = http.post(
-        f"{SCIM}/Users", json={"schemas": [USER], "userName": "ok"}, headers=tenant.scim_headers()
+        f"{SCIM}/Users",
+        json={"schemas": [USER_SCHEMA], "userName": "ok"},
+        headers=tenant.scim_headers(),
     )
     assert r.status_code == 201, r.text
 
@@ -56,7 +56,7 @@ def test_a_one_attribute_patch_is_a_handful_of_statements(
     r = http.post(
         f"{SCIM}/Users",
         json={
-            "schemas": [USER],
+            "schemas": [USER_SCHEMA],
             "userName": "lean@example.com",
             "emails": [{"value": "lean@example.com", "type": "work", "primary": True}],
             "phoneNumbers": [{"value": "555-0100", "type": "work"}],

@@ -20,15 +20,17 @@ from sqlalchemy import event, update
 from rosterd.models import User
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import Runtime
+from tests.api.scim.support import (
+    ENTERPRISE,
+    ERROR_SCHEMA,
+    GROUP_SCHEMA,
+    LIST_SCHEMA,
+    SCIM,
+    USER_SCHEMA,
+)
 from tests.factories import TenantHandle, make_tenant, stored_user
 
-SCIM = "/scim/v2"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -45,7 +47,7 @@ def _search(
     assert r.status_code == 200, f"{filter_}: {r.text}"
     assert r.headers["content-type"].startswith("application/scim+json")
     body = r.json()
-    assert body["schemas"] == [LIST_RESPONSE]
+    assert body["schemas"] == [LIST_SCHEMA]
     resources = body.get("Resources", [])
     assert body["totalResults"] == len(resources), body
     return dict(body)
@@ -56,7 +58,7 @@ def _invalid_filter(r: Any) -> dict[str, Any]:
     assert r.status_code == 400, r.text
     assert r.headers["content-type"].startswith("application/scim+json")
     body = r.json()
-    assert body["schemas"] == [ERROR], body
+    assert body["schemas"] == [ERROR_SCHEMA], body
     assert body["status"] == "400"
     assert body["scimType"] == "invalidFilter"
     assert isinstance(body["detail"], str) and body["detail"].strip()

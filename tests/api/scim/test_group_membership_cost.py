@@ -15,14 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from rosterd.runtime import Runtime
+from tests.api.scim.support import GROUP_SCHEMA, SCIM, USER_SCHEMA, patch_op
 from tests.conftest import LiveServer
 from tests.factories import TenantHandle
 
-SCIM = "/scim/v2"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def _users(http: httpx.Client | TestClient, tenant: TenantHandle, n: int) -> list[str]:
@@ -58,10 +55,6 @@ def _group(http: httpx.Client | TestClient, tenant: TenantHandle, members: list[
     return str(r.json()["id"])
 
 
-def _patch(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
-
-
 @contextmanager
 def _statements(runtime: Runtime) -> Iterator[list[str]]:
     """The statements run on the write engine meanwhile."""
@@ -91,8 +84,8 @@ def test_one_member_change_runs_the_same_statements_for_any_group_size(
         assert r.status_code == 204, r.text
         return list(seen)
 
-    add = _patch({"op": "add", "path": "members", "value": [{"value": newcomer}]})
-    remove = _patch({"op": "remove", "path": f'members[value eq "{newcomer}"]'})
+    add = patch_op({"op": "add", "path": "members", "value": [{"value": newcomer}]})
+    remove = patch_op({"op": "remove", "path": f'members[value eq "{newcomer}"]'})
     for body in (add, remove):
         on_small, on_large = run(small, body), run(large, body)
         assert on_small == on_large
@@ -116,7 +109,7 @@ def test_concurrent_writes_to_one_group_all_succeed(live_server: LiveServer) -> 
         scim, v2 = tenant.scim_headers(), tenant.headers("group:write")
 
         def add(uid: str) -> Callable[[], httpx.Response]:
-            body = _patch({"op": "add", "path": "members", "value": [{"value": uid}]})
+            body = patch_op({"op": "add", "path": "members", "value": [{"value": uid}]})
             return lambda: client.patch(f"{SCIM}/Groups/{group}", json=body, headers=scim)
 
         def rename(i: int) -> Callable[[], httpx.Response]:
@@ -155,7 +148,7 @@ def test_a_stale_if_match_is_refused_under_concurrency(live_server: LiveServer) 
         etag = client.get(f"{SCIM}/Groups/{group}", headers=scim).headers["ETag"]
 
         def add(uid: str) -> Callable[[], httpx.Response]:
-            body = _patch({"op": "add", "path": "members", "value": [{"value": uid}]})
+            body = patch_op({"op": "add", "path": "members", "value": [{"value": uid}]})
             headers = {**scim, "If-Match": etag}
             return lambda: client.patch(f"{SCIM}/Groups/{group}", json=body, headers=headers)
 

@@ -14,33 +14,26 @@ from httpx import Response
 from scim2_models import Context, Group, PatchOp
 
 from rosterd.api.scim.policy import PATCH_POLICY
+from tests.api.scim.support import (
+    GROUP_SCHEMA,
+    LIST_SCHEMA,
+    MISSING_ID,
+    PATCH_SCHEMA,
+    SCIM,
+    SCIM_JSON,
+    USER_SCHEMA,
+    member_ids,
+    patch_group,
+    patch_op,
+    scim_error,
+)
 from tests.factories import TenantHandle
 
-SCIM = "/scim/v2"
 GROUPS = f"{SCIM}/Groups"
 USERS = f"{SCIM}/Users"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-SCIM_JSON = "application/scim+json"
-MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def _error(r: Response, status: int, scim_type: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(SCIM_JSON), r.headers
-    body = r.json()
-    assert body["schemas"] == [ERROR], body
-    assert body["status"] == str(status), body
-    assert isinstance(body["detail"], str) and body["detail"].strip(), body
-    if scim_type is not None:
-        assert body.get("scimType") == scim_type, body
-    return dict(body)
 
 
 def _user(http: TestClient, tenant: TenantHandle, name: str | None = None) -> str:
@@ -76,10 +69,6 @@ def _get(http: TestClient, tenant: TenantHandle, group_id: str, **params: Any) -
     return dict(r.json())
 
 
-def _members(group: dict[str, Any]) -> set[str]:
-    return {m["value"] for m in group.get("members", [])}
-
-
 def _patch(
     http: TestClient,
     tenant: TenantHandle,
@@ -89,29 +78,16 @@ def _patch(
 ) -> Response:
     return http.patch(
         f"{GROUPS}/{group_id}",
-        json={"schemas": [PATCH_OP], "Operations": list(operations)},
+        json=patch_op(*operations),
         headers={**tenant.scim_headers(), **(headers or {})},
     )
-
-
-def _patched(
-    http: TestClient, tenant: TenantHandle, group_id: str, *operations: dict[str, Any]
-) -> dict[str, Any]:
-    """A PATCH asking for no attributes answers 204 with the new ETag (RFC 7644 §3.5.2);
-    the group as a GET then reads it."""
-    r = _patch(http, tenant, group_id, *operations)
-    assert r.status_code == 204, r.text
-    assert r.content == b""
-    group = _get(http, tenant, group_id)
-    assert r.headers["ETag"] == group["meta"]["version"]
-    return group
 
 
 def _list(http: TestClient, tenant: TenantHandle, **params: Any) -> dict[str, Any]:
     r = http.get(GROUPS, params=params, headers=tenant.scim_headers())
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["schemas"] == [LIST_RESPONSE]
+    assert body["schemas"] == [LIST_SCHEMA]
     return dict(body)
 
 
@@ -168,7 +144,7 @@ def test_create_with_a_missing_member_creates_nothing(
         r = http.post(
             GROUPS, json=_group_body("Ghosts", [alice, bad]), headers=tenant.scim_headers()
         )
-        err = _error(r, 400, "invalidValue")
+        err = scim_error(r, 400, "invalidValue")
         assert bad in err["detail"]
     assert _list(http, tenant)["totalResults"] == 0
     assert _group_ids_of_user(http, tenant, alice) == set()
@@ -178,7 +154,7 @@ def test_duplicate_display_name_is_a_conflict(http: TestClient, tenant: TenantHa
     _create(http, tenant, "Sales")
     for name in ("Sales", "sales", "SALES"):
         r = http.post(GROUPS, json=_group_body(name), headers=tenant.scim_headers())
-        _error(r, 409, "uniqueness")
+        scim_error(r, 409, "uniqueness")
     assert _list(http, tenant)["totalResults"] == 1
 
 
@@ -191,11 +167,11 @@ def test_rename_to_a_taken_display_name_is_a_conflict(
     r = _patch(
         http, tenant, group["id"], {"op": "replace", "path": "displayName", "value": "taken"}
     )
-    _error(r, 409, "uniqueness")
+    scim_error(r, 409, "uniqueness")
     r = http.put(
         f"{GROUPS}/{group['id']}", json=_group_body("TAKEN"), headers=tenant.scim_headers()
     )
-    _error(r, 409, "uniqueness")
+    scim_error(r, 409, "uniqueness")
     assert _get(http, tenant, group["id"]) == before
 
 
@@ -215,7 +191,7 @@ def test_bad_group_body_is_refused(
 ) -> None:
     kwargs: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
     r = http.post(GROUPS, headers=tenant.scim_headers(), **kwargs)
-    _error(r, 400, scim_type)
+    scim_error(r, 400, scim_type)
     assert _list(http, tenant)["totalResults"] == 0
 
 
@@ -225,18 +201,18 @@ def test_bad_group_body_is_refused(
 def test_patch_adds_members(http: TestClient, tenant: TenantHandle) -> None:
     a, b, c = (_user(http, tenant) for _ in range(3))
     group = _create(http, tenant, "G", [a])
-    patched = _patched(
+    patched = patch_group(
         http,
         tenant,
         group["id"],
         {"op": "add", "path": "members", "value": [{"value": b}, {"value": c}]},
     )
-    assert _members(patched) == {a, b, c}
+    assert member_ids(patched) == {a, b, c}
     # adding someone who is already a member changes nothing (IdPs retry)
-    again = _patched(
+    again = patch_group(
         http, tenant, group["id"], {"op": "add", "path": "members", "value": [{"value": a}]}
     )
-    assert _members(again) == {a, b, c}
+    assert member_ids(again) == {a, b, c}
     assert _group_ids_of_user(http, tenant, c) == {group["id"]}
 
 
@@ -244,18 +220,18 @@ def test_patch_removes_members(http: TestClient, tenant: TenantHandle) -> None:
     a, b, c = (_user(http, tenant) for _ in range(3))
     group = _create(http, tenant, "G", [a, b, c])
     # Okta's form: a value filter in the path
-    patched = _patched(
+    patched = patch_group(
         http, tenant, group["id"], {"op": "remove", "path": f'members[value eq "{a}"]'}
     )
-    assert _members(patched) == {b, c}
+    assert member_ids(patched) == {b, c}
     # Entra ID's form: the members to remove in "value"
-    patched = _patched(
+    patched = patch_group(
         http, tenant, group["id"], {"op": "remove", "path": "members", "value": [{"value": b}]}
     )
-    assert _members(patched) == {c}
+    assert member_ids(patched) == {c}
     # everyone
-    patched = _patched(http, tenant, group["id"], {"op": "remove", "path": "members"})
-    assert _members(patched) == set()
+    patched = patch_group(http, tenant, group["id"], {"op": "remove", "path": "members"})
+    assert member_ids(patched) == set()
     for user in (a, b, c):
         assert _group_ids_of_user(http, tenant, user) == set()
 
@@ -263,21 +239,21 @@ def test_patch_removes_members(http: TestClient, tenant: TenantHandle) -> None:
 def test_patch_replaces_members_and_name(http: TestClient, tenant: TenantHandle) -> None:
     a, b, c = (_user(http, tenant) for _ in range(3))
     group = _create(http, tenant, "Old name", [a, b])
-    patched = _patched(
+    patched = patch_group(
         http,
         tenant,
         group["id"],
         {"op": "replace", "path": "members", "value": [{"value": b}, {"value": c}]},
         {"op": "replace", "path": "displayName", "value": "New name"},
     )
-    assert _members(patched) == {b, c}
+    assert member_ids(patched) == {b, c}
     assert patched["displayName"] == "New name"
     # Okta's rename: a path-less replace
-    renamed = _patched(
+    renamed = patch_group(
         http, tenant, group["id"], {"op": "replace", "value": {"displayName": "Newer"}}
     )
     assert renamed["displayName"] == "Newer"
-    assert _members(renamed) == {b, c}
+    assert member_ids(renamed) == {b, c}
 
 
 def test_member_changes_change_the_version(http: TestClient, tenant: TenantHandle) -> None:
@@ -285,7 +261,7 @@ def test_member_changes_change_the_version(http: TestClient, tenant: TenantHandl
     a, b = _user(http, tenant), _user(http, tenant)
     group = _create(http, tenant, "G", [a])
     first = group["meta"]["version"]
-    added = _patched(
+    added = patch_group(
         http, tenant, group["id"], {"op": "add", "path": "members", "value": [{"value": b}]}
     )
     assert added["meta"]["version"] != first
@@ -298,9 +274,9 @@ def test_member_changes_change_the_version(http: TestClient, tenant: TenantHandl
         {"op": "remove", "path": f'members[value eq "{a}"]'},
         headers={"If-Match": first},
     )
-    _error(r, 412)
-    assert _members(_get(http, tenant, group["id"])) == {a, b}
-    removed = _patched(
+    scim_error(r, 412)
+    assert member_ids(_get(http, tenant, group["id"])) == {a, b}
+    removed = patch_group(
         http, tenant, group["id"], {"op": "remove", "path": f'members[value eq "{a}"]'}
     )
     assert removed["meta"]["version"] not in (first, added["meta"]["version"])
@@ -320,7 +296,7 @@ def test_patch_with_a_missing_member_changes_nothing(
         {"op": "replace", "path": "displayName", "value": "Changed"},
         {"op": "add", "path": "members", "value": [{"value": b}, {"value": bad}]},
     )
-    err = _error(r, 400, "invalidValue")
+    err = scim_error(r, 400, "invalidValue")
     assert bad in err["detail"]
     assert _get(http, tenant, group["id"]) == before
     assert _group_ids_of_user(http, tenant, b) == set()
@@ -334,10 +310,10 @@ def test_another_tenants_user_cannot_be_a_member(
     r = _patch(
         http, tenant, group["id"], {"op": "add", "path": "members", "value": [{"value": theirs}]}
     )
-    _error(r, 400, "invalidValue")
-    assert _members(_get(http, tenant, group["id"])) == set()
+    scim_error(r, 400, "invalidValue")
+    assert member_ids(_get(http, tenant, group["id"])) == set()
     r = http.post(GROUPS, json=_group_body("Other", [theirs]), headers=tenant.scim_headers())
-    _error(r, 400, "invalidValue")
+    scim_error(r, 400, "invalidValue")
 
 
 @pytest.mark.parametrize(
@@ -362,7 +338,7 @@ def test_bad_patch_changes_nothing(
     a = _user(http, tenant)
     group = _create(http, tenant, "Stable", [a])
     before = _get(http, tenant, group["id"])
-    err = _error(_patch(http, tenant, group["id"], operation), 400)
+    err = scim_error(_patch(http, tenant, group["id"], operation), 400)
     expected = {scim_type} if isinstance(scim_type, str) else scim_type
     assert err.get("scimType") in expected, err
     assert _get(http, tenant, group["id"]) == before
@@ -383,7 +359,7 @@ def test_put_replaces_name_and_members(http: TestClient, tenant: TenantHandle) -
     replaced = r.json()
     assert r.headers["ETag"] == replaced["meta"]["version"] != group["meta"]["version"]
     assert replaced["displayName"] == "After"
-    assert _members(replaced) == {b, c}
+    assert member_ids(replaced) == {b, c}
     assert "externalId" not in replaced  # omitted on PUT: cleared
     assert _get(http, tenant, group["id"]) == replaced
     assert _group_ids_of_user(http, tenant, a) == set()
@@ -392,7 +368,7 @@ def test_put_replaces_name_and_members(http: TestClient, tenant: TenantHandle) -
         f"{GROUPS}/{group['id']}", json=_group_body("After"), headers=tenant.scim_headers()
     )
     assert r.status_code == 200, r.text
-    assert _members(r.json()) == set()
+    assert member_ids(r.json()) == set()
 
 
 def test_put_with_a_missing_member_changes_nothing(http: TestClient, tenant: TenantHandle) -> None:
@@ -404,21 +380,21 @@ def test_put_with_a_missing_member_changes_nothing(http: TestClient, tenant: Ten
         json=_group_body("Renamed", [b, MISSING_ID]),
         headers=tenant.scim_headers(),
     )
-    _error(r, 400, "invalidValue")
+    scim_error(r, 400, "invalidValue")
     assert _get(http, tenant, group["id"]) == before
 
 
 def test_put_with_a_stale_version_is_refused(http: TestClient, tenant: TenantHandle) -> None:
     group = _create(http, tenant, "G")
     stale = group["meta"]["version"]
-    _patched(http, tenant, group["id"], {"op": "replace", "path": "displayName", "value": "H"})
+    patch_group(http, tenant, group["id"], {"op": "replace", "path": "displayName", "value": "H"})
     before = _get(http, tenant, group["id"])
     r = http.put(
         f"{GROUPS}/{group['id']}",
         json=_group_body("I"),
         headers={**tenant.scim_headers(), "If-Match": stale},
     )
-    _error(r, 412)
+    scim_error(r, 412)
     assert _get(http, tenant, group["id"]) == before
 
 
@@ -446,7 +422,7 @@ def test_excluded_members(http: TestClient, tenant: TenantHandle) -> None:
     page = _list(http, tenant, filter='displayName eq "big"', excludedAttributes="members")
     assert [g["id"] for g in page["Resources"]] == [group["id"]]
     # the members are still there
-    assert _members(_get(http, tenant, group["id"])) == {a}
+    assert member_ids(_get(http, tenant, group["id"])) == {a}
 
 
 def test_list_groups_sorted_and_paged(http: TestClient, tenant: TenantHandle) -> None:
@@ -469,8 +445,8 @@ def test_delete(http: TestClient, tenant: TenantHandle) -> None:
     keep = _create(http, tenant, "Kept", [a])
     r = http.delete(f"{GROUPS}/{group['id']}", headers=tenant.scim_headers())
     assert r.status_code == 204, r.text
-    _error(http.get(f"{GROUPS}/{group['id']}", headers=tenant.scim_headers()), 404)
-    _error(http.delete(f"{GROUPS}/{group['id']}", headers=tenant.scim_headers()), 404)
+    scim_error(http.get(f"{GROUPS}/{group['id']}", headers=tenant.scim_headers()), 404)
+    scim_error(http.delete(f"{GROUPS}/{group['id']}", headers=tenant.scim_headers()), 404)
     assert [g["id"] for g in _list(http, tenant)["Resources"]] == [keep["id"]]
     # the member is still there, in the group that remains only
     assert _group_ids_of_user(http, tenant, a) == {keep["id"]}
@@ -483,7 +459,7 @@ def test_delete_with_a_stale_version_is_refused(http: TestClient, tenant: Tenant
     r = http.delete(
         f"{GROUPS}/{group['id']}", headers={**tenant.scim_headers(), "If-Match": 'W/"999"'}
     )
-    _error(r, 412)
+    scim_error(r, 412)
     _get(http, tenant, group["id"])
 
 
@@ -491,10 +467,10 @@ def test_delete_with_a_stale_version_is_refused(http: TestClient, tenant: Tenant
 def test_unknown_group_is_404(http: TestClient, tenant: TenantHandle, group_id: str) -> None:
     headers = tenant.scim_headers()
     url = f"{GROUPS}/{group_id}"
-    _error(http.get(url, headers=headers), 404)
-    _error(http.put(url, json=_group_body("x"), headers=headers), 404)
-    _error(_patch(http, tenant, group_id, {"op": "remove", "path": "members"}), 404)
-    _error(http.delete(url, headers=headers), 404)
+    scim_error(http.get(url, headers=headers), 404)
+    scim_error(http.put(url, json=_group_body("x"), headers=headers), 404)
+    scim_error(_patch(http, tenant, group_id, {"op": "remove", "path": "members"}), 404)
+    scim_error(http.delete(url, headers=headers), 404)
     assert _list(http, tenant)["totalResults"] == 0
 
 
@@ -503,8 +479,8 @@ def test_another_tenants_group_is_not_found(
 ) -> None:
     theirs = _create(http, other_tenant, "Theirs")
     url = f"{GROUPS}/{theirs['id']}"
-    _error(http.get(url, headers=tenant.scim_headers()), 404)
-    _error(http.delete(url, headers=tenant.scim_headers()), 404)
+    scim_error(http.get(url, headers=tenant.scim_headers()), 404)
+    scim_error(http.delete(url, headers=tenant.scim_headers()), 404)
     assert _get(http, other_tenant, theirs["id"]) == theirs
     # and the name is only taken in the other tenant
     _create(http, tenant, "Theirs")
@@ -518,9 +494,9 @@ def test_alias_serves_the_same_groups(http: TestClient, tenant: TenantHandle) ->
     assert r.status_code == 201, r.text
     assert r.headers["Location"].startswith("http://testserver/api/scim/v2/Groups/")
     group = r.json()
-    assert _members(_get(http, tenant, group["id"])) == {a}
+    assert member_ids(_get(http, tenant, group["id"])) == {a}
     r = http.post("/api/scim/v2/Groups", json=_group_body("aliased"), headers=tenant.scim_headers())
-    _error(r, 409, "uniqueness")
+    scim_error(r, 409, "uniqueness")
 
 
 # ---- PATCH answers -------------------------------------------------------------------------
@@ -533,7 +509,7 @@ def test_patch_answers_the_group_when_attributes_are_asked_for(
     a, b = _user(http, tenant), _user(http, tenant)
     group = _create(http, tenant, "G", [a])
     add_b = {
-        "schemas": [PATCH_OP],
+        "schemas": [PATCH_SCHEMA],
         "Operations": [{"op": "add", "path": "members", "value": [{"value": b}]}],
     }
     r = http.patch(
@@ -545,7 +521,7 @@ def test_patch_answers_the_group_when_attributes_are_asked_for(
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith(SCIM_JSON)
     body = r.json()
-    assert _members(body) == {a, b}
+    assert member_ids(body) == {a, b}
     assert body["displayName"] == "G"
     assert r.headers["ETag"] == _get(http, tenant, group["id"])["meta"]["version"]
 
@@ -553,7 +529,7 @@ def test_patch_answers_the_group_when_attributes_are_asked_for(
         f"{GROUPS}/{group['id']}",
         params={"excludedAttributes": "members"},
         json={
-            "schemas": [PATCH_OP],
+            "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}],
         },
         headers=tenant.scim_headers(),
@@ -561,7 +537,7 @@ def test_patch_answers_the_group_when_attributes_are_asked_for(
     assert r.status_code == 200, r.text
     assert "members" not in r.json()
     assert r.json()["displayName"] == "Renamed"
-    assert _members(_get(http, tenant, group["id"])) == {a, b}
+    assert member_ids(_get(http, tenant, group["id"])) == {a, b}
 
 
 @pytest.mark.parametrize(
@@ -610,12 +586,12 @@ def test_member_operation_forms(
     )
     with PATCH_POLICY:
         PatchOp[Group].model_validate(
-            {"schemas": [PATCH_OP], "Operations": ops}, scim_ctx=Context.RESOURCE_PATCH_REQUEST
+            {"schemas": [PATCH_SCHEMA], "Operations": ops}, scim_ctx=Context.RESOURCE_PATCH_REQUEST
         ).patch(view)
     expected = {m.value for m in view.members or []}
 
-    patched = _patched(http, tenant, group["id"], *ops)
-    assert _members(patched) == expected
+    patched = patch_group(http, tenant, group["id"], *ops)
+    assert member_ids(patched) == expected
     assert patched["displayName"] == view.display_name
     for user in (a, b, c):
         assert (group["id"] in _group_ids_of_user(http, tenant, user)) is (user in expected)
@@ -632,4 +608,4 @@ def test_idempotent_member_changes_change_nothing(http: TestClient, tenant: Tena
         {"op": "remove", "path": f'members[value eq "{b}"]'},
         {"op": "remove", "path": "members", "value": [{"value": MISSING_ID}]},
     ):
-        assert _patched(http, tenant, group["id"], op) == before
+        assert patch_group(http, tenant, group["id"], op) == before

@@ -17,13 +17,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.scim.support import (
+    ENTERPRISE,
+    GROUP_SCHEMA,
+    PATCH_SCHEMA,
+    SCIM,
+    USER_SCHEMA,
+    scim_get,
+    scim_patch,
+    scim_post,
+    scim_put,
+    v2_get,
+)
 from tests.factories import V2, TenantHandle
-
-SCIM = "/scim/v2"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 # Written by people, not by a formatter: each must come back character for character.
 FREE_TEXT_PHONES = ["555-415-1337", "(425) 555-0100", "020 7946 0958", "+49 (0)30 1234567"]
@@ -42,44 +48,6 @@ def _user(**fields: Any) -> dict[str, Any]:
     return body
 
 
-def _post(http: TestClient, tenant: TenantHandle, body: dict[str, Any]) -> dict[str, Any]:
-    r = http.post(f"{SCIM}/Users", json=body, headers=tenant.scim_headers())
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-def _put(
-    http: TestClient, tenant: TenantHandle, user_id: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    r = http.put(f"{SCIM}/Users/{user_id}", json=body, headers=tenant.scim_headers())
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _patch(
-    http: TestClient, tenant: TenantHandle, user_id: str, *operations: dict[str, Any]
-) -> dict[str, Any]:
-    r = http.patch(
-        f"{SCIM}/Users/{user_id}",
-        json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)},
-        headers=tenant.scim_headers(),
-    )
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _get(http: TestClient, tenant: TenantHandle, user_id: str) -> dict[str, Any]:
-    r = http.get(f"{SCIM}/Users/{user_id}", headers=tenant.scim_headers())
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _v2(http: TestClient, tenant: TenantHandle, user_id: str) -> dict[str, Any]:
-    r = http.get(f"{V2}/users/{user_id}", headers=tenant.headers("user:read"))
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 def _manager(user: dict[str, Any]) -> str | None:
     manager = user.get(ENTERPRISE, {}).get("manager")
     return None if manager is None else str(manager["value"])
@@ -93,9 +61,9 @@ def test_a_phone_number_is_stored_exactly_as_sent(
     http: TestClient, tenant: TenantHandle, phone: str
 ) -> None:
     sent = [{"value": phone, "type": "work", "primary": True}]
-    created = _post(http, tenant, _user(phoneNumbers=sent))
+    created = scim_post(http, tenant, "/Users", _user(phoneNumbers=sent))
     assert created["phoneNumbers"] == sent
-    assert _get(http, tenant, created["id"])["phoneNumbers"] == sent
+    assert scim_get(http, tenant, f"/Users/{created['id']}")["phoneNumbers"] == sent
 
     # PUT: the number moves to the mobile entry, beside an E.164 one.
     replaced = [
@@ -103,34 +71,39 @@ def test_a_phone_number_is_stored_exactly_as_sent(
         {"value": phone, "type": "mobile"},
     ]
     body = {**_user(userName=created["userName"]), "phoneNumbers": replaced}
-    assert _put(http, tenant, created["id"], body)["phoneNumbers"] == replaced
-    assert _get(http, tenant, created["id"])["phoneNumbers"] == replaced
+    assert scim_put(http, tenant, f"/Users/{created['id']}", body)["phoneNumbers"] == replaced
+    assert scim_get(http, tenant, f"/Users/{created['id']}")["phoneNumbers"] == replaced
 
     # PATCH through Entra's filtered path, on a user that has no fax yet.
-    patched = _patch(
+    patched = scim_patch(
         http,
         tenant,
-        created["id"],
+        f"/Users/{created['id']}",
         {"op": "Add", "path": 'phoneNumbers[type eq "fax"].value', "value": phone},
     )
     expected = [*replaced, {"value": phone, "type": "fax"}]
     assert patched["phoneNumbers"] == expected
-    assert _get(http, tenant, created["id"])["phoneNumbers"] == expected
+    assert scim_get(http, tenant, f"/Users/{created['id']}")["phoneNumbers"] == expected
 
 
 def test_users_sharing_a_switchboard_number_are_all_accepted(
     http: TestClient, tenant: TenantHandle
 ) -> None:
     switchboard = [{"value": "(425) 555-0100", "type": "work", "primary": True}]
-    first = _post(http, tenant, _user(phoneNumbers=switchboard))
-    second = _post(http, tenant, _user(phoneNumbers=switchboard))
-    third = _post(http, tenant, _user())
-    _patch(http, tenant, third["id"], {"op": "add", "path": "phoneNumbers", "value": switchboard})
+    first = scim_post(http, tenant, "/Users", _user(phoneNumbers=switchboard))
+    second = scim_post(http, tenant, "/Users", _user(phoneNumbers=switchboard))
+    third = scim_post(http, tenant, "/Users", _user())
+    scim_patch(
+        http,
+        tenant,
+        f"/Users/{third['id']}",
+        {"op": "add", "path": "phoneNumbers", "value": switchboard},
+    )
     for user in (first, second, third):
-        assert _get(http, tenant, user["id"])["phoneNumbers"] == switchboard
+        assert scim_get(http, tenant, f"/Users/{user['id']}")["phoneNumbers"] == switchboard
     # A full replace that keeps the shared number is no conflict either.
     body = {**_user(userName=second["userName"]), "phoneNumbers": switchboard}
-    assert _put(http, tenant, second["id"], body)["phoneNumbers"] == switchboard
+    assert scim_put(http, tenant, f"/Users/{second['id']}", body)["phoneNumbers"] == switchboard
 
 
 # ---- email addresses -----------------------------------------------------------------------
@@ -141,24 +114,24 @@ def test_special_use_email_domains_are_accepted(
     http: TestClient, tenant: TenantHandle, address: str
 ) -> None:
     sent = [{"value": address, "type": "work", "primary": True}]
-    created = _post(http, tenant, _user(userName=address, emails=sent))
+    created = scim_post(http, tenant, "/Users", _user(userName=address, emails=sent))
     assert created["userName"] == address
     assert created["emails"] == sent
-    assert _get(http, tenant, created["id"])["emails"] == sent
-    assert _v2(http, tenant, created["id"])["email"] == address
+    assert scim_get(http, tenant, f"/Users/{created['id']}")["emails"] == sent
+    assert v2_get(http, tenant, f"/users/{created['id']}", "user:read")["email"] == address
 
     local, domain = address.split("@")
     other = f"{local}.other@{domain}"
     body = _user(userName=address, emails=[{"value": other, "type": "work", "primary": True}])
-    assert _put(http, tenant, created["id"], body)["emails"][0]["value"] == other
-    patched = _patch(
+    assert scim_put(http, tenant, f"/Users/{created['id']}", body)["emails"][0]["value"] == other
+    patched = scim_patch(
         http,
         tenant,
-        created["id"],
+        f"/Users/{created['id']}",
         {"op": "replace", "path": 'emails[type eq "work"].value', "value": address},
     )
     assert patched["emails"] == sent
-    assert _v2(http, tenant, created["id"])["email"] == address
+    assert v2_get(http, tenant, f"/users/{created['id']}", "user:read")["email"] == address
 
     # The same address domain through v2.
     v2_address = f"{local}.v2@{domain}"
@@ -168,8 +141,8 @@ def test_special_use_email_domains_are_accepted(
         headers=tenant.headers(),
     )
     assert r.status_code == 201, r.text
-    assert _v2(http, tenant, r.json()["id"])["email"] == v2_address
-    assert _get(http, tenant, r.json()["id"])["emails"][0]["value"] == v2_address
+    assert v2_get(http, tenant, f"/users/{r.json()['id']}", "user:read")["email"] == v2_address
+    assert scim_get(http, tenant, f"/Users/{r.json()['id']}")["emails"][0]["value"] == v2_address
 
 
 def test_every_email_and_phone_number_is_kept_with_its_type(
@@ -186,14 +159,17 @@ def test_every_email_and_phone_number_is_kept_with_its_type(
         {"value": "+1 (425) 555-0100", "type": "mobile", "primary": True},
         {"value": "020 7946 0958", "type": "fax"},
     ]
-    created = _post(http, tenant, _user(emails=emails, phoneNumbers=phones))
+    created = scim_post(http, tenant, "/Users", _user(emails=emails, phoneNumbers=phones))
     assert created["emails"] == emails
     assert created["phoneNumbers"] == phones
-    got = _get(http, tenant, created["id"])
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     assert got["emails"] == emails
     assert got["phoneNumbers"] == phones
     # The primary address is the one every other surface shows.
-    assert _v2(http, tenant, created["id"])["email"] == f"home.{n}@example.net"
+    assert (
+        v2_get(http, tenant, f"/users/{created['id']}", "user:read")["email"]
+        == f"home.{n}@example.net"
+    )
 
     # PUT: another primary, one entry fewer.
     emails = [
@@ -202,33 +178,39 @@ def test_every_email_and_phone_number_is_kept_with_its_type(
     ]
     phones = [{"value": "555-415-1337", "type": "work", "primary": True}, phones[2]]
     body = _user(userName=created["userName"], emails=emails, phoneNumbers=phones)
-    replaced = _put(http, tenant, created["id"], body)
+    replaced = scim_put(http, tenant, f"/Users/{created['id']}", body)
     assert (replaced["emails"], replaced["phoneNumbers"]) == (emails, phones)
-    assert _v2(http, tenant, created["id"])["email"] == f"work.{n}@example.com"
+    assert (
+        v2_get(http, tenant, f"/users/{created['id']}", "user:read")["email"]
+        == f"work.{n}@example.com"
+    )
 
     # PATCH: Okta adds a home address, Entra changes the fax through its filtered path.
     added = {"value": f"home2.{n}@example.net", "type": "home"}
-    patched = _patch(
+    patched = scim_patch(
         http,
         tenant,
-        created["id"],
+        f"/Users/{created['id']}",
         {"op": "add", "path": "emails", "value": [added]},
         {"op": "Replace", "path": 'phoneNumbers[type eq "fax"].value', "value": "020 7946 0000"},
     )
     emails = [*emails, added]
     phones = [phones[0], {"value": "020 7946 0000", "type": "fax"}]
     assert (patched["emails"], patched["phoneNumbers"]) == (emails, phones)
-    got = _get(http, tenant, created["id"])
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     assert (got["emails"], got["phoneNumbers"]) == (emails, phones)
-    assert _v2(http, tenant, created["id"])["email"] == f"work.{n}@example.com"
+    assert (
+        v2_get(http, tenant, f"/users/{created['id']}", "user:read")["email"]
+        == f"work.{n}@example.com"
+    )
 
 
 # ---- attribute names in any case (RFC 7643 §2.1) ---------------------------------------------
 
 
 def test_attribute_names_in_any_case_are_accepted(http: TestClient, tenant: TenantHandle) -> None:
-    boss = _post(http, tenant, _user())
-    deputy = _post(http, tenant, _user())
+    boss = scim_post(http, tenant, "/Users", _user())
+    deputy = scim_post(http, tenant, "/Users", _user())
     n = secrets.token_hex(4)
     body = {
         "Schemas": [USER_SCHEMA, ENTERPRISE.upper()],
@@ -244,8 +226,8 @@ def test_attribute_names_in_any_case_are_accepted(http: TestClient, tenant: Tena
             "Manager": {"Value": boss["id"]},
         },
     }
-    created = _post(http, tenant, body)
-    got = _get(http, tenant, created["id"])
+    created = scim_post(http, tenant, "/Users", body)
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     for user in (created, got):
         assert user["userName"] == f"Cased.{n}@example.com"
         assert user["name"]["givenName"] == "Cased"
@@ -261,22 +243,22 @@ def test_attribute_names_in_any_case_are_accepted(http: TestClient, tenant: Tena
 
     body["DisplayName"] = "Replaced"
     body[ENTERPRISE.upper()] = {"MANAGER": {"VALUE": deputy["id"]}, "CostCenter": "42"}
-    replaced = _put(http, tenant, created["id"], body)
+    replaced = scim_put(http, tenant, f"/Users/{created['id']}", body)
     assert replaced["displayName"] == "Replaced"
     assert _manager(replaced) == deputy["id"]
     assert replaced[ENTERPRISE]["costCenter"] == "42"
     assert "department" not in replaced[ENTERPRISE]
 
-    patched = _patch(
+    patched = scim_patch(
         http,
         tenant,
-        created["id"],
+        f"/Users/{created['id']}",
         {"op": "replace", "path": "Name.GivenName", "value": "Patched"},
         {"op": "replace", "path": f"{ENTERPRISE}:Manager", "value": {"Value": boss["id"]}},
         {"op": "replace", "path": "Department", "value": "Sales"},
         {"op": "replace", "value": {"DisplayName": "Pathless", "Title": "Lead"}},
     )
-    got = _get(http, tenant, created["id"])
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     for user in (patched, got):
         assert user["name"]["givenName"] == "Patched"
         assert _manager(user) == boss["id"]
@@ -285,27 +267,27 @@ def test_attribute_names_in_any_case_are_accepted(http: TestClient, tenant: Tena
         assert user["title"] == "Lead"
 
     # The extension in a path-less value, its URN and attributes in any case.
-    _patch(
+    scim_patch(
         http,
         tenant,
-        created["id"],
+        f"/Users/{created['id']}",
         {"op": "Replace", "value": {ENTERPRISE.lower(): {"Manager": {"Value": deputy["id"]}}}},
     )
-    assert _manager(_get(http, tenant, created["id"])) == deputy["id"]
-    _patch(
+    assert _manager(scim_get(http, tenant, f"/Users/{created['id']}")) == deputy["id"]
+    scim_patch(
         http,
         tenant,
-        created["id"],
+        f"/Users/{created['id']}",
         {"op": "Replace", "value": {f"{ENTERPRISE.upper()}:MANAGER": boss["id"]}},
     )
-    assert _manager(_get(http, tenant, created["id"])) == boss["id"]
+    assert _manager(scim_get(http, tenant, f"/Users/{created['id']}")) == boss["id"]
 
 
 def test_group_attribute_names_in_any_case_are_accepted(
     http: TestClient, tenant: TenantHandle
 ) -> None:
-    ada = _post(http, tenant, _user())
-    bob = _post(http, tenant, _user())
+    ada = scim_post(http, tenant, "/Users", _user())
+    bob = scim_post(http, tenant, "/Users", _user())
     name = f"Cased {secrets.token_hex(4)}"
     r = http.post(
         f"{SCIM}/Groups",
@@ -373,46 +355,49 @@ def _manager_shapes() -> list[Any]:
 
 @pytest.mark.parametrize("shape", _manager_shapes())
 def test_manager_in_every_shape(http: TestClient, tenant: TenantHandle, shape: Any) -> None:
-    boss = _post(http, tenant, _user())
-    deputy = _post(http, tenant, _user())
+    boss = scim_post(http, tenant, "/Users", _user())
+    deputy = scim_post(http, tenant, "/Users", _user())
     body = _user(schemas=[USER_SCHEMA, ENTERPRISE], **{ENTERPRISE: {"manager": shape(boss["id"])}})
-    created = _post(http, tenant, body)
+    created = scim_post(http, tenant, "/Users", body)
     assert _manager(created) == boss["id"]
-    assert _manager(_get(http, tenant, created["id"])) == boss["id"]
+    assert _manager(scim_get(http, tenant, f"/Users/{created['id']}")) == boss["id"]
 
     body[ENTERPRISE] = {"manager": shape(deputy["id"])}
-    assert _manager(_put(http, tenant, created["id"], body)) == deputy["id"]
-    assert _manager(_get(http, tenant, created["id"])) == deputy["id"]
+    assert _manager(scim_put(http, tenant, f"/Users/{created['id']}", body)) == deputy["id"]
+    assert _manager(scim_get(http, tenant, f"/Users/{created['id']}")) == deputy["id"]
 
     for path in (f"{ENTERPRISE}:manager", "manager"):
         for op, who in (("add", boss), ("replace", deputy)):
-            patched = _patch(
-                http, tenant, created["id"], {"op": op, "path": path, "value": shape(who["id"])}
+            patched = scim_patch(
+                http,
+                tenant,
+                f"/Users/{created['id']}",
+                {"op": op, "path": path, "value": shape(who["id"])},
             )
             assert _manager(patched) == who["id"]
-            assert _manager(_get(http, tenant, created["id"])) == who["id"]
+            assert _manager(scim_get(http, tenant, f"/Users/{created['id']}")) == who["id"]
 
     # Path-less, under the extension and as a URN-qualified key.
     for value in (
         {ENTERPRISE: {"manager": shape(boss["id"])}},
         {f"{ENTERPRISE}:manager": shape(deputy["id"])},
     ):
-        _patch(http, tenant, created["id"], {"op": "replace", "value": value})
-    assert _manager(_get(http, tenant, created["id"])) == deputy["id"]
+        scim_patch(http, tenant, f"/Users/{created['id']}", {"op": "replace", "value": value})
+    assert _manager(scim_get(http, tenant, f"/Users/{created['id']}")) == deputy["id"]
 
 
 @pytest.mark.parametrize("empty", [[], None, ""], ids=["empty-list", "null", "empty-id"])
 def test_an_empty_manager_clears_it(http: TestClient, tenant: TenantHandle, empty: Any) -> None:
-    boss = _post(http, tenant, _user())
+    boss = scim_post(http, tenant, "/Users", _user())
     with_boss = {ENTERPRISE: {"manager": {"value": boss["id"]}, "department": "R&D"}}
     body = _user(schemas=[USER_SCHEMA, ENTERPRISE], **with_boss)
-    created = _post(http, tenant, body)
+    created = scim_post(http, tenant, "/Users", body)
     assert _manager(created) == boss["id"]
 
     # PUT with an empty manager.
     body[ENTERPRISE] = {"manager": empty, "department": "R&D"}
-    assert _manager(_put(http, tenant, created["id"], body)) is None
-    assert _manager(_get(http, tenant, created["id"])) is None
+    assert _manager(scim_put(http, tenant, f"/Users/{created['id']}", body)) is None
+    assert _manager(scim_get(http, tenant, f"/Users/{created['id']}")) is None
 
     # PATCH with an empty manager, by path and path-less.
     for operation in (
@@ -420,23 +405,31 @@ def test_an_empty_manager_clears_it(http: TestClient, tenant: TenantHandle, empt
         {"op": "add", "path": "manager", "value": empty},
         {"op": "replace", "value": {f"{ENTERPRISE}:manager": empty}},
     ):
-        _patch(http, tenant, created["id"], {"op": "add", "path": "manager", "value": boss["id"]})
-        assert _manager(_get(http, tenant, created["id"])) == boss["id"]
-        patched = _patch(http, tenant, created["id"], operation)
+        scim_patch(
+            http,
+            tenant,
+            f"/Users/{created['id']}",
+            {"op": "add", "path": "manager", "value": boss["id"]},
+        )
+        assert _manager(scim_get(http, tenant, f"/Users/{created['id']}")) == boss["id"]
+        patched = scim_patch(http, tenant, f"/Users/{created['id']}", operation)
         assert _manager(patched) is None
-        got = _get(http, tenant, created["id"])
+        got = scim_get(http, tenant, f"/Users/{created['id']}")
         assert _manager(got) is None
         assert got[ENTERPRISE]["department"] == "R&D"
 
     # POST with an empty manager: none.
-    created = _post(
-        http, tenant, _user(schemas=[USER_SCHEMA, ENTERPRISE], **{ENTERPRISE: {"manager": empty}})
+    created = scim_post(
+        http,
+        tenant,
+        "/Users",
+        _user(schemas=[USER_SCHEMA, ENTERPRISE], **{ENTERPRISE: {"manager": empty}}),
     )
     assert _manager(created) is None
 
 
 def test_manager_list_of_two_is_refused(http: TestClient, tenant: TenantHandle) -> None:
-    a, b = _post(http, tenant, _user()), _post(http, tenant, _user())
+    a, b = scim_post(http, tenant, "/Users", _user()), scim_post(http, tenant, "/Users", _user())
     body = _user(
         schemas=[USER_SCHEMA, ENTERPRISE],
         **{ENTERPRISE: {"manager": [{"value": a["id"]}, {"value": b["id"]}]}},
@@ -464,8 +457,8 @@ def test_okta_reference_user(http: TestClient, tenant: TenantHandle) -> None:
         "password": "1mz050nq",
         "active": True,
     }
-    created = _post(http, tenant, body)
-    got = _get(http, tenant, created["id"])
+    created = scim_post(http, tenant, "/Users", body)
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     for user in (created, got):
         for key in ("userName", "emails", "displayName", "locale", "externalId"):
             assert user[key] == body[key], key
@@ -473,7 +466,10 @@ def test_okta_reference_user(http: TestClient, tenant: TenantHandle) -> None:
         assert user["name"]["familyName"] == "User"
         assert user["active"] is True
         assert "password" not in user
-    assert _v2(http, tenant, created["id"])["email"] == "test.user@okta.local"
+    assert (
+        v2_get(http, tenant, f"/users/{created['id']}", "user:read")["email"]
+        == "test.user@okta.local"
+    )
 
     put_body = {
         **body,
@@ -486,23 +482,25 @@ def test_okta_reference_user(http: TestClient, tenant: TenantHandle) -> None:
             {"value": "test.user@home.arpa", "type": "home"},
         ],
     }
-    replaced = _put(http, tenant, created["id"], put_body)
-    got = _get(http, tenant, created["id"])
+    replaced = scim_put(http, tenant, f"/Users/{created['id']}", put_body)
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     for user in (replaced, got):
         for key in ("emails", "phoneNumbers"):
             assert user[key] == put_body[key], key
         assert user["name"]["givenName"] == "Another"
 
-    patched = _patch(http, tenant, created["id"], {"op": "replace", "value": {"active": False}})
+    patched = scim_patch(
+        http, tenant, f"/Users/{created['id']}", {"op": "replace", "value": {"active": False}}
+    )
     assert patched["active"] is False
     assert patched["emails"] == put_body["emails"]
-    assert _v2(http, tenant, created["id"])["status"] == "inactive"
+    assert v2_get(http, tenant, f"/users/{created['id']}", "user:read")["status"] == "inactive"
 
 
 def test_entra_reference_user(http: TestClient, tenant: TenantHandle) -> None:
     """Microsoft's create body with the enterprise extension and the phone numbers of Entra's
     default mapping, ``active`` from a Switch() expression, then the PATCHes Entra sends."""
-    boss = _post(http, tenant, _user())
+    boss = scim_post(http, tenant, "/Users", _user())
     n = uuid.uuid4()
     body = {
         "schemas": [USER_SCHEMA, ENTERPRISE],
@@ -528,8 +526,8 @@ def test_entra_reference_user(http: TestClient, tenant: TenantHandle) -> None:
             "manager": {"value": boss["id"]},
         },
     }
-    created = _post(http, tenant, body)
-    got = _get(http, tenant, created["id"])
+    created = scim_post(http, tenant, "/Users", body)
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     for user in (created, got):
         for key in ("externalId", "userName", "emails", "phoneNumbers"):
             assert user[key] == body[key], key
@@ -539,12 +537,15 @@ def test_entra_reference_user(http: TestClient, tenant: TenantHandle) -> None:
         assert user[ENTERPRISE]["employeeNumber"] == "100009"
         assert user[ENTERPRISE]["department"] == "Human Resources US"
         assert _manager(user) == boss["id"]
-    assert _v2(http, tenant, created["id"])["email"] == body["emails"][0]["value"]
+    assert (
+        v2_get(http, tenant, f"/users/{created['id']}", "user:read")["email"]
+        == body["emails"][0]["value"]
+    )
 
-    patched = _patch(
+    patched = scim_patch(
         http,
         tenant,
-        created["id"],
+        f"/Users/{created['id']}",
         {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "555-415-1337"},
         {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"},
         {"op": "Replace", "path": "active", "value": "False"},
@@ -555,7 +556,7 @@ def test_entra_reference_user(http: TestClient, tenant: TenantHandle) -> None:
         {"type": "mobile", "value": "555-415-1337"},
         {"type": "fax", "value": "425.555.0102"},
     ]
-    got = _get(http, tenant, created["id"])
+    got = scim_get(http, tenant, f"/Users/{created['id']}")
     for user in (patched, got):
         assert user["phoneNumbers"] == phones
         assert user["name"]["familyName"] == "updatedFamilyName"

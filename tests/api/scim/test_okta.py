@@ -15,13 +15,17 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.factories import V2, TenantHandle
-
-SCIM = "/scim/v2"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.api.scim.support import (
+    GROUP_SCHEMA,
+    LIST_SCHEMA,
+    SCIM,
+    USER_SCHEMA,
+    member_ids,
+    patch_group,
+    scim_patch,
+    v2_get,
+)
+from tests.factories import TenantHandle
 
 
 def _okta_user(user_name: str, *, given: str = "Test", family: str = "User") -> dict[str, Any]:
@@ -52,45 +56,6 @@ def _lookup(http: TestClient, tenant: TenantHandle, user_name: str) -> dict[str,
     body = r.json()
     assert body["schemas"] == [LIST_SCHEMA]
     return dict(body)
-
-
-def _patch(
-    http: TestClient, tenant: TenantHandle, path: str, *operations: dict[str, Any]
-) -> dict[str, Any]:
-    r = http.patch(
-        f"{SCIM}{path}",
-        json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)},
-        headers=tenant.scim_headers(),
-    )
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _patch_group(
-    http: TestClient, tenant: TenantHandle, group_id: str, *operations: dict[str, Any]
-) -> dict[str, Any]:
-    """A Group PATCH answers 204 No Content with the new ETag, as the IdP expects; the
-    group is then read back."""
-    r = http.patch(
-        f"{SCIM}/Groups/{group_id}",
-        json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)},
-        headers=tenant.scim_headers(),
-    )
-    assert r.status_code == 204, r.text
-    got = http.get(f"{SCIM}/Groups/{group_id}", headers=tenant.scim_headers())
-    assert got.status_code == 200, got.text
-    assert r.headers["ETag"] == got.headers["ETag"] == got.json()["meta"]["version"]
-    return dict(got.json())
-
-
-def _v2_user(http: TestClient, tenant: TenantHandle, user_id: str) -> dict[str, Any]:
-    r = http.get(f"{V2}/users/{user_id}", headers=tenant.headers("user:read"))
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def _member_ids(group: dict[str, Any]) -> set[str]:
-    return {m["value"] for m in group.get("members", [])}
 
 
 # ---- users ---------------------------------------------------------------------------------
@@ -197,7 +162,7 @@ def test_user_lifecycle(http: TestClient, tenant: TenantHandle) -> None:
     assert replaced["meta"]["version"] != created["meta"]["version"]
 
     # Deactivate: a path-less replace of active.
-    deactivated = _patch(
+    deactivated = scim_patch(
         http, tenant, f"/Users/{user_id}", {"op": "replace", "value": {"active": False}}
     )
     assert deactivated["active"] is False
@@ -206,19 +171,19 @@ def test_user_lifecycle(http: TestClient, tenant: TenantHandle) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["active"] is False
     assert _lookup(http, tenant, user_name)["Resources"][0]["active"] is False
-    v2 = _v2_user(http, tenant, user_id)
+    v2 = v2_get(http, tenant, f"/users/{user_id}", "user:read")
     assert v2["status"] == "inactive"
     assert v2["isActive"] is False
     assert v2["email"] == f"renamed.{user_name}"
 
     # Reactivate the same way.
-    reactivated = _patch(
+    reactivated = scim_patch(
         http, tenant, f"/Users/{user_id}", {"op": "replace", "value": {"active": True}}
     )
     assert reactivated["active"] is True
     r = http.get(f"{SCIM}/Users/{user_id}", headers=tenant.scim_headers())
     assert r.json()["active"] is True
-    v2 = _v2_user(http, tenant, user_id)
+    v2 = v2_get(http, tenant, f"/users/{user_id}", "user:read")
     assert v2["status"] == "active"
     assert v2["isActive"] is True
 
@@ -284,7 +249,7 @@ def test_push_groups(http: TestClient, tenant: TenantHandle) -> None:
     group_id = group["id"]
     assert group["schemas"] == [GROUP_SCHEMA]
     assert group["displayName"] == name
-    assert _member_ids(group) == {alice["id"], bob["id"]}
+    assert member_ids(group) == {alice["id"], bob["id"]}
     assert r.headers["Location"] == group["meta"]["location"]
     assert group["meta"]["resourceType"] == "Group"
 
@@ -302,7 +267,7 @@ def test_push_groups(http: TestClient, tenant: TenantHandle) -> None:
 
     # Rename: a path-less replace that repeats the group's id.
     new_name = f"{name} renamed"
-    renamed = _patch_group(
+    renamed = patch_group(
         http,
         tenant,
         group_id,
@@ -310,10 +275,10 @@ def test_push_groups(http: TestClient, tenant: TenantHandle) -> None:
     )
     assert renamed["id"] == group_id
     assert renamed["displayName"] == new_name
-    assert _member_ids(renamed) == {alice["id"], bob["id"]}
+    assert member_ids(renamed) == {alice["id"], bob["id"]}
 
     # Add a member.
-    added = _patch_group(
+    added = patch_group(
         http,
         tenant,
         group_id,
@@ -323,22 +288,19 @@ def test_push_groups(http: TestClient, tenant: TenantHandle) -> None:
             "value": [{"value": carol["id"], "display": carol["userName"]}],
         },
     )
-    assert _member_ids(added) == {alice["id"], bob["id"], carol["id"]}
+    assert member_ids(added) == {alice["id"], bob["id"], carol["id"]}
 
     # Remove a member by a value filter in the path.
-    removed = _patch_group(
-        http,
-        tenant,
-        group_id,
-        {"op": "remove", "path": f'members[value eq "{alice["id"]}"]'},
+    removed = patch_group(
+        http, tenant, group_id, {"op": "remove", "path": f'members[value eq "{alice["id"]}"]'}
     )
-    assert _member_ids(removed) == {bob["id"], carol["id"]}
+    assert member_ids(removed) == {bob["id"], carol["id"]}
     assert removed["displayName"] == new_name
 
     # The stored state, as a plain GET and from the users' side.
     r = http.get(f"{SCIM}/Groups/{group_id}", headers=tenant.scim_headers())
     assert r.status_code == 200, r.text
-    assert _member_ids(r.json()) == {bob["id"], carol["id"]}
+    assert member_ids(r.json()) == {bob["id"], carol["id"]}
     assert r.json()["displayName"] == new_name
     for user, member in ((alice, False), (bob, True), (carol, True)):
         r = http.get(f"{SCIM}/Users/{user['id']}", headers=tenant.scim_headers())

@@ -27,13 +27,11 @@ from rosterd.cli.main import app as cli
 from rosterd.config import Settings, get_settings
 from rosterd.models import AuditEvent, ScimToken
 from rosterd.runtime import Runtime, open_runtime
+from tests.api.scim.support import ERROR_SCHEMA, SCIM, USER_SCHEMA
 from tests.factories import TenantHandle
 
-SCIM = "/scim/v2"
 USERS = f"{SCIM}/Users"
 ADMIN_TOKENS = "/admin/api/scim-tokens"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
@@ -46,7 +44,7 @@ def _scim_401(r: Response) -> dict[str, Any]:
     assert r.headers["content-type"].startswith("application/scim+json")
     assert r.headers["WWW-Authenticate"].lower().startswith("bearer")
     body = r.json()
-    assert body["schemas"] == [ERROR]
+    assert body["schemas"] == [ERROR_SCHEMA]
     assert body["status"] == "401"
     assert isinstance(body["detail"], str) and body["detail"].strip()
     return dict(body)

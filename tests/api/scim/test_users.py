@@ -18,33 +18,24 @@ from sqlalchemy import update
 
 from rosterd.models import User
 from rosterd.repositories import tenants as tenants_repo
+from tests.api.scim.support import (
+    ENTERPRISE,
+    LIST_SCHEMA,
+    MISSING_ID,
+    PATCH_SCHEMA,
+    SCIM,
+    SCIM_JSON,
+    USER_SCHEMA,
+    patch_op,
+    scim_error,
+)
 from tests.factories import TenantHandle, stored_user
 
-SCIM = "/scim/v2"
 ALIAS = "/api/scim/v2"
 USERS = f"{SCIM}/Users"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-SCIM_JSON = "application/scim+json"
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def _error(r: Response, status: int, scim_type: str | None = None) -> dict[str, Any]:
-    """The RFC 7644 §3.12 error: Error URN, status as a string, scimType, a readable detail."""
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(SCIM_JSON), r.headers
-    body = r.json()
-    assert body["schemas"] == [ERROR], body
-    assert body["status"] == str(status), body
-    assert isinstance(body["detail"], str) and body["detail"].strip(), body
-    if scim_type is not None:
-        assert body.get("scimType") == scim_type, body
-    return dict(body)
 
 
 def _user_body(user_name: str | None = None, **attrs: Any) -> dict[str, Any]:
@@ -100,7 +91,7 @@ def _list(http: TestClient, tenant: TenantHandle, **params: Any) -> dict[str, An
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith(SCIM_JSON)
     body = r.json()
-    assert body["schemas"] == [LIST_RESPONSE]
+    assert body["schemas"] == [LIST_SCHEMA]
     for key in ("totalResults", "itemsPerPage", "startIndex"):
         if key in body:
             assert type(body[key]) is int, (key, body[key])
@@ -121,7 +112,7 @@ def _patch(
 ) -> Response:
     return http.patch(
         f"{USERS}/{user_id}",
-        json={"schemas": [PATCH_OP], "Operations": list(operations)},
+        json=patch_op(*operations),
         headers={**tenant.scim_headers(), **(headers or {})},
     )
 
@@ -301,7 +292,7 @@ def test_put_to_a_taken_user_name_is_a_conflict(http: TestClient, tenant: Tenant
         json=_user_body("taken@example.com"),
         headers=tenant.scim_headers(),
     )
-    _error(r, 409, "uniqueness")
+    scim_error(r, 409, "uniqueness")
     assert _get(http, tenant, user["id"]) == before
 
 
@@ -429,7 +420,7 @@ def test_patch_is_atomic(http: TestClient, tenant: TenantHandle) -> None:
         {"op": "replace", "path": "title", "value": "Changed"},
         {"op": "replace", "path": "nosuch", "value": "x"},
     )
-    _error(r, 400, "invalidPath")
+    scim_error(r, 400, "invalidPath")
     assert _get(http, tenant, user["id"]) == before
 
 
@@ -450,8 +441,8 @@ def test_delete(http: TestClient, tenant: TenantHandle) -> None:
     r = http.delete(f"{USERS}/{user['id']}", headers=tenant.scim_headers())
     assert r.status_code == 204, r.text
     assert r.content == b""
-    _error(http.get(f"{USERS}/{user['id']}", headers=tenant.scim_headers()), 404)
-    _error(http.delete(f"{USERS}/{user['id']}", headers=tenant.scim_headers()), 404)
+    scim_error(http.get(f"{USERS}/{user['id']}", headers=tenant.scim_headers()), 404)
+    scim_error(http.delete(f"{USERS}/{user['id']}", headers=tenant.scim_headers()), 404)
     page = _list(http, tenant)
     assert _ids(page) == [keep["id"]]
     # the userName is free again
@@ -529,7 +520,7 @@ def test_sort_by_and_sort_order(http: TestClient, tenant: TenantHandle) -> None:
 
 def test_bad_sort_order_is_refused(http: TestClient, tenant: TenantHandle) -> None:
     r = http.get(USERS, params={"sortOrder": "sideways"}, headers=tenant.scim_headers())
-    _error(r, 400, "invalidValue")
+    scim_error(r, 400, "invalidValue")
 
 
 # ---- paging (RFC 7644 §3.4.2.4) ------------------------------------------------------------
@@ -647,11 +638,10 @@ def test_stale_if_match_is_refused_and_changes_nothing(
     before = _get(http, tenant, user["id"])
     headers = {**tenant.scim_headers(), "If-Match": stale}
 
-    _error(
-        http.put(f"{USERS}/{user['id']}", json=_user_body("ada", title="X"), headers=headers),
-        412,
+    scim_error(
+        http.put(f"{USERS}/{user['id']}", json=_user_body("ada", title="X"), headers=headers), 412
     )
-    _error(
+    scim_error(
         _patch(
             http,
             tenant,
@@ -661,7 +651,7 @@ def test_stale_if_match_is_refused_and_changes_nothing(
         ),
         412,
     )
-    _error(http.delete(f"{USERS}/{user['id']}", headers=headers), 412)
+    scim_error(http.delete(f"{USERS}/{user['id']}", headers=headers), 412)
     assert _get(http, tenant, user["id"]) == before
 
 
@@ -703,7 +693,7 @@ def test_duplicate_user_name_is_a_conflict_whatever_the_case(
     _create(http, tenant, "Ada@Example.com")
     for name in ("Ada@Example.com", "ada@example.com", "ADA@EXAMPLE.COM"):
         r = http.post(USERS, json=_user_body(name), headers=tenant.scim_headers())
-        body = _error(r, 409, "uniqueness")
+        body = scim_error(r, 409, "uniqueness")
         assert "ada@example.com" in body["detail"].lower()
     assert _list(http, tenant)["totalResults"] == 1
 
@@ -713,13 +703,11 @@ def test_patch_to_a_taken_user_name_is_a_conflict(http: TestClient, tenant: Tena
     user = _create(http, tenant, "free")
     before = _get(http, tenant, user["id"])
     r = _patch(http, tenant, user["id"], {"op": "replace", "path": "userName", "value": "TAKEN"})
-    _error(r, 409, "uniqueness")
+    scim_error(r, 409, "uniqueness")
     assert _get(http, tenant, user["id"]) == before
 
 
 # ---- bad input: refused with the RFC's status and scimType, nothing changed ----------------
-
-MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 
 def _bad_bodies() -> list[Any]:
@@ -846,7 +834,7 @@ def test_bad_create_is_refused_and_creates_nothing(
 ) -> None:
     existing = _create(http, tenant, "existing")
     r = _send(http, "POST", USERS, body, tenant.scim_headers())
-    err = _error(r, status, scim_type)
+    err = scim_error(r, status, scim_type)
     assert word.lower() in err["detail"].lower(), err
     page = _list(http, tenant)
     assert _ids(page) == [existing["id"]]
@@ -859,7 +847,7 @@ def test_bad_replace_is_refused_and_changes_nothing(
     user = _create(http, tenant, **_full_user("ada"))
     before = _get(http, tenant, user["id"])
     r = _send(http, "PUT", f"{USERS}/{user['id']}", body, tenant.scim_headers())
-    err = _error(r, status, scim_type)
+    err = scim_error(r, status, scim_type)
     assert word.lower() in err["detail"].lower(), err
     assert _get(http, tenant, user["id"]) == before
 
@@ -873,11 +861,11 @@ def _bad_patches() -> list[Any]:
             {"schemas": ["urn:example:PatchOp"], "Operations": []},
             400,
             {"invalidSyntax"},
-            PATCH_OP,
+            PATCH_SCHEMA,
             id="wrong-schema",
         ),
         pytest.param(
-            {"schemas": [PATCH_OP]}, 400, {"invalidValue"}, "operations", id="no-operations"
+            {"schemas": [PATCH_SCHEMA]}, 400, {"invalidValue"}, "operations", id="no-operations"
         ),
         pytest.param(
             [{"op": "replace", "path": "id", "value": MISSING_ID}],
@@ -980,11 +968,11 @@ def test_bad_patch_is_refused_and_changes_nothing(
     user = _create(http, tenant, **_full_user("ada"))
     before = _get(http, tenant, user["id"])
     if isinstance(operations, list):
-        body: Any = {"schemas": [PATCH_OP], "Operations": operations}
+        body: Any = {"schemas": [PATCH_SCHEMA], "Operations": operations}
     else:
         body = operations
     r = _send(http, "PATCH", f"{USERS}/{user['id']}", body, tenant.scim_headers())
-    err = _error(r, status)
+    err = scim_error(r, status)
     assert err.get("scimType") in scim_types, err
     assert word.lower() in err["detail"].lower(), err
     assert _get(http, tenant, user["id"]) == before
@@ -999,7 +987,7 @@ def test_a_user_cannot_manage_themselves(http: TestClient, tenant: TenantHandle)
         user["id"],
         {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"value": user["id"]}},
     )
-    _error(r, 400, "invalidValue")
+    scim_error(r, 400, "invalidValue")
     assert _get(http, tenant, user["id"]) == before
 
 
@@ -1014,12 +1002,12 @@ def test_unknown_id_is_404_on_every_method(
         http.put(url, json=_user_body("x"), headers=headers),
         http.patch(
             url,
-            json={"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "title"}]},
+            json={"schemas": [PATCH_SCHEMA], "Operations": [{"op": "remove", "path": "title"}]},
             headers=headers,
         ),
         http.delete(url, headers=headers),
     ):
-        body = _error(r, 404)
+        body = scim_error(r, 404)
         assert "scimType" not in body or body["scimType"] is None
     assert _list(http, tenant)["totalResults"] == 0
 
@@ -1029,9 +1017,9 @@ def test_another_tenants_user_is_not_found(
 ) -> None:
     theirs = _create(http, other_tenant, "theirs", title="Theirs")
     url = f"{USERS}/{theirs['id']}"
-    _error(http.get(url, headers=tenant.scim_headers()), 404)
-    _error(http.put(url, json=_user_body("mine"), headers=tenant.scim_headers()), 404)
-    _error(http.delete(url, headers=tenant.scim_headers()), 404)
+    scim_error(http.get(url, headers=tenant.scim_headers()), 404)
+    scim_error(http.put(url, json=_user_body("mine"), headers=tenant.scim_headers()), 404)
+    scim_error(http.delete(url, headers=tenant.scim_headers()), 404)
     assert _get(http, other_tenant, theirs["id"]) == theirs
 
 
@@ -1055,7 +1043,7 @@ def test_alias_serves_the_same_users(http: TestClient, tenant: TenantHandle) -> 
     r = http.patch(
         f"{ALIAS}/Users/{user['id']}",
         json={
-            "schemas": [PATCH_OP],
+            "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": "B"}],
         },
         headers=headers,
@@ -1067,18 +1055,18 @@ def test_alias_serves_the_same_users(http: TestClient, tenant: TenantHandle) -> 
     assert r.status_code == 200, r.text
     assert [u["id"] for u in r.json()["Resources"]] == [user["id"]]
 
-    _error(
+    scim_error(
         http.post(f"{ALIAS}/Users", json=_user_body("Aliased"), headers=headers), 409, "uniqueness"
     )
-    _error(http.post(f"{ALIAS}/Users", content=b"{", headers=headers), 400, "invalidSyntax")
-    _error(http.get(f"{ALIAS}/Users/{MISSING_ID}", headers=headers), 404)
-    _error(
+    scim_error(http.post(f"{ALIAS}/Users", content=b"{", headers=headers), 400, "invalidSyntax")
+    scim_error(http.get(f"{ALIAS}/Users/{MISSING_ID}", headers=headers), 404)
+    scim_error(
         http.get(f"{ALIAS}/Users", params={"filter": "x eq"}, headers=headers), 400, "invalidFilter"
     )
 
     r = http.delete(f"{ALIAS}/Users/{user['id']}", headers=headers)
     assert r.status_code == 204, r.text
-    _error(http.get(f"{USERS}/{user['id']}", headers=headers), 404)
+    scim_error(http.get(f"{USERS}/{user['id']}", headers=headers), 404)
 
 
 def test_time_fields_are_utc_iso(http: TestClient, tenant: TenantHandle) -> None:
