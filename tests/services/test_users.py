@@ -172,3 +172,26 @@ def test_an_unchanged_patch_writes_nothing(session: Session, actor: Actor) -> No
         session.flush()
     assert [s for s in seen if not s.lstrip().upper().startswith("SELECT")] == []
     assert session.get(User, user.id) is user
+
+
+def test_a_change_to_a_secondary_address_is_audited(session: Session, actor: Actor) -> None:
+    user = users_service.create_user(
+        session,
+        actor,
+        NewUser(username="two", emails=(Contact("a@x.com", primary=True), Contact("b@x.com"))),
+    )
+    users_service.update_user(
+        session,
+        actor,
+        user.id,
+        UserPatch(emails=(Contact("a@x.com", primary=True), Contact("c@x.com"))),
+    )
+    session.flush()
+    event = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.resource_id == str(user.id), AuditEvent.action == "user.updated"
+        )
+    ).one()
+    assert event.before is not None and event.after is not None
+    assert [e["value"] for e in event.after["emails"]] == ["a@x.com", "c@x.com"]
+    assert user.version == 2

@@ -28,6 +28,7 @@ _SNAPSHOT_FIELDS: dict[type, tuple[str, ...]] = {
     User: (
         "username",
         "email",
+        "emails",
         "first_name",
         "last_name",
         "display_name",
@@ -35,6 +36,7 @@ _SNAPSHOT_FIELDS: dict[type, tuple[str, ...]] = {
         "department",
         "locale",
         "phone",
+        "phone_numbers",
         "status",
         "role_id",
         "team_id",
