@@ -56,7 +56,7 @@ def _contacts(
     return [c.as_json() for c in contacts]
 
 
-def _swapprimary(
+def _swap_primary(
     stored: list[dict[str, Any]] | None, old: str | None, new: str | None
 ) -> list[dict[str, Any]] | None:
     """A kept list of contacts after its primary value changed through an API that knows
@@ -73,6 +73,34 @@ def _swapprimary(
     else:
         kept[index]["value"] = new
     return kept or None
+
+
+def _kept_and_primary(
+    fields_: Mapping[str, Any],
+    out: dict[str, Any],
+    user: User | None,
+    *,
+    many: str,
+    one: str,
+    check: Callable[[str, str], Any],
+) -> None:
+    """A multi-valued attribute (``emails``) and its primary (``email``), into ``out``.
+
+    Sent as a list (SCIM), every entry is kept as sent and the primary is derived unless
+    given; sent alone (the other APIs), the primary replaces its entry in the kept list.
+    """
+    if fields_.get(many) is not None:
+        out[many] = _contacts(fields_[many], many, check) or None
+        if fields_.get(one) is None:
+            first = primary(fields_[many])
+            fields_ = {**fields_, one: first.value if first else None}
+    elif many in fields_:
+        out[many] = None
+        fields_ = {one: None, **fields_}
+    if one in fields_:
+        out[one] = check(fields_[one], one) if fields_[one] else None
+        if user is not None and many not in out:
+            out[many] = _swap_primary(getattr(user, many), getattr(user, one), out[one])
 
 
 def columns(fields_: Mapping[str, Any], user: User | None, *, strict_phone: bool) -> dict[str, Any]:
@@ -95,35 +123,13 @@ def columns(fields_: Mapping[str, Any], user: User | None, *, strict_phone: bool
         out["locale"] = rules.locale(fields_["locale"])
     if "preferences" in fields_:
         out["preferences"] = rules.json_object(fields_["preferences"], "preferences")
-    if fields_.get("emails") is not None:
-        out["emails"] = _contacts(fields_["emails"], "emails", rules.email) or None
-        if fields_.get("email") is None:
-            first = primary(fields_["emails"])
-            fields_ = {**fields_, "email": first.value if first else None}
-    elif "emails" in fields_:
-        out["emails"] = None
-        fields_ = {"email": None, **fields_}
-    if "email" in fields_:
-        out["email"] = rules.email(fields_["email"]) if fields_["email"] else None
+    _kept_and_primary(fields_, out, user, many="emails", one="email", check=rules.email)
+    if "email" in out:
         out["email_key"] = rules.fold(out["email"]) if out["email"] else None
-        if user is not None and "emails" not in out:
-            out["emails"] = _swapprimary(user.emails, user.email, out["email"])
     check_phone = rules.strict_e164 if strict_phone else rules.phone
-    if fields_.get("phone_numbers") is not None:
-        out["phone_numbers"] = _contacts(fields_["phone_numbers"], "phone_numbers", check_phone)
-        out["phone_numbers"] = out["phone_numbers"] or None
-        if fields_.get("phone") is None:
-            first = primary(fields_["phone_numbers"])
-            fields_ = {**fields_, "phone": first.value if first else None}
-    elif "phone_numbers" in fields_:
-        out["phone_numbers"] = None
-        fields_ = {"phone": None, **fields_}
-    if "phone" in fields_:
-        value = fields_["phone"]
-        out["phone"] = check_phone(value, "phone") if value else None
+    _kept_and_primary(fields_, out, user, many="phone_numbers", one="phone", check=check_phone)
+    if "phone" in out:
         out["phone_e164"] = rules.e164(out["phone"])
-        if user is not None and "phone_numbers" not in out:
-            out["phone_numbers"] = _swapprimary(user.phone_numbers, user.phone, out["phone"])
     if fields_.get("password") is not None:
         out["password_hash"] = hash_password(rules.password(fields_["password"]))
     if "external_identities" in fields_:
