@@ -7,16 +7,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from scim2_models import ScimFilter
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from rosterd.domain.commands import Contact, NewUser, UserPatch
 from rosterd.models import AuditEvent, User
 from rosterd.repositories import tenants as tenants_repo
+from rosterd.repositories.users import UserQuery
+from rosterd.runtime import Runtime
 from rosterd.services import tenants as tenants_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import Conflict, Invalid, PreconditionFailed
+from tests.factories import bare_tenant, stored_user
 
 
 @contextmanager
@@ -195,3 +199,57 @@ def test_a_change_to_a_secondary_address_is_audited(session: Session, actor: Act
     assert event.before is not None and event.after is not None
     assert [e["value"] for e in event.after["emails"]] == ["a@x.com", "c@x.com"]
     assert user.version == 2
+
+
+def test_an_address_is_found_through_the_unique_index(runtime: Runtime, backend: str) -> None:
+    """Every way of looking a user up by address (the uniqueness check of a write, v2's
+    ``email=``, SCIM's ``emails`` filters) reads uq_users_tenant_email_key, never a walk of
+    the tenant in creation order, which SQLite's planner prefers for ``ORDER BY created_at``
+    when nothing else says the address is unique."""
+    if backend != "sqlite":
+        pytest.skip("the plan is SQLite's; PostgreSQL finds the row either way")
+    tenant_id = bare_tenant(runtime)
+    actor = Actor(tenant_id=tenant_id, actor="test", surface="test")
+    with runtime.db.writer.begin() as session:
+        session.add_all(
+            stored_user(tenant_id=tenant_id, number=n, username=f"u{n}", email=f"u{n}@x.com")
+            for n in range(1, 50)
+        )
+    seen: list[tuple[str, Any]] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM users" in statement and "email_key" in statement:
+            seen.append((statement, parameters))
+
+    engines = {runtime.db.engine, runtime.db.write_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", grab)
+    try:
+        with runtime.db.writer() as session:
+            with pytest.raises(Conflict):
+                users_service.create_user(session, actor, NewUser(email="U7@x.com"))
+            session.rollback()
+        with runtime.db.reader() as session:
+            users_service.list_users(session, actor, UserQuery(email="u7@X.com"))
+            for tree in (
+                'emails.value eq "u7@x.com"',
+                'emails[type eq "work"].value eq "U7@x.com"',
+            ):
+                users_service.search_by_filter(
+                    session,
+                    actor,
+                    ScimFilter(tree).ast,
+                    sort_by=None,
+                    descending=False,
+                    offset=0,
+                    limit=100,
+                )
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", grab)
+    assert len(seen) == 4, seen
+    with runtime.db.reader() as session:
+        for sql, params in seen:
+            rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = "\n".join(str(row[3]) for row in rows)
+            assert "USING INDEX uq_users_tenant_email_key" in plan, (sql, plan)

@@ -99,7 +99,9 @@ class User(Base):
             "tenant_id",
             "email_key",
             unique=True,
-            sqlite_where=text("email_unique"),
+            # Spelled as SQLAlchemy spells the condition in a query (``email_unique = 1`` on
+            # SQLite), which SQLite must see to use a partial index.
+            sqlite_where=text("email_unique = 1"),
             postgresql_where=text("email_unique"),
         ),
         Index("ix_users_tenant_email_key", "tenant_id", "email_key"),

@@ -69,6 +69,10 @@ class Column:
     # The attribute's folded key column (models.base.fold), where it has one: eq and ne
     # compare it and sortBy orders by it, identically on both databases.
     key: Any = None
+    # Where the key is unique only on rows meeting this condition (a partial unique index),
+    # the condition, added to an eq when the tenant's keys are all unique so the database
+    # finds the row through that index.
+    unique_where: Any = None
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,9 @@ class MultiValued:
     wrap: Callable[[ColumnElement[bool]], ColumnElement[bool]]
 
 
-def _work(column: Any, key: Any = None) -> Mapping[str, Column]:
+def _work(column: Any, key: Any = None, unique_where: Any = None) -> Mapping[str, Column]:
     return {
-        "value": Column(column, key=key),
+        "value": Column(column, key=key, unique_where=unique_where),
         "type": Column(case((column.is_not(None), literal("work")), else_=None)),
         "primary": Column(column.is_not(None), "boolean"),
         "display": Column(column),
@@ -129,7 +133,9 @@ USER_COLUMNS: dict[str, Column] = {
 }
 
 USER_MULTI: dict[str, MultiValued] = {
-    "emails": MultiValued(_work(User.email, User.email_key), _same_row(User.email)),
+    "emails": MultiValued(
+        _work(User.email, User.email_key, User.email_unique == true()), _same_row(User.email)
+    ),
     "phonenumbers": MultiValued(_work(User.phone), _same_row(User.phone)),
     "groups": MultiValued(
         {
@@ -201,8 +207,11 @@ def _datetime(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def compare(col: Column, op: CompareOperator, value: Any, name: str) -> ColumnElement[bool]:
-    """A null-safe SQL comparison of ``col`` with a filter literal."""
+def compare(
+    col: Column, op: CompareOperator, value: Any, name: str, *, unique_keys: bool = False
+) -> ColumnElement[bool]:
+    """A null-safe SQL comparison of ``col`` with a filter literal; ``unique_keys``: the
+    tenant holds every key unique (see Column.unique_where)."""
     expr = col.expr
     if value is None:
         if op == CompareOperator.eq:
@@ -248,7 +257,11 @@ def compare(col: Column, op: CompareOperator, value: Any, name: str) -> ColumnEl
     )
     if col.key is not None and op in (CompareOperator.eq, CompareOperator.ne):
         cond = col.key == fold(value)
-        return cond if op == CompareOperator.eq else or_(col.key.is_(None), not_(cond))
+        if op == CompareOperator.ne:
+            return or_(col.key.is_(None), not_(cond))
+        return (
+            and_(cond, col.unique_where) if unique_keys and col.unique_where is not None else cond
+        )
     if not col.case_exact:
         # lower() on both sides, in SQL, so both fold case the same way on each backend.
         expr, value = func.lower(expr), func.lower(literal(value))
@@ -282,10 +295,12 @@ class SqlFilter(FilterVisitor[ColumnElement[bool]]):
         columns: Mapping[str, Column],
         multi: Mapping[str, MultiValued],
         core_schema: str,
+        unique_keys: bool = False,
     ) -> None:
         self.columns = columns
         self.multi = multi
         self.core_schema = core_schema
+        self.unique_keys = unique_keys
 
     def _lookup(self, path: AttrPath) -> tuple[Column | None, MultiValued | None, str]:
         key = attribute_key(path, self.core_schema)
@@ -306,9 +321,19 @@ class SqlFilter(FilterVisitor[ColumnElement[bool]]):
         column, multi, sub = self._lookup(node.attr_path)
         if multi is not None:
             inner = self._sub(multi, sub, node.attr_path)
-            return multi.wrap(compare(inner, node.op, node.value, str(node.attr_path)))
+            return multi.wrap(
+                compare(
+                    inner,
+                    node.op,
+                    node.value,
+                    str(node.attr_path),
+                    unique_keys=self.unique_keys,
+                )
+            )
         assert column is not None
-        return compare(column, node.op, node.value, str(node.attr_path))
+        return compare(
+            column, node.op, node.value, str(node.attr_path), unique_keys=self.unique_keys
+        )
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
         column, multi, sub = self._lookup(node.attr_path)
@@ -333,12 +358,12 @@ class SqlFilter(FilterVisitor[ColumnElement[bool]]):
         _column, multi, sub = self._lookup(node.attr_path)
         if multi is None or sub:
             raise UnsupportedFilter(f"{node.attr_path} is not multi-valued")
-        inner = SqlFilter(multi.sub, {}, self.core_schema).visit(node.val_filter)
+        inner = SqlFilter(multi.sub, {}, self.core_schema, self.unique_keys).visit(node.val_filter)
         return multi.wrap(inner)
 
 
-def user_condition(tree: FilterNode) -> ColumnElement[bool]:
-    return SqlFilter(USER_COLUMNS, USER_MULTI, USER_SCHEMA).visit(tree)
+def user_condition(tree: FilterNode, *, unique_emails: bool = False) -> ColumnElement[bool]:
+    return SqlFilter(USER_COLUMNS, USER_MULTI, USER_SCHEMA, unique_emails).visit(tree)
 
 
 def group_condition(tree: FilterNode) -> ColumnElement[bool]:
@@ -378,15 +403,19 @@ def search(
     descending: bool,
     offset: int,
     limit: int,
+    unique_emails: bool = False,
 ) -> tuple[list[R], int]:
-    """Users or groups of a tenant matching a SCIM filter, sorted, one page, and the total.
+    """Users or groups of a tenant matching a SCIM filter, sorted, one page, and the total;
+    ``unique_emails``: the tenant lets no two users share an address.
 
     RFC 7644 §3.4.2.3: resources without a value sort last ascending and first descending
     (SQLite's default would put NULLs first either way). Ties break on id for a stable order.
     """
     groups = model is Group
     condition = (
-        (group_condition(tree) if groups else user_condition(tree)) if tree is not None else None
+        (group_condition(tree) if groups else user_condition(tree, unique_emails=unique_emails))
+        if tree is not None
+        else None
     )
     key = sort_column(sort_by, groups=groups) if sort_by is not None else model.created_at
     stmt = select(model).where(model.tenant_id == tenant_id)

@@ -6,7 +6,19 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
-from sqlalchemy import Row, Select, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from rosterd.models import GroupMembership, Role, Team, User, UserStatus
@@ -33,6 +45,9 @@ class UserQuery:
     # Exact matches, by the folded keys (rosterd.domain.rules.fold of what was asked for).
     email: str | None = None
     username: str | None = None
+    # The tenant lets no two users share an address (the email is then found through the
+    # unique index).
+    unique_emails: bool = False
     last_login_before: datetime | None = None
     sort_by: SortKey = "name"
     descending: bool = False
@@ -88,10 +103,19 @@ def find_by_email_key(
 ) -> User | None:
     """A user with that address (the first, where a tenant lets users share one); with
     ``unique_only``, only among the addresses held unique."""
-    stmt = select(User).where(User.tenant_id == tenant_id, User.email_key == key)
+    stmt = select(User).where(User.tenant_id == tenant_id, email_is(key, unique_only=unique_only))
     if unique_only:
-        stmt = stmt.where(User.email_unique)
+        return session.scalar(stmt)
     return session.scalar(stmt.order_by(User.created_at, User.id).limit(1))
+
+
+def email_is(key: str, *, unique_only: bool) -> ColumnElement[bool]:
+    """Users with the address ``key``; ``unique_only``: among those held unique, which the
+    database finds through uq_users_tenant_email_key (its condition spelled as the index's,
+    or SQLite would not use it and walk the tenant instead)."""
+    if unique_only:
+        return and_(User.email_key == key, User.email_unique == true())
+    return User.email_key == key
 
 
 def first_shared_email(session: Session, tenant_id: uuid.UUID) -> str | None:
@@ -161,7 +185,7 @@ def _matching(tenant_id: uuid.UUID, q: UserQuery) -> Select[User]:
             User.status == UserStatus.active if q.is_active else User.status != UserStatus.active
         )
     if q.email is not None:
-        stmt = stmt.where(User.email_key == q.email)
+        stmt = stmt.where(email_is(q.email, unique_only=q.unique_emails))
     if q.username is not None:
         stmt = stmt.where(User.username_key == q.username)
     if q.last_login_before is not None:
@@ -260,7 +284,9 @@ def search_listing(
 
 
 # What only orders or pages: the rest of UserQuery filters.
-_NOT_FILTERS = frozenset({"status", "is_active", "sort_by", "descending", "offset", "limit"})
+_NOT_FILTERS = frozenset(
+    {"status", "is_active", "sort_by", "descending", "offset", "limit", "unique_emails"}
+)
 
 
 def _statuses_only(q: UserQuery) -> set[UserStatus] | None:

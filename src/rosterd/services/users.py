@@ -67,23 +67,30 @@ def lock_user(
 
 
 def list_users(session: Session, actor: Actor, query: UserQuery) -> tuple[list[User], int]:
-    return users_repo.search(session, actor.tenant_id, _keyed(query))
+    return users_repo.search(session, actor.tenant_id, _keyed(session, actor, query))
 
 
 def list_user_rows(
     session: Session, actor: Actor, query: UserQuery
 ) -> tuple[Sequence[ListingRow], int]:
     """``list_users`` as rows of the columns a list page shows (users_repo.search_listing)."""
-    return users_repo.search_listing(session, actor.tenant_id, _keyed(query))
+    return users_repo.search_listing(session, actor.tenant_id, _keyed(session, actor, query))
 
 
-def _keyed(query: UserQuery) -> UserQuery:
+def _keyed(session: Session, actor: Actor, query: UserQuery) -> UserQuery:
     """``query`` with its exact-match email and username as the keys they are stored by."""
+    if query.email is None and query.username is None:
+        return query
     return replace(
         query,
         email=rules.email_key(query.email) if query.email is not None else None,
         username=rules.fold(query.username) if query.username is not None else None,
+        unique_emails=query.email is not None and _unique_emails(session, actor),
     )
+
+
+def _unique_emails(session: Session, actor: Actor) -> bool:
+    return not tenants_service.shared_emails(session, actor.tenant_id)
 
 
 # ---- rules applied to a command's fields ---------------------------------------------------
@@ -179,7 +186,7 @@ def _resolve_groups(
 def _email_unique(session: Session, actor: Actor, columns: Mapping[str, Any]) -> dict[str, Any]:
     if columns.get("email_key") is None:
         return {}
-    return {"email_unique": not tenants_service.shared_emails(session, actor.tenant_id)}
+    return {"email_unique": _unique_emails(session, actor)}
 
 
 # ---- writes --------------------------------------------------------------------------------
@@ -377,6 +384,7 @@ def search_by_filter(
             descending=descending,
             offset=offset,
             limit=limit,
+            unique_emails=filter_tree is not None and _unique_emails(session, actor),
         )
     except scim_filter.UnsupportedFilter as exc:
         raise Invalid(str(exc), code="invalidFilter") from exc
@@ -472,6 +480,6 @@ def users_chunk(
     """Users matching ``q``'s filters in creation order, and the key to pass as ``after`` for
     the ones that follow (None when there were none)."""
     users = users_repo.chunk_in_creation_order(
-        session, actor.tenant_id, _keyed(q), after=after, offset=offset, size=size
+        session, actor.tenant_id, _keyed(session, actor, q), after=after, offset=offset, size=size
     )
     return users, ((users[-1].created_at, users[-1].id) if users else None)

@@ -216,7 +216,7 @@ def upgrade() -> None:
         "users",
         ["tenant_id", "email_key"],
         unique=True,
-        sqlite_where=sa.text("email_unique"),
+        sqlite_where=sa.text("email_unique = 1"),
         postgresql_where=sa.text("email_unique"),
     )
     op.create_index("ix_users_tenant_email_key", "users", ["tenant_id", "email_key"])
