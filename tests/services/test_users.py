@@ -253,3 +253,33 @@ def test_an_address_is_found_through_the_unique_index(runtime: Runtime, backend:
             rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
             plan = "\n".join(str(row[3]) for row in rows)
             assert "USING INDEX uq_users_tenant_email_key" in plan, (sql, plan)
+
+
+def test_a_filter_without_addresses_reads_no_tenant_setting(session: Session, actor: Actor) -> None:
+    """Whether the tenant shares addresses is asked only of filters that compare them."""
+    users_service.create_user(session, actor, NewUser(username="solo"))
+    session.flush()
+    session.expunge_all()
+    with statements(session) as seen:
+        users, _ = users_service.search_by_filter(
+            session,
+            actor,
+            ScimFilter('userName eq "SOLO"').ast,
+            sort_by=None,
+            descending=False,
+            offset=0,
+            limit=10,
+        )
+    assert [u.username for u in users] == ["solo"]
+    assert not any("FROM tenants" in s for s in seen), seen
+    with statements(session) as seen:
+        users_service.search_by_filter(
+            session,
+            actor,
+            ScimFilter('emails.value eq "x@y.com"').ast,
+            sort_by=None,
+            descending=False,
+            offset=0,
+            limit=10,
+        )
+    assert any("FROM tenants" in s for s in seen), seen

@@ -57,6 +57,18 @@ GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:group"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
 
 
+# Whether the tenant holds every key of a Column.unique_where unique; asked only when a filter
+# compares such a key.
+UniqueKeys = Callable[[], bool]
+
+
+def _no() -> bool:
+    return False
+
+
+_NO: UniqueKeys = _no
+
+
 class UnsupportedFilter(ValueError):
     """The filter names an attribute or an operation rosterd cannot evaluate."""
 
@@ -208,7 +220,7 @@ def _datetime(value: Any) -> datetime:
 
 
 def compare(
-    col: Column, op: CompareOperator, value: Any, name: str, *, unique_keys: bool = False
+    col: Column, op: CompareOperator, value: Any, name: str, *, unique_keys: UniqueKeys = _NO
 ) -> ColumnElement[bool]:
     """A null-safe SQL comparison of ``col`` with a filter literal; ``unique_keys``: the
     tenant holds every key unique (see Column.unique_where)."""
@@ -260,7 +272,7 @@ def compare(
         if op == CompareOperator.ne:
             return or_(col.key.is_(None), not_(cond))
         return (
-            and_(cond, col.unique_where) if unique_keys and col.unique_where is not None else cond
+            and_(cond, col.unique_where) if col.unique_where is not None and unique_keys() else cond
         )
     if not col.case_exact:
         # lower() on both sides, in SQL, so both fold case the same way on each backend.
@@ -295,7 +307,7 @@ class SqlFilter(FilterVisitor[ColumnElement[bool]]):
         columns: Mapping[str, Column],
         multi: Mapping[str, MultiValued],
         core_schema: str,
-        unique_keys: bool = False,
+        unique_keys: UniqueKeys = _NO,
     ) -> None:
         self.columns = columns
         self.multi = multi
@@ -362,7 +374,7 @@ class SqlFilter(FilterVisitor[ColumnElement[bool]]):
         return multi.wrap(inner)
 
 
-def user_condition(tree: FilterNode, *, unique_emails: bool = False) -> ColumnElement[bool]:
+def user_condition(tree: FilterNode, *, unique_emails: UniqueKeys = _NO) -> ColumnElement[bool]:
     return SqlFilter(USER_COLUMNS, USER_MULTI, USER_SCHEMA, unique_emails).visit(tree)
 
 
@@ -403,10 +415,11 @@ def search(
     descending: bool,
     offset: int,
     limit: int,
-    unique_emails: bool = False,
+    unique_emails: UniqueKeys = _NO,
 ) -> tuple[list[R], int]:
     """Users or groups of a tenant matching a SCIM filter, sorted, one page, and the total;
-    ``unique_emails``: the tenant lets no two users share an address.
+    ``unique_emails`` tells, when a filter compares addresses, whether the tenant lets no two
+    users share one (asked only then: it costs a read).
 
     RFC 7644 §3.4.2.3: resources without a value sort last ascending and first descending
     (SQLite's default would put NULLs first either way). Ties break on id for a stable order.

@@ -384,7 +384,7 @@ def search_by_filter(
             descending=descending,
             offset=offset,
             limit=limit,
-            unique_emails=filter_tree is not None and _unique_emails(session, actor),
+            unique_emails=lambda: _unique_emails(session, actor),
         )
     except scim_filter.UnsupportedFilter as exc:
         raise Invalid(str(exc), code="invalidFilter") from exc
