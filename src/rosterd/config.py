@@ -18,7 +18,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path("var"),
         description="Directory for the embedded SQLite database, the generated secret key and "
-        "the bootstrap credentials file. Created on first start.",
+        "the bootstrap credentials file. Created on first start, readable by rosterd's user "
+        "only (0700); the SQLite file is made 0600, and tightened to 0600 at start if others "
+        "may read it.",
     )
     database_url: str | None = Field(
         default=None,
@@ -27,9 +29,12 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         default=None,
-        description="Server secret used as the HMAC key for stored token hashes. Unset means a "
-        "random key generated once into data_dir/secret.key; set it explicitly when several "
-        "nodes share one database.",
+        description="Server secret used as the HMAC key for stored token hashes and to seal "
+        "the tenants' private signing keys at rest. Unset means a random key generated once "
+        "into data_dir/secret.key; set it explicitly when several nodes share one database. "
+        "Changing it invalidates every stored secret: keys sealed with the old one no longer "
+        "sign (signing fails with an error naming the key) until `rosterd keys rotate` "
+        "makes new ones.",
     )
     public_url: str = Field(
         default="http://127.0.0.1:8080",
@@ -59,6 +64,15 @@ class Settings(BaseSettings):
         ge=60,
         le=86400,
         description="Lifetime of the JWTs POST /api/v1/authentication/login returns.",
+    )
+    signing_key_refresh_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=60,
+        description="How often each node reloads the tenants' token signing keys from the "
+        "store, so a key rotated on another node signs here too (at most a minute). A token "
+        "signed with a key this node does not know yet makes it look the key up at once. A "
+        "retired key keeps verifying for the longest token lifetime plus this interval.",
     )
     scheduler_interval_seconds: float = Field(
         default=30.0,

@@ -1,27 +1,34 @@
 """Everything a running rosterd holds: settings, database, secrets, token signer.
 
-``open_runtime`` migrates the store, makes sure a signing key exists, and on an empty store
+``open_runtime`` makes the SQLite file private, migrates the store, and on an empty store
 creates the default tenant with a bootstrap admin client whose credentials go to a file.
+Signing keys are made per tenant when it first signs (rosterd.auth.tokens).
 """
 
 from __future__ import annotations
 
 import json
-import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
+from rosterd.auth.key_seal import KeySealer
 from rosterd.auth.scopes import Scope
 from rosterd.auth.secrets import load_or_create_secret_key
-from rosterd.auth.tokens import TokenSigner, generate_private_key_pem
+from rosterd.auth.tokens import TokenSigner
 from rosterd.config import Settings
 from rosterd.db.engine import Database, make_database
 from rosterd.db.migrate import upgrade
-from rosterd.models import SigningKey
-from rosterd.repositories import credentials as credentials_repo
+from rosterd.key_ring import StoreKeys
+from rosterd.private_files import private_sqlite_store, write_private_file
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.services import clients as clients_service
+from rosterd.services import signing_keys
 from rosterd.services import tenants as tenants_service
+from rosterd.services.context import Actor
+from rosterd.services.errors import NotFound
 
 BOOTSTRAP_FILE = "bootstrap-credentials.json"
 
@@ -32,6 +39,7 @@ class Runtime:
     db: Database
     hmac_key: bytes
     signer: TokenSigner
+    keys: StoreKeys
     # Set when this start created the bootstrap admin client: where its credentials are.
     bootstrap_credentials: Path | None = None
 
@@ -41,25 +49,28 @@ class Runtime:
     def close(self) -> None:
         self.db.dispose()
 
-
-def _ensure_signing_key(db: Database) -> TokenSigner:
-    with db.writer.begin() as session:
-        keys = credentials_repo.signing_keys(session)
-        if not keys:
-            key = SigningKey(kid=os.urandom(8).hex(), private_key_pem=generate_private_key_pem())
-            credentials_repo.add_signing_key(session, key)
-            keys = [key]
-        return TokenSigner([(k.kid, k.private_key_pem) for k in keys])
-
-
-def _write_private_file(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(content)
+    def rotate_signing_key(self, tenant_id: uuid.UUID, actor: Actor) -> signing_keys.Rotation:
+        """Give the tenant a new signing key; this node signs with it at once, the others
+        within their refresh interval (or at once, on seeing a token it signed)."""
+        new = signing_keys.make(tenant_id, self.keys.sealer)
+        with self.db.writer.begin() as session:
+            tenant = tenants_repo.get(session, tenant_id)
+            if tenant is None:
+                raise NotFound("tenant not found")
+            rotation = signing_keys.rotate(session, tenant, new, actor, grace=self.keys.grace)
+        self.signer.refresh_tenant(tenant_id)
+        return rotation
 
 
 def _bootstrap_default_tenant(runtime: Runtime) -> None:
+    try:
+        _bootstrap(runtime)
+    except IntegrityError:
+        # Another node, started on the same empty store at the same moment, made it first.
+        return
+
+
+def _bootstrap(runtime: Runtime) -> None:
     with runtime.db.writer.begin() as session:
         if tenants_repo.list_all(session):
             return
@@ -72,7 +83,7 @@ def _bootstrap_default_tenant(runtime: Runtime) -> None:
             hmac_key=runtime.hmac_key,
         )
         path = runtime.settings.data_dir / BOOTSTRAP_FILE
-        _write_private_file(
+        write_private_file(
             path,
             json.dumps(
                 {
@@ -90,15 +101,26 @@ def _bootstrap_default_tenant(runtime: Runtime) -> None:
 
 
 def open_runtime(settings: Settings, *, bootstrap: bool = True) -> Runtime:
-    if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = make_database(settings.resolved_database_url, settings.db_pool_size)
+    database_url = settings.resolved_database_url
+    private_sqlite_store(database_url)
+    db = make_database(database_url, settings.db_pool_size)
     upgrade(db.write_engine)
+    hmac_key = load_or_create_secret_key(settings.secret_key, settings.data_dir)
+    keys = StoreKeys(
+        db=db,
+        sealer=KeySealer(hmac_key),
+        grace=signing_keys.grace(
+            settings.access_token_ttl_seconds,
+            settings.api_v1_token_ttl_seconds,
+            refresh_seconds=settings.signing_key_refresh_seconds,
+        ),
+    )
     runtime = Runtime(
         settings=settings,
         db=db,
-        hmac_key=load_or_create_secret_key(settings.secret_key, settings.data_dir),
-        signer=_ensure_signing_key(db),
+        hmac_key=hmac_key,
+        signer=TokenSigner(keys, refresh_seconds=settings.signing_key_refresh_seconds),
+        keys=keys,
     )
     if bootstrap:
         _bootstrap_default_tenant(runtime)

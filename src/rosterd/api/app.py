@@ -13,6 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from rosterd import __version__
 from rosterd.api import ops
 from rosterd.api.admin import scim_tokens as admin_scim_tokens
+from rosterd.api.admin import signing_keys as admin_signing_keys
 from rosterd.api.adminusers import errors as adminusers_errors
 from rosterd.api.adminusers import router as adminusers
 from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict
@@ -69,6 +70,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(v2.router)
     app.include_router(admin_scim_tokens.router)
+    app.include_router(admin_signing_keys.router)
     app.include_router(v1.router)
     app.include_router(adminusers.router)
     app.include_router(identities.router)

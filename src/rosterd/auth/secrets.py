@@ -11,6 +11,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from rosterd.private_files import make_private_dir
+
 CLIENT_ID_PREFIX = "rcl_"
 CLIENT_SECRET_PREFIX = "rcs_"  # noqa: S105 (a prefix, not a secret)
 # Reserved for the SCIM bearer tokens, so other surfaces can tell the caller what went wrong.
@@ -51,7 +53,7 @@ def load_or_create_secret_key(configured: str | None, data_dir: Path) -> bytes:
     path = data_dir / "secret.key"
     if path.exists():
         return path.read_bytes().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     key = secrets.token_urlsafe(48).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

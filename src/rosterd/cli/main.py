@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.config import Settings, get_settings
 from rosterd.db.maintenance import refresh_statistics
 from rosterd.lifecycle.scheduler import Scheduler
+from rosterd.models.base import utcnow
 from rosterd.models.credential import TenantSecret
 from rosterd.repositories import credentials as credentials_repo
 from rosterd.repositories import tenants as tenants_repo
@@ -31,6 +33,7 @@ from rosterd.services import bearer_secrets
 from rosterd.services import clients as clients_service
 from rosterd.services import imports as imports_service
 from rosterd.services import scim_tokens as scim_tokens_service
+from rosterd.services import signing_keys as signing_keys_service
 from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError
@@ -41,11 +44,13 @@ clients_app = typer.Typer(help="Manage OAuth 2.0 clients.", no_args_is_help=True
 scim_app = typer.Typer(help="Manage SCIM bearer tokens.", no_args_is_help=True)
 admins_app = typer.Typer(help="Manage admin users (the /api/v1 login).", no_args_is_help=True)
 api_keys_app = typer.Typer(help="Manage tenant API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage the tenants' token signing keys.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(scim_app, name="scim-tokens")
 app.add_typer(admins_app, name="admins")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(keys_app, name="keys")
 
 CLI_ACTOR = "cli"
 
@@ -380,6 +385,53 @@ def api_keys_revoke(
             session, api_keys_service.KIND, tenant_row, parsed, _cli_actor(tenant_row.id)
         )
         out.print(f"revoked {parsed}")
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    tenant: Annotated[str | None, typer.Option(help="Tenant slug.")] = None,
+    all_tenants: Annotated[bool, typer.Option("--all", help="Rotate every tenant's key.")] = False,
+) -> None:
+    """Give a tenant a new signing key; the previous one stops signing but keeps verifying
+    the tokens it signed until they expire. Running servers sign with the new key within
+    ROSTERD_SIGNING_KEY_REFRESH_SECONDS."""
+    if (tenant is None) != all_tenants:
+        err.print("[red]error:[/red] name one tenant with --tenant, or every tenant with --all")
+        raise typer.Exit(1)
+    with _runtime() as runtime:
+        with runtime.db.reader() as session:
+            if tenant is None:
+                targets = [(t.id, t.slug) for t in tenants_repo.list_all(session)]
+            else:
+                row = tenants_service.get_tenant_by_slug(session, tenant)
+                targets = [(row.id, row.slug)]
+        for tenant_id, slug in targets:
+            rotation = runtime.rotate_signing_key(tenant_id, _cli_actor(tenant_id))
+            line = f"{slug}: key {rotation.key.kid} signs from now on"
+            if rotation.retired:
+                until = rotation.key.created_at + runtime.keys.grace
+                line += f"; {', '.join(rotation.retired)} verifies until {_when(until)}"
+            out.print(line)
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
+    """List a tenant's signing keys, newest first (never key material)."""
+    with _runtime() as runtime, runtime.db.reader() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        keys = signing_keys_service.list_keys(session, tenant_row, runtime.keys.grace)
+        now = utcnow()
+        table = Table(_id_column("kid"), "status", "created", "retired", "verify until")
+        for k in keys:
+            status = k.status(now) + (" (legacy)" if k.legacy else "")
+            table.add_row(
+                k.kid, status, _when(k.created_at), _when(k.retired_at), _when(k.verify_until)
+            )
+        out.print(table)
 
 
 @app.command("import")

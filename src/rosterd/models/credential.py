@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, func
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rosterd.models.base import Base, utcnow
@@ -28,13 +29,28 @@ class OAuthClient(Base):
 
 
 class SigningKey(Base):
-    """A server-wide RSA key that signs access tokens; its public half is served as JWKS."""
+    """An RSA key that signs one tenant's access tokens (RS256).
+
+    The public half is kept in clear as a JWK (the JWKS and verification read only that);
+    the private half only sealed with a key derived from the server secret
+    (rosterd.auth.key_seal), never as a usable key. A key signs until it is retired by a
+    rotation, then verifies until the tokens it signed have expired. A row without a tenant
+    is a legacy key of the whole deployment from before keys were per tenant: it has no
+    private half and only verifies, until its grace has passed.
+    """
 
     __tablename__ = "signing_keys"
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    private_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_signing_keys_tenant_id", "tenant_id"),)
 
 
 class TenantSecret(Base):

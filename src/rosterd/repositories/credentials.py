@@ -7,7 +7,7 @@ from typing import TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from rosterd.models import OAuthClient, SigningKey
+from rosterd.models import OAuthClient
 from rosterd.models.credential import TenantSecret
 
 
@@ -33,15 +33,6 @@ def add_client(session: Session, client: OAuthClient) -> OAuthClient:
     session.add(client)
     session.flush()
     return client
-
-
-def signing_keys(session: Session) -> list[SigningKey]:
-    return list(session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())))
-
-
-def add_signing_key(session: Session, key: SigningKey) -> None:
-    session.add(key)
-    session.flush()
 
 
 # SCIM tokens and API keys: tenant secrets presented as bearer tokens, kept as HMACs.

@@ -10,10 +10,11 @@ from urllib.parse import unquote_plus
 from fastapi import Form, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
+from rosterd.api.deps import ReadSession, RuntimeDep
 from rosterd.api.routing import api_router
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.services import clients as clients_service
+from rosterd.services import signing_keys
 from rosterd.services import tenants as tenants_service
 from rosterd.services.errors import DomainError, Invalid, NotFound, Unauthenticated
 
@@ -82,7 +83,6 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 def issue_token(
     tenant: str,
     runtime: RuntimeDep,
-    session: WriteSession,
     grant_type: Annotated[str, Form(max_length=64)],
     scope: Annotated[str | None, Form(max_length=1000)] = None,
     client_id: Annotated[str | None, Form(max_length=255)] = None,
@@ -97,17 +97,23 @@ def issue_token(
     cid, secret = basic or (client_id, client_secret)
     if not cid or not secret:
         raise Unauthenticated("client authentication is required")
-    try:
-        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-    except NotFound as exc:
-        raise Unauthenticated("client authentication failed") from exc
-    client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
-    scopes = clients_service.grant_scopes(client, scope)
+    # The client is authenticated (and its last use recorded) in a unit of work of its own,
+    # committed before the token is signed: signing may read the store, and make the
+    # tenant's first key in a write transaction of its own, which on SQLite could not start
+    # while this one held the single writer connection.
+    with runtime.db.writer.begin() as session:
+        try:
+            tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        except NotFound as exc:
+            raise Unauthenticated("client authentication failed") from exc
+        client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
+        scopes = clients_service.grant_scopes(client, scope)
+        tenant_id, slug, subject = tenant_row.id, tenant_row.slug, client.client_id
     ttl = runtime.settings.access_token_ttl_seconds
     token = runtime.signer.issue(
-        issuer=runtime.issuer(tenant_row.slug),
-        tenant_id=tenant_row.id,
-        subject=client.client_id,
+        issuer=runtime.issuer(slug),
+        tenant_id=tenant_id,
+        subject=subject,
         scopes=scopes,
         ttl=ttl,
     )
@@ -126,10 +132,12 @@ def issue_token(
     "/{tenant}/.well-known/jwks.json",
     operation_id="getJwks",
     summary="Public keys that verify access tokens (JWKS)",
+    description="This tenant's keys only: the key that signs its tokens now, and retired "
+    "keys until the tokens they signed have expired.",
 )
 def jwks(tenant: str, runtime: RuntimeDep, session: ReadSession) -> dict[str, Any]:
-    tenants_service.get_tenant_by_slug(session, tenant)
-    return runtime.signer.jwks()
+    row = tenants_service.get_tenant_by_slug(session, tenant)
+    return signing_keys.jwks(session, row.id, runtime.keys.grace)
 
 
 @router.get(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import RuntimeDep, request_id
 from rosterd.auth.scopes import Scope, grants
@@ -25,8 +26,9 @@ _bearer = HTTPBearer(
 def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]]:
     """A dependency that admits a valid access token holding ``scope`` and yields its Actor.
 
-    It does no I/O (the signature check is CPU work, remembered per token), so it runs on
-    the event loop instead of taking a worker thread.
+    It runs on the event loop instead of taking a worker thread: the signature check is CPU
+    work, remembered per token. Only when the key ring must read the store (a kid it does
+    not know yet, or its periodic refresh) does the check move to a worker thread.
     """
 
     async def dependency(
@@ -45,7 +47,9 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
                 "a SCIM token only works on /scim/v2; this API needs an OAuth access token "
                 "from POST /tenants/{tenant}/connect/token"
             )
-        access = runtime.signer.verify(token)
+        access = runtime.signer.verify(token, read_store=False)
+        if access is None or runtime.signer.refresh_due():
+            access = await run_in_threadpool(runtime.signer.verify, token)
         if access is None:
             raise Unauthenticated("invalid or expired access token")
         if not grants(access.scopes, scope):
