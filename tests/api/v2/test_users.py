@@ -13,12 +13,12 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import update
 
 from rosterd.auth.scopes import ALL_SCOPES
-from rosterd.auth.tokens import TokenSigner, generate_private_key_pem
 from rosterd.models import AuditEvent, User
 from rosterd.repositories import audit as audit_repo
 from tests.factories import V2, TenantHandle
@@ -891,13 +891,10 @@ def test_401_with_expired_token(http: TestClient, tenant: TenantHandle) -> None:
 def test_401_with_token_signed_by_another_key(http: TestClient, tenant: TenantHandle) -> None:
     user = tenant.user()
     kid = jwt.get_unverified_header(tenant.token())["kid"]
-    forger = TokenSigner([(kid, generate_private_key_pem())])
-    forged = forger.issue(
-        issuer="http://testserver",
-        tenant_id=tenant.id,
-        subject="forger",
-        scopes=list(ALL_SCOPES),
-        ttl=300,
+    claims = jwt.decode(tenant.token(), options={"verify_signature": False})
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(
+        {**claims, "sub": "forger"}, forger, algorithm="RS256", headers={"kid": kid}
     )
     _assert_all_401(http, tenant, {"Authorization": f"Bearer {forged}"}, user)
 
