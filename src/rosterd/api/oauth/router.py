@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 from fastapi import Form, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
+from rosterd.api.deps import ReadSession, RuntimeDep
 from rosterd.api.routing import api_router
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.services import clients as clients_service
@@ -71,7 +71,9 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     operation_id="issueToken",
     summary="Issue an access token (client_credentials)",
     description="Form-encoded; the client authenticates with HTTP Basic or with `client_id` and "
-    "`client_secret` in the body. Returns a signed JWT access token.",
+    "`client_secret` in the body. Returns a signed JWT access token. During a secret rotation "
+    "the previous secret is accepted until its grace period ends; a revoked or expired client "
+    "is refused with `invalid_client`.",
     responses={
         400: {
             "description": "RFC 6749 error: invalid_request, unsupported_grant_type, invalid_scope"
@@ -82,7 +84,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 def issue_token(
     tenant: str,
     runtime: RuntimeDep,
-    session: WriteSession,
+    session: ReadSession,
     grant_type: Annotated[str, Form(max_length=64)],
     scope: Annotated[str | None, Form(max_length=1000)] = None,
     client_id: Annotated[str | None, Form(max_length=255)] = None,
@@ -103,6 +105,11 @@ def issue_token(
         raise Unauthenticated("client authentication failed") from exc
     client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
     scopes = clients_service.grant_scopes(client, scope)
+    if clients_service.is_stale(client):
+        # A short write of its own, at most once a minute per client: issuing tokens is a
+        # read, so a busy client does not queue on the writer.
+        with runtime.db.writer.begin() as write:
+            clients_service.mark_used(write, client.id)
     ttl = runtime.settings.access_token_ttl_seconds
     token = runtime.signer.issue(
         issuer=runtime.issuer(tenant_row.slug),
