@@ -122,6 +122,11 @@ def _id_column(header: str) -> Column:
     return Column(header, no_wrap=True)
 
 
+def _time_column(header: str) -> Column:
+    """A column of timestamps: folded onto more lines when narrow, never cut short."""
+    return Column(header, overflow="fold")
+
+
 @app.callback(
     epilog="--data-dir and --database-url may also follow the command, e.g. "
     "`rosterd clients list --tenant acme --data-dir /srv/rosterd`."
@@ -337,7 +342,13 @@ def clients_list(tenant: Tenant) -> None:
     """List a tenant's OAuth clients (never their secrets)."""
     with _runtime() as runtime, runtime.db.reader() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        table = Table(_id_column("client_id"), "name", "scopes", "last used", "state")
+        table = Table(
+            _id_column("client_id"),
+            "name",
+            "scopes",
+            _time_column("last used"),
+            _time_column("state"),
+        )
         for c in clients_service.list_clients(session, tenant_row):
             table.add_row(
                 c.client_id,
@@ -503,7 +514,11 @@ def _issue_secret(
 
 
 def _secret_table(records: Sequence[TenantSecret]) -> None:
-    table = Table(_id_column("id"), "name", "created", "expires", "last used", "revoked")
+    table = Table(
+        _id_column("id"),
+        "name",
+        *map(_time_column, ("created", "expires", "last used", "revoked")),
+    )
     for t in records:
         table.add_row(
             str(t.id),
