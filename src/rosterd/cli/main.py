@@ -47,9 +47,9 @@ from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError
 
 _STORE_OPTIONS = ("--data-dir", "--database-url")
-_DATA_DIR_HELP = "The store's data directory (SQLite file, secret key) [env: ROSTERD_DATA_DIR]."
+_DATA_DIR_HELP = "The store's data directory (SQLite file, secret key); else ROSTERD_DATA_DIR."
 _DATABASE_URL_HELP = (
-    "The store's database URL, e.g. postgresql+psycopg://user@host/db [env: ROSTERD_DATABASE_URL]."
+    "The store's database URL, e.g. postgresql+psycopg://user@host/db; else ROSTERD_DATABASE_URL."
 )
 # The settings of this invocation, built by the app's callback before any command runs.
 _invocation_settings: ContextVar[Settings | None] = ContextVar("settings", default=None)
@@ -84,7 +84,6 @@ class _StoreOptionsAnywhere(TyperGroup):
 
 
 app = typer.Typer(
-    help="rosterd: a self-hosted, multi-tenant user directory.",
     no_args_is_help=True,
     cls=_StoreOptionsAnywhere,
 )
@@ -141,9 +140,10 @@ def _store(
 ) -> None:
     """rosterd: a self-hosted, multi-tenant user directory.
 
-    Every command works on one store: the one --data-dir / --database-url name, else
-    ROSTERD_DATA_DIR / ROSTERD_DATABASE_URL (environment or ./.env). Only `serve` and
-    `migrate` create a store where there is none.
+    Every command works on the store that --data-dir / --database-url name,
+    else on ROSTERD_DATA_DIR / ROSTERD_DATABASE_URL (environment or ./.env).
+
+    Only `serve` and `migrate` create a store where there is none.
     """
     given = {"data_dir": data_dir, "database_url": database_url}
     overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
@@ -295,7 +295,10 @@ def _expiry(expires_in: timedelta | None, expires_at: datetime | None) -> dateti
 
 
 def _when(value: datetime | None, unset: str = "") -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else unset
+    """A time in UTC to the second, e.g. 2030-01-31T09:00:00Z."""
+    if value is None:
+        return unset
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @clients_app.command("create")
