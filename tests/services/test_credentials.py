@@ -4,7 +4,9 @@ revocation, expiry dates on every kind, last use, and the audit trail of each op
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -335,3 +337,28 @@ def test_the_gate_reads_a_clients_state_and_remembers_it_for_its_ttl(
         assert read_standing(session, uuid.uuid4(), cid).refusal() == (
             "the OAuth client of this access token no longer exists"
         )
+
+
+def test_concurrent_requests_for_one_client_cost_one_query(runtime: Runtime) -> None:
+    """A busy client costs one read per TTL, however many requests arrive at once."""
+    with runtime.db.writer.begin() as session:
+        tenant = tenants_repo.get_by_slug(session, "default")
+        assert tenant is not None
+        test_actor = Actor(tenant_id=tenant.id, actor="test", surface="test")
+        cid = _client(session, tenant, test_actor).client.client_id
+        tenant_id = tenant.id
+
+    reads = 0
+    count_lock = threading.Lock()
+
+    def counting_reader() -> Session:
+        nonlocal reads
+        with count_lock:
+            reads += 1
+        return runtime.db.reader()
+
+    gate = ClientGate(counting_reader, ttl=3600)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: gate.load(tenant_id, cid), range(64)))
+    assert reads == 1
+    assert all(a.refusal() is None for a in answers)

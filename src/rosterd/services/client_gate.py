@@ -14,10 +14,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from rosterd.models.base import utcnow
 from rosterd.repositories import credentials as credentials_repo
@@ -56,7 +57,7 @@ def read_standing(session: Session, tenant_id: uuid.UUID, client_id: str) -> Sta
 
 
 class ClientGate:
-    def __init__(self, reader: sessionmaker[Session], ttl: float = TTL) -> None:
+    def __init__(self, reader: Callable[[], Session], ttl: float = TTL) -> None:
         self._reader = reader
         self._ttl = ttl
         # key -> (monotonic time the read started, what it found)
