@@ -36,7 +36,12 @@ class TenantHandle:
         with self.runtime.db.writer.begin() as session:
             tenant = tenants_service.get_tenant_by_slug(session, self.slug)
             issued = clients_service.create_client(
-                session, tenant, name="test", scopes=scopes, hmac_key=self.runtime.hmac_key
+                session,
+                tenant,
+                name="test",
+                scopes=scopes,
+                hmac_key=self.runtime.hmac_key,
+                actor=Actor(tenant_id=tenant.id, actor="test", surface="test"),
             )
             return issued.client.client_id, issued.client_secret
 

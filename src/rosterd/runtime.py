@@ -3,6 +3,9 @@
 ``open_runtime`` makes the SQLite file private, migrates the store, and on an empty store
 creates the default tenant with a bootstrap admin client whose credentials go to a file.
 Signing keys are made per tenant when it first signs (rosterd.auth.tokens).
+Only ``rosterd serve`` and ``rosterd migrate`` may create a store: every other command opens
+the runtime with ``create=False``, which refuses (``NoStore``) where there is none, instead of
+quietly starting a second, empty one beside the server's.
 """
 
 from __future__ import annotations
@@ -12,25 +15,45 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from rosterd.auth.key_seal import KeySealer
 from rosterd.auth.scopes import Scope
-from rosterd.auth.secrets import load_or_create_secret_key
+from rosterd.auth.secrets import SECRET_KEY_FILE, load_or_create_secret_key
 from rosterd.auth.tokens import TokenSigner
 from rosterd.config import Settings
 from rosterd.db.engine import Database, make_database
-from rosterd.db.migrate import upgrade
+from rosterd.db.migrate import is_migrated, upgrade
 from rosterd.key_ring import StoreKeys
 from rosterd.private_files import private_sqlite_store, write_private_file
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.services import clients as clients_service
 from rosterd.services import signing_keys
 from rosterd.services import tenants as tenants_service
+from rosterd.services.client_gate import ClientGate
 from rosterd.services.context import Actor
 from rosterd.services.errors import NotFound
 
 BOOTSTRAP_FILE = "bootstrap-credentials.json"
+BOOTSTRAP_ACTOR = "rosterd"
+_POINT_AT_IT = (
+    "Run the command where the server runs, or point at the server's store with --data-dir DIR "
+    "or --database-url URL (or ROSTERD_DATA_DIR / ROSTERD_DATABASE_URL); `rosterd migrate` "
+    "creates a new store."
+)
+
+
+class NoStore(Exception):
+    """There is no rosterd store where the settings point, and this start may not make one."""
+
+
+def describe_store(settings: Settings) -> str:
+    """Which store the settings name, for people: the SQLite file, or the URL sans password."""
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite file {Path(url.database or '').resolve()}"
+    return f"PostgreSQL database {url.render_as_string(hide_password=True)}"
 
 
 @dataclass
@@ -40,6 +63,7 @@ class Runtime:
     hmac_key: bytes
     signer: TokenSigner
     keys: StoreKeys
+    client_gate: ClientGate
     # Set when this start created the bootstrap admin client: where its credentials are.
     bootstrap_credentials: Path | None = None
 
@@ -81,6 +105,7 @@ def _bootstrap(runtime: Runtime) -> None:
             name="bootstrap admin",
             scopes=[Scope.admin.value],
             hmac_key=runtime.hmac_key,
+            actor=Actor(tenant_id=tenant.id, actor=BOOTSTRAP_ACTOR, surface="bootstrap"),
         )
         path = runtime.settings.data_dir / BOOTSTRAP_FILE
         write_private_file(
@@ -100,11 +125,40 @@ def _bootstrap(runtime: Runtime) -> None:
         runtime.bootstrap_credentials = path
 
 
-def open_runtime(settings: Settings, *, bootstrap: bool = True) -> Runtime:
+def _check_store_exists(settings: Settings, db: Database) -> None:
+    """Raise NoStore unless the settings point at an existing store and its secret key."""
+    where = describe_store(settings)
+    if settings.is_sqlite:
+        database = make_url(settings.resolved_database_url).database
+        exists = not database or database == ":memory:" or Path(database).exists()
+    else:
+        try:
+            exists = is_migrated(db.engine)
+        except OperationalError as exc:
+            raise NoStore(f"cannot reach the {where}: {exc.orig}") from exc
+    if not exists:
+        raise NoStore(f"no rosterd store at the {where}. {_POINT_AT_IT}")
+    key_file = settings.data_dir / SECRET_KEY_FILE
+    if not settings.secret_key and not key_file.exists():
+        raise NoStore(
+            f"the {where} exists, but its secret key does not: no {key_file.resolve()} and "
+            "ROSTERD_SECRET_KEY is unset, so the credentials made here would not work on the "
+            f"server. {_POINT_AT_IT}"
+        )
+
+
+def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = True) -> Runtime:
+    """The runtime on the settings' store, migrated; ``create=False`` refuses to make one."""
     database_url = settings.resolved_database_url
-    private_sqlite_store(database_url)
     db = make_database(database_url, settings.db_pool_size)
-    upgrade(db.write_engine)
+    try:
+        if not create:
+            _check_store_exists(settings, db)
+        private_sqlite_store(database_url)
+        upgrade(db.write_engine)
+    except BaseException:
+        db.dispose()
+        raise
     hmac_key = load_or_create_secret_key(settings.secret_key, settings.data_dir)
     keys = StoreKeys(
         db=db,
@@ -121,6 +175,7 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True) -> Runtime:
         hmac_key=hmac_key,
         signer=TokenSigner(keys, refresh_seconds=settings.signing_key_refresh_seconds),
         keys=keys,
+        client_gate=ClientGate(db.reader),
     )
     if bootstrap:
         _bootstrap_default_tenant(runtime)

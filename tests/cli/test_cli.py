@@ -1,8 +1,9 @@
 """The ``rosterd`` command: first start, tenants, OAuth clients and migrations.
 
-Each test gets an empty store of its own (a SQLite file under tmp_path, or a throwaway
-PostgreSQL schema) and a data directory of its own. Commands run in-process through Typer's
-CliRunner; the first-start test runs the installed console script as a real process.
+Each test gets a store of its own (a SQLite file under tmp_path, or a throwaway PostgreSQL
+schema) and a data directory of its own, made by ``rosterd migrate`` (``fresh_cli``: not
+made yet). Commands run in-process through Typer's CliRunner; the first-start test runs the
+installed console script as a real process.
 """
 
 from __future__ import annotations
@@ -102,12 +103,20 @@ def _clear_rosterd_env(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+def fresh_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    """The command line over a store that does not exist yet."""
     _clear_rosterd_env(monkeypatch, tmp_path)
     get_settings.cache_clear()
     with sqlite_url(tmp_path) as url:
         yield Cli(data_dir=tmp_path / "data", database_url=url)
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli(fresh_cli: Cli) -> Cli:
+    """The command line over a store made by `rosterd migrate`, as an operator starts."""
+    fresh_cli.ok("migrate")
+    return fresh_cli
 
 
 @contextmanager
@@ -179,7 +188,8 @@ def _token(http: TestClient, slug: str, client_id: str, secret: str, **extra: st
 def test_first_start_of_the_installed_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real `rosterd` process on an empty store bootstraps once, and says where, not what."""
+    """A real `rosterd migrate` on no store makes one and bootstraps it once, and says where
+    the credentials are, not what they are; other commands refuse to make a store."""
     _clear_rosterd_env(monkeypatch, tmp_path)
     with sqlite_url(tmp_path) as url:
         cli = Cli(data_dir=tmp_path / "data", database_url=url)
@@ -199,7 +209,21 @@ def test_first_start_of_the_installed_command(
         return proc
 
     assert ROSTERD.exists(), f"console script not installed at {ROSTERD}"
-    first = rosterd("tenants", "list")
+    refused = subprocess.run(
+        [str(ROSTERD), "tenants", "list"],
+        env=cli.subprocess_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert str(tmp_path / "rosterd.db") in refused.stderr, refused.stderr
+    assert not (tmp_path / "rosterd.db").exists()
+    assert not cli.data_dir.exists()
+
+    first = rosterd("migrate")
 
     path = cli.bootstrap_file
     assert path.is_file()
@@ -213,7 +237,8 @@ def test_first_start_of_the_installed_command(
 
     # The path is on stderr in one piece (a log line must be copy-pasteable), the secret nowhere.
     assert str(path) in first.stderr, first.stderr
-    assert "default" in first.stdout
+    assert "up to date" in first.stdout
+    assert "default" in rosterd("tenants", "list").stdout
     _assert_not_leaked(creds["client_secret"], first.stdout, first.stderr)
 
     # A second start finds the store bootstrapped: no new tenant, client or file.
@@ -237,18 +262,21 @@ def test_first_start_of_the_installed_command(
         assert body["scope"] == "admin"
 
 
-def test_first_command_bootstraps_and_keeps_stdout_clean(cli: Cli) -> None:
-    """Even when the first command is a scripted one, stdout holds only that command's output."""
+def test_bootstrap_keeps_stdout_clean(fresh_cli: Cli) -> None:
+    """The start that bootstraps says so on stderr: stdout holds only the command's output."""
+    cli = fresh_cli
     assert not cli.bootstrap_file.exists()
-    result = cli.ok("clients", "create", "--tenant", "default", "--scopes", "user:read", "--json")
-    printed = json.loads(result.stdout)
-    assert set(printed) == {"client_id", "client_secret"}
+    result = cli.ok("migrate")
+    assert result.stdout.strip().endswith("is up to date"), result.stdout
+    assert len(result.stdout.strip().splitlines()) == 1, result.stdout
 
     creds = json.loads(cli.bootstrap_file.read_text())
     assert stat.S_IMODE(cli.bootstrap_file.stat().st_mode) == 0o600
     assert str(cli.bootstrap_file) in result.stderr, result.stderr
     _assert_not_leaked(creds["client_secret"], result.stdout, result.stderr)
 
+    made = cli.ok("clients", "create", "--tenant", "default", "--scopes", "user:read", "--json")
+    assert set(json.loads(made.stdout)) == {"client_id", "client_secret"}
     again = cli.ok("tenants", "list")
     assert BOOTSTRAP_FILE not in _squeezed(again.stderr)
     assert json.loads(cli.bootstrap_file.read_text()) == creds
@@ -409,7 +437,8 @@ def test_clients_list_for_unknown_tenant_is_an_error(cli: Cli) -> None:
 # ---- migrate -------------------------------------------------------------------------------
 
 
-def test_migrate_sqlite(cli: Cli) -> None:
+def test_migrate_sqlite(fresh_cli: Cli) -> None:
+    cli = fresh_cli
     result = cli.ok("migrate")
     assert "up to date" in result.stdout
     assert _revision(cli.database_url) == _head(cli.database_url) is not None

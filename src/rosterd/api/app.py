@@ -12,8 +12,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rosterd import __version__
 from rosterd.api import ops
+from rosterd.api.admin import api_keys as admin_api_keys
+from rosterd.api.admin import oauth_clients as admin_oauth_clients
 from rosterd.api.admin import scim_tokens as admin_scim_tokens
 from rosterd.api.admin import signing_keys as admin_signing_keys
+from rosterd.api.admin import shared as admin
 from rosterd.api.adminusers import errors as adminusers_errors
 from rosterd.api.adminusers import router as adminusers
 from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict
@@ -57,7 +60,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors = SurfaceErrors(default=plain_json)
-    errors.register((v2.PREFIX, admin_scim_tokens.PREFIX), v2_errors.render)
+    errors.register((v2.PREFIX,), v2_errors.render)
+    errors.register((admin.PREFIX,), admin.render)
     errors.register((oauth.PREFIX,), oauth.render)
     errors.register(scim.PREFIXES, scim_errors.render)
     errors.register(v1.PREFIXES, v1_errors.render)
@@ -69,8 +73,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(oauth.router)
     app.include_router(v2.router)
+    app.include_router(admin_oauth_clients.router)
     app.include_router(admin_scim_tokens.router)
     app.include_router(admin_signing_keys.router)
+    app.include_router(admin_api_keys.router)
     app.include_router(v1.router)
     app.include_router(adminusers.router)
     app.include_router(identities.router)

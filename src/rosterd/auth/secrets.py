@@ -19,6 +19,8 @@ CLIENT_SECRET_PREFIX = "rcs_"  # noqa: S105 (a prefix, not a secret)
 SCIM_TOKEN_PREFIX = "rscim_"  # noqa: S105 (a prefix, not a secret)
 # API keys start with "seam_" because the official Seam SDK refuses any other key format.
 API_KEY_PREFIX = "seam_rosterd_"
+# Where the generated HMAC key is kept in the data directory when none is configured.
+SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
 
 _password_hasher = PasswordHasher()
 
@@ -50,7 +52,7 @@ def load_or_create_secret_key(configured: str | None, data_dir: Path) -> bytes:
     """The HMAC key: the configured one, else a random key kept in ``data_dir/secret.key``."""
     if configured:
         return configured.encode()
-    path = data_dir / "secret.key"
+    path = data_dir / SECRET_KEY_FILE
     if path.exists():
         return path.read_bytes().strip()
     make_private_dir(data_dir)

@@ -1,4 +1,11 @@
-"""The ``rosterd`` command: serve, migrate, and manage tenants and OAuth clients."""
+"""The ``rosterd`` command: serve, migrate, and manage tenants and credentials.
+
+Every command works on the store named by ``--data-dir`` / ``--database-url`` (given before
+or after the command's name), else by ROSTERD_DATA_DIR / ROSTERD_DATABASE_URL or ./.env.
+Only ``serve`` and ``migrate`` create a store; the others refuse where there is none and say
+which store they looked for, so a command run from the wrong directory cannot start a second,
+empty store whose credentials the server would not know.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +17,25 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
+from typer.core import TyperGroup
 
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.config import Settings, get_settings
 from rosterd.db.maintenance import refresh_statistics
 from rosterd.lifecycle.scheduler import Scheduler
 from rosterd.models.base import utcnow
-from rosterd.models.credential import TenantSecret
-from rosterd.repositories import credentials as credentials_repo
+from rosterd.models.credential import OAuthClient, TenantSecret
 from rosterd.repositories import tenants as tenants_repo
-from rosterd.runtime import Runtime, open_runtime
+from rosterd.runtime import NoStore, Runtime, open_runtime
 from rosterd.services import admins as admins_service
 from rosterd.services import api_keys as api_keys_service
 from rosterd.services import bearer_secrets
@@ -38,7 +47,47 @@ from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError
 
-app = typer.Typer(help="rosterd: a self-hosted, multi-tenant user directory.", no_args_is_help=True)
+_STORE_OPTIONS = ("--data-dir", "--database-url")
+_DATA_DIR_HELP = "The store's data directory (SQLite file, secret key); else ROSTERD_DATA_DIR."
+_DATABASE_URL_HELP = (
+    "The store's database URL, e.g. postgresql+psycopg://user@host/db; else ROSTERD_DATABASE_URL."
+)
+# The settings of this invocation, built by the app's callback before any command runs.
+_invocation_settings: ContextVar[Settings | None] = ContextVar("settings", default=None)
+
+
+def _store_options_first(args: list[str]) -> list[str]:
+    """``args`` with the store options moved to the front, wherever they were given, so that
+    ``rosterd clients list --data-dir /srv/rosterd`` means ``rosterd --data-dir /srv/rosterd
+    clients list``. Nothing after ``--`` is touched."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in _STORE_OPTIONS and i + 1 < len(args):
+            front.extend(args[i : i + 2])
+            i += 2
+            continue
+        (front if arg.split("=", 1)[0] in _STORE_OPTIONS else rest).append(arg)
+        i += 1
+    return front + rest
+
+
+class _StoreOptionsAnywhere(TyperGroup):
+    """The root group: takes the store options before or after the command's name."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _store_options_first(args))
+
+
+app = typer.Typer(
+    no_args_is_help=True,
+    cls=_StoreOptionsAnywhere,
+)
 tenants_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 clients_app = typer.Typer(help="Manage OAuth 2.0 clients.", no_args_is_help=True)
 scim_app = typer.Typer(help="Manage SCIM bearer tokens.", no_args_is_help=True)
@@ -75,10 +124,54 @@ def _id_column(header: str) -> Column:
     return Column(header, no_wrap=True)
 
 
-@contextmanager
-def _runtime(settings: Settings | None = None) -> Iterator[Runtime]:
-    runtime = open_runtime(settings or get_settings())
+def _time_column(header: str) -> Column:
+    """A column of timestamps: folded onto more lines when narrow, never cut short."""
+    return Column(header, overflow="fold")
+
+
+@app.callback(
+    epilog="--data-dir and --database-url may also follow the command, e.g. "
+    "`rosterd clients list --tenant acme --data-dir /srv/rosterd`."
+)
+def _store(
+    data_dir: Annotated[
+        Path | None, typer.Option(file_okay=False, help=_DATA_DIR_HELP, show_default=False)
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help=_DATABASE_URL_HELP, show_default=False)
+    ] = None,
+) -> None:
+    """rosterd: a self-hosted, multi-tenant user directory.
+
+    Every command works on the store that --data-dir / --database-url name,
+    else on ROSTERD_DATA_DIR / ROSTERD_DATABASE_URL (environment or ./.env).
+
+    Only `serve` and `migrate` create a store where there is none.
+    """
+    given = {"data_dir": data_dir, "database_url": database_url}
+    overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    _invocation_settings.set(Settings(**overrides) if overrides else get_settings())
+
+
+def _settings() -> Settings:
+    """The settings every command uses: the environment's, with the store options over them."""
+    return _invocation_settings.get() or get_settings()
+
+
+def _open(*, create: bool) -> Runtime:
+    try:
+        runtime = open_runtime(_settings(), create=create)
+    except NoStore as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
     _announce_bootstrap(runtime)
+    return runtime
+
+
+@contextmanager
+def _runtime(*, create: bool = False) -> Iterator[Runtime]:
+    """The runtime on the store the command names; only ``create=True`` may make one."""
+    runtime = _open(create=create)
     try:
         yield runtime
     except DomainError as exc:
@@ -98,9 +191,8 @@ def serve(
 
     from rosterd.api.app import create_app
 
-    settings = get_settings()
-    runtime = open_runtime(settings)
-    _announce_bootstrap(runtime)
+    runtime = _open(create=True)
+    settings = runtime.settings
     store = runtime.db.engine.url.render_as_string()
     err.print(f"rosterd listening on http://{host}:{port} (store: {store})")
     scheduler = Scheduler(runtime.db, interval_seconds=settings.scheduler_interval_seconds)
@@ -122,8 +214,8 @@ def serve(
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema."""
-    with _runtime() as runtime:
+    """Create the store, or upgrade its schema."""
+    with _runtime(create=True) as runtime:
         out.print(f"database at {runtime.db.engine.url.render_as_string()} is up to date")
 
 
@@ -152,50 +244,199 @@ def _parse_scopes(values: list[str]) -> list[str]:
     return [s for v in values for s in re.split(r"[,\s]+", v) if s]
 
 
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _parse_duration(value: str) -> timedelta:
+    """``90d``, ``24h``, ``1w2d``: whole numbers of s, m, h, d, w; ``0`` is no time."""
+    text = value.strip().lower()
+    if text == "0":
+        return timedelta(0)
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise typer.BadParameter(f"{value!r} is not a duration such as 90d, 24h, 30m or 1w2d")
+    return sum((timedelta(**{_DURATION_UNITS[u]: int(n)}) for n, u in parts), timedelta(0))
+
+
+def _parse_instant(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 date and time") from exc
+    if parsed.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} has no time zone: add Z or an offset such as +02:00")
+    return parsed
+
+
+ExpiresIn = Annotated[
+    timedelta | None,
+    typer.Option(
+        parser=_parse_duration,
+        metavar="DURATION",
+        help="Stop working after this long, e.g. 90d, 12h, 1w.",
+        show_default=False,
+    ),
+]
+ExpiresAt = Annotated[
+    datetime | None,
+    typer.Option(
+        parser=_parse_instant,
+        metavar="ISO-8601",
+        help="Stop working at this time, e.g. 2030-01-31T00:00:00Z.",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Tenant = Annotated[str, typer.Option(help="Tenant slug.")]
+
+
+def _expiry(expires_in: timedelta | None, expires_at: datetime | None) -> datetime | None:
+    if expires_in is not None and expires_at is not None:
+        raise typer.BadParameter("give --expires-in or --expires-at, not both")
+    return utcnow() + expires_in if expires_in is not None else expires_at
+
+
+def _when(value: datetime | None, unset: str = "") -> str:
+    """A time in UTC to the second, e.g. 2030-01-31T09:00:00Z."""
+    if value is None:
+        return unset
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 @clients_app.command("create")
 def clients_create(
-    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    tenant: Tenant,
     scopes: Annotated[
         list[str],
         typer.Option("--scopes", help=f"Scopes, comma- or space-separated: {' '.join(ALL_SCOPES)}"),
     ],
     name: Annotated[str, typer.Option(help="A label for the client.")] = "cli",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    expires_in: ExpiresIn = None,
+    expires_at: ExpiresAt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Create an OAuth client and print its id and secret once."""
+    expiry = _expiry(expires_in, expires_at)
     with _runtime() as runtime, runtime.db.writer.begin() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
         issued = clients_service.create_client(
-            session, tenant_row, name=name, scopes=_parse_scopes(scopes), hmac_key=runtime.hmac_key
+            session,
+            tenant_row,
+            name=name,
+            scopes=_parse_scopes(scopes),
+            hmac_key=runtime.hmac_key,
+            actor=_cli_actor(tenant_row.id),
+            expires_at=expiry,
         )
+        client = issued.client
+        if as_json:
+            printed = {"client_id": client.client_id, "client_secret": issued.client_secret}
+            if client.expires_at:
+                printed["expires_at"] = _when(client.expires_at)
+            typer.echo(json.dumps(printed))
+        else:
+            out.print(f"client_id:     {client.client_id}")
+            out.print(f"client_secret: {issued.client_secret}")
+            out.print(f"scopes:        {' '.join(client.scopes)}")
+            out.print(f"expires:       {_when(client.expires_at, 'never')}")
+            out.print("The secret is shown only now; rosterd keeps only its hash.")
+
+
+@clients_app.command("list")
+def clients_list(tenant: Tenant) -> None:
+    """List a tenant's OAuth clients (never their secrets)."""
+    with _runtime() as runtime, runtime.db.reader() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        table = Table(
+            _id_column("client_id"),
+            "name",
+            "scopes",
+            _time_column("last used"),
+            _time_column("state"),
+        )
+        for c in clients_service.list_clients(session, tenant_row):
+            table.add_row(
+                c.client_id,
+                c.name,
+                " ".join(c.scopes),
+                _when(c.last_used_at, "never"),
+                _client_state(c),
+            )
+        out.print(table)
+
+
+def _client_state(client: OAuthClient) -> str:
+    """Revoked, expired or when it will expire, and until when a rotated-out secret works."""
+    now = utcnow()
+    if client.revoked_at is not None:
+        return f"revoked {_when(client.revoked_at)}"
+    if client.expires_at is not None and client.expires_at <= now:
+        return f"expired {_when(client.expires_at)}"
+    lines = [f"expires {_when(client.expires_at)}"] if client.expires_at else ["active"]
+    previous = client.previous_secret_expires_at
+    if previous is not None and previous > now:
+        lines.append(f"old secret until {_when(previous)}")
+    return "\n".join(lines)
+
+
+@clients_app.command("rotate")
+def clients_rotate(
+    client_id: Annotated[str, typer.Argument(help="The client_id (from `clients list`).")],
+    tenant: Tenant,
+    grace: Annotated[
+        timedelta,
+        typer.Option(
+            parser=_parse_duration,
+            metavar="DURATION",
+            help="How long the current secret keeps working beside the new one (0: not at all).",
+        ),
+    ] = "24h",  # type: ignore[assignment]  # parsed by _parse_duration
+    as_json: AsJson = False,
+) -> None:
+    """Issue a new secret for a client and print it once; the old one works for the grace."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        issued = clients_service.rotate_secret(
+            session,
+            tenant_row,
+            client_id,
+            hmac_key=runtime.hmac_key,
+            actor=_cli_actor(tenant_row.id),
+            grace=grace,
+        )
+        old_until = _when(issued.client.previous_secret_expires_at)
         if as_json:
             typer.echo(
                 json.dumps(
-                    {"client_id": issued.client.client_id, "client_secret": issued.client_secret}
+                    {
+                        "client_id": issued.client.client_id,
+                        "client_secret": issued.client_secret,
+                        "previous_secret_expires_at": old_until or None,
+                    }
                 )
             )
         else:
             out.print(f"client_id:     {issued.client.client_id}")
             out.print(f"client_secret: {issued.client_secret}")
-            out.print(f"scopes:        {' '.join(issued.client.scopes)}")
+            out.print(
+                f"The previous secret works until {old_until}."
+                if old_until
+                else "The previous secret no longer works."
+            )
             out.print("The secret is shown only now; rosterd keeps only its hash.")
 
 
-@clients_app.command("list")
-def clients_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
-    """List a tenant's OAuth clients (never their secrets)."""
-    with _runtime() as runtime, runtime.db.reader() as session:
+@clients_app.command("revoke")
+def clients_revoke(
+    client_id: Annotated[str, typer.Argument(help="The client_id (from `clients list`).")],
+    tenant: Tenant,
+) -> None:
+    """Revoke a client: it gets no more tokens, and its tokens stop working within seconds."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        table = Table(_id_column("client_id"), "name", "scopes", "last used", "revoked")
-        for c in credentials_repo.list_clients(session, tenant_row.id):
-            table.add_row(
-                c.client_id,
-                c.name,
-                " ".join(c.scopes),
-                c.last_used_at.isoformat(timespec="seconds") if c.last_used_at else "never",
-                "yes" if c.revoked_at else "",
-            )
-        out.print(table)
+        clients_service.revoke_client(session, tenant_row, client_id, _cli_actor(tenant_row.id))
+        out.print(f"revoked {client_id}")
 
 
 @tenants_app.command("configure")
@@ -246,7 +487,13 @@ def _parse_uuid(value: str) -> uuid.UUID:
 
 
 def _issue_secret(
-    kind: bearer_secrets.SecretKind[Any], tenant: str, name: str, as_json: bool, *, field: str
+    kind: bearer_secrets.SecretKind[Any],
+    tenant: str,
+    name: str,
+    expires_at: datetime | None,
+    as_json: bool,
+    *,
+    field: str,
 ) -> None:
     """Issue a SCIM token or API key and print it, the only time it is ever shown."""
     with _runtime() as runtime, runtime.db.writer.begin() as session:
@@ -258,41 +505,62 @@ def _issue_secret(
             name=name,
             hmac_key=runtime.hmac_key,
             actor=_cli_actor(tenant_row.id),
+            expires_at=expires_at,
         )
         if as_json:
-            typer.echo(json.dumps({field: issued.secret}))
+            printed = {field: issued.secret}
+            if issued.record.expires_at:
+                printed["expires_at"] = _when(issued.record.expires_at)
+            typer.echo(json.dumps(printed))
         else:
             out.print(f"id: {issued.record.id}")
             out.print(f"{field}: {issued.secret}")
+            out.print(f"expires: {_when(issued.record.expires_at, 'never')}")
             out.print(f"The {kind.label} is shown only now; rosterd keeps only its hash.")
 
 
 def _secret_table(records: Sequence[TenantSecret]) -> None:
-    table = Table(_id_column("id"), "name", "created", "last used", "revoked")
+    table = Table(
+        _id_column("id"),
+        "name",
+        *map(_time_column, ("created", "expires", "last used", "revoked")),
+    )
     for t in records:
         table.add_row(
             str(t.id),
             t.name,
-            t.created_at.isoformat(timespec="seconds"),
-            t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never",
-            t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "",
+            _when(t.created_at),
+            _when(t.expires_at),
+            _when(t.last_used_at, "never"),
+            _when(t.revoked_at),
         )
     out.print(table)
 
 
+def _revoke_secret(kind: bearer_secrets.SecretKind[Any], secret_id: str, tenant: str) -> None:
+    parsed = _parse_uuid(secret_id)
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+        bearer_secrets.revoke(session, kind, tenant_row, parsed, _cli_actor(tenant_row.id))
+        out.print(f"revoked {parsed}")
+
+
 @scim_app.command("create")
 def scim_tokens_create(
-    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    tenant: Tenant,
     name: Annotated[str, typer.Option(help="A label, e.g. the IdP it is for.")] = "scim",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    expires_in: ExpiresIn = None,
+    expires_at: ExpiresAt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Issue a SCIM token and print it once."""
-    _issue_secret(scim_tokens_service.KIND, tenant, name, as_json, field="token")
+    expiry = _expiry(expires_in, expires_at)
+    _issue_secret(scim_tokens_service.KIND, tenant, name, expiry, as_json, field="token")
 
 
 @scim_app.command("list")
-def scim_tokens_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
-    """List a tenant's SCIM tokens with their last use (never the tokens)."""
+def scim_tokens_list(tenant: Tenant) -> None:
+    """List a tenant's SCIM tokens with their expiry and last use (never the tokens)."""
     with _runtime() as runtime, runtime.db.reader() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
         _secret_table(scim_tokens_service.list_tokens(session, tenant_row))
@@ -301,14 +569,10 @@ def scim_tokens_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) 
 @scim_app.command("revoke")
 def scim_tokens_revoke(
     token_id: Annotated[str, typer.Argument(help="The token's id (from `scim-tokens list`).")],
-    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    tenant: Tenant,
 ) -> None:
     """Revoke a SCIM token; IdPs using it get 401 from then on."""
-    parsed = _parse_uuid(token_id)
-    with _runtime() as runtime, runtime.db.writer.begin() as session:
-        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        scim_tokens_service.revoke_token(session, tenant_row, parsed, _cli_actor(tenant_row.id))
-        out.print(f"revoked {parsed}")
+    _revoke_secret(scim_tokens_service.KIND, token_id, tenant)
 
 
 def _read_password(prompt: bool) -> str:
@@ -355,17 +619,20 @@ def admins_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> No
 
 @api_keys_app.command("create")
 def api_keys_create(
-    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    tenant: Tenant,
     name: Annotated[str, typer.Option(help="A label for the key.")] = "api",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    expires_in: ExpiresIn = None,
+    expires_at: ExpiresAt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Issue an API key and print it once."""
-    _issue_secret(api_keys_service.KIND, tenant, name, as_json, field="api_key")
+    expiry = _expiry(expires_in, expires_at)
+    _issue_secret(api_keys_service.KIND, tenant, name, expiry, as_json, field="api_key")
 
 
 @api_keys_app.command("list")
-def api_keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
-    """List a tenant's API keys with their last use (never the keys)."""
+def api_keys_list(tenant: Tenant) -> None:
+    """List a tenant's API keys with their expiry and last use (never the keys)."""
     with _runtime() as runtime, runtime.db.reader() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
         keys = bearer_secrets.list_all(session, api_keys_service.KIND, tenant_row)
@@ -375,20 +642,10 @@ def api_keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> 
 @api_keys_app.command("revoke")
 def api_keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (from `api-keys list`).")],
-    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    tenant: Tenant,
 ) -> None:
-    """Revoke an API key."""
-    parsed = _parse_uuid(key_id)
-    with _runtime() as runtime, runtime.db.writer.begin() as session:
-        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        bearer_secrets.revoke(
-            session, api_keys_service.KIND, tenant_row, parsed, _cli_actor(tenant_row.id)
-        )
-        out.print(f"revoked {parsed}")
-
-
-def _when(value: datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else ""
+    """Revoke an API key; callers using it get 401 from then on."""
+    _revoke_secret(api_keys_service.KIND, key_id, tenant)
 
 
 @keys_app.command("rotate")
@@ -419,7 +676,7 @@ def keys_rotate(
 
 
 @keys_app.command("list")
-def keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
+def keys_list(tenant: Tenant) -> None:
     """List a tenant's signing keys, newest first (never key material)."""
     with _runtime() as runtime, runtime.db.reader() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)

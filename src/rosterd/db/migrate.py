@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Arbitrary constant: the PostgreSQL advisory lock that serialises concurrent migrators.
@@ -35,3 +35,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         conn.commit()
         if engine.dialect.name == "sqlite":
             conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+def is_migrated(engine: Engine) -> bool:
+    """Whether the database holds a rosterd store: Alembic's version table is there."""
+    with engine.connect() as conn:
+        return inspect(conn).has_table("alembic_version")

@@ -11,7 +11,11 @@ from rosterd.models.base import Base, utcnow
 
 
 class OAuthClient(Base):
-    """An OAuth 2.0 confidential client; only the HMAC of its secret is kept."""
+    """An OAuth 2.0 confidential client; only the HMAC of its secret is kept.
+
+    Rotating the secret keeps the HMAC of the one it replaces, valid until
+    ``previous_secret_expires_at``, so integrations can switch over without an outage.
+    """
 
     __tablename__ = "oauth_clients"
 
@@ -19,9 +23,12 @@ class OAuthClient(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[datetime | None]
     name: Mapped[str] = mapped_column(String(255))
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
@@ -63,6 +70,7 @@ class TenantSecret(Base):
     name: Mapped[str] = mapped_column(String(255))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 

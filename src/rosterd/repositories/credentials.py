@@ -11,11 +11,34 @@ from rosterd.models import OAuthClient
 from rosterd.models.credential import TenantSecret
 
 
-def find_client(session: Session, tenant_id: uuid.UUID, client_id: str) -> OAuthClient | None:
-    return session.scalar(
-        select(OAuthClient).where(
-            OAuthClient.tenant_id == tenant_id, OAuthClient.client_id == client_id
+def find_client(
+    session: Session, tenant_id: uuid.UUID, client_id: str, *, for_update: bool = False
+) -> OAuthClient | None:
+    """The client; ``for_update`` locks its row (read fresh) until the transaction ends
+    (PostgreSQL; SQLite writers hold the database)."""
+    stmt = select(OAuthClient).where(
+        OAuthClient.tenant_id == tenant_id, OAuthClient.client_id == client_id
+    )
+    if for_update:
+        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
+def client_standing(
+    session: Session, tenant_id: uuid.UUID, client_id: str
+) -> tuple[datetime | None, datetime | None] | None:
+    """A client's (revoked_at, expires_at) alone: asked often, through the unique index."""
+    row = session.execute(
+        select(OAuthClient.revoked_at, OAuthClient.expires_at).where(
+            OAuthClient.client_id == client_id, OAuthClient.tenant_id == tenant_id
         )
+    ).one_or_none()
+    return None if row is None else (row.revoked_at, row.expires_at)
+
+
+def touch_client(session: Session, client_row_id: uuid.UUID, when: datetime) -> None:
+    session.execute(
+        update(OAuthClient).where(OAuthClient.id == client_row_id).values(last_used_at=when)
     )
 
 

@@ -14,7 +14,8 @@ from rosterd.repositories import audit as audit_repo
 from rosterd.services.context import Actor
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as it is kept in an audit row's JSON."""
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -58,7 +59,7 @@ _SNAPSHOT_FIELDS: dict[type, tuple[str, ...]] = {
 
 def snapshot(entity: User | Group | Role | Team) -> dict[str, Any]:
     """The audited fields of an entity; secrets such as password hashes are never included."""
-    return {f: _jsonable(getattr(entity, f)) for f in _SNAPSHOT_FIELDS[type(entity)]}
+    return {f: jsonable(getattr(entity, f)) for f in _SNAPSHOT_FIELDS[type(entity)]}
 
 
 def record(

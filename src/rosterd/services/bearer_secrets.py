@@ -1,15 +1,16 @@
 """Tenant secrets presented as bearer tokens (SCIM tokens, API keys).
 
 Generated with a typed prefix, shown once, stored only as an HMAC-SHA256, listable with the
-time of last use, revocable. One implementation for every kind; each kind says which table
-it lives in, its prefix and how it is named in messages and the audit trail.
+time of last use, revocable, and optionally given an expiry date. One implementation for
+every kind; each kind says which table it lives in, its prefix and how it is named in
+messages and the audit trail.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
@@ -19,12 +20,9 @@ from rosterd.models import Tenant
 from rosterd.models.base import utcnow
 from rosterd.models.credential import TenantSecret
 from rosterd.repositories import credentials as credentials_repo
-from rosterd.services import audit
+from rosterd.services import audit, credentials
 from rosterd.services.context import Actor
 from rosterd.services.errors import NotFound, Unauthenticated, invalid_field
-
-# last_used_at is written at most this often, so a busy caller does not turn reads into writes.
-LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 S = TypeVar("S", bound=TenantSecret)
 
@@ -51,14 +49,26 @@ def create(
     name: str,
     hmac_key: bytes,
     actor: Actor,
+    expires_at: datetime | None = None,
 ) -> Issued[S]:
     if not name.strip() or len(name) > 255:
         raise invalid_field("name", "give a name of 1 to 255 characters")
+    expires_at = credentials.check_expiry(expires_at)
     secret = new_token(kind.prefix)
-    record = kind.model(tenant_id=tenant.id, name=name, token_hash=token_hash(hmac_key, secret))
+    record = kind.model(
+        tenant_id=tenant.id,
+        name=name,
+        token_hash=token_hash(hmac_key, secret),
+        expires_at=expires_at,
+    )
     credentials_repo.add_secret(session, record)
     audit.record(
-        session, actor, f"{kind.resource}.created", kind.resource, record.id, after={"name": name}
+        session,
+        actor,
+        f"{kind.resource}.created",
+        kind.resource,
+        record.id,
+        after={"name": name, "expires_at": audit.jsonable(expires_at)},
     )
     return Issued(record=record, secret=secret)
 
@@ -84,12 +94,13 @@ def authenticate(session: Session, kind: SecretKind[S], secret: str, hmac_key: b
     record = credentials_repo.find_secret(session, kind.model, token_hash(hmac_key, secret))
     if record is None or record.revoked_at is not None:
         raise Unauthenticated(f"invalid or revoked {kind.label}")
+    credentials.check_not_expired(kind.label, record.expires_at)
     return record
 
 
 def is_stale(record: TenantSecret) -> bool:
     """Whether last_used_at is old enough to be worth a write."""
-    return record.last_used_at is None or utcnow() - record.last_used_at > LAST_USED_GRANULARITY
+    return credentials.is_stale(record.last_used_at)
 
 
 def mark_used(session: Session, kind: SecretKind[S], secret_id: uuid.UUID) -> None:

@@ -1,23 +1,34 @@
-"""OAuth 2.0 clients: creation (secret shown once) and client authentication."""
+"""OAuth 2.0 clients: creation (secret shown once), rotation, revocation, authentication.
+
+Rotation issues a new secret and keeps the one it replaces valid for a grace period, so a
+running integration can switch over without an outage; only one previous secret is kept, so
+rotating again ends the older one at once. Revocation ends the client: it gets no more
+tokens, and the tokens it holds stop working within seconds (rosterd.services.client_gate).
+"""
 
 from __future__ import annotations
 
+import hmac
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from rosterd.auth.scopes import ALL_SCOPES
-from rosterd.auth.secrets import (
-    CLIENT_ID_PREFIX,
-    CLIENT_SECRET_PREFIX,
-    new_token,
-    token_hash,
-    token_matches,
-)
+from rosterd.auth.secrets import CLIENT_ID_PREFIX, CLIENT_SECRET_PREFIX, new_token, token_hash
 from rosterd.models import OAuthClient, Tenant
 from rosterd.models.base import utcnow
 from rosterd.repositories import credentials as credentials_repo
-from rosterd.services.errors import Invalid, Unauthenticated, invalid_field
+from rosterd.services import audit, credentials
+from rosterd.services.context import Actor
+from rosterd.services.errors import Conflict, Invalid, NotFound, Unauthenticated, invalid_field
+
+LABEL = "OAuth client"
+RESOURCE = "oauth_client"
+DEFAULT_ROTATION_GRACE = timedelta(hours=24)
+LONGEST_ROTATION_GRACE = timedelta(days=30)
+AUTHENTICATION_FAILED = "client authentication failed"
 
 
 @dataclass(frozen=True)
@@ -27,13 +38,23 @@ class IssuedClient:
 
 
 def create_client(
-    session: Session, tenant: Tenant, *, name: str, scopes: list[str], hmac_key: bytes
+    session: Session,
+    tenant: Tenant,
+    *,
+    name: str,
+    scopes: list[str],
+    hmac_key: bytes,
+    actor: Actor,
+    expires_at: datetime | None = None,
 ) -> IssuedClient:
+    if not name.strip() or len(name) > 255:
+        raise invalid_field("name", "give a name of 1 to 255 characters")
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
     if unknown:
         raise invalid_field("scopes", f"unknown scope(s) {', '.join(unknown)}")
     if not scopes:
         raise invalid_field("scopes", "at least one scope is required")
+    expires_at = credentials.check_expiry(expires_at)
     secret = new_token(CLIENT_SECRET_PREFIX)
     client = credentials_repo.add_client(
         session,
@@ -43,23 +64,117 @@ def create_client(
             secret_hash=token_hash(hmac_key, secret),
             name=name,
             scopes=sorted(set(scopes)),
+            expires_at=expires_at,
         ),
     )
+    audit.record(
+        session,
+        actor,
+        f"{RESOURCE}.created",
+        RESOURCE,
+        client.client_id,
+        after={
+            "name": client.name,
+            "scopes": client.scopes,
+            "expires_at": audit.jsonable(expires_at),
+        },
+    )
     return IssuedClient(client=client, client_secret=secret)
+
+
+def list_clients(session: Session, tenant: Tenant) -> list[OAuthClient]:
+    return credentials_repo.list_clients(session, tenant.id)
+
+
+def _locked(session: Session, tenant: Tenant, client_id: str) -> OAuthClient:
+    client = credentials_repo.find_client(session, tenant.id, client_id, for_update=True)
+    if client is None:
+        raise NotFound(f"{LABEL} {client_id} not found")
+    return client
+
+
+def rotate_secret(
+    session: Session,
+    tenant: Tenant,
+    client_id: str,
+    *,
+    hmac_key: bytes,
+    actor: Actor,
+    grace: timedelta = DEFAULT_ROTATION_GRACE,
+) -> IssuedClient:
+    """A new secret for the client; the current one stays valid for ``grace`` (0: not)."""
+    if grace < timedelta(0) or grace > LONGEST_ROTATION_GRACE:
+        raise invalid_field("grace", "must be between 0 seconds and 30 days")
+    client = _locked(session, tenant, client_id)
+    if client.revoked_at is not None:
+        raise Conflict(f"{LABEL} {client_id} is revoked; create a new client instead")
+    now = utcnow()
+    if grace:
+        client.previous_secret_hash = client.secret_hash
+        client.previous_secret_expires_at = now + grace
+    else:
+        client.previous_secret_hash = client.previous_secret_expires_at = None
+    secret = new_token(CLIENT_SECRET_PREFIX)
+    client.secret_hash = token_hash(hmac_key, secret)
+    audit.record(
+        session,
+        actor,
+        f"{RESOURCE}.rotated",
+        RESOURCE,
+        client.client_id,
+        after={"previous_secret_expires_at": audit.jsonable(client.previous_secret_expires_at)},
+    )
+    return IssuedClient(client=client, client_secret=secret)
+
+
+def revoke_client(session: Session, tenant: Tenant, client_id: str, actor: Actor) -> OAuthClient:
+    """End the client: no new tokens, and its access tokens are refused from now on."""
+    client = _locked(session, tenant, client_id)
+    if client.revoked_at is None:
+        client.revoked_at = utcnow()
+        client.previous_secret_hash = client.previous_secret_expires_at = None
+        audit.record(session, actor, f"{RESOURCE}.revoked", RESOURCE, client.client_id)
+    return client
+
+
+def _secret_matches(client: OAuthClient, presented_hash: str) -> bool:
+    if hmac.compare_digest(presented_hash, client.secret_hash):
+        return True
+    previous, until = client.previous_secret_hash, client.previous_secret_expires_at
+    return (
+        previous is not None
+        and until is not None
+        and until > utcnow()
+        and hmac.compare_digest(presented_hash, previous)
+    )
 
 
 def authenticate(
     session: Session, tenant: Tenant, client_id: str, client_secret: str, hmac_key: bytes
 ) -> OAuthClient:
+    """The client whose id and secret (or previous secret, during rotation) these are.
+
+    Reads only: the caller records the use (``is_stale``/``mark_used``). Whether the client
+    is revoked or expired is told only to a caller who knows its secret.
+    """
     client = credentials_repo.find_client(session, tenant.id, client_id)
-    if (
-        client is None
-        or client.revoked_at is not None
-        or not token_matches(hmac_key, client_secret, client.secret_hash)
-    ):
-        raise Unauthenticated("client authentication failed")
-    client.last_used_at = utcnow()
+    if client is None or not _secret_matches(client, token_hash(hmac_key, client_secret)):
+        raise Unauthenticated(AUTHENTICATION_FAILED)
+    if client.revoked_at is not None:
+        raise Unauthenticated(f"{AUTHENTICATION_FAILED}: the {LABEL} is revoked")
+    refusal = credentials.expiry_refusal(LABEL, client.expires_at)
+    if refusal is not None:
+        raise Unauthenticated(f"{AUTHENTICATION_FAILED}: {refusal}")
     return client
+
+
+def is_stale(client: OAuthClient) -> bool:
+    """Whether the client's last_used_at is old enough to be worth a write."""
+    return credentials.is_stale(client.last_used_at)
+
+
+def mark_used(session: Session, client_row_id: uuid.UUID) -> None:
+    credentials_repo.touch_client(session, client_row_id, utcnow())
 
 
 def grant_scopes(client: OAuthClient, requested: str | None) -> list[str]:

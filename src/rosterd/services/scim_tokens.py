@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -25,9 +26,17 @@ class IssuedScimToken:
 
 
 def create_token(
-    session: Session, tenant: Tenant, *, name: str, hmac_key: bytes, actor: Actor
+    session: Session,
+    tenant: Tenant,
+    *,
+    name: str,
+    hmac_key: bytes,
+    actor: Actor,
+    expires_at: datetime | None = None,
 ) -> IssuedScimToken:
-    issued = bearer_secrets.create(session, KIND, tenant, name=name, hmac_key=hmac_key, actor=actor)
+    issued = bearer_secrets.create(
+        session, KIND, tenant, name=name, hmac_key=hmac_key, actor=actor, expires_at=expires_at
+    )
     return IssuedScimToken(record=issued.record, token=issued.secret)
 
 

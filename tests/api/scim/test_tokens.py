@@ -117,7 +117,9 @@ def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliSt
     monkeypatch.setattr(cli_main, "out", Console(width=250))
     settings = Settings(database_url=url, data_dir=data, public_url="http://testserver")
     get_settings.cache_clear()
-    yield CliStore(env=env, settings=settings, runner=CliRunner())
+    store = CliStore(env=env, settings=settings, runner=CliRunner())
+    store.ok("migrate")
+    yield store
     get_settings.cache_clear()
 
 

@@ -1056,6 +1056,7 @@ def _cli(url: str, data_dir: Path, args: list[str], stdin: str) -> Any:
 
 def test_cli_creates_an_admin_who_can_log_in(cli_store: tuple[str, Path]) -> None:
     url, data_dir = cli_store
+    assert _cli(url, data_dir, ["migrate"], "").exit_code == 0
     username = "ops-admin"
     args = ["admins", "create", "--tenant", "default", "--username", username]
     result = _cli(url, data_dir, args, "cli password 123\n")

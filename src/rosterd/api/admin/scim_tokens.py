@@ -3,51 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import Depends, status
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
+from fastapi import status
+from pydantic import BaseModel
 
+from rosterd.api.admin.shared import (
+    PREFIX,
+    Admin,
+    CredentialCreate,
+    CredentialOut,
+    credential_fields,
+    tenant_of,
+)
 from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.routing import api_router
-from rosterd.api.v2.auth import require
 from rosterd.api.v2.paging import errors
-from rosterd.api.v2.schemas import iso_timestamp
-from rosterd.auth.scopes import Scope
-from rosterd.models import ScimToken, Tenant
-from rosterd.repositories import tenants as tenants_repo
+from rosterd.models import ScimToken
 from rosterd.services import scim_tokens
-from rosterd.services.context import Actor
-from rosterd.services.errors import NotFound
-
-PREFIX = "/admin/api"
 
 router = api_router(prefix=f"{PREFIX}/scim-tokens", tags=["Admin"])
-Admin = Annotated[Actor, Depends(require(Scope.admin, surface="admin"))]
 
 
-class ScimTokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=255)
-
-
-class ScimTokenOut(BaseModel):
+class ScimTokenOut(CredentialOut):
     id: str
-    name: str
-    createdAt: str  # noqa: N815
-    lastUsedAt: str | None = None  # noqa: N815
-    revokedAt: str | None = None  # noqa: N815
 
     @classmethod
     def of(cls, record: ScimToken) -> ScimTokenOut:
-        return cls(
-            id=str(record.id),
-            name=record.name,
-            createdAt=iso_timestamp(record.created_at) or "",
-            lastUsedAt=iso_timestamp(record.last_used_at),
-            revokedAt=iso_timestamp(record.revoked_at),
-        )
+        return cls(id=str(record.id), **credential_fields(record))
 
 
 class ScimTokenIssued(ScimTokenOut):
@@ -56,13 +38,6 @@ class ScimTokenIssued(ScimTokenOut):
 
 class ScimTokenList(BaseModel):
     items: list[ScimTokenOut]
-
-
-def _tenant(session: Session, actor: Actor) -> Tenant:
-    tenant = tenants_repo.get(session, actor.tenant_id)
-    if tenant is None:
-        raise NotFound("tenant not found")
-    return tenant
 
 
 @router.post(
@@ -75,10 +50,15 @@ def _tenant(session: Session, actor: Actor) -> Tenant:
     responses=errors(400, 401, 403),
 )
 def create(
-    body: ScimTokenCreate, actor: Admin, session: WriteSession, runtime: RuntimeDep
+    body: CredentialCreate, actor: Admin, session: WriteSession, runtime: RuntimeDep
 ) -> ScimTokenIssued:
     issued = scim_tokens.create_token(
-        session, _tenant(session, actor), name=body.name, hmac_key=runtime.hmac_key, actor=actor
+        session,
+        tenant_of(session, actor),
+        name=body.name,
+        hmac_key=runtime.hmac_key,
+        actor=actor,
+        expires_at=body.expires_at,
     )
     return ScimTokenIssued(**ScimTokenOut.of(issued.record).model_dump(), token=issued.token)
 
@@ -92,7 +72,7 @@ def create(
     responses=errors(401, 403),
 )
 def list_tokens(actor: Admin, session: ReadSession) -> ScimTokenList:
-    records = scim_tokens.list_tokens(session, _tenant(session, actor))
+    records = scim_tokens.list_tokens(session, tenant_of(session, actor))
     return ScimTokenList(items=[ScimTokenOut.of(r) for r in records])
 
 
@@ -105,5 +85,5 @@ def list_tokens(actor: Admin, session: ReadSession) -> ScimTokenList:
     responses=errors(400, 401, 403, 404),
 )
 def revoke(token_id: uuid.UUID, actor: Admin, session: WriteSession) -> ScimTokenOut:
-    record = scim_tokens.revoke_token(session, _tenant(session, actor), token_id, actor)
+    record = scim_tokens.revoke_token(session, tenant_of(session, actor), token_id, actor)
     return ScimTokenOut.of(record)

@@ -72,7 +72,9 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     operation_id="issueToken",
     summary="Issue an access token (client_credentials)",
     description="Form-encoded; the client authenticates with HTTP Basic or with `client_id` and "
-    "`client_secret` in the body. Returns a signed JWT access token.",
+    "`client_secret` in the body. Returns a signed JWT access token. During a secret rotation "
+    "the previous secret is accepted until its grace period ends; a revoked or expired client "
+    "is refused with `invalid_client`.",
     responses={
         400: {
             "description": "RFC 6749 error: invalid_request, unsupported_grant_type, invalid_scope"
@@ -83,6 +85,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 def issue_token(
     tenant: str,
     runtime: RuntimeDep,
+    session: ReadSession,
     grant_type: Annotated[str, Form(max_length=64)],
     scope: Annotated[str | None, Form(max_length=1000)] = None,
     client_id: Annotated[str | None, Form(max_length=255)] = None,
@@ -97,18 +100,18 @@ def issue_token(
     cid, secret = basic or (client_id, client_secret)
     if not cid or not secret:
         raise Unauthenticated("client authentication is required")
-    # The client is authenticated (and its last use recorded) in a unit of work of its own,
-    # committed before the token is signed: signing may read the store, and make the
-    # tenant's first key in a write transaction of its own, which on SQLite could not start
-    # while this one held the single writer connection.
-    with runtime.db.writer.begin() as session:
-        try:
-            tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        except NotFound as exc:
-            raise Unauthenticated("client authentication failed") from exc
-        client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
-        scopes = clients_service.grant_scopes(client, scope)
-        tenant_id, slug, subject = tenant_row.id, tenant_row.slug, client.client_id
+    try:
+        tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
+    except NotFound as exc:
+        raise Unauthenticated("client authentication failed") from exc
+    client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
+    scopes = clients_service.grant_scopes(client, scope)
+    if clients_service.is_stale(client):
+        # A short write of its own, at most once a minute per client: issuing tokens is a
+        # read, so a busy client does not queue on the writer.
+        with runtime.db.writer.begin() as write:
+            clients_service.mark_used(write, client.id)
+    tenant_id, slug, subject = tenant_row.id, tenant_row.slug, client.client_id
     ttl = runtime.settings.access_token_ttl_seconds
     token = runtime.signer.issue(
         issuer=runtime.issuer(slug),

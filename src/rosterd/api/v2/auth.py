@@ -26,9 +26,12 @@ _bearer = HTTPBearer(
 def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]]:
     """A dependency that admits a valid access token holding ``scope`` and yields its Actor.
 
-    It runs on the event loop instead of taking a worker thread: the signature check is CPU
-    work, remembered per token. Only when the key ring must read the store (a kid it does
-    not know yet, or its periodic refresh) does the check move to a worker thread.
+    It runs on the event loop: the signature check is CPU work, remembered per token, and
+    whether the token's client is still live (not revoked, not expired) is known to the
+    process's ClientGate, which reads it from the store in a worker thread at most every
+    couple of seconds per client. Only when the key ring must read the store (a kid it does
+    not know yet, or its periodic refresh) does the signature check move to a worker thread
+    too. Every surface that takes OAuth tokens comes through here.
     """
 
     async def dependency(
@@ -52,6 +55,13 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
             access = await run_in_threadpool(runtime.signer.verify, token)
         if access is None:
             raise Unauthenticated("invalid or expired access token")
+        gate = runtime.client_gate
+        standing = gate.cached(access.tenant_id, access.subject)
+        if standing is None:
+            standing = await run_in_threadpool(gate.load, access.tenant_id, access.subject)
+        refusal = standing.refusal()
+        if refusal is not None:
+            raise Unauthenticated(refusal)
         if not grants(access.scopes, scope):
             raise Forbidden(
                 f"the access token lacks the scope {scope.value}", code="insufficient_scope"
