@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.auth.credential_kinds import TOKEN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.scopes import Scope, grants
-from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.services.context import Actor
 from rosterd.services.errors import Forbidden, Unauthenticated
 
@@ -22,12 +22,27 @@ _bearer = HTTPBearer(
 )
 
 
+_TOKEN = f"an OAuth access token (Authorization: Bearer, from {TOKEN_ENDPOINT})"
+_RENEW = f"get a new one from {TOKEN_ENDPOINT}"
+# What each surface that takes OAuth access tokens says it needs.
+NEEDS = {
+    "v2": Need(Kind.OAUTH_ACCESS_TOKEN, f"this API needs {_TOKEN}", _RENEW),
+    "admin": Need(Kind.OAUTH_ACCESS_TOKEN, f"this API needs {_TOKEN} with the admin scope", _RENEW),
+    "admin_users": Need(
+        Kind.OAUTH_ACCESS_TOKEN,
+        f"this API needs {_TOKEN} and an API key of the same tenant in the x-api-key header",
+        _RENEW,
+    ),
+}
+
+
 def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]]:
     """A dependency that admits a valid access token holding ``scope`` and yields its Actor.
 
     It does no I/O (the signature check is CPU work, remembered per token), so it runs on
     the event loop instead of taking a worker thread.
     """
+    need = NEEDS.get(surface, NEEDS["v2"])
 
     async def dependency(
         request: Request,
@@ -35,19 +50,12 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Actor:
         if credentials is None:
-            raise Unauthenticated(
-                "missing bearer token: send an OAuth access token from "
-                "POST /tenants/{tenant}/connect/token"
-            )
+            presented = from_authorization(request.headers.get("authorization"))
+            raise Unauthenticated(need.refusal(presented))
         token = credentials.credentials
-        if token.startswith(SCIM_TOKEN_PREFIX):
-            raise Unauthenticated(
-                "a SCIM token only works on /scim/v2; this API needs an OAuth access token "
-                "from POST /tenants/{tenant}/connect/token"
-            )
         access = runtime.signer.verify(token)
         if access is None:
-            raise Unauthenticated("invalid or expired access token")
+            raise Unauthenticated(need.refusal(identify(token)))
         if not grants(access.scopes, scope):
             raise Forbidden(
                 f"the access token lacks the scope {scope.value}", code="insufficient_scope"
