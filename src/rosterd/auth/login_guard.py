@@ -108,20 +108,21 @@ class LoginGuard:
 
         ``verify`` answers (succeeded, result) and ``check`` returns the result either way.
         The throttles are looked at before waiting for a slot, so a throttled attempt is
-        refused at once, and again once it has one, so that a burst of attempts queued for
-        the same account verifies no more passwords than the throttle allows.
-        Raises Throttled.
+        refused at once, and again once it has one; the outcome is counted before the slot
+        is given up. So a burst of attempts queued for one account verifies no more passwords
+        than the throttle allows (with ``concurrency`` above 1, or several nodes, at most that
+        many more). Raises Throttled.
         """
         await self._refuse_if_throttled(attempt)
         async with self._slots:
             await self._refuse_if_throttled(attempt)
             succeeded, result = await anyio.to_thread.run_sync(verify)
-        if succeeded:
-            for item in self._per_account:
-                await self._limiter.clear(item, *attempt.account)
-        else:
-            for item, key in self._tiers(attempt):
-                await self._limiter.hit(item, *key)
+            if succeeded:
+                for item in self._per_account:
+                    await self._limiter.clear(item, *attempt.account)
+            else:
+                for item, key in self._tiers(attempt):
+                    await self._limiter.hit(item, *key)
         return result
 
     def _tiers(self, attempt: Attempt) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
