@@ -18,45 +18,37 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import pytest
 from argon2 import PasswordHasher, extract_parameters
-from fastapi import FastAPI
 
-from rosterd.api.app import create_app
 from rosterd.models import AdminUser
 from rosterd.models.base import utcnow
 from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
 from rosterd.services.context import Actor
-from tests.api.v1.support import LOGIN, USERS, Admin, make_admin, v1_error
+from tests.api.v1.support import (
+    ATTACKER,
+    ELSEWHERE,
+    LOGIN,
+    REFUSED,
+    USERS,
+    Admin,
+    attempt,
+    door,
+    login,
+    make_admin,
+    nobody,
+    retry_after,
+    throttle,
+    v1_error,
+)
 from tests.conftest import LiveServer
 from tests.factories import V2, TenantHandle
-
-REFUSED = "invalid username or password"
-ATTACKER, ELSEWHERE = "203.0.113.66", "198.51.100.7"
-
-
-def door(runtime: Runtime, **settings: Any) -> FastAPI:
-    """An app with its own login throttle (and any settings changed)."""
-    changed = runtime.settings.model_copy(update=settings)
-    return create_app(dataclasses.replace(runtime, settings=changed, bootstrap_credentials=None))
-
-
-async def login(app: FastAPI, username: str, password: str, ip: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        return await client.post(LOGIN, json={"username": username, "password": password})
-
-
-def attempt(app: FastAPI, username: str, password: str, ip: str = ATTACKER) -> httpx.Response:
-    return asyncio.run(login(app, username, password, ip))
 
 
 @dataclasses.dataclass
@@ -89,22 +81,6 @@ def verifications(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Verifica
 @pytest.fixture
 def admin(tenant: TenantHandle) -> Admin:
     return make_admin(tenant)
-
-
-def nobody() -> str:
-    return f"nobody-{secrets.token_hex(5)}"
-
-
-def throttle(app: FastAPI, username: str, ip: str = ATTACKER, failures: int = 5) -> None:
-    """Fail ``failures`` logins (the default first tier) until the next one is a 429."""
-    for _ in range(failures):
-        assert v1_error(attempt(app, username, "wrong guess", ip), 401) == REFUSED
-    v1_error(attempt(app, username, "wrong guess", ip), 429)
-
-
-def retry_after(r: httpx.Response) -> int:
-    v1_error(r, 429)
-    return int(r.headers["Retry-After"])
 
 
 # ---- one answer for every failure ------------------------------------------------------------
