@@ -84,7 +84,8 @@ class Presented:
         if self.kind is Kind.UNKNOWN:
             return self.kind.named
         name = f"an expired {self.kind.noun}" if self.expired else self.kind.named
-        return f"{name} (which works on {WORKS_ON[self.kind]})"
+        works = "work" if self.kind is Kind.BASIC else "works"
+        return f"{name} (which {works} on {WORKS_ON[self.kind]})"
 
 
 def identify(secret: str) -> Presented:
