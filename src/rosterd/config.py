@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -50,11 +51,40 @@ class Settings(BaseSettings):
         "X-Forwarded-Host) are always ignored; URLs come from public_url.",
     )
     max_body_bytes: int = Field(
-        default=4 * 1024 * 1024,
+        default=1024 * 1024,
         ge=1024,
         description="Largest request body accepted on any path, counted as it arrives (chunked "
-        "bodies too); a larger one is answered 413 before any other work. SCIM /Bulk keeps its "
-        "own advertised 1 MiB maxPayloadSize.",
+        "bodies too); a larger one is answered 413 before any other work. Bulk paths advertise "
+        "their own: SCIM /Bulk keeps its 1 MiB maxPayloadSize, /api/v1/users/bulk and "
+        "/api/v1/groups/bulk take 4 MiB (or this, when it is larger).",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live (a `limits` storage URI): memory:// keeps "
+        "them in each process; redis://host:6379 shares them between the nodes of a cluster "
+        "(needs the async Redis client: pip install 'limits[async-redis]').",
+    )
+    login_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="How many password checks (argon2, about 100 ms of one core each) run at "
+        "once in this process; further logins wait their turn without holding a thread. Keep "
+        "it below the number of cores so a login flood cannot take every core from the rest "
+        "of the API.",
+    )
+    login_limits_per_account: str = Field(
+        default="5/minute;10/10 minutes;20/hour",
+        description="Failed /api/v1 logins allowed for one username from one client address, "
+        "as `limits` rate strings separated by ';'. Each tier is a moving window; once any is "
+        "used up, further attempts are answered 429 with Retry-After until it frees, so the "
+        "wait grows as failures pile up. Other addresses are not affected, and "
+        "`rosterd admins unlock` lifts it.",
+    )
+    login_limits_per_address: str = Field(
+        default="30/minute;200/hour",
+        description="Failed /api/v1 logins allowed from one client address (an IPv6 /64) "
+        "whatever the username, as `limits` rate strings separated by ';'.",
     )
     access_token_ttl_seconds: int = Field(
         default=3600, ge=60, le=86400, description="Lifetime of OAuth access tokens."
@@ -107,6 +137,12 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
                 raise ValueError(f"{entry!r} is not an IP address or CIDR network") from exc
+        return value
+
+    @field_validator("login_limits_per_account", "login_limits_per_address")
+    @classmethod
+    def _check_limits(cls, value: str) -> str:
+        parse_many(value)  # a ValueError names the string it could not read
         return value
 
     @property

@@ -14,6 +14,7 @@ from rosterd import __version__
 from rosterd.api import ops
 from rosterd.api.admin import api_keys as admin_api_keys
 from rosterd.api.admin import oauth_clients as admin_oauth_clients
+from rosterd.api.admin import admins as admin_admins
 from rosterd.api.admin import scim_tokens as admin_scim_tokens
 from rosterd.api.admin import signing_keys as admin_signing_keys
 from rosterd.api.admin import shared as admin
@@ -31,6 +32,7 @@ from rosterd.api.v1 import errors as v1_errors
 from rosterd.api.v1 import router as v1
 from rosterd.api.v2 import errors as v2_errors
 from rosterd.api.v2 import router as v2
+from rosterd.auth.login_guard import LoginGuard, async_storage
 from rosterd.runtime import Runtime
 from rosterd.services.errors import TooLarge
 
@@ -59,6 +61,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         ],
     )
     app.state.runtime = runtime
+    settings = runtime.settings
+    app.state.login_guard = LoginGuard(
+        async_storage(settings.rate_limit_storage),
+        per_account=settings.login_limits_per_account,
+        per_address=settings.login_limits_per_address,
+        concurrency=settings.login_concurrency,
+    )
     errors = SurfaceErrors(default=plain_json)
     errors.register((v2.PREFIX,), v2_errors.render)
     errors.register((admin.PREFIX,), admin.render)
@@ -77,6 +86,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(admin_scim_tokens.router)
     app.include_router(admin_signing_keys.router)
     app.include_router(admin_api_keys.router)
+    app.include_router(admin_admins.router)
     app.include_router(v1.router)
     app.include_router(adminusers.router)
     app.include_router(identities.router)
@@ -90,10 +100,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Innermost first: the body limit renders with the request id already set.
     app.add_middleware(
         BodyLimitMiddleware,
-        limit=runtime.settings.max_body_bytes,
+        limit=settings.max_body_bytes,
         too_large=too_large,
-        # SCIM Bulk advertises maxPayloadSize (RFC 7644 §3.7.4) and holds to it.
-        path_limits={f"{prefix}/Bulk": MAX_BULK_PAYLOAD for prefix in scim.PREFIXES},
+        path_limits={
+            # SCIM Bulk advertises maxPayloadSize (RFC 7644 §3.7.4) and holds to it.
+            **{f"{prefix}/Bulk": MAX_BULK_PAYLOAD for prefix in scim.PREFIXES},
+            # /api/v1 bulk creates take 1000 items; their limit is in their OpenAPI entries.
+            **dict.fromkeys(v1.BULK_PATHS, max(v1.MAX_BULK_BODY_BYTES, settings.max_body_bytes)),
+        },
     )
     app.add_middleware(RequestIdMiddleware)
     if runtime.settings.trusted_proxies:

@@ -20,7 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rosterd.api.deps import request_id
-from rosterd.services.errors import DomainError, FieldError, Invalid, conflict_of
+from rosterd.services.errors import (
+    DomainError,
+    FieldError,
+    Invalid,
+    TooManyRequests,
+    conflict_of,
+)
 
 log = logging.getLogger("rosterd.api")
 
@@ -41,6 +47,7 @@ _STATUS = {
     "Unauthenticated": 401,
     "PreconditionFailed": 412,
     "TooLarge": 413,
+    "TooManyRequests": 429,
 }
 
 
@@ -97,7 +104,10 @@ class SurfaceErrors:
     def install(self, app: FastAPI) -> None:
         async def on_domain(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, DomainError)
-            return self.renderer(request.url.path)(request, exc, status_for(exc))
+            response = self.renderer(request.url.path)(request, exc, status_for(exc))
+            if isinstance(exc, TooManyRequests):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
 
         async def on_validation(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, RequestValidationError)

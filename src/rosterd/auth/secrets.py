@@ -48,6 +48,12 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return False
 
 
+def password_needs_rehash(stored_hash: str) -> bool:
+    """Whether a hash was made with other parameters than new hashes are (then it should be
+    replaced on the next successful login, so every check costs the same)."""
+    return _password_hasher.check_needs_rehash(stored_hash)
+
+
 def load_or_create_secret_key(configured: str | None, data_dir: Path) -> bytes:
     """The HMAC key: the configured one, else a random key kept in ``data_dir/secret.key``."""
     if configured:

@@ -607,14 +607,52 @@ def admins_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> No
     """List a tenant's admins."""
     with _runtime() as runtime, runtime.db.reader() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-        table = Table("username", "last login", "locked until")
+        table = Table(_id_column("username"), "created", "last login")
         for a in admins_service.list_admins(session, tenant_row):
             table.add_row(
                 a.username,
+                a.created_at.isoformat(timespec="seconds"),
                 a.last_login_at.isoformat(timespec="seconds") if a.last_login_at else "never",
-                a.locked_until.isoformat(timespec="seconds") if a.locked_until else "",
             )
         out.print(table)
+
+
+_ADMIN_NAME = typer.Argument(help="The admin's login name (unique across the server).")
+
+
+@admins_app.command("unlock")
+def admins_unlock(username: Annotated[str, _ADMIN_NAME]) -> None:
+    """Lift the login throttles on an admin's account, for every address and on every node."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        admin = admins_service.get(session, username, for_update=True)
+        admins_service.unlock(session, admin, _cli_actor(admin.tenant_id))
+        out.print(f"unlocked {admin.username}: its failed logins no longer hold it back")
+
+
+@admins_app.command("reset-password")
+def admins_reset_password(username: Annotated[str, _ADMIN_NAME]) -> None:
+    """Set a new password, read from stdin or prompted for on a terminal; the admin's tokens
+    are revoked and its login throttles lifted."""
+    password = _read_password(prompt=True)
+    with _runtime() as runtime:
+        # Hashed before the transaction begins: argon2 must not hold the database's writer.
+        password_hash = admins_service.new_password_hash(password)
+        with runtime.db.writer.begin() as session:
+            admin = admins_service.get(session, username, for_update=True)
+            admins_service.reset_password(
+                session, admin, password_hash, _cli_actor(admin.tenant_id)
+            )
+            out.print(f"new password set for {admin.username}; its tokens are revoked")
+
+
+@admins_app.command("delete")
+def admins_delete(username: Annotated[str, _ADMIN_NAME]) -> None:
+    """Delete an admin; the tokens issued to it stop working at once."""
+    with _runtime() as runtime, runtime.db.writer.begin() as session:
+        admin = admins_service.get(session, username, for_update=True)
+        name = admin.username
+        admins_service.delete_admin(session, admin, _cli_actor(admin.tenant_id))
+        out.print(f"deleted admin {name}")
 
 
 @api_keys_app.command("create")

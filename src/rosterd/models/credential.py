@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rosterd.models.base import Base, utcnow
@@ -94,6 +94,8 @@ class AdminUser(Base):
 
     Usernames are unique across the server: the login request names no tenant.
     ``token_epoch`` is in every token issued; bumping it (logout) revokes them all.
+    ``throttle_epoch`` is in the key of every login throttle on the account; bumping it
+    (``rosterd admins unlock``) lifts them on every node.
     """
 
     __tablename__ = "admin_users"
@@ -103,8 +105,7 @@ class AdminUser(Base):
     username: Mapped[str] = mapped_column(String(255))
     password_hash: Mapped[str] = mapped_column(String(255))
     token_epoch: Mapped[int] = mapped_column(default=0)
-    failed_attempts: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
+    throttle_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

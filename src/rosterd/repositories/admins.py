@@ -20,8 +20,8 @@ def find_by_username(
     return session.scalar(stmt.with_for_update() if for_update else stmt)
 
 
-def get(session: Session, admin_id: uuid.UUID) -> AdminUser | None:
-    return session.get(AdminUser, admin_id)
+def get(session: Session, admin_id: uuid.UUID, *, for_update: bool = False) -> AdminUser | None:
+    return session.get(AdminUser, admin_id, with_for_update=for_update)
 
 
 def list_for_tenant(session: Session, tenant_id: uuid.UUID) -> list[AdminUser]:
@@ -36,3 +36,8 @@ def add(session: Session, admin: AdminUser) -> AdminUser:
     session.add(admin)
     session.flush()
     return admin
+
+
+def delete(session: Session, admin: AdminUser) -> None:
+    session.delete(admin)
+    session.flush()

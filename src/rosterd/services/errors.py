@@ -68,6 +68,14 @@ class TooLarge(DomainError):
     code: str = "too_large"
 
 
+@dataclass
+class TooManyRequests(DomainError):
+    """Refused for now (a throttle); ``retry_after`` seconds from now it may succeed."""
+
+    code: str = "too_many_requests"
+    retry_after: int = 1
+
+
 # Columns whose uniqueness stands for a domain field of another name.
 _KEY_FIELDS = {"username_key": "username", "email_key": "email", "identity": "external_identities"}
 

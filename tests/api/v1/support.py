@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -9,7 +11,10 @@ from http import HTTPStatus
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from rosterd.api.app import create_app
+from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
 from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
@@ -73,3 +78,41 @@ def unique_email(prefix: str = "user") -> str:
 def as_list(value: Any) -> list[dict[str, Any]]:
     assert isinstance(value, list), value
     return value
+
+
+# ---- logins through an app of its own, from a given client address -------------------------
+
+REFUSED = "invalid username or password"
+ATTACKER, ELSEWHERE = "203.0.113.66", "198.51.100.7"
+
+
+def door(runtime: Runtime, **settings: Any) -> FastAPI:
+    """An app with its own login throttle (and any settings changed)."""
+    changed = runtime.settings.model_copy(update=settings)
+    return create_app(dataclasses.replace(runtime, settings=changed, bootstrap_credentials=None))
+
+
+async def login(app: FastAPI, username: str, password: str, ip: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await client.post(LOGIN, json={"username": username, "password": password})
+
+
+def attempt(app: FastAPI, username: str, password: str, ip: str = ATTACKER) -> httpx.Response:
+    return asyncio.run(login(app, username, password, ip))
+
+
+def nobody() -> str:
+    return f"nobody-{secrets.token_hex(5)}"
+
+
+def throttle(app: FastAPI, username: str, ip: str = ATTACKER, failures: int = 5) -> None:
+    """Fail ``failures`` logins (the default first tier) until the next one is a 429."""
+    for _ in range(failures):
+        assert v1_error(attempt(app, username, "wrong guess", ip), 401) == REFUSED
+    v1_error(attempt(app, username, "wrong guess", ip), 429)
+
+
+def retry_after(r: httpx.Response) -> int:
+    v1_error(r, 429)
+    return int(r.headers["Retry-After"])

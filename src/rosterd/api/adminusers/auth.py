@@ -7,10 +7,18 @@ from fastapi import Depends, Header, Request
 
 from rosterd.api.deps import RuntimeDep
 from rosterd.api.v2.auth import require
+from rosterd.auth.credential_kinds import Kind, Need, identify
 from rosterd.auth.scopes import Scope
+from rosterd.auth.secrets import API_KEY_PREFIX
 from rosterd.services import api_keys, bearer_secrets
 from rosterd.services.context import Actor
 from rosterd.services.errors import Unauthenticated
+
+X_API_KEY = Need(
+    Kind.API_KEY,
+    "this API needs an API key of the tenant in the x-api-key header (from "
+    "`rosterd api-keys create`), besides the OAuth access token in Authorization",
+)
 
 
 def _with_api_key(scope: Scope) -> Callable[..., Actor]:
@@ -23,7 +31,9 @@ def _with_api_key(scope: Scope) -> Callable[..., Actor]:
         x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None,
     ) -> Actor:
         if not x_api_key:
-            raise Unauthenticated("missing x-api-key header: send an API key of this tenant")
+            raise Unauthenticated(X_API_KEY.refusal(None))
+        if not x_api_key.startswith(API_KEY_PREFIX):
+            raise Unauthenticated(X_API_KEY.refusal(identify(x_api_key)))
         with runtime.db.reader() as session:
             key = bearer_secrets.authenticate(session, api_keys.KIND, x_api_key, runtime.hmac_key)
             key_tenant, key_id, stale = key.tenant_id, key.id, bearer_secrets.is_stale(key)

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import API_KEY_PREFIX
 from rosterd.services import api_keys, bearer_secrets
 from rosterd.services.context import Actor
@@ -18,7 +19,10 @@ _bearer = HTTPBearer(
     scheme_name="apiKey",
     description="An API key from `rosterd api-keys create` (starts with seam_).",
 )
-_NEEDS = "this API needs an API key (rosterd api-keys create)"
+NEED = Need(
+    Kind.API_KEY,
+    "this API needs an API key (Authorization: Bearer, from `rosterd api-keys create`)",
+)
 
 
 def identities_actor(
@@ -27,9 +31,11 @@ def identities_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None:
-        raise Unauthenticated(f"missing bearer token: {_NEEDS}")
+        raise Unauthenticated(
+            NEED.refusal(from_authorization(request.headers.get("authorization")))
+        )
     if not credentials.credentials.startswith(API_KEY_PREFIX):
-        raise Unauthenticated(f"{_NEEDS}, not an OAuth, SCIM or login token")
+        raise Unauthenticated(NEED.refusal(identify(credentials.credentials)))
     with runtime.db.reader() as session:
         key = bearer_secrets.authenticate(
             session, api_keys.KIND, credentials.credentials, runtime.hmac_key

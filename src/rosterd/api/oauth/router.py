@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from rosterd.api.deps import ReadSession, RuntimeDep
 from rosterd.api.routing import api_router
+from rosterd.auth.credential_kinds import Kind, Need, Presented, from_authorization, identify
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.services import clients as clients_service
 from rosterd.services import signing_keys
@@ -21,6 +22,14 @@ from rosterd.services.errors import DomainError, Invalid, NotFound, Unauthentica
 PREFIX = "/tenants"
 
 router = api_router(prefix=PREFIX, tags=["OAuth 2.0"])
+
+_NEEDS = (
+    "this endpoint needs an OAuth client's id and secret, by HTTP Basic or as client_id and "
+    "client_secret in the form (`rosterd clients create`)"
+)
+# No client credentials at all (perhaps a bearer token instead), and credentials that fail.
+NEED = Need(None, _NEEDS)
+NEED_SECRET = Need(Kind.CLIENT_SECRET, _NEEDS)
 
 _OAUTH_ERRORS = {
     "invalid_request",
@@ -99,12 +108,17 @@ def issue_token(
         raise Invalid("send client credentials either with HTTP Basic or in the body, not both")
     cid, secret = basic or (client_id, client_secret)
     if not cid or not secret:
-        raise Unauthenticated("client authentication is required")
+        presented = from_authorization(authorization) if basic is None else None
+        raise Unauthenticated(NEED.refusal(presented))
     try:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-    except NotFound as exc:
-        raise Unauthenticated("client authentication failed") from exc
-    client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
+        client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
+    except (NotFound, Unauthenticated) as exc:
+        # An unknown tenant answers as a wrong secret does: the caller cannot tell them apart.
+        presented = identify(secret)
+        if presented.kind is Kind.UNKNOWN:  # a wrong secret, or one made before the prefix
+            presented = Presented(Kind.CLIENT_SECRET)
+        raise Unauthenticated(NEED_SECRET.refusal(presented)) from exc
     scopes = clients_service.grant_scopes(client, scope)
     if clients_service.is_stale(client):
         # A short write of its own, at most once a minute per client: issuing tokens is a

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.services import scim_tokens
 from rosterd.services.context import Actor
@@ -18,6 +19,11 @@ _bearer = HTTPBearer(
     scheme_name="scimBearer",
     description="A SCIM token from `rosterd scim-tokens create` (not an OAuth access token).",
 )
+NEED = Need(
+    Kind.SCIM_TOKEN,
+    "SCIM needs a SCIM token (Authorization: Bearer, from `rosterd scim-tokens create` or "
+    "/admin/api/scim-tokens)",
+)
 
 
 def scim_actor(
@@ -26,14 +32,12 @@ def scim_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None:
-        raise Unauthenticated("missing bearer token: SCIM needs a SCIM token")
+        raise Unauthenticated(
+            NEED.refusal(from_authorization(request.headers.get("authorization")))
+        )
     token = credentials.credentials
     if not token.startswith(SCIM_TOKEN_PREFIX):
-        kind = "an OAuth access token" if token.count(".") == 2 else "this token"
-        raise Unauthenticated(
-            f"SCIM needs a SCIM token (rosterd scim-tokens create), not {kind}; OAuth access "
-            "tokens only work on /integration/v2"
-        )
+        raise Unauthenticated(NEED.refusal(identify(token)))
     # Own short sessions, finished before the request's unit of work begins its transaction:
     # on SQLite a second writer inside a request that already holds the write lock would wait
     # on itself.

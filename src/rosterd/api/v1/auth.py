@@ -8,15 +8,19 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession, request_id
 from rosterd.api.routing import api_router
-from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
+from rosterd.auth.credential_kinds import LOGIN_ENDPOINT, Kind, Need, from_authorization, identify
+from rosterd.auth.login_guard import LoginGuard, Throttled
 from rosterd.auth.tokens import API_V1_AUDIENCE
 from rosterd.models.base import utcnow
+from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
+from rosterd.services.admins import PasswordCheck
 from rosterd.services.context import Actor
-from rosterd.services.errors import Unauthenticated
+from rosterd.services.errors import TooManyRequests, Unauthenticated
 
 router = api_router(prefix="/api/v1/authentication", tags=["API v1"])
 
@@ -26,8 +30,12 @@ _bearer = HTTPBearer(
     bearerFormat="JWT",
     description="A token from POST /api/v1/authentication/login.",
 )
-LOGIN_REFUSED = "invalid username or password (after too many failed logins, try again later)"
-_NEEDS = "this API needs a token from POST /api/v1/authentication/login"
+LOGIN_REFUSED = "invalid username or password"
+NEED = Need(
+    Kind.API_V1_TOKEN,
+    f"this API needs a token from {LOGIN_ENDPOINT} (Authorization: Bearer)",
+    "log in again",
+)
 
 
 class Login(BaseModel):
@@ -42,22 +50,73 @@ class LoginToken(BaseModel):
     expires_in: int
 
 
+def _login_guard(request: Request) -> LoginGuard:
+    guard: LoginGuard = request.app.state.login_guard
+    return guard
+
+
+def _find(runtime: Runtime, username: str) -> admins_service.LoginCandidate | None:
+    with runtime.db.reader() as session:
+        return admins_service.find_for_login(session, username)
+
+
+def _complete(
+    runtime: Runtime, candidate: admins_service.LoginCandidate, check: PasswordCheck
+) -> tuple[uuid.UUID, uuid.UUID, int, str] | None:
+    with runtime.db.writer.begin() as session:
+        admin = admins_service.complete_login(session, candidate, check, utcnow())
+        return (admin.id, admin.tenant_id, admin.token_epoch, admin.username) if admin else None
+
+
 @router.post(
     "/login",
     operation_id="apiV1Login",
     summary="Log in with an admin's username and password",
+    description="Failed logins are throttled per username and client address, and per client "
+    "address: once too many have failed, further attempts are answered 429 with Retry-After "
+    "(seconds) until the window frees, and the wait grows as failures pile up "
+    "(ROSTERD_LOGIN_LIMITS_PER_ACCOUNT, ROSTERD_LOGIN_LIMITS_PER_ADDRESS). Other addresses "
+    "are not affected; `rosterd admins unlock` lifts an admin's throttles.",
     response_model=LoginToken,
-    responses={401: {"description": "Wrong credentials, or too many failures for a while."}},
+    responses={
+        401: {"description": "Wrong credentials (one answer for every reason)."},
+        429: {"description": "Too many failed logins; retry after Retry-After seconds."},
+    },
 )
-def login(body: Annotated[Login, Body()], runtime: RuntimeDep) -> LoginToken:
-    # The failure count must be committed even though the answer is a 401, so this endpoint
-    # runs its own unit of work instead of the request's.
-    with runtime.db.writer.begin() as session:
-        admin = admins_service.login(session, body.username, body.password, utcnow())
-        claims = (admin.id, admin.tenant_id, admin.token_epoch, admin.username) if admin else None
+async def login(
+    body: Annotated[Login, Body()],
+    request: Request,
+    runtime: RuntimeDep,
+    guard: Annotated[LoginGuard, Depends(_login_guard)],
+) -> LoginToken:
+    # No transaction is open while the password is checked: the admin is read first, argon2
+    # runs outside any session, and only a success writes (last_login_at). Unknown usernames
+    # take the same path against a dummy hash; failures are counted by the guard.
+    candidate = await run_in_threadpool(_find, runtime, body.username)
+    attempt = guard.attempt(
+        body.username,
+        request.client.host if request.client else None,
+        candidate.throttle_epoch if candidate else 0,
+    )
+
+    def verify() -> tuple[bool, PasswordCheck]:
+        check = admins_service.check_password(candidate, body.password)
+        return check.ok, check
+
+    try:
+        check = await guard.check(attempt, verify)
+    except Throttled as exc:
+        raise TooManyRequests(
+            f"too many failed logins; try again in {exc.retry_after} seconds",
+            retry_after=exc.retry_after,
+        ) from exc
+    claims = (
+        await run_in_threadpool(_complete, runtime, candidate, check)
+        if check.ok and candidate is not None
+        else None
+    )
     if claims is None:
-        # One message for every failure, locked or not, so it never tells whether a
-        # username exists.
+        # One message for every failure, so it never tells whether a username exists.
         raise Unauthenticated(LOGIN_REFUSED)
     admin_id, tenant_id, epoch, username = claims
     ttl = runtime.settings.api_v1_token_ttl_seconds
@@ -80,15 +139,13 @@ def api_v1_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None:
-        raise Unauthenticated(f"missing bearer token: {_NEEDS}")
+        raise Unauthenticated(
+            NEED.refusal(from_authorization(request.headers.get("authorization")))
+        )
     token = credentials.credentials
-    if token.startswith(SCIM_TOKEN_PREFIX):
-        raise Unauthenticated(f"a SCIM token only works on /scim/v2; {_NEEDS}")
     access = runtime.signer.verify(token, audience=API_V1_AUDIENCE)
     if access is None:
-        if runtime.signer.verify(token) is not None:
-            raise Unauthenticated(f"an OAuth access token only works on /integration/v2; {_NEEDS}")
-        raise Unauthenticated("invalid or expired token; log in again")
+        raise Unauthenticated(NEED.refusal(identify(token)))
     epoch: Any = access.claims.get("epoch")
     if not isinstance(epoch, int):
         raise Unauthenticated("invalid token; log in again")

@@ -13,7 +13,15 @@ from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
-from rosterd.api.v1.schemas import GroupCreate, GroupUpdate, group_out, member_out
+from rosterd.api.v1.schemas import (
+    BULK_LIMITS,
+    BULK_RESPONSES,
+    MAX_BULK_ITEMS,
+    GroupCreate,
+    GroupUpdate,
+    group_out,
+    member_out,
+)
 from rosterd.api.wire import Text
 from rosterd.domain.commands import GroupPatch, NewGroup
 from rosterd.models import Group
@@ -119,10 +127,12 @@ def create_group(
     "/bulk",
     operation_id="apiV1CreateGroupsBulk",
     summary="Create several groups at once (all or nothing)",
+    description=BULK_LIMITS,
     status_code=201,
+    responses=BULK_RESPONSES,
 )
 def create_groups_bulk(
-    body: Annotated[list[GroupCreate], Body(max_length=1000)],
+    body: Annotated[list[GroupCreate], Body(max_length=MAX_BULK_ITEMS)],
     actor: ApiV1Actor,
     session: WriteSession,
 ) -> JSONResponse:

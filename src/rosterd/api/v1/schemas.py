@@ -24,6 +24,19 @@ Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[Text, StringConstraints(max_length=2000)]
 EMAIL: dict[str, Any] = {"format": "email"}
 
+# The bulk creates take up to 1000 items in one body, more than the server-wide
+# ROSTERD_MAX_BODY_BYTES (1 MiB by default) fits: they advertise and hold their own limit
+# (or the server-wide one, when that is larger).
+MAX_BULK_ITEMS = 1000
+MAX_BULK_BODY_BYTES = 4 * 1024 * 1024
+BULK_LIMITS = (
+    f"Up to {MAX_BULK_ITEMS} items, in a body of up to {MAX_BULK_BODY_BYTES} bytes "
+    "(4 MiB, or ROSTERD_MAX_BODY_BYTES when that is larger); a larger body is answered 413."
+)
+BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"description": f"The body is larger than {MAX_BULK_BODY_BYTES} bytes."}
+}
+
 
 def iso(value: datetime | None) -> str | None:
     if value is None:

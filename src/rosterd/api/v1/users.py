@@ -15,6 +15,9 @@ from rosterd.api.routing import api_router
 from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
 from rosterd.api.v1.schemas import (
+    BULK_LIMITS,
+    BULK_RESPONSES,
+    MAX_BULK_ITEMS,
     NOT_USER_FIELDS,
     WIRE_NAMES,
     PasswordChange,
@@ -139,10 +142,12 @@ def create_user(
     "/bulk",
     operation_id="apiV1CreateUsersBulk",
     summary="Create several users at once (all or nothing)",
+    description=BULK_LIMITS,
     status_code=201,
+    responses=BULK_RESPONSES,
 )
 def create_users_bulk(
-    body: Annotated[list[UserCreate], Body(max_length=1000)],
+    body: Annotated[list[UserCreate], Body(max_length=MAX_BULK_ITEMS)],
     actor: ApiV1Actor,
     session: WriteSession,
 ) -> JSONResponse:

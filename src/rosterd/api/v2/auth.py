@@ -10,8 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.auth.credential_kinds import TOKEN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.scopes import Scope, grants
-from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.services.context import Actor
 from rosterd.services.errors import Forbidden, Unauthenticated
 
@@ -21,6 +21,20 @@ _bearer = HTTPBearer(
     bearerFormat="JWT",
     description="OAuth 2.0 access token from POST /tenants/{tenant}/connect/token.",
 )
+
+
+_TOKEN = f"an OAuth access token (Authorization: Bearer, from {TOKEN_ENDPOINT})"
+_RENEW = f"get a new one from {TOKEN_ENDPOINT}"
+# What each surface that takes OAuth access tokens says it needs.
+NEEDS = {
+    "v2": Need(Kind.OAUTH_ACCESS_TOKEN, f"this API needs {_TOKEN}", _RENEW),
+    "admin": Need(Kind.OAUTH_ACCESS_TOKEN, f"this API needs {_TOKEN} with the admin scope", _RENEW),
+    "admin_users": Need(
+        Kind.OAUTH_ACCESS_TOKEN,
+        f"this API needs {_TOKEN} and an API key of the same tenant in the x-api-key header",
+        _RENEW,
+    ),
+}
 
 
 def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]]:
@@ -33,6 +47,7 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
     not know yet, or its periodic refresh) does the signature check move to a worker thread
     too. Every surface that takes OAuth tokens comes through here.
     """
+    need = NEEDS.get(surface, NEEDS["v2"])
 
     async def dependency(
         request: Request,
@@ -40,21 +55,14 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Actor:
         if credentials is None:
-            raise Unauthenticated(
-                "missing bearer token: send an OAuth access token from "
-                "POST /tenants/{tenant}/connect/token"
-            )
+            presented = from_authorization(request.headers.get("authorization"))
+            raise Unauthenticated(need.refusal(presented))
         token = credentials.credentials
-        if token.startswith(SCIM_TOKEN_PREFIX):
-            raise Unauthenticated(
-                "a SCIM token only works on /scim/v2; this API needs an OAuth access token "
-                "from POST /tenants/{tenant}/connect/token"
-            )
         access = runtime.signer.verify(token, read_store=False)
         if access is None or runtime.signer.refresh_due():
             access = await run_in_threadpool(runtime.signer.verify, token)
         if access is None:
-            raise Unauthenticated("invalid or expired access token")
+            raise Unauthenticated(need.refusal(identify(token)))
         gate = runtime.client_gate
         standing = gate.cached(access.tenant_id, access.subject)
         if standing is None:
