@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from scim2_models import SCIMException
 from sqlalchemy.exc import IntegrityError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -20,6 +23,9 @@ from rosterd.api.identities import errors as identities_errors
 from rosterd.api.identities import router as identities
 from rosterd.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from rosterd.api.oauth import router as oauth
+from rosterd.api.ratelimit.dependencies import RateLimits, limits_route
+from rosterd.api.ratelimit.middleware import RateLimitMiddleware
+from rosterd.api.ratelimit.openapi import document_429
 from rosterd.api.scim import errors as scim_errors
 from rosterd.api.scim import router as scim
 from rosterd.api.scim.discovery import MAX_BULK_PAYLOAD
@@ -55,6 +61,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         ],
     )
     app.state.runtime = runtime
+    app.state.rate_limits = limits = RateLimits.of(runtime)
     errors = SurfaceErrors(default=plain_json)
     errors.register((v2.PREFIX, admin_scim_tokens.PREFIX), v2_errors.render)
     errors.register((oauth.PREFIX,), oauth.render)
@@ -87,16 +94,43 @@ def create_app(runtime: Runtime) -> FastAPI:
         # SCIM Bulk advertises maxPayloadSize (RFC 7644 §3.7.4) and holds to it.
         path_limits={f"{prefix}/Bulk": MAX_BULK_PAYLOAD for prefix in scim.PREFIXES},
     )
+    if limits is not None:
+        # Outside the body limit: an address out of failed authentications is refused
+        # before its body is read.
+        app.add_middleware(
+            RateLimitMiddleware,
+            limits=limits,
+            respond=errors.respond,
+            exchanges=CREDENTIAL_EXCHANGES,
+        )
     app.add_middleware(RequestIdMiddleware)
     if runtime.settings.trusted_proxies:
         # Client address and scheme from X-Forwarded-For/-Proto, from these peers only.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxies)
-    app.openapi = lambda: without_422(app)  # type: ignore[method-assign]
+    limited = (
+        {
+            (route.path, method.lower())
+            for route in app.routes
+            if isinstance(route, APIRoute) and limits_route(route)
+            for method in route.methods or ()
+        }
+        if limits is not None
+        else set()
+    )
+    app.openapi = lambda: openapi_document(app, limited)  # type: ignore[method-assign]
     return app
 
 
-def without_422(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, minus FastAPI's 422: rosterd answers invalid input with 400."""
+# Paths whose requests carry credentials in their body: a 401 there counts against the
+# client's address like a bad token does.
+CREDENTIAL_EXCHANGES = re.compile(
+    rf"^{re.escape(oauth.PREFIX)}/[^/]+/connect/token/?$|^/api/v1/authentication/login/?$"
+)
+
+
+def openapi_document(app: FastAPI, limited: Collection[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The OpenAPI document, minus FastAPI's 422 (rosterd answers invalid input with 400),
+    with the 429 of every rate-limited operation."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -108,5 +142,6 @@ def without_422(app: FastAPI) -> dict[str, Any]:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        document_429(schema, limited)
         app.openapi_schema = schema
     return app.openapi_schema

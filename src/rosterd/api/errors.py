@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rosterd.api.deps import request_id
-from rosterd.services.errors import DomainError, FieldError, Invalid, conflict_of
+from rosterd.services.errors import DomainError, FieldError, Invalid, RateLimited, conflict_of
 
 log = logging.getLogger("rosterd.api")
 
@@ -41,6 +41,7 @@ _STATUS = {
     "Unauthenticated": 401,
     "PreconditionFailed": 412,
     "TooLarge": 413,
+    "RateLimited": 429,
 }
 
 
@@ -94,10 +95,17 @@ class SurfaceErrors:
                 return surface.render
         return self._default
 
+    def respond(self, request: Request, exc: DomainError) -> Response:
+        """``exc`` as its status, in the format of the surface that owns the path."""
+        response = self.renderer(request.url.path)(request, exc, status_for(exc))
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     def install(self, app: FastAPI) -> None:
         async def on_domain(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, DomainError)
-            return self.renderer(request.url.path)(request, exc, status_for(exc))
+            return self.respond(request, exc)
 
         async def on_validation(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, RequestValidationError)

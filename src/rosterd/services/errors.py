@@ -68,6 +68,15 @@ class TooLarge(DomainError):
     code: str = "too_large"
 
 
+@dataclass
+class RateLimited(DomainError):
+    """Too many requests for a rate limit; the caller may try again after ``retry_after``
+    seconds."""
+
+    code: str = "rate_limited"
+    retry_after: int = 1
+
+
 # Columns whose uniqueness stands for a domain field of another name.
 _KEY_FIELDS = {"username_key": "username", "email_key": "email", "identity": "external_identities"}
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import require
 from rosterd.api.v2.paging import errors
@@ -24,7 +25,7 @@ from rosterd.services.errors import NotFound
 PREFIX = "/admin/api"
 
 router = api_router(prefix=f"{PREFIX}/scim-tokens", tags=["Admin"])
-Admin = Annotated[Actor, Depends(require(Scope.admin, surface="admin"))]
+Admin = Annotated[Actor, Depends(rate_limited(require(Scope.admin, surface="admin")))]
 
 
 class ScimTokenCreate(BaseModel):

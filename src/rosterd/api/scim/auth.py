@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.services import scim_tokens
 from rosterd.services.context import Actor
@@ -52,4 +53,4 @@ def scim_actor(
     )
 
 
-ScimActor = Annotated[Actor, Depends(scim_actor)]
+ScimActor = Annotated[Actor, Depends(rate_limited(scim_actor))]

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession, request_id
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.api.routing import api_router
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.auth.tokens import API_V1_AUDIENCE
@@ -101,7 +102,7 @@ def api_v1_actor(
     )
 
 
-ApiV1Actor = Annotated[Actor, Depends(api_v1_actor)]
+ApiV1Actor = Annotated[Actor, Depends(rate_limited(api_v1_actor))]
 
 
 @router.post(

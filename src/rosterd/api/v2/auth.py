@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.scopes import Scope, grants
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.services.context import Actor
@@ -62,11 +63,11 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
     return dependency
 
 
-UserRead = Annotated[Actor, Depends(require(Scope.user_read))]
-UserWrite = Annotated[Actor, Depends(require(Scope.user_write))]
-GroupRead = Annotated[Actor, Depends(require(Scope.group_read))]
-GroupWrite = Annotated[Actor, Depends(require(Scope.group_write))]
-RoleRead = Annotated[Actor, Depends(require(Scope.role_read))]
-RoleWrite = Annotated[Actor, Depends(require(Scope.role_write))]
-TeamRead = Annotated[Actor, Depends(require(Scope.team_read))]
-TeamWrite = Annotated[Actor, Depends(require(Scope.team_write))]
+UserRead = Annotated[Actor, Depends(rate_limited(require(Scope.user_read)))]
+UserWrite = Annotated[Actor, Depends(rate_limited(require(Scope.user_write)))]
+GroupRead = Annotated[Actor, Depends(rate_limited(require(Scope.group_read)))]
+GroupWrite = Annotated[Actor, Depends(rate_limited(require(Scope.group_write)))]
+RoleRead = Annotated[Actor, Depends(rate_limited(require(Scope.role_read)))]
+RoleWrite = Annotated[Actor, Depends(rate_limited(require(Scope.role_write)))]
+TeamRead = Annotated[Actor, Depends(rate_limited(require(Scope.team_read)))]
+TeamWrite = Annotated[Actor, Depends(rate_limited(require(Scope.team_write)))]
