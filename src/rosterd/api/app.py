@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 from scim2_models import SCIMException
 from sqlalchemy.exc import IntegrityError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -23,7 +21,7 @@ from rosterd.api.identities import errors as identities_errors
 from rosterd.api.identities import router as identities
 from rosterd.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from rosterd.api.oauth import router as oauth
-from rosterd.api.ratelimit.dependencies import RateLimits, limits_route
+from rosterd.api.ratelimit.dependencies import RateLimits
 from rosterd.api.ratelimit.middleware import RateLimitMiddleware
 from rosterd.api.ratelimit.openapi import document_429
 from rosterd.api.scim import errors as scim_errors
@@ -107,17 +105,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     if runtime.settings.trusted_proxies:
         # Client address and scheme from X-Forwarded-For/-Proto, from these peers only.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxies)
-    limited = (
-        {
-            (route.path, method.lower())
-            for route in app.routes
-            if isinstance(route, APIRoute) and limits_route(route)
-            for method in route.methods or ()
-        }
-        if limits is not None
-        else set()
-    )
-    app.openapi = lambda: openapi_document(app, limited)  # type: ignore[method-assign]
+    limited = limits is not None
+    app.openapi = lambda: openapi_document(app, limited=limited)  # type: ignore[method-assign]
     return app
 
 
@@ -128,9 +117,10 @@ CREDENTIAL_EXCHANGES = re.compile(
 )
 
 
-def openapi_document(app: FastAPI, limited: Collection[tuple[str, str]] = ()) -> dict[str, Any]:
+def openapi_document(app: FastAPI, *, limited: bool) -> dict[str, Any]:
     """The OpenAPI document, minus FastAPI's 422 (rosterd answers invalid input with 400),
-    with the 429 of every rate-limited operation."""
+    and when rate limits are on, with the 429 every operation that takes credentials may
+    answer."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -142,6 +132,7 @@ def openapi_document(app: FastAPI, limited: Collection[tuple[str, str]] = ()) ->
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
-        document_429(schema, limited)
+        if limited:
+            document_429(schema, exchanges=CREDENTIAL_EXCHANGES)
         app.openapi_schema = schema
     return app.openapi_schema

@@ -41,16 +41,18 @@ class Limiter:
     def __init__(self, storage_uri: str, *, key_prefix: str) -> None:
         self._uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
         self._options: dict[str, Any] = {"key_prefix": key_prefix}
-        if not self._uri.startswith("async+memory"):
+        self._in_memory = self._uri.startswith("async+memory")
+        if not self._in_memory:
             self._options |= {"stream_timeout": _REDIS_TIMEOUT, "connect_timeout": _REDIS_TIMEOUT}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._window: FixedWindowRateLimiter | None = None
         self._warned_at = -math.inf
 
     def _counter(self) -> FixedWindowRateLimiter:
-        """The strategy over a storage made in the running event loop (a Redis client's
-        connections belong to the loop that opened them; a server has one loop)."""
-        loop = asyncio.get_running_loop()
+        """The strategy over its storage. A Redis client's connections belong to the event
+        loop that opened them, so a loop other than the last one (a server has one; a test
+        client may start several) gets a client of its own; counters in memory are kept."""
+        loop = None if self._in_memory else asyncio.get_running_loop()
         if self._window is None or self._loop is not loop:
             storage = storage_from_string(self._uri, wrap_exceptions=True, **self._options)
             self._window, self._loop = FixedWindowRateLimiter(storage), loop

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Header, Request
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 
 from rosterd.ratelimit.limiter import Limiter
 from rosterd.ratelimit.policy import Policy, Verdict
@@ -91,10 +89,6 @@ def _remember(request: Request, verdict: Verdict) -> None:
         raise refused(verdict)
 
 
-# The dependencies that limit a route, for the OpenAPI document.
-_LIMITING: set[Callable[..., Any]] = set()
-
-
 def rate_limited(authenticate: Callable[..., Any]) -> Callable[..., Awaitable[Actor]]:
     """A dependency yielding ``authenticate``'s Actor once its request is counted against
     the credential's and then the tenant's limits (those of the settings, or the tenant's
@@ -111,7 +105,6 @@ def rate_limited(authenticate: Callable[..., Any]) -> Callable[..., Awaitable[Ac
             _remember(request, verdict)
         return actor
 
-    _LIMITING.add(limited)
     return limited
 
 
@@ -149,14 +142,4 @@ def limit_issued_tokens(client_of: ClientOf) -> Callable[..., AsyncIterator[None
             (limits.tokens, partition)
         )
 
-    _LIMITING.add(limited)
     return limited
-
-
-def limits_route(route: APIRoute) -> bool:
-    """Whether a rate-limit dependency guards ``route``."""
-
-    def guarded(dependant: Dependant) -> bool:
-        return dependant.call in _LIMITING or any(guarded(d) for d in dependant.dependencies)
-
-    return guarded(route.dependant)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import re
 from typing import Any
 
 _HEADERS: dict[str, Any] = {
@@ -31,18 +31,26 @@ DESCRIPTION = (
 )
 
 
-def document_429(schema: dict[str, Any], limited: Iterable[tuple[str, str]]) -> None:
-    """Add a 429 to each limited (path, method) of ``schema``, its body as the operation's 401
-    is documented (the same renderer writes both), and the RateLimit fields to its 2xx."""
-    for path, method in limited:
-        operation = schema.get("paths", {}).get(path, {}).get(method)
-        if operation is None:
-            continue
-        responses = operation.setdefault("responses", {})
-        too_many: dict[str, Any] = {"description": DESCRIPTION, "headers": copy.deepcopy(_HEADERS)}
-        if "content" in responses.get("401", {}):
-            too_many["content"] = copy.deepcopy(responses["401"]["content"])
-        responses["429"] = too_many
-        for status, response in responses.items():
-            if status.startswith("2"):
-                response.setdefault("headers", {}).update(copy.deepcopy(_LIMITED_HEADERS))
+def document_429(schema: dict[str, Any], *, exchanges: re.Pattern[str]) -> None:
+    """Add a 429 to each operation that takes credentials (it declares a security scheme, or
+    its path is one of ``exchanges``), its body as the operation's 401 is documented (one
+    renderer writes both), and the RateLimit fields to its 2xx responses.
+
+    Each of them may be refused: its credential or tenant over its limit (the surfaces'
+    authentication dependencies are wrapped in ``rate_limited``), or its client address out
+    of failed authentications (``RateLimitMiddleware``).
+    """
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            if "security" in operation or exchanges.match(path):
+                _limited(operation.setdefault("responses", {}))
+
+
+def _limited(responses: dict[str, Any]) -> None:
+    too_many: dict[str, Any] = {"description": DESCRIPTION, "headers": copy.deepcopy(_HEADERS)}
+    if "content" in responses.get("401", {}):
+        too_many["content"] = copy.deepcopy(responses["401"]["content"])
+    responses["429"] = too_many
+    for status, response in responses.items():
+        if status.startswith("2"):
+            response.setdefault("headers", {}).update(copy.deepcopy(_LIMITED_HEADERS))
