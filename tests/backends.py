@@ -62,3 +62,28 @@ def database_url(backend: str, tmp: Path) -> Iterator[str]:
     else:
         with postgres_url() as url:
             yield url
+
+
+# Redis, where rate limits are shared across nodes (ROSTERD_RATE_LIMIT_STORAGE).
+REDIS_URL = os.environ.get("ROSTERD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_REDIS = os.environ.get("ROSTERD_TEST_REQUIRE_REDIS") == "1"
+
+
+def redis_url() -> str:
+    """The test Redis's URL, once it answers PING; skipped (failed in CI) when it does not."""
+    import asyncio
+
+    import coredis
+
+    async def ping() -> None:
+        client: coredis.Redis[bytes] = coredis.Redis.from_url(REDIS_URL, connect_timeout=2)
+        await client.ping()
+
+    try:
+        asyncio.run(ping())
+    except (coredis.exceptions.RedisError, OSError) as exc:
+        reason = f"Redis unreachable at {REDIS_URL}: {exc}"
+        if REQUIRE_REDIS:
+            pytest.fail(reason + " (ROSTERD_TEST_REQUIRE_REDIS=1)", pytrace=False)
+        pytest.skip(reason)
+    return REDIS_URL

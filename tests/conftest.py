@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,16 @@ def db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
         yield url
 
 
+# The suite's bursts (100 parallel requests with one credential, conformance suites,
+# schemathesis, hundreds of deliberate 401s from one address) are not about rate limits, so
+# its apps and servers limit with figures those never reach; the limiter still runs and
+# writes its fields on every response. tests/api/ratelimit sets small ones.
+UNREACHED_RATE_LIMITS = {
+    f"rate_limit_{name}": "1000000/second"
+    for name in ("per_credential", "per_tenant", "unauthenticated_per_ip", "token_endpoint")
+}
+
+
 @pytest.fixture(scope="session")
 def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
@@ -46,6 +57,8 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=tmp_path_factory.mktemp("data"),
         secret_key="test-secret-key",
         public_url="http://testserver",
+        rate_limit_storage="memory://",
+        **UNREACHED_RATE_LIMITS,
     )
 
 
@@ -86,23 +99,29 @@ class LiveServer:
         return make_tenant(self.runtime, httpx.Client(base_url=self.base_url, timeout=30))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(settings: Settings, runtime: Runtime) -> Iterator[LiveServer]:
-    port = _free_port()
-    env = {
+def server_env(settings: Settings, public_url: str) -> dict[str, str]:
+    """The environment of a `rosterd serve` over the suite's store."""
+    return {
         **os.environ,
         "ROSTERD_DATABASE_URL": settings.resolved_database_url,
         "ROSTERD_DATA_DIR": str(settings.data_dir),
         "ROSTERD_SECRET_KEY": settings.secret_key or "",
-        "ROSTERD_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "ROSTERD_PUBLIC_URL": public_url,
         "ROSTERD_LOG_LEVEL": "warning",
+        "ROSTERD_RATE_LIMIT_STORAGE": settings.rate_limit_storage,
+        **{f"ROSTERD_{name.upper()}": value for name, value in UNREACHED_RATE_LIMITS.items()},
     }
+
+
+@contextmanager
+def serving(port: int, env: dict[str, str]) -> Iterator[str]:
+    """`rosterd serve` on 127.0.0.1:``port`` with ``env``, until the block ends: its URL."""
     rosterd = Path(sys.executable).with_name("rosterd")
     proc = subprocess.Popen(
         [str(rosterd), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
@@ -120,7 +139,14 @@ def live_server(settings: Settings, runtime: Runtime) -> Iterator[LiveServer]:
             pytest.fail(f"rosterd did not start on {base}")
         time.sleep(0.1)
     try:
-        yield LiveServer(base_url=base, settings=settings, runtime=runtime)
+        yield base
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, runtime: Runtime) -> Iterator[LiveServer]:
+    port = free_port()
+    with serving(port, server_env(settings, f"http://127.0.0.1:{port}")) as base:
+        yield LiveServer(base_url=base, settings=settings, runtime=runtime)

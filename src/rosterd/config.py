@@ -8,9 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from rosterd.ratelimit.policy import check_limits, check_storage
 
 
 class Settings(BaseSettings):
@@ -57,12 +58,6 @@ class Settings(BaseSettings):
         "bodies too); a larger one is answered 413 before any other work. Bulk paths advertise "
         "their own: SCIM /Bulk keeps its 1 MiB maxPayloadSize, /api/v1/users/bulk and "
         "/api/v1/groups/bulk take 4 MiB (or this, when it is larger).",
-    )
-    rate_limit_storage: str = Field(
-        default="memory://",
-        description="Where rate-limit counters live (a `limits` storage URI): memory:// keeps "
-        "them in each process; redis://host:6379 shares them between the nodes of a cluster "
-        "(needs the async Redis client: pip install 'limits[async-redis]').",
     )
     login_concurrency: int = Field(
         default=1,
@@ -116,6 +111,71 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", description="Log level of the server.")
     db_pool_size: int = Field(default=10, ge=1, description="Connections kept per engine.")
+    rate_limit_enabled: bool = Field(
+        default=True,
+        description="Limit request rates per credential, per tenant, per client IP for failed "
+        "authentications and per client on the token endpoint (the other rate_limit_* "
+        "settings). Every limited response carries RateLimit and RateLimit-Policy headers; a "
+        "refused one is a 429 with Retry-After, in the surface's error format.",
+    )
+    rate_limit_per_credential: str = Field(
+        default="100/second;3000/minute",
+        description="Requests one credential (OAuth client, SCIM token, /api/v1 admin, API key) "
+        "may make, in the syntax of the limits library: '3000/minute', several joined by ';'. "
+        "Okta and Entra ID provision in parallel bursts, and Entra ID does not pace custom "
+        "SCIM apps itself (it waits out a 429's Retry-After, but quarantines a job that keeps "
+        "being refused): a burst of 100 in a second and 50 a second sustained keep a busy "
+        "IdP clear of the limit, while a runaway script is held to a fraction of one node "
+        "(a node serves a few hundred requests a second). A tenant may have its own "
+        "(rosterd tenants configure --rate-limit-per-credential).",
+    )
+    rate_limit_per_tenant: str = Field(
+        default="200/second;6000/minute",
+        description="Requests all credentials of one tenant may make together, so one tenant "
+        "cannot take a node from the others: twice one credential's limit, room for two IdP "
+        "connections (or an IdP and scripts) at full speed. A tenant may have its own "
+        "(rosterd tenants configure --rate-limit-per-tenant).",
+    )
+    rate_limit_unauthenticated_per_ip: str = Field(
+        default="60/minute",
+        description="Failed authentications (401: bad, expired or revoked tokens, wrong client "
+        "secrets or passwords) one client IP may have; once spent, every request from that "
+        "IP that carries credentials is a 429 before any token is checked. One a second "
+        "holds a guessing or misconfigured loop to nothing, while a few IdPs behind one "
+        "egress address that fail for a while (a revoked token) do not lock each other "
+        "out at once. The IP is the peer's, or X-Forwarded-For from trusted_proxies.",
+    )
+    rate_limit_token_endpoint: str = Field(
+        default="60/minute",
+        description="Access tokens one OAuth client may be issued (POST "
+        "/tenants/{tenant}/connect/token). Tokens live access_token_ttl_seconds, so a "
+        "client needs a few an hour; more than one a second is a client asking for a token "
+        "per request. Only issued tokens count, so nobody can spend a client's budget "
+        "with its client_id and a wrong secret (those count against their IP).",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where the counters live: 'memory://' keeps them in each process (each "
+        "node limits on its own); 'redis://host:6379/0' (also rediss://, redis+unix://, "
+        "redis+sentinel://, redis+cluster://) shares them, so the limits hold across "
+        "nodes. If Redis cannot be reached, requests are served unlimited and the failure "
+        "is logged.",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="rosterd",
+        min_length=1,
+        max_length=100,
+        description="Prefix of the counters' keys in a shared storage, so several "
+        "deployments (or test runs) can use one Redis without sharing limits.",
+    )
+    rate_limit_tenant_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a node remembers a tenant's own limits (tenants configure "
+        "--rate-limit-*) before reading them again: a change takes effect within this time. "
+        "0 reads them on every request.",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -139,11 +199,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an IP address or CIDR network") from exc
         return value
 
-    @field_validator("login_limits_per_account", "login_limits_per_address")
+    @field_validator(
+        "rate_limit_per_credential",
+        "rate_limit_per_tenant",
+        "rate_limit_unauthenticated_per_ip",
+        "rate_limit_token_endpoint",
+        "login_limits_per_account",
+        "login_limits_per_address",
+    )
     @classmethod
     def _check_limits(cls, value: str) -> str:
-        parse_many(value)  # a ValueError names the string it could not read
-        return value
+        return check_limits(value)
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _check_storage(cls, value: str) -> str:
+        return check_storage(value)
 
     @property
     def resolved_database_url(self) -> str:

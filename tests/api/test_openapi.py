@@ -27,10 +27,6 @@ HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "tra
 SEED: dict[str, Any] = yaml.safe_load(SEED_SPEC.read_text(encoding="utf-8"))
 PREFIX = urlsplit(SEED["servers"][0]["url"]).path.rstrip("/")
 
-# rosterd has no rate limiting yet, so it does not document the seed's 429 (see
-# test_seed_rate_limit_status_is_documented, an expected failure until it does).
-NOT_YET = {"429"}
-
 SEED_OPERATIONS = [
     (method, path, op)
     for path, item in SEED["paths"].items()
@@ -261,7 +257,7 @@ class TestSeedOperation:
         self, ours: dict[str, Any], method: str, path: str, seed_op: dict[str, Any]
     ) -> None:
         op = our_operation(ours, method, path)
-        missing = set(seed_op["responses"]) - set(op.get("responses", {})) - NOT_YET
+        missing = set(seed_op["responses"]) - set(op.get("responses", {}))
         assert not missing, f"seed statuses missing in ours: {sorted(missing)}"
 
     def test_request_body_accepts_seed_fields(
@@ -311,11 +307,6 @@ class TestSeedOperation:
         assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rosterd has no rate limiting yet and does not document the seed's 429 responses; "
-    "drop NOT_YET and this test once it does",
-)
 def test_seed_rate_limit_status_is_documented(ours: dict[str, Any]) -> None:
     missing = [
         seed_op["operationId"]
@@ -324,6 +315,62 @@ def test_seed_rate_limit_status_is_documented(ours: dict[str, Any]) -> None:
         and "429" not in our_operation(ours, method, path).get("responses", {})
     ]
     assert not missing, f"429 not documented for {missing}"
+    # As the seed's TooManyRequests: the error envelope, and when to come back.
+    seed_429 = resolve(SEED, SEED["paths"]["/users"]["get"]["responses"]["429"])
+    ours_429 = our_operation(ours, "get", "/users")["responses"]["429"]
+    assert set(seed_429["headers"]) <= set(ours_429["headers"])
+    problems = check_schema(
+        SEED,
+        json_schema_of(SEED, seed_429),
+        ours,
+        json_schema_of(ours, ours_429),
+        "429 body",
+        direction="response",
+    )
+    assert not problems, "\n".join(problems)
+
+
+# Every operation of these prefixes takes credentials, so it may answer 429: its credential
+# or tenant is over its limit, or its client address is out of failed authentications.
+LIMITED_PREFIXES = (
+    "/integration/v2/",
+    "/admin/api/",
+    "/scim/v2/",
+    "/api/v1/",
+    "/api/roles",
+    "/api/users/",
+    "/v1/seadminusers",
+    "/user_identities/",
+)
+RATE_LIMIT_FIELDS = {"RateLimit-Policy", "RateLimit"}
+
+
+def test_every_limited_operation_documents_429_and_the_rate_limit_fields(
+    ours: dict[str, Any],
+) -> None:
+    limited = [
+        (method, path, op)
+        for path, item in ours["paths"].items()
+        for method, op in item.items()
+        if path.startswith(LIMITED_PREFIXES) or path.endswith("/connect/token")
+    ]
+    assert len(limited) > 60, len(limited)
+    problems = []
+    for method, path, op in limited:
+        responses = op.get("responses", {})
+        too_many = responses.get("429")
+        if too_many is None:
+            problems.append(f"{method.upper()} {path}: no 429")
+            continue
+        if set(too_many.get("headers", {})) != {"Retry-After", *RATE_LIMIT_FIELDS}:
+            problems.append(f"{method.upper()} {path}: 429 headers {too_many.get('headers')}")
+        for status, response in responses.items():
+            if status.startswith("2") and not set(response.get("headers", {})) >= RATE_LIMIT_FIELDS:
+                problems.append(f"{method.upper()} {path}: {status} lacks the RateLimit fields")
+    assert not problems, "\n".join(problems)
+    # Operations that take no credentials are not limited.
+    for path in ("/healthz", "/tenants/{tenant}/.well-known/jwks.json"):
+        assert "429" not in ours["paths"][path]["get"]["responses"], path
 
 
 # ---- the comparison can fail -----------------------------------------------------------------

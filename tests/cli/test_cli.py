@@ -332,6 +332,42 @@ def test_tenants_create_bad_slug_is_an_error(cli: Cli, slug: str) -> None:
     assert _tenant_slugs(cli.database_url) == ["default"]
 
 
+def test_tenants_configure_gives_a_tenant_its_own_rate_limits(cli: Cli) -> None:
+    cli.ok("tenants", "create", "acme")
+    result = cli.ok(
+        "tenants",
+        "configure",
+        "acme",
+        "--rate-limit-per-credential",
+        "2/second;5/minute",
+        "--rate-limit-per-tenant",
+        "20/minute",
+    )
+    assert '"rate_limits": {"credential": "2/second;5/minute", "tenant": "20/minute"}' in (
+        result.stdout
+    )
+    token = json.loads(
+        cli.ok("scim-tokens", "create", "--tenant", "acme", "--name", "okta", "--json").stdout
+    )["token"]
+    with served(cli) as http:
+        r = http.get("/scim/v2/Users", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    assert r.headers["RateLimit-Policy"] == (
+        '"credential-1s";q=2;w=1, "credential-60s";q=5;w=60, "tenant";q=20;w=60'
+    )
+
+    result = cli.ok("tenants", "configure", "acme", "--rate-limit-per-credential", "default")
+    assert '"rate_limits": {"tenant": "20/minute"}' in result.stdout
+
+
+@pytest.mark.parametrize("limit", ["fast", "0/minute", "10/fortnight", "10/minute;"])
+def test_tenants_configure_refuses_a_rate_limit_it_cannot_read(cli: Cli, limit: str) -> None:
+    cli.ok("tenants", "create", "acme")
+    result = cli.fails("tenants", "configure", "acme", "--rate-limit-per-tenant", limit)
+    assert "is not a rate limit" in result.stderr and "3000/minute" in result.stderr
+    assert "rate_limits" not in cli.ok("tenants", "configure", "acme").stdout
+
+
 # ---- clients -------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -12,12 +13,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rosterd import __version__
 from rosterd.api import ops
+from rosterd.api.admin import admins as admin_admins
 from rosterd.api.admin import api_keys as admin_api_keys
 from rosterd.api.admin import oauth_clients as admin_oauth_clients
-from rosterd.api.admin import admins as admin_admins
 from rosterd.api.admin import scim_tokens as admin_scim_tokens
-from rosterd.api.admin import signing_keys as admin_signing_keys
 from rosterd.api.admin import shared as admin
+from rosterd.api.admin import signing_keys as admin_signing_keys
 from rosterd.api.adminusers import errors as adminusers_errors
 from rosterd.api.adminusers import router as adminusers
 from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict
@@ -25,6 +26,9 @@ from rosterd.api.identities import errors as identities_errors
 from rosterd.api.identities import router as identities
 from rosterd.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from rosterd.api.oauth import router as oauth
+from rosterd.api.ratelimit.dependencies import RateLimits
+from rosterd.api.ratelimit.middleware import RateLimitMiddleware
+from rosterd.api.ratelimit.openapi import document_429
 from rosterd.api.scim import errors as scim_errors
 from rosterd.api.scim import router as scim
 from rosterd.api.scim.discovery import MAX_BULK_PAYLOAD
@@ -63,11 +67,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     settings = runtime.settings
     app.state.login_guard = LoginGuard(
-        async_storage(settings.rate_limit_storage),
+        async_storage(settings.rate_limit_storage, settings.rate_limit_key_prefix),
         per_account=settings.login_limits_per_account,
         per_address=settings.login_limits_per_address,
         concurrency=settings.login_concurrency,
     )
+    app.state.rate_limits = limits = RateLimits.of(runtime)
     errors = SurfaceErrors(default=plain_json)
     errors.register((v2.PREFIX,), v2_errors.render)
     errors.register((admin.PREFIX,), admin.render)
@@ -109,16 +114,35 @@ def create_app(runtime: Runtime) -> FastAPI:
             **dict.fromkeys(v1.BULK_PATHS, max(v1.MAX_BULK_BODY_BYTES, settings.max_body_bytes)),
         },
     )
+    if limits is not None:
+        # Outside the body limit: an address out of failed authentications is refused
+        # before its body is read.
+        app.add_middleware(
+            RateLimitMiddleware,
+            limits=limits,
+            respond=errors.respond,
+            exchanges=CREDENTIAL_EXCHANGES,
+        )
     app.add_middleware(RequestIdMiddleware)
     if runtime.settings.trusted_proxies:
         # Client address and scheme from X-Forwarded-For/-Proto, from these peers only.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxies)
-    app.openapi = lambda: without_422(app)  # type: ignore[method-assign]
+    limited = limits is not None
+    app.openapi = lambda: openapi_document(app, limited=limited)  # type: ignore[method-assign]
     return app
 
 
-def without_422(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, minus FastAPI's 422: rosterd answers invalid input with 400."""
+# Paths whose requests carry credentials in their body: a 401 there counts against the
+# client's address like a bad token does.
+CREDENTIAL_EXCHANGES = re.compile(
+    rf"^{re.escape(oauth.PREFIX)}/[^/]+/connect/token/?$|^/api/v1/authentication/login/?$"
+)
+
+
+def openapi_document(app: FastAPI, *, limited: bool) -> dict[str, Any]:
+    """The OpenAPI document, minus FastAPI's 422 (rosterd answers invalid input with 400),
+    and when rate limits are on, with the 429 every operation that takes credentials may
+    answer."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -130,5 +154,7 @@ def without_422(app: FastAPI) -> dict[str, Any]:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        if limited:
+            document_429(schema, exchanges=CREDENTIAL_EXCHANGES)
         app.openapi_schema = schema
     return app.openapi_schema

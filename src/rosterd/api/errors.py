@@ -20,13 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rosterd.api.deps import request_id
-from rosterd.services.errors import (
-    DomainError,
-    FieldError,
-    Invalid,
-    TooManyRequests,
-    conflict_of,
-)
+from rosterd.services.errors import DomainError, FieldError, Invalid, RateLimited, conflict_of
 
 log = logging.getLogger("rosterd.api")
 
@@ -47,7 +41,7 @@ _STATUS = {
     "Unauthenticated": 401,
     "PreconditionFailed": 412,
     "TooLarge": 413,
-    "TooManyRequests": 429,
+    "RateLimited": 429,
 }
 
 
@@ -101,13 +95,17 @@ class SurfaceErrors:
                 return surface.render
         return self._default
 
+    def respond(self, request: Request, exc: DomainError) -> Response:
+        """``exc`` as its status, in the format of the surface that owns the path."""
+        response = self.renderer(request.url.path)(request, exc, status_for(exc))
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     def install(self, app: FastAPI) -> None:
         async def on_domain(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, DomainError)
-            response = self.renderer(request.url.path)(request, exc, status_for(exc))
-            if isinstance(exc, TooManyRequests):
-                response.headers["Retry-After"] = str(exc.retry_after)
-            return response
+            return self.respond(request, exc)
 
         async def on_validation(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, RequestValidationError)

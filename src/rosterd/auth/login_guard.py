@@ -46,10 +46,10 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
-def async_storage(uri: str) -> Storage:
+def async_storage(uri: str, key_prefix: str) -> Storage:
     """The asyncio flavour of the ``limits`` storage a URI names (memory://, redis://...)."""
     scheme = uri if uri.startswith("async+") else f"async+{uri}"
-    storage = storage_from_string(scheme)
+    storage = storage_from_string(scheme, key_prefix=key_prefix)
     assert isinstance(storage, Storage), f"{uri} is not an async storage"
     return storage
 

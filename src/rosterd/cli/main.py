@@ -34,6 +34,7 @@ from rosterd.db.maintenance import refresh_statistics
 from rosterd.lifecycle.scheduler import Scheduler
 from rosterd.models.base import utcnow
 from rosterd.models.credential import OAuthClient, TenantSecret
+from rosterd.ratelimit.tenant_policies import CREDENTIAL, TENANT
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import NoStore, Runtime, open_runtime
 from rosterd.services import admins as admins_service
@@ -461,6 +462,20 @@ def tenants_configure(
             "default an address belongs to one user and a second one is refused.",
         ),
     ] = None,
+    rate_limit_per_credential: Annotated[
+        str | None,
+        typer.Option(
+            help="This tenant's limit per credential instead of ROSTERD_RATE_LIMIT_PER_CREDENTIAL"
+            ", e.g. '50/second;3000/minute'; 'default' uses the setting again.",
+        ),
+    ] = None,
+    rate_limit_per_tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="This tenant's limit for all its credentials together instead of "
+            "ROSTERD_RATE_LIMIT_PER_TENANT; 'default' uses the setting again.",
+        ),
+    ] = None,
 ) -> None:
     """Change a tenant's settings."""
     with _runtime() as runtime, runtime.db.writer.begin() as session:
@@ -471,6 +486,13 @@ def tenants_configure(
             tenants_service.set_sso_only(session, tenant, sso_only)
         if shared_emails is not None:
             tenants_service.set_shared_emails(session, tenant, shared_emails)
+        for scope, limit in (
+            (CREDENTIAL, rate_limit_per_credential),
+            (TENANT, rate_limit_per_tenant),
+        ):
+            if limit is not None:
+                own = None if limit.strip().lower() == "default" else limit
+                tenants_service.set_rate_limit(session, tenant, scope, own)
         out.print(f"{tenant.slug}: {json.dumps(tenant.settings)}")
 
 

@@ -69,10 +69,11 @@ class TooLarge(DomainError):
 
 
 @dataclass
-class TooManyRequests(DomainError):
-    """Refused for now (a throttle); ``retry_after`` seconds from now it may succeed."""
+class RateLimited(DomainError):
+    """Too many requests for a rate limit; the caller may try again after ``retry_after``
+    seconds."""
 
-    code: str = "too_many_requests"
+    code: str = "rate_limited"
     retry_after: int = 1
 
 

@@ -8,6 +8,8 @@ import uuid
 from sqlalchemy.orm import Session
 
 from rosterd.models import Role, Tenant
+from rosterd.ratelimit.policy import check_limits
+from rosterd.ratelimit.tenant_policies import CREDENTIAL, TENANT
 from rosterd.repositories import roles as roles_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
@@ -98,3 +100,33 @@ def set_shared_emails(session: Session, tenant: Tenant, value: bool) -> None:
             raise invalid_field("shared_emails", f"users still share the address {shared!r}")
         users_repo.hold_emails_unique(session, tenant.id)
     tenant.settings = {**tenant.settings, SHARED_EMAILS_SETTING: value}
+
+
+RATE_LIMITS_SETTING = "rate_limits"
+RATE_LIMIT_SCOPES = (CREDENTIAL, TENANT)
+
+
+def rate_limits(session: Session, tenant_id: uuid.UUID) -> dict[str, str]:
+    """The tenant's own rate limits by scope ("credential", "tenant"), in the limits
+    library's notation; a scope not here uses the settings' limit."""
+    tenant = tenants_repo.get(session, tenant_id)
+    own = tenant.settings.get(RATE_LIMITS_SETTING) if tenant is not None else None
+    if not isinstance(own, dict):
+        return {}
+    return {k: v for k, v in own.items() if k in RATE_LIMIT_SCOPES and isinstance(v, str)}
+
+
+def set_rate_limit(session: Session, tenant: Tenant, scope: str, limit: str | None) -> None:
+    """Give the tenant its own limit for ``scope`` ('3000/minute', '50/second;3000/minute'),
+    or with None let it use the settings' limit again."""
+    if scope not in RATE_LIMIT_SCOPES:
+        raise invalid_field("rate_limit", f"use one of {', '.join(RATE_LIMIT_SCOPES)}")
+    own = rate_limits(session, tenant.id)
+    if limit is None:
+        own.pop(scope, None)
+    else:
+        try:
+            own[scope] = check_limits(limit)
+        except ValueError as exc:
+            raise invalid_field(f"rate_limit_per_{scope}", str(exc)) from exc
+    tenant.settings = {**tenant.settings, RATE_LIMITS_SETTING: own}

@@ -9,27 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, status
+from fastapi import Path, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from rosterd.api.admin.shared import PREFIX, Admin, tenant_of
 from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.routing import api_router
-from rosterd.api.v2.auth import require
 from rosterd.api.v2.paging import errors
 from rosterd.api.v2.schemas import iso_timestamp
-from rosterd.auth.scopes import Scope
 from rosterd.models import AdminUser
-from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import NotFound
-
-PREFIX = "/admin/api"
 
 router = api_router(prefix=f"{PREFIX}/admins", tags=["Admin"])
-Admin = Annotated[Actor, Depends(require(Scope.admin, surface="admin"))]
 Username = Annotated[str, Path(min_length=1, max_length=255)]
 
 
@@ -65,9 +59,7 @@ class NewPassword(BaseModel):
     responses=errors(401, 403),
 )
 def list_admins(actor: Admin, session: ReadSession) -> AdminList:
-    tenant = tenants_repo.get(session, actor.tenant_id)
-    if tenant is None:
-        raise NotFound("tenant not found")
+    tenant = tenant_of(session, actor)
     return AdminList(items=[AdminOut.of(a) for a in admins_service.list_admins(session, tenant)])
 
 

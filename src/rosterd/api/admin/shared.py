@@ -9,6 +9,7 @@ from fastapi import Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.api.v2.auth import require
 from rosterd.api.v2.errors import renderer
 from rosterd.api.v2.schemas import iso_timestamp
@@ -22,7 +23,8 @@ from rosterd.services.errors import NotFound
 
 PREFIX = "/admin/api"
 
-Admin = Annotated[Actor, Depends(require(Scope.admin, surface="admin"))]
+# Rate-limited like every other surface, per credential and per tenant.
+Admin = Annotated[Actor, Depends(rate_limited(require(Scope.admin, surface="admin")))]
 
 
 def tenant_of(session: Session, actor: Actor) -> Tenant:

@@ -3,27 +3,18 @@ with an OAuth `admin` token. Never key material: the public halves are in the JW
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, status
+from fastapi import status
 from pydantic import BaseModel
 
+from rosterd.api.admin.shared import PREFIX, Admin, tenant_of
 from rosterd.api.deps import ReadSession, RuntimeDep
 from rosterd.api.routing import api_router
-from rosterd.api.v2.auth import require
 from rosterd.api.v2.paging import errors
 from rosterd.api.v2.schemas import iso_timestamp
-from rosterd.auth.scopes import Scope
 from rosterd.models.base import utcnow
-from rosterd.repositories import tenants as tenants_repo
 from rosterd.services import signing_keys
-from rosterd.services.context import Actor
-from rosterd.services.errors import NotFound
-
-PREFIX = "/admin/api"
 
 router = api_router(prefix=f"{PREFIX}/signing-keys", tags=["Admin"])
-Admin = Annotated[Actor, Depends(require(Scope.admin, surface="admin"))]
 
 
 class SigningKeyOut(BaseModel):
@@ -61,9 +52,7 @@ class SigningKeyList(BaseModel):
     responses=errors(401, 403),
 )
 def list_keys(actor: Admin, session: ReadSession, runtime: RuntimeDep) -> SigningKeyList:
-    tenant = tenants_repo.get(session, actor.tenant_id)
-    if tenant is None:
-        raise NotFound("tenant not found")
+    tenant = tenant_of(session, actor)
     keys = signing_keys.list_keys(session, tenant, runtime.keys.grace)
     return SigningKeyList(items=[SigningKeyOut.of(k) for k in keys])
 

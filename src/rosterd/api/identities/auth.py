@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import API_KEY_PREFIX
 from rosterd.services import api_keys, bearer_secrets
@@ -52,4 +53,4 @@ def identities_actor(
     )
 
 
-IdentitiesActor = Annotated[Actor, Depends(identities_actor)]
+IdentitiesActor = Annotated[Actor, Depends(rate_limited(identities_actor))]

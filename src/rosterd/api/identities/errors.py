@@ -19,6 +19,7 @@ _TYPES = {
     403: "forbidden",
     404: "user_identity_not_found",
     409: "user_identity_already_exists",
+    429: "rate_limited",
 }
 
 

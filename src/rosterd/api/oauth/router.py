@@ -7,10 +7,11 @@ import binascii
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
-from fastapi import Form, Header, Request
+from fastapi import Depends, Form, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from rosterd.api.deps import ReadSession, RuntimeDep
+from rosterd.api.ratelimit.dependencies import limit_issued_tokens
 from rosterd.api.routing import api_router
 from rosterd.auth.credential_kinds import Kind, Need, Presented, from_authorization, identify
 from rosterd.auth.scopes import ALL_SCOPES
@@ -50,6 +51,10 @@ def render(request: Request, exc: DomainError, status: int) -> Response:
     elif status == 404 and request.url.path.endswith("/connect/token"):
         # An unknown tenant is indistinguishable from a wrong client to the caller.
         error, status = "invalid_client", 401
+    elif status == 429:
+        # The registered OAuth code for "cannot handle the request now"; when to come back
+        # is in Retry-After.
+        error = "temporarily_unavailable"
     elif status >= 500 or status in (404, 405):
         error = "server_error" if status >= 500 else "invalid_request"
     else:
@@ -76,6 +81,15 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+def _client_of(authorization: str | None, client_id: str | None) -> str | None:
+    """The client a token request names (HTTP Basic, else the form), for its rate limit."""
+    try:
+        basic = _basic_credentials(authorization)
+    except Unauthenticated:
+        return None
+    return basic[0] if basic else client_id
+
+
 @router.post(
     "/{tenant}/connect/token",
     operation_id="issueToken",
@@ -90,6 +104,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         },
         401: {"description": "RFC 6749 error: invalid_client"},
     },
+    dependencies=[Depends(limit_issued_tokens(_client_of), scope="function")],
 )
 def issue_token(
     tenant: str,

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.services import scim_tokens
@@ -56,4 +57,4 @@ def scim_actor(
     )
 
 
-ScimActor = Annotated[Actor, Depends(scim_actor)]
+ScimActor = Annotated[Actor, Depends(rate_limited(scim_actor))]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession, request_id
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.api.routing import api_router
 from rosterd.auth.credential_kinds import LOGIN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.login_guard import LoginGuard, Throttled
@@ -20,7 +21,7 @@ from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
 from rosterd.services.admins import PasswordCheck
 from rosterd.services.context import Actor
-from rosterd.services.errors import TooManyRequests, Unauthenticated
+from rosterd.services.errors import RateLimited, Unauthenticated
 
 router = api_router(prefix="/api/v1/authentication", tags=["API v1"])
 
@@ -106,7 +107,7 @@ async def login(
     try:
         check = await guard.check(attempt, verify)
     except Throttled as exc:
-        raise TooManyRequests(
+        raise RateLimited(
             f"too many failed logins; try again in {exc.retry_after} seconds",
             retry_after=exc.retry_after,
         ) from exc
@@ -158,7 +159,7 @@ def api_v1_actor(
     )
 
 
-ApiV1Actor = Annotated[Actor, Depends(api_v1_actor)]
+ApiV1Actor = Annotated[Actor, Depends(rate_limited(api_v1_actor))]
 
 
 @router.post(

@@ -1,0 +1,84 @@
+"""Rate-limit policies and what one request's charge against them came to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+
+# Storages the limits library serves asynchronously with the dependencies rosterd installs.
+STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
+
+def check_limits(text: str) -> str:
+    """``text`` if it is one or more limits such as '3000/minute' or '50/second;3000/minute'."""
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ValueError(
+            f"{text!r} is not a rate limit: write e.g. '3000/minute' or '50/second;3000/minute' "
+            "(an amount of at least 1 per second, minute, hour or day; several joined by ';')"
+        )
+    return text.strip()
+
+
+def check_storage(uri: str) -> str:
+    """``uri`` if it names a storage the limiter can use: memory:// or a Redis URL."""
+    scheme = uri.partition("://")[0].removeprefix("async+")
+    if "://" not in uri or scheme not in STORAGE_SCHEMES:
+        raise ValueError(
+            f"{uri!r} is not a rate-limit storage: use memory:// or redis://host:port/db "
+            f"(schemes: {', '.join(STORAGE_SCHEMES)})"
+        )
+    return uri
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Limits that apply together to one partition: a credential, a tenant, a client IP."""
+
+    name: str
+    items: tuple[RateLimitItem, ...]
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Policy:
+        return cls(name, tuple(parse_many(check_limits(text))))
+
+    def label(self, item: RateLimitItem) -> str:
+        """The name a header gives one of the limits: the policy's, with the window when the
+        policy has several (``credential-1s``, ``credential-60s``)."""
+        return self.name if len(self.items) == 1 else f"{self.name}-{item.get_expiry()}s"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one limit stands after a request."""
+
+    label: str
+    quota: int
+    window: int
+    remaining: int
+    reset: int  # seconds until the window's quota is back
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A request's charge against its policies: the standings it saw and, when refused,
+    how long to wait."""
+
+    policies: tuple[Policy, ...]
+    standings: tuple[Standing, ...] = ()
+    retry_after: int | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.retry_after is None
+
+    def tightest(self) -> Standing | None:
+        """The limit closest to refusing (the fewest remaining, then the longest wait): the one
+        the RateLimit field reports, as the draft's multiple-windows example does."""
+        if not self.standings:
+            return None
+        return min(self.standings, key=lambda s: (s.remaining, -s.reset))

@@ -1,0 +1,73 @@
+"""Counting against policies in the in-process storage, and what happens when a shared
+storage is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import pytest
+
+from rosterd.ratelimit.limiter import Limiter
+from rosterd.ratelimit.policy import Policy
+
+
+def _charge(limiter: Limiter, *stages: tuple[Policy, tuple[str, ...]]) -> list[bool]:
+    async def run() -> list[bool]:
+        return [(await limiter.charge(*stages)).allowed for _ in range(4)]
+
+    return asyncio.run(run())
+
+
+def test_a_credential_over_its_limit_does_not_spend_its_tenant_s() -> None:
+    limiter = Limiter("memory://", key_prefix="t")
+    credential, tenant = Policy.parse("credential", "2/minute"), Policy.parse("tenant", "3/minute")
+
+    async def run() -> tuple[list[bool], bool, int]:
+        first = [
+            (await limiter.charge((credential, ("t1", "a")), (tenant, ("t1",)))).allowed
+            for _ in range(4)
+        ]
+        other = await limiter.charge((credential, ("t1", "b")), (tenant, ("t1",)))
+        tenant_left = {s.label: s.remaining for s in other.standings}["tenant"]
+        return first, other.allowed, tenant_left
+
+    allowed, other_allowed, tenant_left = asyncio.run(run())
+    assert allowed == [True, True, False, False]
+    # The tenant counted a's two admitted requests, not the two refused: b still gets in.
+    assert other_allowed and tenant_left == 0
+
+
+def test_a_refusal_says_when_to_come_back_and_counts_nothing() -> None:
+    limiter = Limiter("memory://", key_prefix="t")
+    failures = Policy.parse("failed-auth", "2/minute")
+
+    async def run() -> tuple[bool, bool, int | None]:
+        before = await limiter.refusal(failures, ("198.51.100.1",))
+        await limiter.count(failures, ("198.51.100.1",))
+        await limiter.count(failures, ("198.51.100.1",))
+        after = await limiter.refusal(failures, ("198.51.100.1",))
+        again = await limiter.refusal(failures, ("198.51.100.1",))
+        elsewhere = await limiter.refusal(failures, ("198.51.100.2",))
+        assert after is not None and again is not None
+        assert again.standings == after.standings  # looking did not count
+        return before is None, elsewhere is None, after.retry_after
+
+    nothing_before, nothing_elsewhere, wait = asyncio.run(run())
+    assert nothing_before and nothing_elsewhere
+    assert wait is not None and 1 <= wait <= 60
+
+
+def test_an_unreachable_storage_serves_requests_unlimited_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    limiter = Limiter(f"redis://127.0.0.1:{port}/0", key_prefix="t")
+    policy = Policy.parse("credential", "1/minute")
+    with caplog.at_level(logging.WARNING, logger="rosterd.ratelimit"):
+        assert _charge(limiter, (policy, ("t1", "a"))) == [True] * 4
+    warnings = [r for r in caplog.records if "not enforced" in r.getMessage()]
+    assert len(warnings) == 1  # once, not per request
