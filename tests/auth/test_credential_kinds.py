@@ -16,19 +16,16 @@ from rosterd.auth.secrets import (
     SCIM_TOKEN_PREFIX,
     new_token,
 )
-from rosterd.auth.tokens import (
-    API_V1_AUDIENCE,
-    OAUTH_AUDIENCE,
-    TokenSigner,
-    generate_private_key_pem,
-)
+from rosterd.auth.tokens import API_V1_AUDIENCE, OAUTH_AUDIENCE, TokenSigner
+from tests.auth.test_tokens import MemoryStore
 
-SIGNER = TokenSigner([("k1", generate_private_key_pem())])
+SIGNER = TokenSigner(MemoryStore(), refresh_seconds=30)
 # Signs JWTs rosterd did not issue (a forgery is read for its audience all the same).
 FORGERY_KEY = "a key rosterd never had, 32 bytes+"
 
 
-def _jwt(audience: str, ttl: int = 60) -> str:
+# Parametrised tokens are made at import: they must outlive the whole test run.
+def _jwt(audience: str, ttl: int = 86400) -> str:
     return SIGNER.issue(
         issuer="http://x",
         tenant_id=uuid.uuid4(),

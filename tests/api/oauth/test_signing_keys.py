@@ -171,16 +171,22 @@ def test_a_token_naming_another_tenant_is_refused_whatever_key_signed_it(
     """A forgery with tenant A's own private key (its kid, a valid signature) naming tenant
     B: B's data stays out of reach."""
     other_tenant.user()
-    kid = _kid(tenant.token())
+    mine = tenant.token()
+    kid = _kid(mine)
     private = runtime.keys.private_key(_public_key(runtime, kid))
-    genuine = _token(kid, private, tenant.id)
+    # Each names a live client of the tenant it claims, so only the key can refuse it.
+    genuine = _token(kid, private, tenant.id, sub=_subject(mine))
     assert http.get(f"{V2}/users", headers={"Authorization": f"Bearer {genuine}"}).status_code == (
         200
     )
-    forged = _token(kid, private, other_tenant.id)
+    forged = _token(kid, private, other_tenant.id, sub=_subject(other_tenant.token()))
     r = http.get(f"{V2}/users", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401, r.text
     assert r.json()["error"]["code"] == "unauthorized"
+
+
+def _subject(token: str) -> str:
+    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
 
 
 def _public_key(runtime: Runtime, kid: str) -> PublicKey:

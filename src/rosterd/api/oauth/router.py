@@ -129,6 +129,11 @@ def issue_token(
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
         client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
     except (NotFound, Unauthenticated) as exc:
+        if (
+            isinstance(exc, Unauthenticated)
+            and exc.message != clients_service.AUTHENTICATION_FAILED
+        ):
+            raise  # the secret was right: its holder may know the client is revoked or expired
         # An unknown tenant answers as a wrong secret does: the caller cannot tell them apart.
         presented = identify(secret)
         if presented.kind is Kind.UNKNOWN:  # a wrong secret, or one made before the prefix
