@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -388,7 +388,8 @@ def api_keys_revoke(
 
 
 def _when(value: datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else ""
+    # With spaces, so a narrow table wraps the time instead of cutting it short.
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if value else ""
 
 
 @keys_app.command("rotate")
