@@ -184,9 +184,9 @@ def test_a_token_naming_another_tenant_is_refused_whatever_key_signed_it(
 
 
 def _public_key(runtime: Runtime, kid: str) -> PublicKey:
-    keys = runtime.keys.keys_beside(kid)
-    assert keys is not None
-    return next(k for k in keys if k.kid == kid)
+    found = runtime.keys.keys_beside(kid)
+    assert found is not None
+    return next(k for k in found[1] if k.kid == kid)
 
 
 def test_a_tenant_that_never_signed_has_no_key_yet(
