@@ -35,7 +35,7 @@ class StoreKeys:
         with self.db.reader() as session:
             return signing_keys.tenant_keys(session, tenant_id, self.grace)
 
-    def keys_beside(self, kid: str) -> list[PublicKey] | None:
+    def keys_beside(self, kid: str) -> tuple[uuid.UUID | None, list[PublicKey]] | None:
         with self.db.reader() as session:
             return signing_keys.keys_beside(session, kid, self.grace)
 

@@ -91,7 +91,9 @@ def _bootstrap_default_tenant(runtime: Runtime) -> None:
         _bootstrap(runtime)
     except IntegrityError:
         # Another node, started on the same empty store at the same moment, made it first.
-        return
+        with runtime.db.reader() as session:
+            if tenants_repo.get_by_slug(session, runtime.settings.default_tenant) is None:
+                raise
 
 
 def _bootstrap(runtime: Runtime) -> None:

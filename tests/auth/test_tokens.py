@@ -54,19 +54,24 @@ class MemoryStore:
     def retire(self, kid: str, verify_until: float) -> None:
         self.keys[kid] = replace(self.keys[kid], verify_until=verify_until)
 
-    def trusted_keys(self) -> list[PublicKey]:
-        self.reads += 1
+    def _trusted(self) -> list[PublicKey]:
         now = time.time()
         return [k for k in self.keys.values() if k.trusted(now)]
 
-    def tenant_keys(self, tenant_id: uuid.UUID | None) -> list[PublicKey]:
-        return [k for k in self.trusted_keys() if k.tenant_id == tenant_id]
+    def trusted_keys(self) -> list[PublicKey]:
+        self.reads += 1
+        return self._trusted()
 
-    def keys_beside(self, kid: str) -> list[PublicKey] | None:
+    def tenant_keys(self, tenant_id: uuid.UUID | None) -> list[PublicKey]:
+        self.reads += 1
+        return [k for k in self._trusted() if k.tenant_id == tenant_id]
+
+    def keys_beside(self, kid: str) -> tuple[uuid.UUID | None, list[PublicKey]] | None:
         self.reads += 1
         if kid not in self.keys:
             return None
-        return self.tenant_keys(self.keys[kid].tenant_id)
+        tenant_id = self.keys[kid].tenant_id
+        return tenant_id, [k for k in self._trusted() if k.tenant_id == tenant_id]
 
     def private_key(self, key: PublicKey) -> rsa.RSAPrivateKey:
         self.reads += 1
@@ -297,3 +302,18 @@ def test_verifying_from_memory_never_reads_the_store(ring: Ring) -> None:
     assert ring.store.reads == reads
     assert other.refresh_due()
     assert other.verify(token) is not None
+
+
+def test_looking_up_a_key_past_its_time_refuses_it_and_keeps_the_rest_of_the_ring(
+    ring: Ring,
+) -> None:
+    legacy = ring.store.add(None)
+    ring.store.retire(legacy, verify_until=time.time() + 100)
+    tenant = uuid.uuid4()
+    done = ring.store.add(tenant)
+    ring.store.retire(done, verify_until=time.time() - 1)
+    old = _signed(ring.store.private[legacy], legacy, tenant)
+    assert ring.signer.verify(old) is not None
+    assert ring.signer.verify(_signed(ring.store.private[done], done, tenant)) is None
+    assert ring.store.reads == 2  # the load, and the lookup of the retired kid
+    assert ring.signer.verify(old, read_store=False) is not None

@@ -80,8 +80,8 @@ class KeyStore(Protocol):
     def tenant_keys(self, tenant_id: uuid.UUID | None) -> list[PublicKey]:
         """The keys of one tenant that still verify (None: the legacy keys)."""
 
-    def keys_beside(self, kid: str) -> list[PublicKey] | None:
-        """The trusted keys of the tenant that holds ``kid``, or None if no key has it."""
+    def keys_beside(self, kid: str) -> tuple[uuid.UUID | None, list[PublicKey]] | None:
+        """The tenant that holds ``kid`` and its trusted keys; None if no key has that kid."""
 
     def private_key(self, key: PublicKey) -> rsa.RSAPrivateKey:
         """The unsealed private half; raises SigningKeyUnreadable."""
@@ -212,10 +212,9 @@ class TokenSigner:
                 return None
             self._last_lookup = now
             found = self._store.keys_beside(kid)
-            if not found:
+            if found is None:
                 return None
-            tenant_id = next((k.tenant_id for k in found if k.kid == kid), None)
-            self._merge(tenant_id, found)
+            self._merge(*found)
             return self._ring.keys.get(kid)
 
     # ---- signing ---------------------------------------------------------------------------

@@ -149,10 +149,12 @@ def tenant_keys(session: Session, tenant_id: uuid.UUID | None, grace: timedelta)
     return [_public(r, grace) for r in rows]
 
 
-def keys_beside(session: Session, kid: str, grace: timedelta) -> list[PublicKey] | None:
-    """The trusted keys of the tenant holding ``kid``; None when no key has that kid."""
+def keys_beside(
+    session: Session, kid: str, grace: timedelta
+) -> tuple[uuid.UUID | None, list[PublicKey]] | None:
+    """The tenant holding ``kid`` and its trusted keys; None when no key has that kid."""
     found, tenant_id = keys_repo.owner_of(session, kid)
-    return tenant_keys(session, tenant_id, grace) if found else None
+    return (tenant_id, tenant_keys(session, tenant_id, grace)) if found else None
 
 
 def unseal(session: Session, key: PublicKey, sealer: KeySealer) -> rsa.RSAPrivateKey:

@@ -10,6 +10,7 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import time
 from typing import Any
 
@@ -21,8 +22,9 @@ from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import text
 
+from rosterd.api.app import create_app
 from rosterd.auth.tokens import AUDIENCE, PublicKey
-from rosterd.runtime import Runtime
+from rosterd.runtime import Runtime, open_runtime
 from rosterd.services.context import Actor
 from tests.factories import V2, TenantHandle
 
@@ -176,11 +178,9 @@ def test_a_token_naming_another_tenant_is_refused_whatever_key_signed_it(
     private = runtime.keys.private_key(_public_key(runtime, kid))
     # Each names a live client of the tenant it claims, so only the key can refuse it.
     genuine = _token(kid, private, tenant.id, sub=_subject(mine))
-    assert http.get(f"{V2}/users", headers={"Authorization": f"Bearer {genuine}"}).status_code == (
-        200
-    )
+    assert http.get(f"{V2}/users", headers=_bearer(genuine)).status_code == 200
     forged = _token(kid, private, other_tenant.id, sub=_subject(other_tenant.token()))
-    r = http.get(f"{V2}/users", headers={"Authorization": f"Bearer {forged}"})
+    r = http.get(f"{V2}/users", headers=_bearer(forged))
     assert r.status_code == 401, r.text
     assert r.json()["error"]["code"] == "unauthorized"
 
@@ -190,9 +190,9 @@ def _subject(token: str) -> str:
 
 
 def _public_key(runtime: Runtime, kid: str) -> PublicKey:
-    keys = runtime.keys.keys_beside(kid)
-    assert keys is not None
-    return next(k for k in keys if k.kid == kid)
+    found = runtime.keys.keys_beside(kid)
+    assert found is not None
+    return next(k for k in found[1] if k.kid == kid)
 
 
 def test_a_tenant_that_never_signed_has_no_key_yet(
@@ -204,3 +204,48 @@ def test_a_tenant_that_never_signed_has_no_key_yet(
     assert set(_jwks(http, tenant.slug)) == legacy
     kid = _kid(tenant.token("user:read"))
     assert set(_jwks(http, tenant.slug)) == {kid} | legacy
+
+
+# ---- another server secret -----------------------------------------------------------------
+
+
+def test_with_another_server_secret_signing_fails_loudly_until_a_rotation(
+    runtime: Runtime, tenant: TenantHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = tenant.token("user:read")  # signed by a key sealed with the usual secret
+    changed = open_runtime(runtime.settings.model_copy(update={"secret_key": "another secret"}))
+    try:
+        with TestClient(create_app(changed), raise_server_exceptions=False) as http:
+            moved = TenantHandle(runtime=changed, http=http, slug=tenant.slug, id=tenant.id)
+            client_id, secret = moved.client_credentials(["user:read"])
+
+            def token() -> Any:
+                return http.post(
+                    f"/tenants/{tenant.slug}/connect/token",
+                    data={"grant_type": "client_credentials"},
+                    auth=(client_id, secret),
+                )
+
+            with caplog.at_level(logging.ERROR, logger="rosterd.api"):
+                r = token()
+            assert r.status_code == 500, r.text
+            assert r.json()["error"] == "server_error"
+            assert "secret" not in r.text  # the details are for the operator
+            logged = "\n".join(
+                str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info is not None
+            )
+            assert _kid(before) in logged and "rosterd keys rotate" in logged, logged
+            # Tokens signed earlier still verify: verification needs only the public half.
+            assert http.get(f"{V2}/users", headers=_bearer(before)).status_code == 200
+
+            changed.rotate_signing_key(tenant.id, Actor(tenant.id, "test", "test"))
+            r = token()
+            assert r.status_code == 200, r.text
+            after = r.json()["access_token"]
+            assert http.get(f"{V2}/users", headers=_bearer(after)).status_code == 200
+    finally:
+        changed.close()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
