@@ -871,12 +871,14 @@ def test_401_with_garbage_token(http: TestClient, tenant: TenantHandle, authoriz
 def test_401_with_expired_token(http: TestClient, tenant: TenantHandle) -> None:
     user = tenant.user()
     signer = tenant.runtime.signer
+    # A live client's token: only its expiry can be to blame.
+    client_id, _ = tenant.client_credentials(list(ALL_SCOPES))
 
     def token(ttl: int) -> dict[str, str]:
         issued = signer.issue(
             issuer="http://testserver",
             tenant_id=tenant.id,
-            subject="expired-client",
+            subject=client_id,
             scopes=list(ALL_SCOPES),
             ttl=ttl,
         )
@@ -947,8 +949,9 @@ def test_403_on_user_groups_without_group_scopes(http: TestClient, tenant: Tenan
 
 def test_token_without_scopes_is_403(http: TestClient, tenant: TenantHandle) -> None:
     user = tenant.user()
+    client_id, _ = tenant.client_credentials(["user:read"])
     bare = tenant.runtime.signer.issue(
-        issuer="http://testserver", tenant_id=tenant.id, subject="bare", scopes=[], ttl=300
+        issuer="http://testserver", tenant_id=tenant.id, subject=client_id, scopes=[], ttl=300
     )
     h = {"Authorization": f"Bearer {bare}"}
     for method, url, kwargs in _every_operation(user["id"]):
