@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         default="memory://",
         description="Where rate-limit counters live (a `limits` storage URI): memory:// keeps "
         "them in each process; redis://host:6379 shares them between the nodes of a cluster "
-        "(needs the async Redis client: pip install 'limits[async-redis]').",
+        "(needs the async Redis client: pip install 'rosterd[redis]').",
     )
     login_concurrency: int = Field(
         default=1,
