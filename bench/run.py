@@ -249,6 +249,100 @@ async def lifecycles(base: str, token: str, group_id: str, seconds: float, clien
     return done / (time.monotonic() - started)
 
 
+# ---- writes while logins flood in ------------------------------------------------------------
+
+FLOOD_CLIENTS = 16
+
+
+class SourceAddresses:
+    """A fresh loopback source address for every flooding request (127.0.0.0/8 is all
+    loopback), so no per-address throttle stops the flood: every login is a real password
+    check, as from a botnet."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def next(self) -> str:
+        self._n += 1
+        n = self._n
+        return f"127.{100 + n // 62_500 % 100}.{n // 250 % 250}.{1 + n % 250}"
+
+
+async def patch_walls(base: str, token: str, uid: str, seconds: float) -> list[float]:
+    """Wall ms of sequential PATCHes of one user by one client, for ``seconds``."""
+    walls: list[float] = []
+    stop = time.monotonic() + seconds
+    async with httpx.AsyncClient(
+        base_url=base + "/integration/v2", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as c:
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            r = await c.patch(f"/users/{uid}", json={"title": f"t{len(walls) % 7}"})
+            r.raise_for_status()
+            walls.append((time.perf_counter() - started) * 1000)
+    return walls
+
+
+async def login_flood(base: str, stop: asyncio.Event, addresses: SourceAddresses) -> dict[int, int]:
+    """FLOOD_CLIENTS clients posting logins for unknown usernames until ``stop``; answers by
+    status."""
+    statuses: dict[int, int] = {}
+
+    async def client() -> None:
+        while not stop.is_set():
+            transport = httpx.AsyncHTTPTransport(local_address=addresses.next())
+            async with httpx.AsyncClient(base_url=base, transport=transport, timeout=120) as c:
+                r = await c.post(
+                    "/api/v1/authentication/login",
+                    json={"username": f"nobody-{secrets.token_hex(6)}", "password": "guess"},
+                )
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+    await asyncio.gather(*(client() for _ in range(FLOOD_CLIENTS)))
+    return statuses
+
+
+async def patches_during_flood(
+    base: str, token: str, uid: str, seconds: float, addresses: SourceAddresses
+) -> tuple[list[float], dict[int, int]]:
+    stop = asyncio.Event()
+    flood = asyncio.create_task(login_flood(base, stop, addresses))
+    await asyncio.sleep(min(1.0, seconds / 2))  # the flood is under way
+    walls = await patch_walls(base, token, uid, seconds)
+    stop.set()
+    return walls, await flood
+
+
+def login_flood_figure(
+    base: str, token: str, uid: str, backend: str, seconds: int, runs: int
+) -> Figure:
+    """The median v2 PATCH while idle, then while 16 clients flood logins for unknown users,
+    alternately in the same run."""
+    idle: list[float] = []
+    flooded: list[float] = []
+    statuses: dict[int, int] = {}
+    addresses = SourceAddresses()
+    for _ in range(runs):
+        settle(f"{base}/healthz")
+        idle.append(statistics.median(asyncio.run(patch_walls(base, token, uid, seconds))))
+        walls, seen = asyncio.run(patches_during_flood(base, token, uid, seconds, addresses))
+        flooded.append(statistics.median(walls))
+        for status, count in seen.items():
+            statuses[status] = statuses.get(status, 0) + count
+    answered = ", ".join(f"{count} x {status}" for status, count in sorted(statuses.items()))
+    return Figure(
+        "v2 PATCH during a login flood (16 clients)",
+        backend,
+        "median ms",
+        statistics.median(flooded),
+        "the same PATCH, idle",
+        statistics.median(idle),
+        "<= 3x idle",
+        flooded,
+        f"logins for unknown users from a new address each; answered {answered}",
+    )
+
+
 # ---- SCIM group PATCH: a large group against a small one ----------------------------------
 
 SMALL_GROUP = 10
@@ -605,6 +699,7 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
                     life,
                 )
             )
+            figures.append(login_flood_figure(base, token, uid, backend, seconds, runs))
             figures.append(
                 Figure(
                     "resident memory after the scenarios",

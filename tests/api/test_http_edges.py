@@ -3,8 +3,10 @@
 - URLs in responses come from ROSTERD_PUBLIC_URL: a forged Host, X-Forwarded-* or Forwarded
   header never shows up in them, and an https public URL stays https.
 - Forwarded headers are believed from ROSTERD_TRUSTED_PROXIES only.
-- A body over ROSTERD_MAX_BODY_BYTES is a 413 in the surface's format, with or without a
-  Content-Length, before any credential is looked at; SCIM /Bulk holds its 1 MiB too.
+- A body over ROSTERD_MAX_BODY_BYTES (1 MiB by default) is a 413 in the surface's format,
+  with or without a Content-Length, before any credential is looked at, and without reading
+  the rest of it; SCIM /Bulk holds its 1 MiB too, and the /api/v1 bulk creates their
+  advertised 4 MiB.
 - A body that is not UTF-8, JSON nested 10,000 deep, or JSON that is not an object is a 400
   in the surface's format.
 - Paging parameters far beyond 64 bits are a 4xx or an empty page, never a 500.
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -35,6 +38,9 @@ PUBLIC_URL = "https://directory.example.com"
 FORGED = "attacker.example"
 LIMIT = 2 * 1024 * 1024  # the edge app's max_body_bytes: above SCIM Bulk's 1 MiB
 BULK_LIMIT = 1_048_576
+DEFAULT_LIMIT = 1_048_576  # ROSTERD_MAX_BODY_BYTES unset
+V1_BULK_LIMIT = 4 * 1024 * 1024
+V1_BULK = ["/api/v1/users/bulk", "/api/v1/groups/bulk"]
 HUGE = [str(2**63), "99999999999999999999"]
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -97,6 +103,7 @@ def tenant_(edge_runtime: Runtime, client: TestClient) -> Tenant:
             "scim": handle.scim_headers(),
             "v1": {"Authorization": f"Bearer {r.json()['access_token']}"},
             "admin": {**handle.headers(), "x-api-key": key},
+            "admin-api": handle.headers("admin"),
             "identities": {"Authorization": f"Bearer {key}"},
             "oauth": {},
         },
@@ -162,6 +169,7 @@ SURFACES = [
     Surface("scim", "/api/scim/v2/Users", "application/scim+json", _scim_error),
     Surface("v1", "/api/v1/users", JSON, _v1_error),
     Surface("admin", "/v1/seadminusers", JSON, _admin_error),
+    Surface("admin-api", "/admin/api/scim-tokens", JSON, _v2_error),
     Surface("identities", "/user_identities/create", JSON, _identities_error),
     Surface(
         "oauth", "/tenants/{slug}/connect/token", "application/x-www-form-urlencoded", _oauth_error
@@ -419,6 +427,31 @@ def test_a_chunked_body_under_the_limit_is_read_whole(client: TestClient, tenant
     assert "413" not in r.text and "larger than" not in r.text
 
 
+@pytest.mark.parametrize("path", V1_BULK)
+def test_v1_bulk_advertises_and_holds_its_own_limit(
+    client: TestClient, tenant_: Tenant, path: str
+) -> None:
+    operation = client.get("/openapi.json").json()["paths"][path]["post"]
+    assert str(V1_BULK_LIMIT) in operation["description"]
+    assert "413" in operation["responses"]
+
+    # Over the server-wide limit, under the bulk one: read and judged, not refused for size.
+    item = {"email": "big@example.com", "name": "big", "preferences": {"x": "p" * LIMIT}}
+    body = httpx.Request("POST", "/", json=[item]).read()
+    assert LIMIT < len(body) < V1_BULK_LIMIT
+    r = client.post(path, content=_chunks(body), headers=tenant_.headers["v1"])
+    assert r.status_code in (201, 400), r.text
+    assert "larger than" not in r.text
+
+    # Over the bulk limit, without credentials: a 413 in /api/v1's format.
+    big = _oversized(V1_BULK_LIMIT, form=False)
+    for content in (big, _chunks(big)):
+        r = client.post(path, content=content, headers={"Content-Type": JSON})
+        assert r.status_code == 413, r.text
+        _v1_error(r, 413)
+        assert str(V1_BULK_LIMIT) in r.text
+
+
 # ---- malformed bodies: 400 in the surface's format ------------------------------------------
 
 NOT_UTF8 = b'{"email": "\xff\xfe@example.com"}'
@@ -552,21 +585,72 @@ def test_scim_search_with_huge_start_index_is_an_empty_page(
 # ---- a real server: bodies streamed in chunks over a socket --------------------------------
 
 
-@pytest.mark.parametrize(
-    ("path", "limit", "check"),
-    [
-        ("/integration/v2/users", 4 * 1024 * 1024, _v2_error),
-        ("/user_identities/create", 4 * 1024 * 1024, _identities_error),
-        ("/scim/v2/Bulk", BULK_LIMIT, _scim_error),
-    ],
-)
+LIVE_LIMITS = [
+    ("/integration/v2/users", DEFAULT_LIMIT, _v2_error),
+    ("/user_identities/create", DEFAULT_LIMIT, _identities_error),
+    ("/tenants/default/connect/token", DEFAULT_LIMIT, _oauth_error),
+    ("/scim/v2/Bulk", BULK_LIMIT, _scim_error),
+    ("/api/v1/users/bulk", V1_BULK_LIMIT, _v1_error),
+]
+
+
+def _content_type(path: str) -> str:
+    return "application/x-www-form-urlencoded" if path.endswith("/token") else JSON
+
+
+@pytest.mark.parametrize(("path", "limit", "check"), LIVE_LIMITS)
 def test_live_server_refuses_an_oversized_chunked_body(
     live_server: LiveServer, path: str, limit: int, check: Callable[[httpx.Response, int], None]
 ) -> None:
-    assert live_server.settings.max_body_bytes == 4 * 1024 * 1024  # the default
-    body = _oversized(limit, form=False)
+    assert live_server.settings.max_body_bytes == DEFAULT_LIMIT  # the default
+    body = _oversized(limit, form=path.endswith("/token"))
     with httpx.Client(base_url=live_server.base_url, timeout=30) as c:
-        r = c.post(path, content=_chunks(body), headers={"Content-Type": JSON})
+        r = c.post(path, content=_chunks(body), headers={"Content-Type": _content_type(path)})
     assert r.request.headers.get("transfer-encoding") == "chunked"
     assert r.status_code == 413, r.text
     check(r, 413)
+
+
+EIGHTY_MB = 80_000_000
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize(("path", "limit", "check"), LIVE_LIMITS)
+def test_live_server_refuses_80_mb_without_waiting_for_it(
+    live_server: LiveServer,
+    path: str,
+    limit: int,
+    check: Callable[[httpx.Response, int], None],
+    chunked: bool,
+) -> None:
+    """An 80 MB upload without credentials is answered 413 once the limit is passed: the
+    client sends the headers (and, chunked, a little more than the limit), then stops and
+    reads the answer, which comes without the other ~79 MB."""
+    host, port = httpx.URL(live_server.base_url).host, httpx.URL(live_server.base_url).port
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", _content_type(path))
+        if chunked:
+            conn.putheader("Transfer-Encoding", "chunked")
+        else:
+            conn.putheader("Content-Length", str(EIGHTY_MB))
+        conn.endheaders()
+        sent = 0
+        while chunked and sent <= limit + 256 * 1024:
+            piece = b"a" * 65536
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+            sent += len(piece)
+        answer = conn.getresponse()
+        r = httpx.Response(
+            answer.status,
+            headers=answer.getheaders(),
+            content=answer.read(),
+            request=httpx.Request("POST", live_server.base_url + path),
+        )
+    finally:
+        conn.close()
+    assert sent < EIGHTY_MB // 10
+    assert r.status_code == 413, r.text
+    check(r, 413)
+    assert str(limit) in r.text

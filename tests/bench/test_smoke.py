@@ -32,6 +32,7 @@ SCENARIOS = {
     "SCIM PATCH add 1 member, large group (wall)",
     "SCIM PATCH add 1 member, large group (server CPU)",
     "full lifecycle, 16 clients",
+    "v2 PATCH during a login flood (16 clients)",
     "resident memory after the scenarios",
 }
 
@@ -76,3 +77,24 @@ def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
             assert figure["baseline"] > 0, figure
         if figure["metric"] == "p99 ms":
             assert 0 < figure["p50_ms"] <= figure["value"], figure
+
+
+def test_login_timing_reports_every_kind(tmp_path: Path) -> None:
+    out = tmp_path / "timing.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.login_timing", "--tries", "3", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    report = json.loads(out.read_text())
+    statuses = {k["kind"]: k["statuses"] for k in report["kinds"]}
+    assert statuses == {
+        "wrong password": {"401": 3},
+        "unknown user": {"401": 3},
+        "attacked": {"401": 3},
+        "throttled (known)": {"429": 3},
+        "throttled (unknown)": {"429": 3},
+    }
+    assert all(0 <= pair["p_value"] <= 1 for pair in report["pairs"]), report["pairs"]

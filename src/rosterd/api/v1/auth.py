@@ -51,7 +51,7 @@ class LoginToken(BaseModel):
     expires_in: int
 
 
-def _login_guard(request: Request) -> LoginGuard:
+async def _login_guard(request: Request) -> LoginGuard:
     guard: LoginGuard = request.app.state.login_guard
     return guard
 
