@@ -180,6 +180,7 @@ def main() -> None:
             "ROSTERD_LOG_LEVEL": "warning",
             "ROSTERD_LOGIN_LIMITS_PER_ACCOUNT": "5/hour",
         }
+        rosterd(env, "migrate")
         for name in ("target", "victim"):
             stdin = Path(tmp) / "password"
             stdin.write_text(PASSWORD + "\n")

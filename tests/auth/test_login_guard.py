@@ -17,6 +17,8 @@ import pytest
 from rosterd.auth.login_guard import Attempt, LoginGuard, Throttled, address_key, async_storage
 
 REDIS_URL = os.environ.get("ROSTERD_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+# Counters of this run apart from other runs sharing the Redis.
+PREFIX = f"rosterd-test-{secrets.token_hex(4)}"
 
 
 def _redis_reachable() -> bool:
@@ -40,7 +42,7 @@ STORAGES = [
 
 def guard(uri: str, per_account: str = "2/minute", per_address: str = "100/minute") -> LoginGuard:
     return LoginGuard(
-        async_storage(uri), per_account=per_account, per_address=per_address, concurrency=1
+        async_storage(uri, key_prefix=PREFIX), per_account=per_account, per_address=per_address, concurrency=1
     )
 
 

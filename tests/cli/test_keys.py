@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from rosterd.models import AuditEvent, SigningKey
-from tests.cli.test_cli import Cli, _rows, cli, served
+from tests.cli.test_cli import Cli, _rows, cli, fresh_cli, served
 
-__all__ = ["cli"]  # the fixture, shared with test_cli
+__all__ = ["cli", "fresh_cli"]  # the fixtures, shared with test_cli
 
 V2_USERS = "/integration/v2/users"
 

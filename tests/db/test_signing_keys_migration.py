@@ -85,14 +85,14 @@ def _store_at_0007_with_a_plaintext_key(url: str) -> str:
     return pem
 
 
-def _old_token(pem: str, tenant_id: Any) -> str:
-    """A token as rosterd signed them before the upgrade."""
+def _old_token(pem: str, tenant_id: Any, client_id: str) -> str:
+    """A token as rosterd signed them before the upgrade, for a client that still exists."""
     private = serialization.load_pem_private_key(pem.encode(), password=None)
     now = int(time.time())
     claims = {
         "iss": "http://testserver/tenants/default",
         "aud": AUDIENCE,
-        "sub": "old-client",
+        "sub": client_id,
         "tid": str(tenant_id),
         "scope": "admin",
         "iat": now - 60,
@@ -141,7 +141,8 @@ def test_0008_keeps_only_the_public_half_and_old_tokens_verify_until_they_expire
 
         with TestClient(create_app(runtime)) as http:
             tenant = make_tenant(runtime, http)
-            old = _old_token(pem, tenant.id)
+            client_id, _ = tenant.client_credentials(["admin"])
+            old = _old_token(pem, tenant.id, client_id)
             headers = {"Authorization": f"Bearer {old}"}
             assert http.get(f"{V2}/users", headers=headers).status_code == 200
             # Published for every tenant (it signed every tenant's tokens), never used to sign.
