@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -60,25 +61,29 @@ class Standing:
     quota: int
     window: int
     remaining: int
-    reset: int  # seconds until the window's quota is back
+    # Seconds until the window's quota is back; looked up only for the limit reported.
+    reset: int | None = None
+
+
+def tightest(standings: Sequence[Standing]) -> Standing | None:
+    """The limit closest to refusing: the fewest remaining, then the longest window (the
+    longer wait). The RateLimit field reports this one, as the draft's multiple-windows
+    example does."""
+    if not standings:
+        return None
+    return min(standings, key=lambda s: (s.remaining, -s.window))
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A request's charge against its policies: the standings it saw and, when refused,
-    how long to wait."""
+    """A request's charge against its policies: every policy that applies, where each of
+    its limits stands, the one to report and, when refused, how long to wait."""
 
     policies: tuple[Policy, ...]
     standings: tuple[Standing, ...] = ()
+    report: Standing | None = None  # the refusing limit, else the tightest; reset known
     retry_after: int | None = None
 
     @property
     def allowed(self) -> bool:
         return self.retry_after is None
-
-    def tightest(self) -> Standing | None:
-        """The limit closest to refusing (the fewest remaining, then the longest wait): the one
-        the RateLimit field reports, as the draft's multiple-windows example does."""
-        if not self.standings:
-            return None
-        return min(self.standings, key=lambda s: (s.remaining, -s.reset))

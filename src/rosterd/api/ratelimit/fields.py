@@ -17,12 +17,12 @@ def policy_field(verdict: Verdict) -> str:
 
 
 def ratelimit_field(verdict: Verdict) -> str | None:
-    """The limit closest to refusing the next request (the draft lets a server name only
-    that one when the others share its quota unit)."""
-    tightest = verdict.tightest()
-    if tightest is None:
+    """The limit that refused the request, else the one closest to refusing the next (the
+    draft lets a server name only that one when the others share its quota unit)."""
+    report = verdict.report
+    if report is None:
         return None
-    return f'"{tightest.label}";r={tightest.remaining};t={tightest.reset}'
+    return f'"{report.label}";r={report.remaining};t={report.reset}'
 
 
 def headers(verdict: Verdict) -> list[tuple[bytes, bytes]]:
