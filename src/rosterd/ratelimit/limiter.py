@@ -64,7 +64,9 @@ class Limiter:
         several) gets a client of its own; counters in memory are kept."""
         loop = None if self._in_memory else asyncio.get_running_loop()
         if self._storage is None or self._loop is not loop:
-            storage = storage_from_string(self._uri, wrap_exceptions=True, **self._options)
+            # Redis errors come out as StorageError; memory:// has none to wrap.
+            wrap = not self._in_memory
+            storage = storage_from_string(self._uri, wrap_exceptions=wrap, **self._options)
             assert isinstance(storage, Storage)
             self._storage, self._loop = storage, loop
         return self._storage
@@ -79,18 +81,15 @@ class Limiter:
         try:
             counters = self._counters()
             for policy, partition in stages:
-                for item in policy.items:
-                    key = item.key_for(policy.name, *partition)
-                    count = await counters.incr(key, item.get_expiry())
+                for limit in policy.limits:
+                    key = limit.item.key_for(policy.name, *partition)
+                    count = await counters.incr(key, limit.window)
                     standing = Standing(
-                        policy.label(item),
-                        item.amount,
-                        item.get_expiry(),
-                        remaining=max(0, item.amount - count),
+                        limit.label, limit.quota, limit.window, max(0, limit.quota - count)
                     )
-                    keys[standing.label] = key
+                    keys[limit.label] = key
                     standings.append(standing)
-                    if count > item.amount:
+                    if count > limit.quota:
                         refused.append(standing)
                 if refused:
                     break
@@ -112,11 +111,11 @@ class Limiter:
         counting the request; None while there is room."""
         try:
             counters = self._counters()
-            for item in policy.items:
-                key = item.key_for(policy.name, *partition)
-                if await counters.get(key) >= item.amount:
+            for limit in policy.limits:
+                key = limit.item.key_for(policy.name, *partition)
+                if await counters.get(key) >= limit.quota:
                     reset = max(1, await self._reset(counters, key))
-                    spent = Standing(policy.label(item), item.amount, item.get_expiry(), 0, reset)
+                    spent = Standing(limit.label, limit.quota, limit.window, 0, reset)
                     return Verdict((policy,), (spent,), spent, retry_after=reset)
         except StorageError as exc:
             self._storage_failed(exc)
@@ -126,8 +125,8 @@ class Limiter:
         """Count one event (a failed authentication) against ``policy`` for ``partition``."""
         try:
             counters = self._counters()
-            for item in policy.items:
-                await counters.incr(item.key_for(policy.name, *partition), item.get_expiry())
+            for limit in policy.limits:
+                await counters.incr(limit.item.key_for(policy.name, *partition), limit.window)
         except StorageError as exc:
             self._storage_failed(exc)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from limits import RateLimitItem, parse_many
 
@@ -47,10 +48,25 @@ class Policy:
     def parse(cls, name: str, text: str) -> Policy:
         return cls(name, tuple(parse_many(check_limits(text))))
 
+    @cached_property
+    def limits(self) -> tuple[Limit, ...]:
+        """Each of the policy's limits with its name and window, worked out once."""
+        return tuple(
+            Limit(item, self.label(item), item.amount, item.get_expiry()) for item in self.items
+        )
+
     def label(self, item: RateLimitItem) -> str:
         """The name a header gives one of the limits: the policy's, with the window when the
         policy has several (``credential-1s``, ``credential-60s``)."""
         return self.name if len(self.items) == 1 else f"{self.name}-{item.get_expiry()}s"
+
+
+@dataclass(frozen=True)
+class Limit:
+    item: RateLimitItem
+    label: str
+    quota: int
+    window: int  # seconds
 
 
 @dataclass(frozen=True)

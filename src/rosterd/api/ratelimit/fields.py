@@ -4,15 +4,22 @@ later): Structured Field lists of ``"name";q=<quota>;w=<window>`` and
 
 from __future__ import annotations
 
-from rosterd.ratelimit.policy import Verdict
+from functools import lru_cache
+
+from rosterd.ratelimit.policy import Policy, Verdict
 
 
 def policy_field(verdict: Verdict) -> str:
     """Every limit that applies to the request; the same from one response to the next."""
+    return _members(verdict.policies)
+
+
+@lru_cache(maxsize=1024)
+def _members(policies: tuple[Policy, ...]) -> str:
     return ", ".join(
-        f'"{policy.label(item)}";q={item.amount};w={item.get_expiry()}'
-        for policy in verdict.policies
-        for item in policy.items
+        f'"{limit.label}";q={limit.quota};w={limit.window}'
+        for policy in policies
+        for limit in policy.limits
     )
 
 
