@@ -71,17 +71,11 @@ REQUIRE_REDIS = os.environ.get("ROSTERD_TEST_REQUIRE_REDIS") == "1"
 
 def redis_url() -> str:
     """The test Redis's URL, once it answers PING; skipped (failed in CI) when it does not."""
-    import asyncio
-
-    import coredis
-
-    async def ping() -> None:
-        client: coredis.Redis[bytes] = coredis.Redis.from_url(REDIS_URL, connect_timeout=2)
-        await client.ping()
+    import redis
 
     try:
-        asyncio.run(ping())
-    except (coredis.exceptions.RedisError, OSError) as exc:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
         reason = f"Redis unreachable at {REDIS_URL}: {exc}"
         if REQUIRE_REDIS:
             pytest.fail(reason + " (ROSTERD_TEST_REQUIRE_REDIS=1)", pytrace=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rosterd.config import Settings
-from rosterd.ratelimit.policy import Policy, Standing, Verdict, check_limits, check_storage
+from rosterd.ratelimit.policy import Policy, Standing, check_limits, check_storage, tightest
 
 
 @pytest.mark.parametrize(
@@ -37,12 +37,11 @@ def test_a_policy_of_several_limits_names_each_by_its_window() -> None:
     assert [several.label(i) for i in several.items] == ["tenant-1s", "tenant-60s", "tenant-3600s"]
 
 
-def test_the_tightest_limit_is_the_one_with_the_fewest_remaining_then_the_longest_wait() -> None:
-    policy = Policy.parse("credential", "5/second;100/minute")
-    second = Standing("credential-1s", 5, 1, remaining=3, reset=1)
-    minute = Standing("credential-60s", 100, 60, remaining=3, reset=40)
-    tenant = Standing("tenant", 500, 60, remaining=200, reset=40)
-    assert Verdict((policy,), (second, minute, tenant)).tightest() == minute
-    nearly = Standing("credential-1s", 5, 1, remaining=1, reset=1)
-    assert Verdict((policy,), (nearly, minute, tenant)).tightest() == nearly
-    assert Verdict((policy,)).tightest() is None
+def test_the_tightest_limit_is_the_one_with_the_fewest_remaining_then_the_longest_window() -> None:
+    second = Standing("credential-1s", 5, 1, remaining=3)
+    minute = Standing("credential-60s", 100, 60, remaining=3)
+    tenant = Standing("tenant", 500, 60, remaining=200)
+    assert tightest([second, minute, tenant]) == minute
+    nearly = Standing("credential-1s", 5, 1, remaining=1)
+    assert tightest([nearly, minute, tenant]) == nearly
+    assert tightest([]) is None

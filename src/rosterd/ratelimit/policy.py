@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from limits import RateLimitItem, parse_many
 
@@ -46,10 +48,25 @@ class Policy:
     def parse(cls, name: str, text: str) -> Policy:
         return cls(name, tuple(parse_many(check_limits(text))))
 
+    @cached_property
+    def limits(self) -> tuple[Limit, ...]:
+        """Each of the policy's limits with its name and window, worked out once."""
+        return tuple(
+            Limit(item, self.label(item), item.amount, item.get_expiry()) for item in self.items
+        )
+
     def label(self, item: RateLimitItem) -> str:
         """The name a header gives one of the limits: the policy's, with the window when the
         policy has several (``credential-1s``, ``credential-60s``)."""
         return self.name if len(self.items) == 1 else f"{self.name}-{item.get_expiry()}s"
+
+
+@dataclass(frozen=True)
+class Limit:
+    item: RateLimitItem
+    label: str
+    quota: int
+    window: int  # seconds
 
 
 @dataclass(frozen=True)
@@ -60,25 +77,29 @@ class Standing:
     quota: int
     window: int
     remaining: int
-    reset: int  # seconds until the window's quota is back
+    # Seconds until the window's quota is back; looked up only for the limit reported.
+    reset: int | None = None
+
+
+def tightest(standings: Sequence[Standing]) -> Standing | None:
+    """The limit closest to refusing: the fewest remaining, then the longest window (the
+    longer wait). The RateLimit field reports this one, as the draft's multiple-windows
+    example does."""
+    if not standings:
+        return None
+    return min(standings, key=lambda s: (s.remaining, -s.window))
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A request's charge against its policies: the standings it saw and, when refused,
-    how long to wait."""
+    """A request's charge against its policies: every policy that applies, where each of
+    its limits stands, the one to report and, when refused, how long to wait."""
 
     policies: tuple[Policy, ...]
     standings: tuple[Standing, ...] = ()
+    report: Standing | None = None  # the refusing limit, else the tightest; reset known
     retry_after: int | None = None
 
     @property
     def allowed(self) -> bool:
         return self.retry_after is None
-
-    def tightest(self) -> Standing | None:
-        """The limit closest to refusing (the fewest remaining, then the longest wait): the one
-        the RateLimit field reports, as the draft's multiple-windows example does."""
-        if not self.standings:
-            return None
-        return min(self.standings, key=lambda s: (s.remaining, -s.reset))

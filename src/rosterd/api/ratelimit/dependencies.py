@@ -74,7 +74,7 @@ def verdict_of(scope: Mapping[str, Any]) -> Verdict | None:
 def refused(verdict: Verdict, reason: str = "rate limit exceeded") -> RateLimited:
     """The error a refused request gets: which limit, and when to come back."""
     wait = verdict.retry_after or 1
-    spent = verdict.tightest()
+    spent = verdict.report
     limit = ""
     if spent is not None:
         per = "second" if spent.window == 1 else f"{spent.window} seconds"

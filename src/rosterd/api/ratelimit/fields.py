@@ -4,25 +4,32 @@ later): Structured Field lists of ``"name";q=<quota>;w=<window>`` and
 
 from __future__ import annotations
 
-from rosterd.ratelimit.policy import Verdict
+from functools import lru_cache
+
+from rosterd.ratelimit.policy import Policy, Verdict
 
 
 def policy_field(verdict: Verdict) -> str:
     """Every limit that applies to the request; the same from one response to the next."""
+    return _members(verdict.policies)
+
+
+@lru_cache(maxsize=1024)
+def _members(policies: tuple[Policy, ...]) -> str:
     return ", ".join(
-        f'"{policy.label(item)}";q={item.amount};w={item.get_expiry()}'
-        for policy in verdict.policies
-        for item in policy.items
+        f'"{limit.label}";q={limit.quota};w={limit.window}'
+        for policy in policies
+        for limit in policy.limits
     )
 
 
 def ratelimit_field(verdict: Verdict) -> str | None:
-    """The limit closest to refusing the next request (the draft lets a server name only
-    that one when the others share its quota unit)."""
-    tightest = verdict.tightest()
-    if tightest is None:
+    """The limit that refused the request, else the one closest to refusing the next (the
+    draft lets a server name only that one when the others share its quota unit)."""
+    report = verdict.report
+    if report is None:
         return None
-    return f'"{tightest.label}";r={tightest.remaining};t={tightest.reset}'
+    return f'"{report.label}";r={report.remaining};t={report.reset}'
 
 
 def headers(verdict: Verdict) -> list[tuple[bytes, bytes]]:
