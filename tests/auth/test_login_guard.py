@@ -42,7 +42,10 @@ STORAGES = [
 
 def guard(uri: str, per_account: str = "2/minute", per_address: str = "100/minute") -> LoginGuard:
     return LoginGuard(
-        async_storage(uri, key_prefix=PREFIX), per_account=per_account, per_address=per_address, concurrency=1
+        async_storage(uri, key_prefix=PREFIX),
+        per_account=per_account,
+        per_address=per_address,
+        concurrency=1,
     )
 
 

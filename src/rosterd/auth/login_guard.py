@@ -34,6 +34,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from rosterd.domain.rules import fold
+from rosterd.ratelimit.limiter import storage_arguments
 
 T = TypeVar("T")
 
@@ -48,8 +49,8 @@ class Throttled(Exception):
 
 def async_storage(uri: str, key_prefix: str) -> Storage:
     """The asyncio flavour of the ``limits`` storage a URI names (memory://, redis://...)."""
-    scheme = uri if uri.startswith("async+") else f"async+{uri}"
-    storage = storage_from_string(scheme, key_prefix=key_prefix)
+    async_uri, options = storage_arguments(uri, key_prefix)
+    storage = storage_from_string(async_uri, **options)
     assert isinstance(storage, Storage), f"{uri} is not an async storage"
     return storage
 
