@@ -29,7 +29,7 @@ from rosterd.models import SigningKey
 from rosterd.models.base import UTCDateTime
 from rosterd.runtime import Runtime, open_runtime
 from tests.api.oauth.test_signing_keys import _private_keys_in
-from tests.backends import database_url
+from tests.backends import database_url, sqlite_url
 from tests.db.test_migrations import _downgrade
 from tests.factories import V2, make_tenant
 
@@ -166,21 +166,18 @@ def test_0008_keeps_only_the_public_half_and_old_tokens_verify_until_they_expire
         runtime.close()
 
 
-def test_0008_leaves_no_trace_of_the_plaintext_key_in_the_sqlite_file(
-    url: str, tmp_path: Path, backend: str
-) -> None:
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL's files are the server's; its dead rows go with VACUUM")
-    pem = _store_at_0007_with_a_plaintext_key(url)
-    body = "".join(pem.splitlines()[1:-1])
-    needles = [body[i : i + 48].encode() for i in range(0, len(body) - 48, 300)]
-    path = Path(url.removeprefix("sqlite:///"))
-    assert any(n in path.read_bytes() + _wal(path) for n in needles)  # the check can fail
+def test_0008_leaves_no_trace_of_the_plaintext_key_in_the_sqlite_file(tmp_path: Path) -> None:
+    """SQLite only: PostgreSQL's files are the server's, and its dead rows go with VACUUM."""
+    with sqlite_url(tmp_path) as url:
+        pem = _store_at_0007_with_a_plaintext_key(url)
+        body = "".join(pem.splitlines()[1:-1])
+        needles = [body[i : i + 48].encode() for i in range(0, len(body) - 48, 300)]
+        path = Path(url.removeprefix("sqlite:///"))
+        assert any(n in path.read_bytes() + _wal(path) for n in needles)  # the check can fail
 
-    runtime = open_runtime(_settings(url, tmp_path))
-    runtime.close()
-    on_disk = path.read_bytes() + _wal(path)
-    assert not [n for n in needles if n in on_disk]
+        open_runtime(_settings(url, tmp_path)).close()
+        on_disk = path.read_bytes() + _wal(path)
+        assert not [n for n in needles if n in on_disk]
 
 
 def _wal(path: Path) -> bytes:

@@ -149,6 +149,7 @@ class TokenSigner:
         self._loaded_at: float | None = None
         self._last_lookup = -math.inf
         self._lock = threading.Lock()  # one reload, lookup or merge at a time
+        # First keys are made one at a time here, so this node never makes two for a tenant.
         self._first_key_lock = threading.Lock()
         self._private: dict[str, rsa.RSAPrivateKey] = {}
         self._verified: dict[tuple[str, str], tuple[AccessToken, str]] = {}
