@@ -18,7 +18,7 @@ after a minute). The report gives each kind's median, spread and status codes, a
 Mann-Whitney U p-value of each pair that must not be told apart: a small p-value (< 0.05)
 would mean the two kinds' times differ measurably.
 
-    python -m bench.login_timing [--tries 30] [--backend sqlite|postgresql] [--out FILE]
+    python -m bench.login_timing [--tries 30] [--backend sqlite|postgresql] [--seed N]
 """
 
 from __future__ import annotations
@@ -31,13 +31,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from scipy.stats import mannwhitneyu
 
-from bench.run import BIN, cpu_model, rosterd, server, store
+from bench.run import BIN, HERE, cpu_model, rosterd, server, store
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (the test admins' password)
 ATTACKER = "127.0.0.2"
@@ -146,7 +147,8 @@ def report(kinds: list[Kind], backend: str, tries: int) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        f"{result['tries']} tries of each kind, {result['backend']}, {result['cpu']}.",
+        f"{result['tries']} tries of each kind, {result['backend']}, {result['when']}, "
+        f"{result['cpu']}.",
         "",
         "| kind | answers | median ms | quartiles ms | min-max ms |",
         "|---|---|---|---|---|",
@@ -168,8 +170,16 @@ def main() -> None:
     parser.add_argument("--tries", type=int, default=30)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--seed", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=None, help="also write the result as JSON")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON file to write (the Markdown goes beside it); default "
+        "bench/results/login-timing-<UTC stamp>-<backend>.json",
+    )
     args = parser.parse_args()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or HERE / "results" / f"login-timing-{stamp}-{args.backend}.json"
     with (
         tempfile.TemporaryDirectory(prefix="rosterd-login-") as tmp,
         store(args.backend, Path(tmp)) as url,
@@ -190,10 +200,12 @@ def main() -> None:
             _,
         ):
             kinds = measure(base, args.tries, args.seed)
-    result = report(kinds, args.backend, args.tries)
+    result = {"when": stamp, **report(kinds, args.backend, args.tries)}
     print(markdown(result))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    print(f"written to {out} and {out.with_suffix('.md')}")
 
 
 if __name__ == "__main__":
