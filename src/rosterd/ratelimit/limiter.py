@@ -62,20 +62,23 @@ class Limiter:
         self._uri, self._options = storage_arguments(storage_uri, key_prefix)
         self._in_memory = self._uri.startswith("async+memory")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._storage: Storage | None = None
+        self._storage = self._open()  # now, so that a bad storage URL stops the start
         self._warned_at = -math.inf
+
+    def _open(self) -> Storage:
+        # Redis errors come out as StorageError; memory:// has none to wrap.
+        wrap = not self._in_memory
+        storage = storage_from_string(self._uri, wrap_exceptions=wrap, **self._options)
+        assert isinstance(storage, Storage)
+        return storage
 
     def _counters(self) -> Storage:
         """The storage. A Redis client's connections belong to the event loop that opened
         them, so a loop other than the last one (a server has one; a test client may start
         several) gets a client of its own; counters in memory are kept."""
         loop = None if self._in_memory else asyncio.get_running_loop()
-        if self._storage is None or self._loop is not loop:
-            # Redis errors come out as StorageError; memory:// has none to wrap.
-            wrap = not self._in_memory
-            storage = storage_from_string(self._uri, wrap_exceptions=wrap, **self._options)
-            assert isinstance(storage, Storage)
-            self._storage, self._loop = storage, loop
+        if self._loop is not loop:
+            self._storage, self._loop = self._open(), loop
         return self._storage
 
     async def charge(self, *stages: tuple[Policy, Partition]) -> Verdict:

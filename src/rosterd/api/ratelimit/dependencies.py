@@ -62,7 +62,9 @@ class RateLimits:
 
 
 def rate_limits(request: Request) -> RateLimits | None:
-    limits: RateLimits | None = request.app.state.rate_limits
+    """The app's rate limits; None when they are off (or the app was not made by
+    ``create_app``)."""
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
     return limits
 
 
