@@ -10,11 +10,20 @@ import asyncio
 import os
 import secrets
 import socket
+import sys
+import threading
 from urllib.parse import urlparse
 
 import pytest
 
-from rosterd.auth.login_guard import Attempt, LoginGuard, Throttled, address_key, async_storage
+from rosterd.auth.login_guard import (
+    PASSWORD_CHECK_NICENESS,
+    Attempt,
+    LoginGuard,
+    Throttled,
+    address_key,
+    async_storage,
+)
 
 REDIS_URL = os.environ.get("ROSTERD_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 # Counters of this run apart from other runs sharing the Redis.
@@ -139,3 +148,18 @@ def test_nodes_sharing_redis_share_the_count() -> None:
 )
 def test_address_key(host: str | None, key: str) -> None:
     assert address_key(host) == key
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_passwords_are_checked_at_a_lower_cpu_priority() -> None:
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def verify() -> tuple[bool, int]:
+        return False, nice()
+
+    g = guard("memory://")
+    own = nice()
+    checked = asyncio.run(g.check(g.attempt(user(), "192.0.2.77", epoch=0), verify))
+    assert checked == min(19, own + PASSWORD_CHECK_NICENESS)
+    assert nice() == own  # the rest of the process keeps its priority
