@@ -31,6 +31,7 @@ from rosterd.config import Settings
 from rosterd.runtime import Runtime, open_runtime
 from rosterd.services import clients as clients_service
 from rosterd.services import tenants as tenants_service
+from rosterd.services.context import Actor
 
 # The default policies' shape (two windows each), with amounts no request reaches.
 UNREACHED = "1000000/second;1000000/minute"
@@ -68,7 +69,12 @@ async def measure(runtime: Runtime, requests: int, rounds: int, storage: str) ->
     with runtime.db.writer.begin() as session:
         tenant = tenants_service.create_tenant(session, f"bench-{secrets.token_hex(4)}")
         issued = clients_service.create_client(
-            session, tenant, name="bench", scopes=[Scope.admin.value], hmac_key=runtime.hmac_key
+            session,
+            tenant,
+            name="bench",
+            scopes=[Scope.admin.value],
+            hmac_key=runtime.hmac_key,
+            actor=Actor(tenant_id=tenant.id, actor="bench", surface="bench"),
         )
         slug, client_id, secret = tenant.slug, issued.client.client_id, issued.client_secret
     on = _app(runtime, enabled=True, storage=storage)
