@@ -106,6 +106,17 @@ class Settings(BaseSettings):
         description="How often `rosterd serve` looks for lifecycle work that is due "
         "(expiry dates). At most a minute.",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes `rosterd serve` starts (`--workers`). More than one "
+        "needs PostgreSQL: on SQLite serve refuses, since SQLite admits one writer at a time "
+        "and rosterd queues writers inside one process only. The serve process migrates the "
+        "store and runs the scheduler once; each worker opens its own connections and shares "
+        "the listening socket. Rate limits in memory:// are counted per worker; set "
+        "rate_limit_storage to Redis to share them.",
+    )
     default_tenant: str = Field(
         default="default", description="Slug of the tenant created on first start."
     )

@@ -1,8 +1,12 @@
 """The scheduler inside `rosterd serve`: runs due lifecycle work every interval.
 
-The clock is injected so tests can move time instead of sleeping. Work is claimed with row
-locks (see repositories.users.due_for_expiry), so several processes on one database may all
-run a scheduler and each expiry still happens once.
+It runs in the serve process only, once per node: with ``--workers N`` that is the process
+that migrated the store and supervises the workers, which serve requests and run no
+background work (rosterd.api.asgi). Several nodes on one PostgreSQL database each run one;
+work is claimed with row locks (see repositories.users.due_for_expiry), so each expiry still
+happens once. Background work added later belongs here too, claimed the same way.
+
+The clock is injected so tests can move time instead of sleeping.
 """
 
 from __future__ import annotations
