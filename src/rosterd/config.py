@@ -99,6 +99,16 @@ class Settings(BaseSettings):
         "signed with a key this node does not know yet makes it look the key up at once. A "
         "retired key keeps verifying for the longest token lifetime plus this interval.",
     )
+    scim_token_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=5,
+        description="How long a node remembers what the store said about a SCIM token (its "
+        "tenant, revocation and expiry date) before reading it again: a token revoked "
+        "through any node is refused on every node within this time (at most 5 s). Expiry "
+        "dates are compared with the clock on every request. 0 reads the token on every "
+        "request.",
+    )
     scheduler_interval_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -26,14 +26,16 @@ from rosterd.config import Settings
 from rosterd.db.engine import Database, make_database
 from rosterd.db.migrate import is_migrated, upgrade
 from rosterd.key_ring import StoreKeys
+from rosterd.models import ScimToken
 from rosterd.private_files import private_sqlite_store, write_private_file
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.services import clients as clients_service
-from rosterd.services import signing_keys
+from rosterd.services import scim_tokens, signing_keys
 from rosterd.services import tenants as tenants_service
 from rosterd.services.client_gate import ClientGate
 from rosterd.services.context import Actor
 from rosterd.services.errors import NotFound
+from rosterd.services.secret_gate import SecretGate
 
 BOOTSTRAP_FILE = "bootstrap-credentials.json"
 BOOTSTRAP_ACTOR = "rosterd"
@@ -64,6 +66,7 @@ class Runtime:
     signer: TokenSigner
     keys: StoreKeys
     client_gate: ClientGate
+    scim_gate: SecretGate[ScimToken]
     # Set when this start created the bootstrap admin client: where its credentials are.
     bootstrap_credentials: Path | None = None
 
@@ -178,6 +181,9 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
         signer=TokenSigner(keys, refresh_seconds=settings.signing_key_refresh_seconds),
         keys=keys,
         client_gate=ClientGate(db.reader),
+        scim_gate=SecretGate(
+            scim_tokens.KIND, db.reader, db.writer, hmac_key, settings.scim_token_cache_seconds
+        ),
     )
     if bootstrap:
         _bootstrap_default_tenant(runtime)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from scim2_models import SCIMException
 from sqlalchemy.exc import IntegrityError
+from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rosterd import __version__
@@ -84,6 +86,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.translate(SCIMException, scim_errors.from_scim_exception)
     errors.translate(IntegrityError, store_conflict)
     errors.install(app)
+    # SCIM comes first, mounted on its prefixes: a SCIM request is dispatched on its prefix
+    # instead of being matched against every other surface's routes first, and a request for
+    # another surface is told apart from SCIM's routes by two prefix checks.
+    scim_routes = scim.build("", documented=False)
+    for prefix in scim.PREFIXES:
+        app.mount(prefix, scim_routes)
     app.include_router(ops.router)
     app.include_router(oauth.router)
     app.include_router(v2.router)
@@ -95,8 +103,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(adminusers.router)
     app.include_router(identities.router)
-    for i, prefix in enumerate(scim.PREFIXES):
-        app.include_router(scim.build(prefix, documented=i == 0))
 
     def too_large(request: Request, limit: int) -> Response:
         err = TooLarge(f"request body larger than {limit} bytes")
@@ -128,7 +134,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         # Client address and scheme from X-Forwarded-For/-Proto, from these peers only.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxies)
     limited = limits is not None
-    app.openapi = lambda: openapi_document(app, limited=limited)  # type: ignore[method-assign]
+    # Mounted routes are not in app.routes' documentation: SCIM's are described at its
+    # first prefix (the alias is the same API).
+    scim_documented = scim.build(scim.PREFIXES[0], documented=True).routes
+    app.openapi = lambda: openapi_document(  # type: ignore[method-assign]
+        app, limited=limited, mounted=scim_documented
+    )
     return app
 
 
@@ -139,16 +150,18 @@ CREDENTIAL_EXCHANGES = re.compile(
 )
 
 
-def openapi_document(app: FastAPI, *, limited: bool) -> dict[str, Any]:
-    """The OpenAPI document, minus FastAPI's 422 (rosterd answers invalid input with 400),
-    and when rate limits are on, with the 429 every operation that takes credentials may
-    answer."""
+def openapi_document(
+    app: FastAPI, *, limited: bool, mounted: Sequence[BaseRoute] = ()
+) -> dict[str, Any]:
+    """The OpenAPI document of the app's routes and the ``mounted`` ones, minus FastAPI's 422
+    (rosterd answers invalid input with 400), and when rate limits are on, with the 429
+    every operation that takes credentials may answer."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
             version=app.version,
             description=app.description,
-            routes=app.routes,
+            routes=[*app.routes, *mounted],
             tags=app.openapi_tags,
         )
         for path in schema.get("paths", {}).values():

@@ -1,4 +1,5 @@
-"""SCIM bearer tokens: issued per tenant for an IdP's SCIM connector."""
+"""SCIM bearer tokens: issued per tenant for an IdP's SCIM connector; presented tokens are
+judged by the runtime's SecretGate (rosterd.services.secret_gate)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from sqlalchemy.orm import Session
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.models import ScimToken, Tenant
 from rosterd.services import bearer_secrets
-from rosterd.services.bearer_secrets import is_stale
 from rosterd.services.context import Actor
 
 KIND: bearer_secrets.SecretKind[ScimToken] = bearer_secrets.SecretKind(
@@ -48,12 +48,4 @@ def revoke_token(session: Session, tenant: Tenant, token_id: uuid.UUID, actor: A
     return bearer_secrets.revoke(session, KIND, tenant, token_id, actor)
 
 
-def authenticate(session: Session, token: str, hmac_key: bytes) -> ScimToken:
-    return bearer_secrets.authenticate(session, KIND, token, hmac_key)
-
-
-def mark_used(session: Session, token_id: uuid.UUID) -> None:
-    bearer_secrets.mark_used(session, KIND, token_id)
-
-
-__all__ = ["KIND", "authenticate", "create_token", "is_stale", "list_tokens", "mark_used"]
+__all__ = ["KIND", "create_token", "list_tokens", "revoke_token"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from rosterd.runtime import Runtime
-from rosterd.services import scim_tokens
 from tests.api.ratelimit.support import PEER, credentials, limited_client, policies, ratelimit
 
 ATTACKER = {"X-Forwarded-For": "203.0.113.66"}
@@ -37,8 +36,9 @@ def test_failed_authentications_spend_the_address_s_budget_only(
             assert http.get("/scim/v2/Users", headers=ATTACKER).status_code == 401
 
         checked = []
-        real = scim_tokens.authenticate
-        monkeypatch.setattr(scim_tokens, "authenticate", lambda *a: checked.append(a) or real(*a))
+        gate = runtime.scim_gate
+        real = gate.key
+        monkeypatch.setattr(gate, "key", lambda *a: checked.append(a) or real(*a))
         # The budget is spent: even a good token from that address is refused unchecked.
         r = http.get("/scim/v2/Users", headers={**tenant.headers["scim"], **ATTACKER})
         assert r.status_code == 429, r.text

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from typer.testing import CliRunner
 
 from rosterd.api.app import create_app
@@ -48,6 +50,20 @@ def _scim_401(r: Response) -> dict[str, Any]:
     assert body["status"] == "401"
     assert isinstance(body["detail"], str) and body["detail"].strip()
     return dict(body)
+
+
+def _refused_within_bound(http: TestClient, token: str, bound: float) -> dict[str, Any]:
+    """The 401 a token gets once it is refused, which must be within ``bound`` seconds (each
+    node remembers a token's state for scim_token_cache_seconds, plus a read)."""
+    started = time.monotonic()
+    while (r := http.get(USERS, headers=_bearer(token))).status_code == 200:
+        assert time.monotonic() - started < bound, f"still honoured after {bound} s"
+        time.sleep(0.05)
+    return _scim_401(r)
+
+
+def _bound(runtime: Runtime) -> float:
+    return runtime.settings.scim_token_cache_seconds + 1.0
 
 
 def _create_user(http: TestClient, token: str, user_name: str) -> dict[str, Any]:
@@ -212,7 +228,7 @@ def test_cli_revoke(cli_store: CliStore, cli_app: tuple[Runtime, TestClient]) ->
 
     out = cli_store.ok("scim-tokens", "revoke", token_id, "--tenant", "acme")
     assert token_id in out
-    _scim_401(http.get(USERS, headers=_bearer(token)))
+    _refused_within_bound(http, token, _bound(runtime))
     # the other token of the tenant still works
     assert http.get(USERS, headers=_bearer(keep)).status_code == 200
 
@@ -275,7 +291,7 @@ def test_admin_api_lists_only_the_tenants_tokens(
 
 
 def test_admin_api_revokes(
-    http: TestClient, tenant: TenantHandle, other_tenant: TenantHandle
+    runtime: Runtime, http: TestClient, tenant: TenantHandle, other_tenant: TenantHandle
 ) -> None:
     issued = _issue(http, tenant)
     token = issued["token"]
@@ -290,7 +306,7 @@ def test_admin_api_revokes(
     assert r.status_code == 200, r.text
     assert TIMESTAMP.match(r.json()["revokedAt"])
     assert "token" not in r.json()
-    body = _scim_401(http.get(USERS, headers=_bearer(token)))
+    body = _refused_within_bound(http, token, _bound(runtime))
     assert "revoked" in body["detail"].lower()
     _scim_401(
         http.post(USERS, json={"schemas": [USER_SCHEMA], "userName": "x"}, headers=_bearer(token))
@@ -411,3 +427,92 @@ def test_missing_or_unknown_token_is_401(
 ) -> None:
     _scim_401(http.get(USERS, headers=headers))
     _scim_401(http.get("/api/scim/v2/Users", headers=headers))
+
+
+# ---- several nodes, one store --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def second_node(settings: Settings) -> Iterator[TestClient]:
+    """Another runtime and app on the suite's store, as a second `rosterd serve` would be."""
+    runtime = open_runtime(settings)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            yield client
+    finally:
+        runtime.close()
+
+
+def test_a_token_revoked_on_one_node_is_refused_on_another_within_the_bound(
+    runtime: Runtime, http: TestClient, second_node: TestClient, tenant: TenantHandle
+) -> None:
+    issued = _issue(http, tenant)
+    token = issued["token"]
+    # Both nodes honour the token, and so remember it.
+    for node in (http, second_node):
+        assert node.get(USERS, headers=_bearer(token)).status_code == 200
+
+    r = http.delete(f"{ADMIN_TOKENS}/{issued['id']}", headers=tenant.headers("admin"))
+    assert r.status_code == 200, r.text
+
+    body = _refused_within_bound(second_node, token, _bound(runtime))
+    assert "revoked" in body["detail"].lower()
+    for node in (http, second_node):
+        _scim_401(
+            node.post(
+                USERS, json={"schemas": [USER_SCHEMA], "userName": "x"}, headers=_bearer(token)
+            )
+        )
+
+
+def test_a_token_expired_on_one_node_is_refused_on_another_at_its_expiry(
+    runtime: Runtime, http: TestClient, second_node: TestClient, tenant: TenantHandle
+) -> None:
+    """Expiry dates are compared with the clock on every request, remembered or not."""
+    issued = _issue(http, tenant)
+    token = issued["token"]
+    assert second_node.get(USERS, headers=_bearer(token)).status_code == 200
+    with runtime.db.writer.begin() as session:
+        session.execute(
+            update(ScimToken)
+            .where(ScimToken.id == uuid.UUID(issued["id"]))
+            .values(expires_at=datetime.now(UTC) + timedelta(seconds=1))
+        )
+    body = _refused_within_bound(second_node, token, _bound(runtime) + 1)
+    assert "expired" in body["detail"]
+
+
+def test_requests_with_a_known_token_read_and_write_nothing_about_it(
+    runtime: Runtime, http: TestClient, tenant: TenantHandle
+) -> None:
+    """Within scim_token_cache_seconds a token costs no query, and its last use is written
+    at most once a minute, not per request."""
+    issued = _issue(http, tenant)
+    token = issued["token"]
+    assert http.get(f"{SCIM}/ServiceProviderConfig", headers=_bearer(token)).status_code == 200
+    with runtime.db.reader() as session:
+        record = session.get(ScimToken, uuid.UUID(issued["id"]))
+        assert record is not None and record.last_used_at is not None
+        first_use = record.last_used_at
+
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engines = {runtime.db.engine, runtime.db.write_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(5):
+            r = http.get(f"{SCIM}/ServiceProviderConfig", headers=_bearer(token))
+            assert r.status_code == 200, r.text
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+    # At most one read of the token, should the remembered state have aged out meanwhile.
+    assert len([s for s in statements if "scim_tokens" in s]) <= 1, statements
+    assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")], statements
+    with runtime.db.reader() as session:
+        record = session.get(ScimToken, uuid.UUID(issued["id"]))
+        assert record is not None and record.last_used_at == first_use

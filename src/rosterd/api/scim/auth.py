@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import RuntimeDep, request_id
 from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
-from rosterd.services import scim_tokens
 from rosterd.services.context import Actor
 from rosterd.services.errors import Unauthenticated
 
@@ -27,11 +27,16 @@ NEED = Need(
 )
 
 
-def scim_actor(
+async def scim_actor(
     request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The Actor of a valid SCIM token. Runs on the event loop: the token's state comes from
+    the process's SecretGate, which reads it from the store in a worker thread at most every
+    ``scim_token_cache_seconds``; its last use is written there at most once a minute. Both
+    use their own short sessions, finished before the request's unit of work begins: on
+    SQLite a second writer inside a request that holds the write lock would wait on itself."""
     if credentials is None:
         raise Unauthenticated(
             NEED.refusal(from_authorization(request.headers.get("authorization")))
@@ -39,19 +44,20 @@ def scim_actor(
     token = credentials.credentials
     if not token.startswith(SCIM_TOKEN_PREFIX):
         raise Unauthenticated(NEED.refusal(identify(token)))
-    # Own short sessions, finished before the request's unit of work begins its transaction:
-    # on SQLite a second writer inside a request that already holds the write lock would wait
-    # on itself.
-    db = runtime.db
-    with db.reader() as session:
-        record = scim_tokens.authenticate(session, token, runtime.hmac_key)
-        tenant_id, token_id, stale = record.tenant_id, record.id, scim_tokens.is_stale(record)
-    if stale:
-        with db.writer.begin() as session:
-            scim_tokens.mark_used(session, token_id)
+    gate = runtime.scim_gate
+    key = gate.key(token)
+    verdict = gate.cached(key) or await run_in_threadpool(gate.load, key)
+    if verdict is None:
+        raise Unauthenticated(f"invalid or revoked {gate.kind.label}")
+    refusal = verdict.refusal(gate.kind.label)
+    if refusal is not None:
+        raise Unauthenticated(refusal)
+    used_at = gate.claim_last_use(verdict)
+    if used_at is not None:
+        await run_in_threadpool(gate.record_use, verdict, used_at)
     return Actor(
-        tenant_id=tenant_id,
-        actor=f"scim-token:{token_id}",
+        tenant_id=verdict.tenant_id,
+        actor=f"scim-token:{verdict.secret_id}",
         surface="scim",
         request_id=request_id(request),
     )

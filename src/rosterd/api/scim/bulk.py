@@ -27,6 +27,7 @@ from rosterd.api.scim import groups, users
 from rosterd.api.scim.auth import ScimActor
 from rosterd.api.scim.discovery import MAX_BULK_OPERATIONS
 from rosterd.api.scim.errors import ScimResponse
+from rosterd.api.scim.mapping import Document
 from rosterd.api.scim.policy import base_url
 from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError, Invalid, TooLarge
@@ -64,7 +65,7 @@ def _resolve(value: Any, created: dict[str, str], depth: int = 0) -> Any:
 
 def _run(
     session: Session, actor: Actor, base: str, op: dict[str, Any], created: dict[str, str]
-) -> tuple[int, Any]:
+) -> tuple[int, Document | None]:
     method = str(op.get("method", "")).upper()
     raw_path = op.get("path")
     path = (
@@ -157,11 +158,11 @@ def bulk(
             entry["response"] = scim_errors.error_body(err, status)
         else:
             entry["status"] = str(status)
-            if resource is not None and resource.meta is not None:
-                entry["location"] = resource.meta.location
-                entry["version"] = resource.meta.version
-                if op.get("bulkId") and resource.id:
-                    created[str(op["bulkId"])] = str(resource.id)
+            if resource is not None:
+                entry["location"] = resource["meta"]["location"]
+                entry["version"] = resource["meta"]["version"]
+                if op.get("bulkId"):
+                    created[str(op["bulkId"])] = resource["id"]
         results.append(entry)
         if fail_on_errors is not None and failures >= fail_on_errors:
             break

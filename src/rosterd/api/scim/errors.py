@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
@@ -35,7 +36,12 @@ SCIM_TYPES = frozenset(
 
 
 class ScimResponse(JSONResponse):
+    """A SCIM body, serialised by orjson (the same compact JSON as JSONResponse, faster)."""
+
     media_type = SCIM_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def _scim_type(exc: DomainError, status: int) -> str | None:

@@ -24,10 +24,12 @@ from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
 from rosterd.api.scim.errors import ScimResponse, reading_request
+from rosterd.api.scim.mapping import Document
 from rosterd.api.scim.params import (
     ListParams,
     excluded,
     list_params,
+    list_response,
     resource_params,
     resource_response,
     search_params,
@@ -50,14 +52,14 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 def _render(
     session: Session, actor: Actor, groups: list[GroupRow], base: str, *, with_members: bool
-) -> list[Group]:
+) -> list[Document]:
     members = (
         groups_service.members_of_groups(session, actor, [g.id for g in groups])
         if with_members
         else {}
     )
     return [
-        mapping.group_to_scim(g, members.get(g.id) if with_members else None, base) for g in groups
+        mapping.group_document(g, members.get(g.id) if with_members else None, base) for g in groups
     ]
 
 
@@ -75,15 +77,7 @@ def _list(session: Session, actor: Actor, params: ListParams, base: str) -> Scim
     resources = _render(
         session, actor, groups, base, with_members=not excluded(params.response, "members")
     )
-    page: ListResponse[Any] = _GroupList(
-        total_results=total,
-        start_index=params.start_index,
-        items_per_page=len(resources),
-        resources=resources,
-    )
-    return ScimResponse(
-        page.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params.response)
-    )
+    return list_response(resources, _GroupList, params, total)
 
 
 @router.get("", operation_id="scimListGroups", summary="List or filter groups")
@@ -116,7 +110,7 @@ def get_group(
     resource = _render(
         session, actor, [group], base_url(request), with_members=not excluded(response, "members")
     )[0]
-    return resource_response(resource, response=response)
+    return resource_response(resource, Group, response=response)
 
 
 # PATCH operations on members, read without loading the group's members.
@@ -245,7 +239,7 @@ def _plan(operations: list[PatchOperation[Group]]) -> _Plan | None:
 # The operations themselves, shared by the endpoints below and by /Bulk.
 
 
-def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> Group:
+def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> Document:
     with reading_request(REQUEST_POLICY):
         resource = Group.model_validate(
             mapping.normalize_group_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
@@ -264,7 +258,7 @@ def replace(
     group_id: str,
     payload: dict[str, Any],
     if_match: str | None,
-) -> Group:
+) -> Document:
     group = groups_service.lock_group(
         session, actor, resource_id(group_id, "Group"), version=mapping.parse_etag(if_match)
     )
@@ -287,7 +281,7 @@ def modify(
     if_match: str | None,
     *,
     with_members: bool = False,
-) -> Group:
+) -> Document:
     """PATCH. Member operations become set-based changes of the memberships, so adding one
     member costs the same in a group of ten and in one of fifty thousand; the others are
     applied to the group's SCIM view without its members. The group is returned with its
@@ -327,7 +321,7 @@ def _modify_through_view(
     """A PATCH whose member operations ``_plan`` does not read (a filter on
     another sub-attribute than ``value``, such as ``members[display eq "x"]``): applied to
     the group's full SCIM view, members included, then stored as the difference."""
-    resource = _render(session, actor, [group], base, with_members=True)[0]
+    resource = Group.model_validate(_render(session, actor, [group], base, with_members=True)[0])
     before = {m.value for m in resource.members or [] if m.value}
     with reading_request(PATCH_POLICY):
         patch.patch(resource)
@@ -355,7 +349,9 @@ def create_group(
     request: Request, payload: Payload, actor: ScimActor, session: WriteSession
 ) -> ScimResponse:
     resource = create(session, actor, base_url(request), payload)
-    return resource_response(resource, status=201, context=Context.RESOURCE_CREATION_RESPONSE)
+    return resource_response(
+        resource, Group, status=201, context=Context.RESOURCE_CREATION_RESPONSE
+    )
 
 
 @router.put("/{group_id}", operation_id="scimReplaceGroup", summary="Replace a group")
@@ -368,7 +364,7 @@ def replace_group(
     if_match: IfMatch = None,
 ) -> ScimResponse:
     resource = replace(session, actor, base_url(request), group_id, payload, if_match)
-    return resource_response(resource, context=Context.RESOURCE_REPLACEMENT_RESPONSE)
+    return resource_response(resource, Group, context=Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @router.patch(
@@ -391,8 +387,7 @@ def patch_group(
 ) -> Response:
     if response is None:
         resource = modify(session, actor, base_url(request), group_id, payload, if_match)
-        assert resource.meta is not None and resource.meta.version is not None
-        return Response(status_code=204, headers={"ETag": resource.meta.version})
+        return Response(status_code=204, headers={"ETag": resource["meta"]["version"]})
     resource = modify(
         session,
         actor,
@@ -402,7 +397,9 @@ def patch_group(
         if_match,
         with_members=not excluded(response, "members"),
     )
-    return resource_response(resource, response=response, context=Context.RESOURCE_PATCH_RESPONSE)
+    return resource_response(
+        resource, Group, response=response, context=Context.RESOURCE_PATCH_RESPONSE
+    )
 
 
 @router.delete(

@@ -28,10 +28,7 @@ from scim2_models import (
     EnterpriseUser,
     Group,
     GroupMember,
-    GroupMembership,
     Manager,
-    Meta,
-    Name,
     PatchOp,
     PatchOperation,
     PhoneNumber,
@@ -46,25 +43,28 @@ from rosterd.models import UserStatus
 from rosterd.services.errors import Invalid
 
 ScimUser = User[EnterpriseUser]
+# A resource as it is sent: what scim2-models would dump for it, built without it.
+Document = dict[str, Any]
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
-# SCIM attribute → the domain field it is stored in (a field of NewUser / UserPatch).
+# SCIM attribute → the domain field it is stored in (a field of NewUser / UserPatch), in the
+# order the schema lists them (which is the order responses list them).
 USER_ATTRIBUTES: dict[str, str] = {
-    "userName": "username",
     "externalId": "external_id",
-    "name.givenName": "first_name",
+    "userName": "username",
     "name.familyName": "last_name",
+    "name.givenName": "first_name",
     "displayName": "display_name",
     "title": "title",
     "locale": "locale",
+    "active": "status",
     "emails": "emails",
     "phoneNumbers": "phone_numbers",
-    "active": "status",
     f"{ENTERPRISE_URN}:employeeNumber": "employee_number",
-    f"{ENTERPRISE_URN}:department": "department",
-    f"{ENTERPRISE_URN}:division": "division",
-    f"{ENTERPRISE_URN}:organization": "organization",
     f"{ENTERPRISE_URN}:costCenter": "cost_center",
+    f"{ENTERPRISE_URN}:organization": "organization",
+    f"{ENTERPRISE_URN}:division": "division",
+    f"{ENTERPRISE_URN}:department": "department",
     f"{ENTERPRISE_URN}:manager": "manager_id",
 }
 # The same for groups; members are the group's memberships.
@@ -102,63 +102,96 @@ def parse_etag(header: str | None) -> int | None:
         ) from exc
 
 
-def _meta(kind: str, location: str, created: datetime, modified: datetime, version: int) -> Meta:
-    return Meta(
-        resource_type=kind,
-        created=created,
-        last_modified=modified,
-        location=location,
-        version=etag(version),
+def _when(value: datetime) -> str:
+    """A stored (UTC) time as scim2-models writes it: ISO 8601 with ``Z``."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _meta(
+    kind: str, location: str, created: datetime, modified: datetime, version: int
+) -> dict[str, Any]:
+    return {
+        "resourceType": kind,
+        "created": _when(created),
+        "lastModified": _when(modified),
+        "location": location,
+        "version": etag(version),
+    }
+
+
+# Where each attribute the table stores as is goes in a document: (parent key or None, key,
+# domain field). The others are shaped on the way out (_user_shaped).
+_SHAPED = frozenset({"active", "emails", "phoneNumbers", f"{ENTERPRISE_URN}:manager"})
+_USER_PLAIN: list[tuple[str | None, str, str]] = []
+for _attribute, _field in USER_ATTRIBUTES.items():
+    if _attribute not in _SHAPED:
+        _urn, _, _path = _attribute.rpartition(":")
+        _parent, _, _key = _path.rpartition(".")
+        _USER_PLAIN.append((_urn or _parent or None, _key, _field))
+# Contact types as the schema spells them (scim2-models writes "Work" as "work").
+_CONTACT_TYPES = {str(t.value).lower(): str(t.value) for t in (*Email.Type, *PhoneNumber.Type)}
+_CONTACT_KEYS = ("value", "display", "type", "primary")
+
+
+def _contact_documents(
+    contacts: list[dict[str, Any]] | None, primary: str | None
+) -> list[dict[str, Any]]:
+    out = []
+    for contact in _kept(contacts, primary):
+        entry = {k: contact[k] for k in _CONTACT_KEYS if contact.get(k) is not None}
+        if "type" in entry:
+            entry["type"] = _CONTACT_TYPES.get(entry["type"].lower(), entry["type"])
+        out.append(entry)
+    return out
+
+
+def user_document(user: UserRow, groups: list[tuple[uuid.UUID, str]], base: str) -> dict[str, Any]:
+    """The user as SCIM sends it, straight from the row: what scim2-models would dump for the
+    same resource (tests/api/scim/test_mapping.py holds the two together), without
+    validating again what the store returned. ``groups``: (id, name) of its groups."""
+    sections: dict[str | None, dict[str, Any]] = {None: {}, "name": {}, ENTERPRISE_URN: {}}
+    if user.full_name:
+        sections["name"]["formatted"] = user.full_name
+    for section, key, field in _USER_PLAIN:
+        value = getattr(user, field)
+        if value is not None:
+            sections[section][key] = value
+    plain, name, enterprise = sections[None], sections["name"], sections[ENTERPRISE_URN]
+    doc: dict[str, Any] = {"schemas": [ScimUser.__schema__], "id": str(user.id)}
+    if "externalId" in plain:
+        doc["externalId"] = plain.pop("externalId")
+    doc["meta"] = _meta(
+        "User", f"{base}/Users/{user.id}", user.created_at, user.modified_at, user.version
     )
+    doc["userName"] = plain.pop("userName")
+    if name:
+        doc["name"] = name
+    doc.update(plain)
+    doc["active"] = user.status == UserStatus.active
+    if emails := _contact_documents(user.emails, user.email):
+        doc["emails"] = emails
+    if phones := _contact_documents(user.phone_numbers, user.phone):
+        doc["phoneNumbers"] = phones
+    if groups:
+        doc["groups"] = [
+            {"value": str(gid), "$ref": f"{base}/Groups/{gid}", "display": title, "type": "direct"}
+            for gid, title in groups
+        ]
+    if user.manager_id is not None:
+        enterprise["manager"] = {
+            "value": str(user.manager_id),
+            "$ref": f"{base}/Users/{user.manager_id}",
+        }
+    if enterprise:
+        doc["schemas"].append(ENTERPRISE_URN)
+        doc[ENTERPRISE_URN] = enterprise
+    return doc
 
 
 def user_to_scim(user: UserRow, groups: list[tuple[uuid.UUID, str]], base: str) -> ScimUser:
-    resource = ScimUser(
-        id=str(user.id),
-        external_id=user.external_id,
-        user_name=user.username,
-        name=Name(given_name=user.first_name, family_name=user.last_name, formatted=user.full_name)
-        if user.first_name or user.last_name
-        else None,
-        display_name=user.display_name,
-        title=user.title,
-        locale=user.locale,
-        active=user.status == UserStatus.active,
-        emails=[Email.model_validate(c) for c in _kept(user.emails, user.email)] or None,
-        phone_numbers=[PhoneNumber.model_validate(c) for c in _kept(user.phone_numbers, user.phone)]
-        or None,
-        groups=[
-            GroupMembership(value=str(gid), display=name, ref=f"{base}/Groups/{gid}", type="direct")
-            for gid, name in groups
-        ]
-        or None,
-        meta=_meta(
-            "User", f"{base}/Users/{user.id}", user.created_at, user.modified_at, user.version
-        ),
-    )
-    enterprise = EnterpriseUser(
-        employee_number=user.employee_number,
-        department=user.department,
-        division=user.division,
-        organization=user.organization,
-        cost_center=user.cost_center,
-        manager=Manager(value=str(user.manager_id), ref=f"{base}/Users/{user.manager_id}")
-        if user.manager_id
-        else None,
-    )
-    if any(
-        getattr(enterprise, f) is not None
-        for f in (
-            "employee_number",
-            "department",
-            "division",
-            "organization",
-            "cost_center",
-            "manager",
-        )
-    ):
-        resource[EnterpriseUser] = enterprise
-    return resource
+    """The user as a scim2-models resource, for what needs its semantics (PATCH, the
+    attributes a client asks for)."""
+    return ScimUser.model_validate(user_document(user, groups, base))
 
 
 def _kept(contacts: list[dict[str, Any]] | None, primary: str | None) -> list[dict[str, Any]]:
@@ -240,20 +273,29 @@ def user_fields(resource: ScimUser, current: UserStatus | None) -> dict[str, Any
     }
 
 
-def group_to_scim(group: GroupRow, members: list[tuple[uuid.UUID, str]] | None, base: str) -> Group:
-    listed = [
-        GroupMember(value=str(uid), display=username, ref=f"{base}/Users/{uid}", type="User")
-        for uid, username in members or []
-    ]
-    return Group(
-        id=str(group.id),
-        external_id=group.external_id,
-        display_name=group.name,
-        members=listed or None,
-        meta=_meta(
-            "Group", f"{base}/Groups/{group.id}", group.created_at, group.modified_at, group.version
-        ),
+def group_document(
+    group: GroupRow, members: list[tuple[uuid.UUID, str]] | None, base: str
+) -> dict[str, Any]:
+    """The group as SCIM sends it, straight from the row (as ``user_document``); ``members``:
+    (id, userName) of its members, or None when they are not wanted."""
+    doc: dict[str, Any] = {"schemas": [Group.__schema__], "id": str(group.id)}
+    if group.external_id is not None:
+        doc["externalId"] = group.external_id
+    doc["meta"] = _meta(
+        "Group", f"{base}/Groups/{group.id}", group.created_at, group.modified_at, group.version
     )
+    doc["displayName"] = group.name
+    if members:
+        doc["members"] = [
+            {"value": str(uid), "$ref": f"{base}/Users/{uid}", "type": "User", "display": name}
+            for uid, name in members
+        ]
+    return doc
+
+
+def group_to_scim(group: GroupRow, members: list[tuple[uuid.UUID, str]] | None, base: str) -> Group:
+    """The group as a scim2-models resource, for PATCH and requested attributes."""
+    return Group.model_validate(group_document(group, members, base))
 
 
 def group_fields(resource: Group) -> tuple[dict[str, Any], list[uuid.UUID]]:

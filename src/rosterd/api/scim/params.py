@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Query
-from scim2_models import Context, ResponseParameters, ScimFilter, SearchRequest
+from scim2_models import (
+    Context,
+    ListResponse,
+    Resource,
+    ResponseParameters,
+    ScimFilter,
+    SearchRequest,
+)
 from scim2_models.path import AttrPath, FilterNode
 
 from rosterd.api.scim.errors import ScimResponse, reading_request
@@ -20,6 +27,7 @@ from rosterd.api.scim.policy import REQUEST_POLICY
 from rosterd.services.errors import Invalid
 
 MAX_RESULTS = 1000
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 MAX_FILTER_LENGTH = 4096
 # Largest OFFSET bound into SQL: a signed 64-bit integer (SQLite, PostgreSQL bigint).
 MAX_OFFSET = 2**63 - 1
@@ -152,20 +160,55 @@ def excluded(params: ResponseParameters[Any] | None, attribute: str) -> bool:
 
 
 def resource_response(
-    resource: Any,
+    document: dict[str, Any],
+    model: type[Resource[Any]],
     *,
     status: int = 200,
     response: ResponseParameters[Any] | None = None,
     context: Context = Context.RESOURCE_QUERY_RESPONSE,
 ) -> ScimResponse:
-    body = resource.model_dump(scim_ctx=context, response_parameters=response)
-    headers = {}
-    if resource.meta is not None:
-        if resource.meta.version:
-            headers["ETag"] = resource.meta.version
-        if status == 201 and resource.meta.location:
-            headers["Location"] = resource.meta.location
+    """A resource's response, with its ETag (and its Location when it was created). Sent as
+    rendered unless the client chose attributes: those are picked by scim2-models."""
+    body = document
+    if response is not None:
+        body = model.model_validate(document).model_dump(
+            scim_ctx=context, response_parameters=response
+        )
+    meta = document["meta"]
+    headers = {"ETag": meta["version"]}
+    if status == 201:
+        headers["Location"] = meta["location"]
     return ScimResponse(body, status_code=status, headers=headers)
+
+
+def list_response(
+    documents: list[dict[str, Any]],
+    page: type[ListResponse[Any]],
+    params: ListParams,
+    total: int,
+) -> ScimResponse:
+    """A page of resources (RFC 7644 §3.4.2), as ``resource_response`` sends one."""
+    if params.response is not None:
+        listed = page.model_validate(
+            {
+                "totalResults": total,
+                "startIndex": params.start_index,
+                "itemsPerPage": len(documents),
+                "Resources": documents,
+            }
+        )
+        return ScimResponse(
+            listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params.response)
+        )
+    return ScimResponse(
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": params.start_index,
+            "itemsPerPage": len(documents),
+            "Resources": documents,
+        }
+    )
 
 
 def search_params(payload: dict[str, Any]) -> ListParams:

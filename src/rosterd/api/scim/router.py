@@ -9,6 +9,8 @@ PREFIXES = ("/scim/v2", "/api/scim/v2")
 
 
 def build(prefix: str, *, documented: bool) -> APIRouter:
+    """Every SCIM route under ``prefix``: "" for the router the app mounts on each of
+    PREFIXES, one of them for documenting the routes at their full paths."""
     router = api_router(prefix=prefix, include_in_schema=documented)
     for module in (users, groups, discovery, bulk, search):
         router.include_router(module.router)

@@ -19,10 +19,11 @@ from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
 from rosterd.api.scim.errors import ScimResponse, reading_request
-from rosterd.api.scim.mapping import ScimUser
+from rosterd.api.scim.mapping import Document, ScimUser
 from rosterd.api.scim.params import (
     ListParams,
     list_params,
+    list_response,
     resource_params,
     resource_response,
     search_params,
@@ -43,14 +44,14 @@ _UserList = ListResponse[mapping.ScimUser]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
-def _render(session: Session, actor: Actor, users: list[User], base: str) -> list[Any]:
+def _render(session: Session, actor: Actor, users: list[User], base: str) -> list[Document]:
     groups = users_service.groups_of_users(session, actor, [u.id for u in users])
-    return [mapping.user_to_scim(u, groups.get(u.id, []), base) for u in users]
+    return [mapping.user_document(u, groups.get(u.id, []), base) for u in users]
 
 
-def _one(session: Session, actor: Actor, user_id: str, base: str) -> ScimUser:
+def _one(session: Session, actor: Actor, user_id: str, base: str) -> Document:
     user = users_service.get_user(session, actor, resource_id(user_id, "User"))
-    return _render(session, actor, [user], base)[0]  # type: ignore[no-any-return]
+    return _render(session, actor, [user], base)[0]
 
 
 def _list(session: Session, actor: Actor, params: ListParams, base: str) -> ScimResponse:
@@ -63,16 +64,7 @@ def _list(session: Session, actor: Actor, params: ListParams, base: str) -> Scim
         offset=params.offset,
         limit=params.count,
     )
-    resources = _render(session, actor, users, base)
-    page: ListResponse[Any] = _UserList(
-        total_results=total,
-        start_index=params.start_index,
-        items_per_page=len(resources),
-        resources=resources,
-    )
-    return ScimResponse(
-        page.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params.response)
-    )
+    return list_response(_render(session, actor, users, base), _UserList, params, total)
 
 
 @router.get("", operation_id="scimListUsers", summary="List or filter users")
@@ -102,24 +94,24 @@ def get_user(
     response: Annotated[ResponseParameters[Any] | None, Depends(resource_params)],
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    resource = _one(session, actor, user_id, base_url(request))
-    version = resource.meta.version if resource.meta else None
-    if if_none_match and version and if_none_match.strip() == version:
+    document = _one(session, actor, user_id, base_url(request))
+    version = document["meta"]["version"]
+    if if_none_match and if_none_match.strip() == version:
         return Response(status_code=304, headers={"ETag": version})
-    return resource_response(resource, response=response)
+    return resource_response(document, ScimUser, response=response)
 
 
 # The operations themselves, shared by the endpoints below and by /Bulk.
 
 
-def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> ScimUser:
+def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> Document:
     with reading_request(REQUEST_POLICY):
         resource = ScimUser.model_validate(
             mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
         )
     user = users_service.create_user(session, actor, NewUser(**mapping.user_fields(resource, None)))
     # A user SCIM creates is in no group yet (groups is read-only there).
-    return mapping.user_to_scim(user, [], base)
+    return mapping.user_document(user, [], base)
 
 
 def replace(
@@ -129,7 +121,7 @@ def replace(
     user_id: str,
     payload: dict[str, Any],
     if_match: str | None,
-) -> ScimUser:
+) -> Document:
     user = users_service.lock_user(
         session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
     )
@@ -141,7 +133,7 @@ def replace(
     users_service.apply_patch(
         session, actor, user, UserPatch(**mapping.user_fields(resource, user.status))
     )
-    return mapping.user_to_scim(user, groups, base)
+    return mapping.user_document(user, groups, base)
 
 
 def modify(
@@ -151,7 +143,7 @@ def modify(
     user_id: str,
     payload: dict[str, Any],
     if_match: str | None,
-) -> ScimUser:
+) -> Document:
     """PATCH: apply the operations to the user's SCIM view, then store what changed."""
     user = users_service.lock_user(
         session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
@@ -171,7 +163,7 @@ def modify(
     users_service.apply_patch(
         session, actor, user, UserPatch(**mapping.user_fields(resource, user.status))
     )
-    return mapping.user_to_scim(user, groups, base)
+    return mapping.user_document(user, groups, base)
 
 
 def remove(session: Session, actor: Actor, user_id: str, if_match: str | None) -> None:
@@ -189,8 +181,10 @@ def remove(session: Session, actor: Actor, user_id: str, if_match: str | None) -
 def create_user(
     request: Request, payload: Payload, actor: ScimActor, session: WriteSession
 ) -> ScimResponse:
-    resource = create(session, actor, base_url(request), payload)
-    return resource_response(resource, status=201, context=Context.RESOURCE_CREATION_RESPONSE)
+    document = create(session, actor, base_url(request), payload)
+    return resource_response(
+        document, ScimUser, status=201, context=Context.RESOURCE_CREATION_RESPONSE
+    )
 
 
 @router.put("/{user_id}", operation_id="scimReplaceUser", summary="Replace a user")
@@ -202,8 +196,8 @@ def replace_user(
     session: WriteSession,
     if_match: IfMatch = None,
 ) -> ScimResponse:
-    resource = replace(session, actor, base_url(request), user_id, payload, if_match)
-    return resource_response(resource, context=Context.RESOURCE_REPLACEMENT_RESPONSE)
+    document = replace(session, actor, base_url(request), user_id, payload, if_match)
+    return resource_response(document, ScimUser, context=Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @router.patch("/{user_id}", operation_id="scimPatchUser", summary="Modify a user")
@@ -215,8 +209,8 @@ def patch_user(
     session: WriteSession,
     if_match: IfMatch = None,
 ) -> ScimResponse:
-    resource = modify(session, actor, base_url(request), user_id, payload, if_match)
-    return resource_response(resource, context=Context.RESOURCE_PATCH_RESPONSE)
+    document = modify(session, actor, base_url(request), user_id, payload, if_match)
+    return resource_response(document, ScimUser, context=Context.RESOURCE_PATCH_RESPONSE)
 
 
 @router.delete(
