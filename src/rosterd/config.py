@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     default_tenant: str = Field(
         default="default", description="Slug of the tenant created on first start."
     )
+    search_exact_total_limit: int = Field(
+        default=10_000,
+        ge=1,
+        description="How many matches of a REST v2 user search (`GET /integration/v2/users` "
+        "with `query`) are counted exactly. Above it, `totalCount` is an estimate (from a "
+        "sample of the tenant's users) and the response says so with "
+        "`totalCountIsEstimate: true`: counting a common needle's every match at a million "
+        "users costs more than the page. SCIM `totalResults` is always exact.",
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     db_pool_size: int = Field(default=10, ge=1, description="Connections kept per engine.")
     rate_limit_enabled: bool = Field(

@@ -8,6 +8,7 @@ needles carry a random token so that rows of other tests never match.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from scim2_models import ScimFilter
 from sqlalchemy import ColumnElement, Engine, String, event, func, literal, select, text
 from sqlalchemy.orm import Session
 
-from rosterd.models import User
+from rosterd.models import User, UserStatus
 from rosterd.repositories import bulk as bulk_repo
 from rosterd.repositories import scim_filter, user_search
 from rosterd.repositories import users as users_repo
@@ -341,9 +342,14 @@ def test_other_tenants_users_never_match(runtime: Runtime) -> None:
 
 def _run_searches(runtime: Runtime, tenant_id: uuid.UUID, needle: str) -> None:
     """The three searches, each page query and each count (a page with room left is its own
-    total and skips the count, so v2 asks for a page of one, and SCIM for none, then one)."""
+    total and skips the count, so v2 asks for a page of one, and SCIM for none, then one);
+    v2 both as entities and as its list page's rows, counting up to a limit."""
     with runtime.db.reader() as session:
         users_repo.search(session, tenant_id, users_repo.UserQuery(search=needle, limit=1))
+        # v2's list page, whose count stops at count_up_to.
+        users_repo.search_listing(
+            session, tenant_id, users_repo.UserQuery(search=needle, limit=1, count_up_to=1)
+        )
         for limit in (0, 1):
             scim_filter.search(
                 session,
@@ -362,8 +368,10 @@ def _user_queries(runtime: Runtime, tenant_id: uuid.UUID, needle: str) -> list[t
     """The SELECTs over users that the three searches run for ``needle``."""
     with _statements(runtime.db.engine) as seen:
         _run_searches(runtime, tenant_id, needle)
-    queries = [(sql, params) for sql, params in seen if "FROM users" in sql]
-    assert len(queries) == 5, queries  # v2: count and page; identities: page; SCIM: both
+    # Not the probes of users_fts alone (user_search.common).
+    queries = [(sql, params) for sql, params in seen if re.search(r"FROM users\b", sql)]
+    # v2: count and page, twice; identities: page; SCIM: both
+    assert len(queries) == 7, queries
     return queries
 
 
@@ -422,3 +430,144 @@ def test_shorter_needles_scan_and_still_match(runtime: Runtime, backend: str) ->
             _run_searches(runtime, tenant_id, "qy")
         assert seen
         assert not any(user_search.FTS_TABLE in sql for sql, _ in seen)
+
+
+# ---- v2 totals: exact up to a limit, estimated above it --------------------------------------
+
+
+def _listing(
+    runtime: Runtime, tenant_id: uuid.UUID, **query: Any
+) -> tuple[list[uuid.UUID], users_repo.Total]:
+    with runtime.db.reader() as session:
+        rows, total = users_repo.search_listing(session, tenant_id, users_repo.UserQuery(**query))
+    return [row.id for row in rows], total
+
+
+def test_a_search_total_is_exact_up_to_the_limit_and_estimated_above(runtime: Runtime) -> None:
+    tenant_id = bare_tenant(runtime)
+    tok = secrets.token_hex(3)
+    people = [{"first_name": f"P{n:02}", "last_name": f"Zed{tok}"} for n in range(30)]
+    people += [{"first_name": "Q", "last_name": f"Other{n}"} for n in range(10)]
+    _bulk_users(runtime, tenant_id, people)
+    exact_page, exact = _listing(runtime, tenant_id, search=tok, limit=5)
+    assert exact == users_repo.Total(30)
+    for up_to, expected in ((30, users_repo.Total(30)), (100, users_repo.Total(30))):
+        page, total = _listing(runtime, tenant_id, search=tok, limit=5, count_up_to=up_to)
+        assert (page, total) == (exact_page, expected)
+    # Above the limit: flagged, and (the sample holding every user of so small a tenant)
+    # the share of matches times the tenant's size is the count itself.
+    page, total = _listing(runtime, tenant_id, search=tok, limit=5, count_up_to=29)
+    assert (page, total) == (exact_page, users_repo.Total(30, estimated=True))
+    # A page the end is on needs no count.
+    _, total = _listing(runtime, tenant_id, search=tok, limit=5, offset=28, count_up_to=1)
+    assert total == users_repo.Total(30)
+
+
+def test_an_estimate_is_never_below_what_was_counted(runtime: Runtime) -> None:
+    """Matches the sample misses (the sample is the most recently created users) still
+    count: the estimate is at least the count it stopped at, and at least the page's end."""
+    tenant_id = bare_tenant(runtime)
+    tok = secrets.token_hex(3)
+    people = [{"first_name": f"P{n:02}", "last_name": f"Zed{tok}"} for n in range(12)]
+    # Created after them: the sample holds none of tok.
+    people += [{"first_name": "Q", "last_name": "Other"}] * users_repo.ESTIMATE_SAMPLE
+    _bulk_users(runtime, tenant_id, people)
+    _, total = _listing(runtime, tenant_id, search=tok, limit=2, count_up_to=5)
+    assert total == users_repo.Total(6, estimated=True)
+    _, total = _listing(runtime, tenant_id, search=tok, limit=2, offset=8, count_up_to=5)
+    assert total == users_repo.Total(10, estimated=True)
+
+
+# ---- the status and name list walks its index ----------------------------------------------
+
+
+def test_a_status_page_in_name_order_walks_the_status_name_index(
+    runtime: Runtime, backend: str
+) -> None:
+    """v2's `status=active&sortBy=name` reads its page off ix_users_tenant_status_sort_name,
+    stopping after one page, instead of sorting the tenant's active users."""
+    tenant_id = bare_tenant(runtime)
+    people = [
+        {"first_name": f"F{n % 97}", "last_name": f"L{n % 89}", "status": status}
+        for n in range(3000)
+        for status in ["active" if n % 3 else "suspended"]
+    ]
+    _bulk_users(runtime, tenant_id, people)
+    if backend == "postgresql":
+        with runtime.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM ANALYZE users"))
+    query = {"status": UserStatus.active, "sort_by": "name", "limit": 100}
+    with _statements(runtime.db.engine) as seen:
+        ids, total = _listing(runtime, tenant_id, **query)
+    assert len(ids) == 100 and total == users_repo.Total(2000)
+    (page_sql, params), *_ = [(sql, p) for sql, p in seen if "FROM users" in sql]
+    with runtime.db.reader() as session:
+        if backend == "sqlite":
+            plan = _sqlite_plan(session, page_sql, params)
+            assert "USING INDEX ix_users_tenant_status_sort_name" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+            return
+        plan = _pg_plan(session, page_sql, params)
+        # Or the name index, filtered, where the planner finds that cheaper.
+        assert "Index Scan using ix_users_tenant_status_sort_name" in plan or (
+            "Index Scan using ix_users_tenant_sort_name" in plan
+        ), plan
+        assert "Sort Key" not in plan, plan
+
+
+# ---- a common needle's page in creation order walks the creation-order index ----------------
+
+
+def test_a_common_needle_pages_in_creation_order_by_walking_the_tenant(
+    runtime: Runtime, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More users_fts matches than user_search.COMMON (lowered here): the user-identities page
+    and SCIM's page in creation order walk ix_users_tenant_created_at, filtered, instead of
+    fetching every match to sort them, with the same users in the same order."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's planner makes this choice from its statistics")
+    tenant_id = bare_tenant(runtime)
+    tok = secrets.token_hex(3)
+    people = [
+        {"first_name": "Pat", "last_name": f"Wright{tok}" if n % 4 == 0 else f"Filler{n}"}
+        for n in range(200)
+    ]
+    ids = _bulk_users(runtime, tenant_id, people)
+    expected = [ids[n] for n in range(0, 200, 4)]  # creation order
+    scim_expected = expected[:10]
+    for needle in (tok, "ler1"):
+        assert _identities(runtime, tenant_id, needle) == _scan(
+            runtime, tenant_id, _old_identities(needle)
+        )
+    monkeypatch.setattr(user_search, "COMMON", 20)
+    with _statements(runtime.db.engine) as seen, runtime.db.reader() as session:
+        identities = users_repo.page_after(
+            session, tenant_id, search=tok, created_before=None, ids=None, after=None, limit=60
+        )
+        scim_page, scim_total = scim_filter.search(
+            session,
+            User,
+            tenant_id,
+            ScimFilter(f'name.familyName co "{tok}"').ast,
+            sort_by=None,
+            descending=False,
+            offset=0,
+            limit=10,
+        )
+    assert [u.id for u in identities] == expected
+    assert ([u.id for u in scim_page], scim_total) == (scim_expected, 50)
+    pages = [(sql, p) for sql, p in seen if re.search(r"FROM users\b", sql) and "LIMIT" in sql]
+    assert len(pages) == 2, pages
+    with runtime.db.reader() as session:
+        for sql, params in pages:
+            plan = _sqlite_plan(session, sql, params)
+            assert "USING INDEX ix_users_tenant_created_at" in plan, plan
+            assert "users_fts" not in plan, plan
+        # Below the threshold, users_fts leads as before.
+        monkeypatch.setattr(user_search, "COMMON", 50)
+        with _statements(runtime.db.engine) as seen:
+            users_repo.page_after(
+                session, tenant_id, search=tok, created_before=None, ids=None, after=None, limit=60
+            )
+        (sql, params), *_ = [(s, p) for s, p in seen if re.search(r"FROM users\b", s)]
+        assert "SCAN users_fts VIRTUAL TABLE" in _sqlite_plan(session, sql, params)

@@ -442,6 +442,12 @@ def search(
 
     if limit == 0:
         return [], counted()
+    page = stmt
+    if condition is not None and sort_by is None and not groups:
+        # Creation order: a common needle's page is found walking ix_users_tenant_created_at.
+        page = user_search.where(
+            select(model).where(model.tenant_id == tenant_id), condition, walk_if_common=session
+        )
     order = key.desc().nulls_first() if descending else key.asc().nulls_last()
-    rows = list(session.scalars(stmt.order_by(order, model.id).offset(offset).limit(limit)))
+    rows = list(session.scalars(page.order_by(order, model.id).offset(offset).limit(limit)))
     return rows, page_total(len(rows), offset, limit, counted)

@@ -20,6 +20,14 @@ index only narrows the rows it is evaluated on. Migration 0004 builds the indexe
   user matching in any tenant: for a small tenant in a store of many, a very common needle
   costs more than walking that tenant would have.
 
+A needle that users_fts matches in many rows is the opposite case: fetching every match to
+sort them costs a rowid lookup each (about a second for "rtin", 51,000 users of a million,
+with SQLite's default page cache), while a walk of the tenant in the page's order, filtered,
+finds a page of them within a few thousand rows. ``common`` tells the two apart from the
+index alone (a count that stops at the threshold: a millisecond or two) and ``where`` with
+``walk_if_common`` then leaves the index out, for pages in an order an index of users
+delivers. PostgreSQL's planner makes that choice itself from its statistics.
+
 Needles shorter than 3 characters contain no trigram, so no trigram index can serve them:
 they keep the plain LIKE, a scan of the tenant's users, on both backends.
 """
@@ -46,16 +54,19 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BooleanClauseList, Grouping
-from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.sql.visitors import InternalTraversal, iterate, replacement_traverse
 
 from rosterd.models import User
 from rosterd.repositories._sql import contains_ci
 
 MIN_NEEDLE = 3
 FTS_TABLE = "users_fts"
+# More users_fts matches than this (in any tenant) make a needle common, see ``common``.
+COMMON = 10_000
 
 _EMPTY = literal_column("''", String)
 FULL_NAME = func.trim(
@@ -90,11 +101,11 @@ class _FtsMatch(ColumnElement[bool]):
 
     def __init__(self, query: str) -> None:
         fts = table(FTS_TABLE, column("rowid"))
-        self.element = literal_column("users.rowid").in_(
-            select(fts.c.rowid).where(
-                literal_column(FTS_TABLE).op("MATCH")(bindparam(None, query, String))
-            )
+        self.query = query
+        self.found = select(fts.c.rowid).where(
+            literal_column(FTS_TABLE).op("MATCH")(bindparam(None, query, String))
         )
+        self.element = literal_column("users.rowid").in_(self.found)
 
     def self_group(self, against: Any = None) -> Self:
         # An IN (or TRUE) needs no parentheses in AND/OR, nor a boolean wrapper.
@@ -165,8 +176,38 @@ def _drives(condition: Any) -> bool:
     return False
 
 
-def where(stmt: S, condition: ColumnElement[bool]) -> S:
-    """``stmt.where(condition)`` on a select from users; on SQLite, users_fts leads if it can."""
+def common(session: Session, condition: ColumnElement[bool]) -> bool:
+    """Whether every users_fts match in ``condition`` finds more than ``COMMON`` rows, of
+    any tenant: read off the index until then, no users row fetched. False without one (and
+    so off SQLite, where ``matches`` adds none)."""
+    found = [e for e in iterate(condition) if isinstance(e, _FtsMatch)]
+    if not found or session.get_bind().dialect.name != "sqlite":
+        return False
+    for match in found:
+        head = match.found.limit(COMMON + 1).subquery()
+        if (session.scalar(select(func.count()).select_from(head)) or 0) <= COMMON:
+            return False
+    return True
+
+
+def _without_index(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``condition`` with its users_fts matches made TRUE: the exact conditions alone."""
+
+    def drop(element: Any, **_: Any) -> Any:
+        return true() if isinstance(element, _FtsMatch) else None
+
+    return replacement_traverse(condition, {}, drop)
+
+
+def where(stmt: S, condition: ColumnElement[bool], *, walk_if_common: Session | None = None) -> S:
+    """``stmt.where(condition)`` on a select from users; on SQLite, users_fts leads if it can.
+
+    ``walk_if_common``: for a page in an order an index of users delivers (creation order),
+    whose reader stops at its LIMIT: when the needle is ``common``, leave users_fts out and
+    let the walk of that index, filtered, find the page.
+    """
+    if walk_if_common is not None and common(walk_if_common, condition):
+        return stmt.where(_without_index(condition))
     stmt = stmt.where(condition)
     if _drives(condition):
         stmt = stmt.with_hint(User.__table__, "NOT INDEXED", dialect_name="sqlite")

@@ -28,7 +28,7 @@ from rosterd.repositories import scim_filter
 from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
-from rosterd.repositories.users import ListingRow, UserQuery
+from rosterd.repositories.users import ListingRow, Total, UserQuery
 from rosterd.services import audit, lifecycle
 from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
@@ -72,7 +72,7 @@ def list_users(session: Session, actor: Actor, query: UserQuery) -> tuple[list[U
 
 def list_user_rows(
     session: Session, actor: Actor, query: UserQuery
-) -> tuple[Sequence[ListingRow], int]:
+) -> tuple[Sequence[ListingRow], Total]:
     """``list_users`` as rows of the columns a list page shows (users_repo.search_listing)."""
     return users_repo.search_listing(session, actor.tenant_id, _keyed(session, actor, query))
 

@@ -107,7 +107,16 @@ class UserOut(WireModel):
 
 class UserList(WireModel):
     items: list[UserOut]
-    totalCount: int
+    totalCount: int = Field(
+        description="How many users match. Exact, except for a `query` matching more users "
+        "than the server counts (setting `search_exact_total_limit`, 10,000 by default): "
+        "then an estimate from a sample of the tenant's users, never below the matches "
+        "counted, and `totalCountIsEstimate` is true."
+    )
+    totalCountIsEstimate: bool | None = Field(
+        default=None,
+        description="Present and true only when `totalCount` is an estimate (extension).",
+    )
     offset: int | None = None
     limit: int | None = None
     page: int | None = None

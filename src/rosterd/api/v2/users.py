@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query, Response, status
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, WriteSession
+from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite
 from rosterd.api.v2.paging import WindowDep, errors
@@ -57,6 +57,7 @@ def _status_from(explicit: str | None, is_active: bool | None, *, field: str) ->
 def list_users(
     actor: UserRead,
     session: ReadSession,
+    runtime: RuntimeDep,
     window: WindowDep,
     query: Annotated[
         Text | None,
@@ -108,11 +109,13 @@ def list_users(
             descending=sort_order == "desc",
             offset=window.offset,
             limit=window.limit,
+            count_up_to=runtime.settings.search_exact_total_limit,
         ),
     )
     return {
         "items": [UserOut.of_listing(row) for row in rows],
-        "totalCount": total,
+        "totalCount": total.value,
+        "totalCountIsEstimate": total.estimated or None,
         **window.envelope(),
     }
 
