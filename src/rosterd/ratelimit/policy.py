@@ -77,7 +77,7 @@ class Standing:
     quota: int
     window: int
     remaining: int
-    # Seconds until the window's quota is back; looked up only for the limit reported.
+    # Seconds until the window's quota is back (the RateLimit field reports the tightest's).
     reset: int | None = None
 
 
