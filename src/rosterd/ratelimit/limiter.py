@@ -22,7 +22,7 @@ from typing import Any
 
 from limits.aio.storage import RedisStorage
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 
 from rosterd.ratelimit.counters import Count, InProcessCounters, RedisCounters, Stage
 from rosterd.ratelimit.policy import Policy, Standing, Verdict, tightest
@@ -80,9 +80,7 @@ class Limiter:
 
     def _open(self) -> RedisCounters | None:
         if self._uri.startswith("async+memory"):
-            # Counters in process need no await: the library's synchronous storage, with no
-            # exceptions to wrap.
-            self._in_process = InProcessCounters(MemoryStorage())
+            self._in_process = InProcessCounters()
             return None
         # Redis errors come out as StorageError.
         storage = storage_from_string(self._uri, wrap_exceptions=True, **self._options)
