@@ -9,6 +9,7 @@ import secrets
 import socket
 
 import pytest
+from redis.asyncio.connection import AbstractConnection
 
 from rosterd.ratelimit.limiter import Limiter
 from rosterd.ratelimit.policy import Policy
@@ -103,3 +104,26 @@ def test_every_window_is_counted_and_the_tightest_reported(limiter: Limiter) -> 
     assert second == {"credential-60s": 1, "credential-3600s": 3, "tenant": 98}
     assert first_report == second_report == "credential-60s"
     assert first_reset is not None and 59 <= first_reset <= 60
+
+
+def test_a_request_s_limits_are_one_redis_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    limiter = Limiter(redis_url(), key_prefix=f"rosterd-test-{secrets.token_hex(6)}")
+    credential = Policy.parse("credential", "50/second;3000/minute")
+    tenant = Policy.parse("tenant", "100/second;6000/minute")
+    failures = Policy.parse("failed-auth", "5/second;20/minute")
+    sent: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: bytes, check_health: bool = True) -> None:
+        sent.append(command)
+        await send(self, command, check_health)
+
+    async def run() -> None:
+        for _ in range(2):  # the first loads the scripts
+            sent.clear()
+            await limiter.refusal(failures, ("198.51.100.1",))
+            await limiter.charge((credential, ("t1", "a")), (tenant, ("t1",)))
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    asyncio.run(run())
+    assert len(sent) == 2  # the address's check, then four windows counted
