@@ -1,4 +1,4 @@
-"""Counting requests against policies, in the limits library's storage.
+"""Counting requests against policies: in process, or in Redis through the limits library.
 
 Fixed windows, as the library's ``FixedWindowRateLimiter`` counts them: one counter per
 limit and partition, incremented by each request and expiring with its window. The count
@@ -53,9 +53,10 @@ def storage_arguments(uri: str, key_prefix: str) -> tuple[str, dict[str, Any]]:
 
 @lru_cache(maxsize=4096)
 def _stage(policy: Policy, partition: Partition) -> Stage:
-    """The counters of ``policy``'s limits for ``partition``. The partition's first name (the
-    tenant, or the IP) is a Redis Cluster hash tag, so one request's counters share a slot
-    and one script can count them all."""
+    """The counters of ``policy``'s limits for ``partition``, built once per credential,
+    tenant or address while it is in use (the library's ``key_for``). The partition's first
+    name (the tenant, or the IP) is a Redis Cluster hash tag, so one request's counters
+    share a slot and one script can count them all."""
     tagged = (f"{{{partition[0]}}}", *partition[1:])
     return tuple(
         (limit.item.key_for(policy.name, *tagged), limit.quota, limit.window)
