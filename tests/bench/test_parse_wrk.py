@@ -43,6 +43,7 @@ def test_percentiles_are_read_in_milliseconds() -> None:
     load = parse_wrk(FINISHED, seconds=5)
     assert (load.rps, load.p50_ms, load.p99_ms) == (159.8, 22.5, 1200.0)
     assert not load.none_completed
+    assert load.requests == 800
 
 
 def test_a_run_where_nothing_finished_counts_as_the_whole_run() -> None:

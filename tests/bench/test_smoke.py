@@ -2,7 +2,7 @@
 
 It times nothing and asserts no speed: only that every scenario runs against a real
 server, repeatedly (repeats against one store must not collide), and reports a figure with
-its baseline.
+its baseline, and the server's CPU per request with the baseline server's.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ SCENARIOS = {
     "v2 PATCH during a login flood (16 clients)",
     "resident memory after the scenarios",
 }
+# Rows that measure no requests: the import's CPU is per user; memory has none.
+NO_REQUESTS = {"bulk load (rosterd import)", "resident memory after the scenarios"}
 
 
 def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
@@ -77,6 +79,21 @@ def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
             assert figure["baseline"] > 0, figure
         if figure["metric"] == "p99 ms":
             assert 0 < figure["p50_ms"] <= figure["value"], figure
+        if figure["scenario"] == "resident memory after the scenarios":
+            continue
+        # Every other row carries the server's CPU per request (the importer's per user),
+        # each run's, and where a baseline server ran, its CPU and the ratio.
+        assert figure["cpu_ms"] > 0, figure
+        assert figure["cpu_runs"] and all(c > 0 for c in figure["cpu_runs"]), figure
+        if figure["scenario"] not in NO_REQUESTS:
+            assert figure["cpu_per"] == "request", figure
+            assert figure["baseline_cpu_ms"] > 0, figure
+            assert figure["cpu_ratio"] == figure["cpu_ms"] / figure["baseline_cpu_ms"], figure
+    lifecycle = next(f for f in figures if f["scenario"] == "full lifecycle, 16 clients")
+    assert lifecycle["cpu_ms_per_lifecycle"] == pytest.approx(5 * lifecycle["cpu_ms"])
+    table = out.with_suffix(".md").read_text()
+    assert "| server CPU ms |" in table
+    assert "/lifecycle" in table
 
 
 def test_login_timing_reports_every_kind(tmp_path: Path) -> None:

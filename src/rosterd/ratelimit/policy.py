@@ -48,6 +48,15 @@ class Policy:
     def parse(cls, name: str, text: str) -> Policy:
         return cls(name, tuple(parse_many(check_limits(text))))
 
+    def __hash__(self) -> int:
+        # Worked out once: a request looks its policies up in caches (their keys, their
+        # RateLimit-Policy field), and hashing the library's items costs microseconds.
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.name, self.items))
+
     @cached_property
     def limits(self) -> tuple[Limit, ...]:
         """Each of the policy's limits with its name and window, worked out once."""
@@ -77,7 +86,7 @@ class Standing:
     quota: int
     window: int
     remaining: int
-    # Seconds until the window's quota is back; looked up only for the limit reported.
+    # Seconds until the window's quota is back (the RateLimit field reports the tightest's).
     reset: int | None = None
 
 
