@@ -44,8 +44,9 @@ MAX_PASSWORD = 256
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 
 
+@functools.cache
 def column_limit(model: type[Base], name: str) -> int | None:
-    """The length limit of a string column, or None."""
+    """The length limit of a string column, or None (cached: every user field asks)."""
     column_type = model.__table__.columns[name].type
     return column_type.length if isinstance(column_type, String) else None
 
