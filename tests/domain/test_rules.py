@@ -168,7 +168,7 @@ _TRICKY_ADDRESSES = [
     "x@xn--invalid.example",
     "x@bücher.example",
     "x@BÜCHER.example",
-    "x@ｅｘａｍｐｌｅ.com",
+    "x@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",  # full-width letters
     "x@example.com.",
     "x@.example.com",
     "x@example..com",
@@ -203,7 +203,7 @@ _TRICKY_ADDRESSES = [
     "x@" + ".".join(["a" * 60] * 4) + ".example",
     "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".co",
     "a" * 64 + "@" + ".".join(["b" * 61] * 3) + ".co",
-    "jane＠example.com",
+    "jane\uff20example.com",  # the full-width at-sign
     "",
     "@",
     "jane",
@@ -279,7 +279,7 @@ def _phone_corpus() -> list[str]:
         "+12",
         "+123",
         "+999123456",
-        "+1202555010０",
+        "+1202555010\uff10",  # a full-width zero
         "+1 202 555 0100",
         "+1-202-555-0100",
         "+1202555010#",
