@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
+import email_validator
+import phonenumbers
 import pytest
 
 from rosterd.domain import rules
@@ -138,3 +142,167 @@ def test_group_role_and_team_texts_follow_their_columns() -> None:
     rules.texts(Group, {"name": "Sales", "description": "x" * 2000, "parent_id": None})
     assert "NUL" in _refused(rules.texts, Group, {"external_id": "a\x00"}).message
     assert [d.field for d in _refused(rules.texts, Group, {"name": "n" * 256}).details] == ["name"]
+
+
+# Addresses at the edges of what email-validator accepts and how it rewrites them: the
+# importer's fast path for plain addresses must give exactly its answer, or defer to it.
+_TRICKY_ADDRESSES = [
+    "jane@example.com",
+    "Jane.Doe@Example.COM",
+    "jane+tag@example.com",
+    "jane+Tag+more@EXAMPLE.com",
+    "o'brien@example.ie",
+    "a!#$%&'*+-/=?^_`{|}~z@example.com",
+    "first.last.12@sub.domain.example",
+    "x@localhost",
+    "x@LOCALHOST",
+    "x@okta.local",
+    "x@123.456",
+    "x@example.123",
+    "x@a-b.example",
+    "x@-ab.example",
+    "x@ab-.example",
+    "x@ab--cd.example",
+    "x@xn--bcher-kva.example",
+    "x@XN--BCHER-KVA.EXAMPLE",
+    "x@xn--invalid.example",
+    "x@bücher.example",
+    "x@BÜCHER.example",
+    "x@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",  # full-width letters
+    "x@example.com.",
+    "x@.example.com",
+    "x@example..com",
+    "x.@example.com",
+    ".x@example.com",
+    "x..y@example.com",
+    '"quoted"@example.com',
+    '"with space"@example.com',
+    '"a@b"@example.com',
+    "Jane Doe <jane@example.com>",
+    "<jane@example.com>",
+    "jane@[192.0.2.1]",
+    "jane@example.com ",
+    " jane@example.com",
+    "jane@example.com\n",
+    "jane@@example.com",
+    "jane@example@com",
+    "jäne@example.com",
+    "Jane\u0301@example.com",
+    "ñ@example.com",
+    "POSTMASTER@example.com",
+    "Info@Example.com",
+    "Sales.Team@example.com",
+    "abuse+x@example.com",
+    "jane@ex_ample.com",
+    "jane@exa mple.com",
+    "jane@example.c",
+    "a" * 64 + "@example.com",
+    "a" * 65 + "@example.com",
+    "x@" + "a" * 63 + ".example",
+    "x@" + "a" * 64 + ".example",
+    "x@" + ".".join(["a" * 60] * 4) + ".example",
+    "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".co",
+    "a" * 64 + "@" + ".".join(["b" * 61] * 3) + ".co",
+    "jane\uff20example.com",  # the full-width at-sign
+    "",
+    "@",
+    "jane",
+    "jane@",
+    "@example.com",
+]
+
+
+def _validator_answer(address: str) -> str | Exception:
+    try:
+        return email_validator.validate_email(
+            address, check_deliverability=False, globally_deliverable=False
+        ).normalized
+    except email_validator.EmailNotValidError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("address", _TRICKY_ADDRESSES)
+def test_plain_address_fast_path_gives_email_validators_answer(address: str) -> None:
+    expected = _validator_answer(address)
+    fast = rules._plain_email(address)
+    if fast is not None:
+        assert fast == expected
+    if isinstance(expected, Exception):
+        with pytest.raises(Invalid) as refused:
+            rules.email(address)
+        assert refused.value.details[0].message == str(expected)
+    else:
+        assert rules.email(address) == expected
+
+
+def test_the_fast_path_takes_the_plain_addresses_an_import_is_made_of() -> None:
+    # Not vacuous: ordinary addresses, however spelled, do skip email-validator.
+    for address in ("jane.doe+crm@Example.COM", "o'brien@sub.example.ie", "x@okta.local"):
+        assert rules._plain_email(address) == _validator_answer(address)
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        ("+12025550100", "+12025550100"),
+        ("+1 202 555 0100", "+12025550100"),
+        ("0044 20 7183 8750", "+442071838750"),
+        ("tel:+44-20-7183-8750", "+442071838750"),
+        ("555", None),
+        ("+1 555", None),
+    ],
+)
+def test_e164_answers_the_same_when_asked_again(number: str, expected: str | None) -> None:
+    # The second answer comes from the cache.
+    assert rules.e164(number) == expected
+    assert rules.e164(number) == expected
+
+
+def _phone_corpus() -> list[str]:
+    """Numbers written as E.164 for every country code, with every leading digit (national
+    prefixes, leading zeros) and every length around the valid ones, and odd spellings."""
+    rng = random.Random(11)
+    numbers = [
+        "+12025550100",
+        "+112025550100",
+        "+4402071838750",
+        "+442071838750",
+        "+390612345678",
+        "+79161234567",
+        "+789161234567",
+        "+5491112345678",
+        "+5215512345678",
+        "+80012345678",
+        "+8001234567890123456",
+        "+0012025550100",
+        "+1",
+        "+12",
+        "+123",
+        "+999123456",
+        "+1202555010\uff10",  # a full-width zero
+        "+1 202 555 0100",
+        "+1-202-555-0100",
+        "+1202555010#",
+        "+12025550100;ext=5",
+    ]
+    for country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        for first in "0123456789":
+            for length in (1, 3, 6, 8, 9, 10, 11, 12, 15, 17, 18):
+                rest = "".join(rng.choice("0123456789") for _ in range(length - 1))
+                numbers.append(f"+{country_code}{first}{rest}")
+    return numbers
+
+
+def test_plain_e164_fast_path_gives_phonenumbers_answer() -> None:
+    taken = 0
+    for number in _phone_corpus():
+        fast = rules._plain_e164(number)
+        if fast is None:
+            continue
+        taken += 1
+        parsed = phonenumbers.parse(number, None)
+        assert fast == parsed, number
+        expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        assert rules.e164(number) == (expected if phonenumbers.is_possible_number(parsed) else None)
+    # Not vacuous: most plainly written numbers skip parse.
+    assert taken > 5000

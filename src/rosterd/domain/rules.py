@@ -8,6 +8,7 @@ SQLite and PostgreSQL store unchanged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -15,6 +16,15 @@ from typing import Any
 
 import email_validator
 import phonenumbers
+from email_validator.rfc_constants import (
+    ATEXT,
+    CASE_INSENSITIVE_MAILBOX_NAMES,
+    DNS_LABEL_LENGTH_LIMIT,
+    EMAIL_MAX_LENGTH,
+    HOSTNAME_LABEL,
+    LOCAL_PART_MAX_LENGTH,
+)
+from phonenumbers.phonemetadata import PhoneMetadata
 from sqlalchemy import String
 
 from rosterd.models import User, UserStatus
@@ -34,8 +44,9 @@ MAX_PASSWORD = 256
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 
 
+@functools.cache
 def column_limit(model: type[Base], name: str) -> int | None:
-    """The length limit of a string column, or None."""
+    """The length limit of a string column, or None (cached: every user field asks)."""
     column_type = model.__table__.columns[name].type
     return column_type.length if isinstance(column_type, String) else None
 
@@ -74,26 +85,62 @@ def username(value: str, field: str = "username") -> str:
     return text(value, field, column_limit(User, "username"))
 
 
+# A plainly simple address: an ASCII dot-atom local part, "@", ASCII host name labels (the
+# patterns are email-validator's own). For one of these, within the lengths below, with no
+# "--" in the domain (IDNA rules and punycode), a local part that is not a role mailbox
+# email-validator lower-cases and no special-use domain listed, email-validator's normal form
+# is the address with its domain lower-cased (UTS-46 maps ASCII upper case to lower case and
+# nothing else). tests/domain/test_rules.py compares the two over a corpus of tricky inputs.
+_PLAIN_EMAIL = re.compile(
+    rf"(?P<local>[{ATEXT}]+(?:\.[{ATEXT}]+)*)@(?P<domain>{HOSTNAME_LABEL}(?:\.{HOSTNAME_LABEL})*)"
+)
+_ROLE_MAILBOXES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+
+
+def _plain_email(value: str) -> str | None:
+    """The normal form of a plainly simple address, computed without email-validator; None
+    when the address is not plainly simple (email-validator then decides)."""
+    if len(value) > EMAIL_MAX_LENGTH or email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        return None
+    match = _PLAIN_EMAIL.fullmatch(value)
+    if match is None:
+        return None
+    local, domain = match.group("local", "domain")
+    if (
+        len(local) > LOCAL_PART_MAX_LENGTH
+        or local.lower() in _ROLE_MAILBOXES
+        or "--" in domain
+        or any(len(label) > DNS_LABEL_LENGTH_LIMIT for label in domain.split("."))
+    ):
+        return None
+    return f"{local}@{domain.lower()}"
+
+
+def _normalised_email(value: str) -> str:
+    """email-validator's normal form of an address; raises EmailNotValidError."""
+    plain = _plain_email(value)
+    if plain is not None:
+        return plain
+    return email_validator.validate_email(
+        value, check_deliverability=False, globally_deliverable=False
+    ).normalized
+
+
 def email(value: str, field: str = "email") -> str:
     """An address as email-validator normalises it: the domain lower-cased and in Unicode
     (punycode decoded), so one mailbox has one spelling; special-use domains accepted."""
     text(value, field, column_limit(User, "email"))
     try:
-        checked = email_validator.validate_email(
-            value, check_deliverability=False, globally_deliverable=False
-        )
+        return _normalised_email(value)
     except email_validator.EmailNotValidError as exc:
         raise invalid_field(field, str(exc)) from exc
-    return checked.normalized
 
 
 def email_key(value: str) -> str:
     """The key an address is found by: its folded normal form, or the folded text when it is
     not an address at all (a filter may ask for anything; it then matches nothing)."""
     with contextlib.suppress(email_validator.EmailNotValidError):
-        value = email_validator.validate_email(
-            value, check_deliverability=False, globally_deliverable=False
-        ).normalized
+        value = _normalised_email(value)
     return fold(value)
 
 
@@ -108,20 +155,63 @@ def phone(value: str | None, field: str = "phone") -> str | None:
 def e164(value: str | None) -> str | None:
     """The E.164 form of a phone number when it has one (it names its country: ``+``, ``00``
     or ``tel:+``), else None."""
-    if value is None:
-        return None
+    return None if value is None else _e164(value)
+
+
+# A number written as E.164 already: "+", a country code, 2 to 17 digits (phonenumbers'
+# national number lengths), nothing else.
+_PLAIN_E164 = re.compile(r"\+[1-9][0-9]{2,19}")
+
+
+# Cached: a directory's free-text numbers (an office's switchboard) recur across its users.
+@functools.lru_cache(maxsize=4096)
+def _e164(value: str) -> str | None:
     candidate = value.strip()
     if candidate[:4].lower() == "tel:":
         candidate = candidate[4:]
     if candidate.startswith("00"):
         candidate = "+" + candidate[2:]
-    try:
-        number = phonenumbers.parse(candidate, None)
-    except phonenumbers.NumberParseException:
-        return None
+    plain = _plain_e164(candidate)
+    if plain is not None:
+        number = plain
+    else:
+        try:
+            number = phonenumbers.parse(candidate, None)
+        except phonenumbers.NumberParseException:
+            return None
     if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _plain_e164(candidate: str) -> phonenumbers.PhoneNumber | None:
+    """The number ``phonenumbers.parse`` makes of a plainly written E.164 number, without its
+    generic text handling (~15 µs): None when the number is not plain, or its country's
+    national prefix could be stripped, or it has a leading zero, and parse then decides.
+
+    For "+" and digits parse extracts nothing but the country code (the first one to three
+    digits that name one); it then strips a national prefix only where the country's
+    pattern for one matches, and notes leading zeros. Without those, its number is the
+    country code and the rest as an integer. tests/domain/test_rules.py compares the two.
+    """
+    if _PLAIN_E164.fullmatch(candidate) is None:
+        return None
+    digits = candidate[1:]
+    for length in (1, 2, 3):
+        country_code = int(digits[:length])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[length:]
+            break
+    else:
+        return None
+    if not 2 <= len(national) <= 17 or national.startswith("0"):
+        return None
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    prefix = metadata.national_prefix_for_parsing if metadata is not None else None
+    if prefix and re.match(prefix, national):
+        return None
+    return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
 
 
 def strict_e164(value: str, field: str = "phone") -> str:

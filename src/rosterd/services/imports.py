@@ -10,8 +10,10 @@ One record a line, each with a ``type``:
      "last_login_at": "2026-01-31T09:00:00Z", "status": "active"}
 
 Groups, teams and roles are referred to by name; a parent group must come before its
-children. Records are validated like the APIs validate them, then written in batches with
-multi-row INSERTs (one audit event per created object, as everywhere). The caller owns the
+children. Records are validated like the APIs validate them (by the same rules, whose fast
+paths for plain addresses and E.164 numbers give their libraries' answers), then written in
+batches by rosterd.repositories.bulk: COPY on PostgreSQL, one prepared statement run for every
+row on SQLite (one audit event per created object, as everywhere). The caller owns the
 transactions: one per batch, so a bad line stops the import at its batch and says which line.
 """
 
