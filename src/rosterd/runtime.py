@@ -25,6 +25,7 @@ from rosterd.auth.tokens import TokenSigner
 from rosterd.config import Settings
 from rosterd.db.engine import Database, make_database
 from rosterd.db.migrate import is_migrated, upgrade
+from rosterd.db.work import PooledRunner, Runner, SqliteRunner
 from rosterd.key_ring import StoreKeys
 from rosterd.private_files import private_sqlite_store, write_private_file
 from rosterd.repositories import tenants as tenants_repo
@@ -64,6 +65,8 @@ class Runtime:
     signer: TokenSigner
     keys: StoreKeys
     client_gate: ClientGate
+    # Where requests' database work runs (rosterd.db.work).
+    work: Runner
     # Set when this start created the bootstrap admin client: where its credentials are.
     bootstrap_credentials: Path | None = None
 
@@ -71,6 +74,7 @@ class Runtime:
         return f"{self.settings.public_url.rstrip('/')}/tenants/{tenant_slug}"
 
     def close(self) -> None:
+        self.work.close()
         self.db.dispose()
 
     def rotate_signing_key(self, tenant_id: uuid.UUID, actor: Actor) -> signing_keys.Rotation:
@@ -149,10 +153,20 @@ def _check_store_exists(settings: Settings, db: Database) -> None:
         )
 
 
+def _runner(settings: Settings, db: Database) -> Runner:
+    if db.is_sqlite:
+        return SqliteRunner(
+            db.write_engine,
+            slow_read_threads=settings.db_slow_read_threads,
+            max_group=settings.db_group_commit_max,
+        )
+    return PooledRunner(settings.db_threads)
+
+
 def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = True) -> Runtime:
     """The runtime on the settings' store, migrated; ``create=False`` refuses to make one."""
     database_url = settings.resolved_database_url
-    db = make_database(database_url, settings.db_pool_size)
+    db = make_database(database_url, settings.db_pool_size, settings.db_prepare_threshold)
     try:
         if not create:
             _check_store_exists(settings, db)
@@ -178,6 +192,7 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
         signer=TokenSigner(keys, refresh_seconds=settings.signing_key_refresh_seconds),
         keys=keys,
         client_gate=ClientGate(db.reader),
+        work=_runner(settings, db),
     )
     if bootstrap:
         _bootstrap_default_tenant(runtime)
