@@ -19,7 +19,7 @@ from scim2_models import (
 from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, SearchSession, WriteSession
+from rosterd.api.deps import SearchSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
@@ -109,7 +109,7 @@ def get_group(
     group_id: str,
     request: Request,
     actor: ScimActor,
-    session: ReadSession,
+    session: SearchSession,
     response: Annotated[ResponseParameters[Any] | None, Depends(resource_params)],
 ) -> ScimResponse:
     group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))
