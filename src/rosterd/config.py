@@ -140,7 +140,43 @@ class Settings(BaseSettings):
         "users costs more than the page. SCIM `totalResults` is always exact.",
     )
     log_level: str = Field(default="info", description="Log level of the server.")
-    db_pool_size: int = Field(default=10, ge=1, description="Connections kept per engine.")
+    db_pool_size: int = Field(
+        default=24,
+        ge=2,
+        description="Database connections kept open. PostgreSQL: the pool never opens more "
+        "(no overflow: each connection is a server process, and opening and closing them "
+        "under load forked one every few requests); it must exceed db_threads, as token "
+        "checks, the key ring and the scheduler take connections outside the request threads. "
+        "SQLite: the reader connections (plus as many again when all are busy).",
+    )
+    db_threads: int = Field(
+        default=16,
+        ge=1,
+        description="PostgreSQL: threads running the requests' database work, each request in "
+        "its own transaction on one of db_pool_size connections; size it to the concurrency "
+        "the server should serve (rosterd.db.work).",
+    )
+    db_prepare_threshold: int | None = Field(
+        default=2,
+        ge=0,
+        description="PostgreSQL (psycopg): prepare a statement on the server once it has run "
+        "this many times on a connection, so the hot ones are parsed and planned once. Unset "
+        "(empty) to never prepare, as behind a transaction-pooling PgBouncer.",
+    )
+    db_slow_read_threads: int = Field(
+        default=2,
+        ge=1,
+        description="SQLite: threads for slow reads (searches, large pages). Point reads run on "
+        "the event loop (sqlite3 answers them in microseconds) and writes on the one writer "
+        "thread; slow reads run here so they cannot stall the loop.",
+    )
+    db_group_commit_max: int = Field(
+        default=64,
+        ge=1,
+        description="SQLite: most writes the one writer commits together in one transaction, "
+        "each in its own savepoint (group commit). Writes arriving while a group runs form "
+        "the next group, so a lone write waits for nobody.",
+    )
     rate_limit_enabled: bool = Field(
         default=True,
         description="Limit request rates per credential, per tenant, per client IP for failed "

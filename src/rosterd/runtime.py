@@ -25,6 +25,7 @@ from rosterd.auth.tokens import TokenSigner
 from rosterd.config import Settings
 from rosterd.db.engine import Database, make_database
 from rosterd.db.migrate import is_migrated, upgrade
+from rosterd.db.work import PooledRunner, Runner, SqliteRunner
 from rosterd.key_ring import StoreKeys
 from rosterd.models import ScimToken
 from rosterd.private_files import private_sqlite_store, write_private_file
@@ -67,6 +68,8 @@ class Runtime:
     keys: StoreKeys
     client_gate: ClientGate
     scim_gate: SecretGate[ScimToken]
+    # Where requests' database work runs (rosterd.db.work).
+    work: Runner
     # Set when this start created the bootstrap admin client: where its credentials are.
     bootstrap_credentials: Path | None = None
 
@@ -74,6 +77,7 @@ class Runtime:
         return f"{self.settings.public_url.rstrip('/')}/tenants/{tenant_slug}"
 
     def close(self) -> None:
+        self.work.close()
         self.db.dispose()
 
     def rotate_signing_key(self, tenant_id: uuid.UUID, actor: Actor) -> signing_keys.Rotation:
@@ -152,10 +156,20 @@ def _check_store_exists(settings: Settings, db: Database) -> None:
         )
 
 
+def _runner(settings: Settings, db: Database) -> Runner:
+    if db.is_sqlite:
+        return SqliteRunner(
+            db.write_engine,
+            slow_read_threads=settings.db_slow_read_threads,
+            max_group=settings.db_group_commit_max,
+        )
+    return PooledRunner(settings.db_threads)
+
+
 def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = True) -> Runtime:
     """The runtime on the settings' store, migrated; ``create=False`` refuses to make one."""
     database_url = settings.resolved_database_url
-    db = make_database(database_url, settings.db_pool_size)
+    db = make_database(database_url, settings.db_pool_size, settings.db_prepare_threshold)
     try:
         if not create:
             _check_store_exists(settings, db)
@@ -184,6 +198,7 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
         scim_gate=SecretGate(
             scim_tokens.KIND, db.reader, db.writer, hmac_key, settings.scim_token_cache_seconds
         ),
+        work=_runner(settings, db),
     )
     if bootstrap:
         _bootstrap_default_tenant(runtime)

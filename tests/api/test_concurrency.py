@@ -291,6 +291,53 @@ def test_concurrent_v2_creates_of_one_email_make_one_user(live_server: LiveServe
     assert everyone.json()["totalCount"] == 1, "a conflicting create left a user behind"
 
 
+def test_concurrent_creates_each_get_their_own_answer(live_server: LiveServer) -> None:
+    """Creates arriving together (on SQLite committed together by the one writer, each in a
+    savepoint): a refused one (bad value, taken email) gets its own 400 or 409 and takes
+    none of its neighbours with it, and each created user is readable as soon as its 201
+    is out."""
+    tenant = live_server.tenant()
+    tag = secrets.token_hex(4)
+    tenant.headers()  # the token, issued before the burst
+
+    def email_of(i: int) -> str:
+        if i % 8 == 0:
+            return f"not-an-email-{i}"
+        if i % 8 in (1, 2, 3):
+            return f"dup{i % 2}-{tag}@example.com"
+        return f"own{i}-{tag}@example.com"
+
+    read_back: dict[int, int] = {}
+
+    async def create(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        r = await client.post(
+            f"{V2}/users",
+            json={"email": email_of(i), "firstName": "Burst", "lastName": f"N{i}"},
+            headers=tenant.headers(),
+        )
+        if r.status_code == 201:
+            got = await client.get(f"{V2}/users/{r.json()['id']}", headers=tenant.headers())
+            read_back[i] = got.status_code
+        return r
+
+    outcomes = burst(live_server, 32, create)
+
+    assert_statuses(outcomes, {201, 400, 409})
+    summary = report(outcomes)
+    by_status = {o.index: o.status for o in outcomes}
+    assert all(by_status[i] == 400 for i in range(0, 32, 8)), summary
+    assert all(by_status[i] == 201 for i in range(32) if i % 8 >= 4), summary
+    for parity in (0, 1):
+        same = [i for i in range(32) if i % 8 in (1, 2, 3) and i % 2 == parity]
+        assert sorted(by_status[i] for i in same) == [201] + [409] * (len(same) - 1), summary
+    assert read_back == {i: 200 for i, status in by_status.items() if status == 201}
+    everyone = tenant.http.get(f"{V2}/users", params={"limit": 100}, headers=tenant.headers())
+    assert everyone.status_code == 200, everyone.text
+    assert sorted(u["email"] for u in everyone.json()["items"]) == sorted(
+        o.json()["email"] for o in outcomes if o.status == 201
+    )
+
+
 def test_concurrent_scim_creates_of_one_username_make_one_user(live_server: LiveServer) -> None:
     tenant = live_server.tenant()
     username = f"same-{secrets.token_hex(4)}@example.com"

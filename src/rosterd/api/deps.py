@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from rosterd.db.work import KIND, RUNNER, Kind
 from rosterd.runtime import Runtime
 
 
@@ -18,19 +19,23 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 def _unit_of_work(
-    pick: Callable[[Runtime], sessionmaker[Session]],
+    pick: Callable[[Runtime], sessionmaker[Session]], kind: Kind
 ) -> Callable[[Request], AsyncIterator[Session]]:
-    """A dependency giving the request its Session from ``pick``'s factory.
+    """A dependency giving the request its Session from ``pick``'s factory, marked with the
+    kind of work it is for and the runtime's runner of that work (``rosterd.db.work``).
 
     The request is the unit of work: commit when the endpoint returns, else roll back.
-    Opening a Session does no I/O (it connects on its first statement, in the endpoint's
-    thread), so this runs on the event loop. Sync endpoints commit in their own thread
-    (``rosterd.api.routing``); only what is still open here (async endpoints, sessions used
-    by dependencies alone, failures) takes a worker thread to finish.
+    Opening a Session does no I/O (it connects on its first statement, where the runner
+    runs the endpoint), so this runs on the event loop. Sync endpoints are run and committed
+    by the runner (``rosterd.api.routing``); only what is still open here (async endpoints,
+    sessions used by dependencies alone, failures) takes a worker thread to finish.
     """
 
     async def session_of(request: Request) -> AsyncIterator[Session]:
-        session = pick(request.app.state.runtime)()
+        runtime: Runtime = request.app.state.runtime
+        session = pick(runtime)()
+        session.info[KIND] = kind
+        session.info[RUNNER] = runtime.work
         try:
             yield session
         except BaseException:
@@ -46,12 +51,25 @@ def _unit_of_work(
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-# Each route declares which it needs. A read session never takes SQLite's single writer
-# (searches by POST included); a write session starts with BEGIN IMMEDIATE there.
+# Each route declares which it needs, and so where its work runs (rosterd.db.work). A read
+# session never takes SQLite's single writer (searches by POST included): ReadSession is
+# for reads of a few rows by index (run on the event loop on SQLite), SearchSession for
+# searches and pages of many rows (on a bounded executor, so they cannot stall the loop).
+# A WriteSession's work goes to SQLite's one writer, committed with its neighbours.
 # scope="function": the commit happens before the response is sent, so a failed commit is
 # reported to the client instead of being lost after a 2xx went out.
-ReadSession = Annotated[Session, Depends(_unit_of_work(lambda rt: rt.db.reader), scope="function")]
-WriteSession = Annotated[Session, Depends(_unit_of_work(lambda rt: rt.db.writer), scope="function")]
+ReadSession = Annotated[
+    Session,
+    Depends(_unit_of_work(lambda rt: rt.db.reader, Kind.POINT_READ), scope="function"),
+]
+SearchSession = Annotated[
+    Session,
+    Depends(_unit_of_work(lambda rt: rt.db.reader, Kind.SLOW_READ), scope="function"),
+]
+WriteSession = Annotated[
+    Session,
+    Depends(_unit_of_work(lambda rt: rt.db.writer, Kind.WRITE), scope="function"),
+]
 
 
 def request_id(request: Request) -> str | None:

@@ -1,15 +1,19 @@
-"""The router every surface uses: a sync endpoint and its commit take one worker thread.
+"""The router every surface uses: a sync endpoint runs, and commits, where its work belongs.
 
-FastAPI runs a sync endpoint in a worker thread and a dependency's exit back on the event
-loop, so committing in the session dependency would cost a second thread hand-off, and on
-SQLite the write lock would stay held while the commit waits its turn on a busy loop. It
-also validates a sync endpoint's return value in a third hand-off (``serialize_response``
-with ``is_coroutine=False``), about a quarter of a millisecond each here.
+FastAPI runs a sync endpoint in a worker thread of Starlette's pool and a dependency's exit
+back on the event loop, so committing in the session dependency would cost a second
+hand-off, and on SQLite the write lock would stay held while the commit waits its turn on a
+busy loop. It also validates a sync endpoint's return value in a third hand-off
+(``serialize_response`` with ``is_coroutine=False``).
 
-So each sync endpoint is wrapped in a coroutine that runs the endpoint and then commits the
-request's Session in one worker thread; FastAPI, seeing a coroutine, validates and serializes
-the result on the event loop (cheap: the endpoints return wire models already built). The
-session dependency then only closes the Session (see ``rosterd.api.deps``).
+So each sync endpoint is wrapped in a coroutine that gives the endpoint, and the commit of
+the Sessions it was given, to the runtime's runner (``rosterd.db.work``), which runs them
+where the kind of the sessions says: on SQLite a point read on the event loop, a slow read
+on a bounded executor, a write in the group-committing writer; on PostgreSQL in an
+executor sized to the pool. FastAPI, seeing a coroutine, serializes the result on the
+event loop (cheap: the endpoints return wire models already built). The session
+dependency then only closes the Sessions (see ``rosterd.api.deps``). An endpoint given no
+Session runs in Starlette's thread pool as before.
 """
 
 from __future__ import annotations
@@ -24,31 +28,21 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-
-def _call_and_commit(endpoint: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    sessions = [value for value in kwargs.values() if isinstance(value, Session)]
-    try:
-        result = endpoint(**kwargs)
-        for session in sessions:
-            session.commit()
-    except BaseException:
-        # Roll back here, in this thread, so the connection (on SQLite, the only writer) is
-        # free at once: handing the rollback to another worker thread made a failed request
-        # hold the writer until a thread was free, while every thread waited for the writer.
-        for session in sessions:
-            session.rollback()
-            session.close()
-        raise
-    return result
+from rosterd.db.work import RUNNER, Runner, kind_of
 
 
-def commits_in_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """``endpoint`` as a coroutine that runs it in a worker thread and, once it returns
-    without error, commits the Session it was given in that same thread."""
+def commits_where_its_work_runs(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint`` as a coroutine that has the runner of its Sessions run it and, once it
+    returns without error, commit them."""
 
     @functools.wraps(endpoint)
     async def run(**kwargs: Any) -> Any:
-        return await run_in_threadpool(_call_and_commit, endpoint, kwargs)
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
+        call = functools.partial(endpoint, **kwargs)
+        if not sessions:
+            return await run_in_threadpool(call)
+        runner: Runner = sessions[0].info[RUNNER]
+        return await runner.run(kind_of(sessions), sessions, call)
 
     return run
 
@@ -56,10 +50,10 @@ def commits_in_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 class UnitOfWorkRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
-            endpoint = commits_in_thread(endpoint)
+            endpoint = commits_where_its_work_runs(endpoint)
         super().__init__(path, endpoint, **kwargs)
 
 
 def api_router(**kwargs: Any) -> APIRouter:
-    """An APIRouter whose routes commit the request's unit of work in the endpoint's thread."""
+    """An APIRouter whose routes run and commit the request's unit of work where it belongs."""
     return APIRouter(route_class=UnitOfWorkRoute, **kwargs)

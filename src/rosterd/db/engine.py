@@ -20,8 +20,17 @@ class Database:
     plain deferred ``BEGIN``. SQLite admits one writer at a time, so the writer pool holds a
     single connection: writers in this process queue on the pool (woken as soon as it is
     free) rather than on SQLite's busy handler, which polls with sleeps of up to 100 ms and
-    turned 16 concurrent writers into a few requests a second. The busy timeout still
-    arbitrates between processes. On PostgreSQL both factories share one engine.
+    turned 16 concurrent writers into a few requests a second; the server's requests go
+    through one writer thread holding it (``rosterd.db.work.GroupCommitWriter``). The busy
+    timeout still arbitrates between processes.
+
+    On PostgreSQL both factories share one engine, whose pool keeps ``pool_size``
+    connections and never opens more (an overflow connection is closed when given back, so
+    under load the pool forked a PostgreSQL backend every few requests). It does not ping a
+    connection before handing it out (a round trip per request); a dead one fails its first
+    statement, SQLAlchemy then invalidates it and the pool's older connections, and the
+    request's runner retries the request once on a fresh connection. psycopg prepares a
+    statement on the server once it has run ``prepare_threshold`` times on a connection.
     """
 
     url: str
@@ -69,13 +78,18 @@ def _sqlite_engine(url: str, begin: str, pool_size: int, max_overflow: int) -> E
     return engine
 
 
-def make_database(url: str, pool_size: int = 10) -> Database:
+def make_database(url: str, pool_size: int = 10, prepare_threshold: int | None = 2) -> Database:
     if make_url(url).get_backend_name() == "sqlite":
         reader = _sqlite_engine(url, "BEGIN", pool_size, pool_size)
         writer = _sqlite_engine(url, "BEGIN IMMEDIATE", 1, 0)
     else:
+        prepared = make_url(url).get_driver_name() == "psycopg"
         reader = writer = create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=30,
+            connect_args={"prepare_threshold": prepare_threshold} if prepared else {},
         )
     return Database(
         url=url,

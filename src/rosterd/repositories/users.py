@@ -331,6 +331,23 @@ def _listing(u: Users) -> tuple[Any, ...]:
     )
 
 
+# Built once, and run as Core on the session's connection: no ORM compilation, identity
+# map or instances for what a GET by id only serialises (the ORM load was the largest part
+# of that request after the thread hop).
+_LISTING_BY_ID = (
+    select(*_listing(User))
+    .outerjoin(Role, Role.id == User.role_id)
+    .outerjoin(Team, Team.id == User.team_id)
+    .where(User.tenant_id == bindparam("tenant_id"), User.id == bindparam("user_id"))
+)
+
+
+def get_listing(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> ListingRow | None:
+    """The user's listing columns (as ``search_listing`` gives them), for reading only."""
+    params = {"tenant_id": tenant_id, "user_id": user_id}
+    return session.connection().execute(_LISTING_BY_ID, params).first()
+
+
 def search_listing(
     session: Session, tenant_id: uuid.UUID, q: UserQuery
 ) -> tuple[Sequence[ListingRow], Total]:

@@ -53,6 +53,14 @@ def get_user(session: Session, actor: Actor, user_id: uuid.UUID) -> User:
     return user
 
 
+def get_user_listing(session: Session, actor: Actor, user_id: uuid.UUID) -> ListingRow:
+    """``get_user`` as a row of the columns a listing shows, for reading only."""
+    row = users_repo.get_listing(session, actor.tenant_id, user_id)
+    if row is None:
+        raise _not_found(user_id)
+    return row
+
+
 def lock_user(
     session: Session, actor: Actor, user_id: uuid.UUID, expected_version: int | None = None
 ) -> User:

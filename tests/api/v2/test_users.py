@@ -192,6 +192,24 @@ def test_create_with_role_team_and_groups(http: TestClient, tenant: TenantHandle
     assert (fetched["roleId"], fetched["teamId"]) == (admin["id"], team["id"])
 
 
+def test_get_by_id_answers_as_create_and_list_do(http: TestClient, tenant: TenantHandle) -> None:
+    # The GET by id is built from a row and sent without the UserOut model; it must send the
+    # same fields (and leave out the same empty ones) as the answers that use the model.
+    admin = tenant.role_named("Admin")
+    team = tenant.team()
+    full = tenant.user(roleId=admin["id"], teamId=team["id"], title="CTO", department="R&D")
+    bare = tenant.user()
+    for created in (full, bare):
+        r = http.get(f"{V2}/users/{created['id']}", headers=tenant.headers())
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/json"
+        listed = http.get(
+            f"{V2}/users", params={"email": created["email"]}, headers=tenant.headers()
+        ).json()["items"]
+        assert r.json() == created == listed[0]
+    assert "roleId" not in bare and "title" not in bare
+
+
 def test_create_with_duplicate_group_ids_joins_once(http: TestClient, tenant: TenantHandle) -> None:
     g = tenant.group()
     user = tenant.user(groupIds=[g["id"], g["id"]])

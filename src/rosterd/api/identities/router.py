@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
+from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSession
 from rosterd.api.errors import malformed_body
 from rosterd.api.identities.auth import IdentitiesActor
 from rosterd.api.routing import api_router
@@ -190,7 +190,7 @@ def list_identities(
     request: Request,
     raw: RawParams,
     actor: IdentitiesActor,
-    session: ReadSession,
+    session: SearchSession,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
     params = _validate(ListParams, raw)

@@ -19,7 +19,7 @@ from scim2_models import (
 from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, WriteSession
+from rosterd.api.deps import SearchSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
@@ -84,7 +84,7 @@ def _list(session: Session, actor: Actor, params: ListParams, base: str) -> Scim
 def list_groups(
     request: Request,
     actor: ScimActor,
-    session: ReadSession,
+    session: SearchSession,
     params: Annotated[ListParams, Depends(list_params)],
 ) -> ScimResponse:
     return _list(session, actor, params, base_url(request))
@@ -92,7 +92,7 @@ def list_groups(
 
 @router.post("/.search", operation_id="scimSearchGroups", summary="Search groups (POST)")
 def search_groups(
-    request: Request, payload: Payload, actor: ScimActor, session: ReadSession
+    request: Request, payload: Payload, actor: ScimActor, session: SearchSession
 ) -> ScimResponse:
     params = search_params(payload)
     return _list(session, actor, params, base_url(request))
@@ -103,7 +103,7 @@ def get_group(
     group_id: str,
     request: Request,
     actor: ScimActor,
-    session: ReadSession,
+    session: SearchSession,
     response: Annotated[ResponseParameters[Any] | None, Depends(resource_params)],
 ) -> ScimResponse:
     group = groups_service.get_group(session, actor, resource_id(group_id, "Group"))

@@ -14,7 +14,7 @@ from scim2_models import (
 )
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, WriteSession
+from rosterd.api.deps import ReadSession, SearchSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
 from rosterd.api.scim.auth import ScimActor
@@ -71,7 +71,7 @@ def _list(session: Session, actor: Actor, params: ListParams, base: str) -> Scim
 def list_users(
     request: Request,
     actor: ScimActor,
-    session: ReadSession,
+    session: SearchSession,
     params: Annotated[ListParams, Depends(list_params)],
 ) -> ScimResponse:
     return _list(session, actor, params, base_url(request))
@@ -79,7 +79,7 @@ def list_users(
 
 @router.post("/.search", operation_id="scimSearchUsers", summary="Search users (POST)")
 def search_users(
-    request: Request, payload: Payload, actor: ScimActor, session: ReadSession
+    request: Request, payload: Payload, actor: ScimActor, session: SearchSession
 ) -> ScimResponse:
     params = search_params(payload)
     return _list(session, actor, params, base_url(request))

@@ -9,7 +9,7 @@ from fastapi import Body, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
+from rosterd.api.deps import RuntimeDep, SearchSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
@@ -77,7 +77,7 @@ def _with_users(expand: str | None) -> bool:
 )
 def list_groups(
     actor: ApiV1Actor,
-    session: ReadSession,
+    session: SearchSession,
     runtime: RuntimeDep,
     name: Annotated[Text | None, Query(max_length=255)] = None,
     expand: Annotated[str | None, Query(max_length=100)] = None,
@@ -106,7 +106,7 @@ def list_groups(
 def get_group(
     group_id: str,
     actor: ApiV1Actor,
-    session: ReadSession,
+    session: SearchSession,
     expand: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
     group = groups_service.get_group(session, actor, _parse_id(group_id))

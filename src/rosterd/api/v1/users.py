@@ -10,7 +10,7 @@ from fastapi import Body, Query, status
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
+from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v1 import streaming
 from rosterd.api.v1.auth import ApiV1Actor
@@ -74,7 +74,7 @@ def _parse_id(user_id: str) -> uuid.UUID:
 )
 def list_users(
     actor: ApiV1Actor,
-    session: ReadSession,
+    session: SearchSession,
     runtime: RuntimeDep,
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=UNBOUNDED)] = None,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Response, status
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, WriteSession
+from rosterd.api.deps import ReadSession, SearchSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite
 from rosterd.api.v2.paging import WindowDep, errors
@@ -47,7 +47,7 @@ def _out(session: Session, actor: Actor, group_id: uuid.UUID) -> GroupOut:
 )
 def list_groups(
     actor: GroupRead,
-    session: ReadSession,
+    session: SearchSession,
     window: WindowDep,
     query: Annotated[
         Text | None, Query(max_length=255, description="Search by name (partial).")
@@ -149,7 +149,7 @@ def delete_group(groupId: uuid.UUID, actor: GroupWrite, session: WriteSession) -
 def list_members(
     groupId: uuid.UUID,  # noqa: N803
     actor: GroupRead,
-    session: ReadSession,
+    session: SearchSession,
     window: WindowDep,
 ) -> dict[str, Any]:
     users, total = groups_service.list_members(

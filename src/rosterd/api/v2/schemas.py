@@ -79,6 +79,33 @@ class UserOut(WireModel):
         """From a row of ``users_repo.search_listing`` (the User attributes a page shows)."""
         return cls._build(row, role_name=row.role_name, team_name=row.team_name)
 
+    @staticmethod
+    def wire_of_listing(row: Any) -> dict[str, Any]:
+        """What ``of_listing(row)`` sends (fields without a value left out), as a dict ready
+        for orjson: a GET by id sends it as is, instead of building a model only to dump it
+        again. tests/api/v2 pins that the two agree."""
+        out = {
+            "id": str(row.id),
+            "email": row.email,
+            "firstName": row.first_name,
+            "lastName": row.last_name,
+            "displayName": row.display_name or full_name(row.first_name, row.last_name),
+            "title": row.title,
+            "department": row.department,
+            "roleId": str(row.role_id) if row.role_id else None,
+            "roleName": row.role_name,
+            "teamId": str(row.team_id) if row.team_id else None,
+            "teamName": row.team_name,
+            "status": row.status.value,
+            "lastLoginAt": iso_timestamp(row.last_login_at),
+            "createdAt": iso_timestamp(row.created_at) or "",
+            "modifiedAt": iso_timestamp(row.modified_at) or "",
+            "username": row.username,
+            "isActive": row.status == UserStatus.active,
+            "locale": row.locale,
+        }
+        return {key: value for key, value in out.items() if value is not None}
+
     @classmethod
     def _build(cls, user: Any, *, role_name: str | None, team_name: str | None) -> UserOut:
         # model_construct: every value comes from the store, already of its wire type, and

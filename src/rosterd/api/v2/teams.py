@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Response, status
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, WriteSession
+from rosterd.api.deps import ReadSession, SearchSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import TeamRead, TeamWrite
 from rosterd.api.v2.paging import WindowDep, errors
@@ -43,7 +43,7 @@ def _out(session: Session, actor: Actor, team_id: uuid.UUID) -> TeamOut:
 )
 def list_teams(
     actor: TeamRead,
-    session: ReadSession,
+    session: SearchSession,
     window: WindowDep,
     query: Annotated[
         Text | None, Query(max_length=255, description="Search by name (partial).")
@@ -135,7 +135,7 @@ def delete_team(teamId: uuid.UUID, actor: TeamWrite, session: WriteSession) -> R
 def list_members(
     teamId: uuid.UUID,  # noqa: N803
     actor: TeamRead,
-    session: ReadSession,
+    session: SearchSession,
     window: WindowDep,
 ) -> dict[str, Any]:
     users, total = teams_service.list_members(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import Query, Response, status
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession
+from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite
 from rosterd.api.v2.paging import WindowDep, errors
@@ -56,7 +57,7 @@ def _status_from(explicit: str | None, is_active: bool | None, *, field: str) ->
 )
 def list_users(
     actor: UserRead,
-    session: ReadSession,
+    session: SearchSession,
     runtime: RuntimeDep,
     window: WindowDep,
     query: Annotated[
@@ -145,8 +146,11 @@ def create_user(body: UserCreate, actor: UserWrite, session: WriteSession) -> Us
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 404),
 )
-def get_user(userId: uuid.UUID, actor: UserRead, session: ReadSession) -> UserOut:  # noqa: N803
-    return UserOut.of(users_service.get_user(session, actor, userId))
+def get_user(userId: uuid.UUID, actor: UserRead, session: ReadSession) -> Response:  # noqa: N803
+    # The row goes to the wire as a dict through orjson: response_model above still publishes
+    # the schema, and returning a Response skips validating what the store just gave.
+    row = users_service.get_user_listing(session, actor, userId)
+    return Response(orjson.dumps(UserOut.wire_of_listing(row)), media_type="application/json")
 
 
 @router.patch(
