@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -39,3 +40,15 @@ def allocate_user_numbers(session: Session, tenant_id: uuid.UUID, n: int = 1) ->
         .returning(Tenant.last_user_number)
     ).scalar_one()
     return int(last) - n + 1
+
+
+def allocate_user_number(session: Session, tenant_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
+    """Reserve one user number (as ``allocate_user_numbers``) and return it with the
+    tenant's settings, which a create reads too: one statement instead of a SELECT more."""
+    last, settings = session.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(last_user_number=Tenant.last_user_number + 1)
+        .returning(Tenant.last_user_number, Tenant.settings)
+    ).one()
+    return int(last), dict(settings)

@@ -94,21 +94,6 @@ def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -
     )
 
 
-def find_by_username_key(session: Session, tenant_id: uuid.UUID, key: str) -> User | None:
-    return session.scalar(select(User).where(User.tenant_id == tenant_id, User.username_key == key))
-
-
-def find_by_email_key(
-    session: Session, tenant_id: uuid.UUID, key: str, *, unique_only: bool = False
-) -> User | None:
-    """A user with that address (the first, where a tenant lets users share one); with
-    ``unique_only``, only among the addresses held unique."""
-    stmt = select(User).where(User.tenant_id == tenant_id, email_is(key, unique_only=unique_only))
-    if unique_only:
-        return session.scalar(stmt)
-    return session.scalar(stmt.order_by(User.created_at, User.id).limit(1))
-
-
 def email_is(key: str, *, unique_only: bool) -> ColumnElement[bool]:
     """Users with the address ``key``; ``unique_only``: among those held unique, which the
     database finds through uq_users_tenant_email_key (its condition spelled as the index's,
