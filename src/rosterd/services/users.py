@@ -220,15 +220,11 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
     if columns.get("email_key") is not None:
         columns["email_unique"] = not tenants_service.emails_shared_in(settings)
     with _unique(columns, identities):
-        user = users_repo.add(
-            session, User(**columns, **refs, tenant_id=actor.tenant_id, number=number)
-        )
+        user = users_repo.add(session, {**columns, "tenant_id": actor.tenant_id, "number": number})
         if identities:
             identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
-    if "role" not in refs:
-        set_committed_value(user, "role", None)
-    if "team" not in refs:
-        set_committed_value(user, "team", None)
+    for name in ("role", "team"):
+        set_committed_value(user, name, refs.get(name))
     if groups:
         groups_repo.lock(session, actor.tenant_id, [g.id for g in groups])
         for group in groups:
