@@ -23,8 +23,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session, aliased, joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from rosterd.models import GroupMembership, Role, Team, User, UserStatus
+from rosterd.models.base import utcnow
 from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import count, page_total
 from rosterd.repositories.user_search import FULL_NAME, ID_HEX
@@ -329,6 +332,32 @@ def add(session: Session, values: Mapping[str, Any]) -> User:
     make_transient_to_detached(user)
     session.add(user)
     return user
+
+
+# The SET clause is the columns a call passes; the row is named by id and the version read.
+_UPDATE_USER = update(_USERS).where(
+    _USERS.c.id == bindparam("row_id"), _USERS.c.version == bindparam("row_version")
+)
+
+
+def update_row(session: Session, user: User, changes: Mapping[str, Any]) -> None:
+    """Write ``changes`` (attribute → value) to ``user``'s row, with a new version and
+    modification time, as one UPDATE, and to the entity as its loaded state: the unit of
+    work's flush of the same UPDATE cost about half of a one-field change. Like the flush, it
+    raises StaleDataError if the row is not at the entity's version."""
+    values = {**changes, "modified_at": utcnow(), "version": user.version + 1}
+    result = session.execute(
+        _UPDATE_USER,
+        {
+            **{_COLUMNS[key].key: value for key, value in values.items()},
+            "row_id": user.id,
+            "row_version": user.version,
+        },
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleDataError(f"user {user.id} is no longer at version {user.version}")
+    for key, value in values.items():
+        set_committed_value(user, key, value)
 
 
 def remove(session: Session, user: User) -> None:

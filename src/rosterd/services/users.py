@@ -283,26 +283,26 @@ def apply_patch(session: Session, actor: Actor, user: User, patch: UserPatch) ->
         columns["expires_at"] = None
     identities = columns.pop("external_identities", None)
     password_hash = columns.pop("password_hash", None)
-    before = audit.snapshot(user)
-    for name, value in columns.items():
-        if getattr(user, name) != value:
-            setattr(user, name, value)
-    for name, value in refs.items():
-        setattr(user, name, value)
-    after = audit.snapshot(user)
+    changed = {name: value for name, value in columns.items() if getattr(user, name) != value}
     if password_hash is not None:
-        user.password_hash = password_hash
-        after["credentials_changed"] = True
+        changed["password_hash"] = password_hash
+    before = audit.snapshot(user)
     with _unique(columns, identities):
+        if changed:
+            users_repo.update_row(session, user, changed)
+        for name, value in refs.items():
+            set_committed_value(user, name, value)
+        after = audit.snapshot(user)
+        if password_hash is not None:
+            after["credentials_changed"] = True
         if identities is not None:
             before_identities = identities_repo.for_users(session, actor.tenant_id, [user.id])
             if identities != before_identities[user.id]:
                 identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
                 before["external_identities"] = before_identities[user.id]
                 after["external_identities"] = identities
-        if after == before:
-            return user
-        session.flush()
+    if after == before:
+        return user
     action = "user.status_changed" if before["status"] != after["status"] else "user.updated"
     audit.record(session, actor, action, "user", user.id, before=before, after=after)
     return user
