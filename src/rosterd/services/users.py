@@ -145,7 +145,7 @@ def _unique(columns: Mapping[str, Any], identities: Sequence[str] | None) -> Ite
         if field is None:
             raise
         name, what = field
-        raise _taken(name, what, columns[name]) from exc
+        raise _taken(name, what, columns.get(name)) from exc
 
 
 def _identity_taken(identities: Sequence[str]) -> Conflict:
