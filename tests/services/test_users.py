@@ -372,3 +372,15 @@ def test_a_filter_without_addresses_reads_no_tenant_setting(session: Session, ac
             limit=10,
         )
     assert any("FROM tenants" in s for s in seen), seen
+
+
+def test_an_address_that_is_also_the_username_conflicts_as_the_address(
+    session: Session, actor: Actor
+) -> None:
+    """Both unique indexes refuse a second user whose username defaults to a held address;
+    whichever the database checks first, the conflict names the address."""
+    users_service.create_user(session, actor, NewUser(email="both@example.com"))
+    with refused(session) as caught:
+        users_service.create_user(session, actor, NewUser(email="Both@example.com"))
+    assert _fields(caught.value) == ["email"]
+    assert caught.value.message == "a user with email 'Both@example.com' already exists"

@@ -144,8 +144,21 @@ def _unique(columns: Mapping[str, Any], identities: Sequence[str] | None) -> Ite
         field = _UNIQUE_FIELDS.get(index_columns[-1]) if table == "users" else None
         if field is None:
             raise
+        if field[0] == "username" and _username_is_email(columns):
+            field = _UNIQUE_FIELDS["email_key"]
         name, what = field
         raise _taken(name, what, columns.get(name)) from exc
+
+
+def _username_is_email(columns: Mapping[str, Any]) -> bool:
+    """Whether the username written is the user's own (unique) address: its collision is then
+    the address's, whichever of the two indexes the database happened to check first."""
+    email = columns.get("email")
+    return (
+        email is not None
+        and columns.get("email_unique", True)
+        and columns.get("username_key") == rules.fold(email)
+    )
 
 
 def _identity_taken(identities: Sequence[str]) -> Conflict:
