@@ -15,13 +15,13 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     inspect,
     or_,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -98,6 +98,26 @@ def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -
             _with_refs(select(User)).where(User.tenant_id == tenant_id, User.id.in_(ids))
         ).unique()
     )
+
+
+def held_key(session: Session, tenant_id: uuid.UUID, values: Mapping[str, Any]) -> str | None:
+    """The first of ``values``' unique keys (email, username, identity key) that a user of
+    the tenant holds, or None."""
+    wanted = [
+        ("email_key", email_is(values["email_key"], unique_only=True))
+        if values.get("email_key") is not None and values.get("email_unique", True)
+        else None,
+        ("username_key", User.username_key == values["username_key"])
+        if values.get("username_key") is not None
+        else None,
+        ("identity_key", User.identity_key == values["identity_key"])
+        if values.get("identity_key") is not None
+        else None,
+    ]
+    for key, condition in filter(None, wanted):
+        if session.scalar(select(User.id).where(User.tenant_id == tenant_id, condition).limit(1)):
+            return key
+    return None
 
 
 def email_is(key: str, *, unique_only: bool) -> ColumnElement[bool]:
@@ -309,17 +329,23 @@ def _order(sort_by: SortKey, descending: bool, u: Users = User) -> list[Any]:
 
 
 _USERS = cast(Table, User.__table__)
-_INSERT_USER = insert(_USERS)
+# A row another user's unique key refuses is skipped rather than failing the transaction:
+# the caller learns that nothing was inserted and can ask which key (``held_key``).
+_INSERT_USER = {
+    "postgresql": postgresql.insert(_USERS).on_conflict_do_nothing().returning(_USERS.c.id),
+    "sqlite": sqlite.insert(_USERS).on_conflict_do_nothing().returning(_USERS.c.id),
+}
 # Attribute name → its column, and the columns' Python-side defaults (id, timestamps,
 # version, status), generated here rather than by the INSERT so that the row is known whole.
 _COLUMNS = {attr.key: attr.columns[0] for attr in inspect(User).column_attrs}
 _DEFAULTS = {key: column.default for key, column in _COLUMNS.items() if column.default is not None}
 
 
-def add(session: Session, values: Mapping[str, Any]) -> User:
+def add(session: Session, values: Mapping[str, Any]) -> User | None:
     """Insert one user row and return it as a loaded entity of the session, without the unit
     of work (a third of a create's CPU) or reading the row back: every column's value is
-    known here, given or defaulted in Python. Role and team are left for the caller."""
+    known here, given or defaulted in Python. Role and team are left for the caller. None
+    when a unique key of the row is another user's (nothing is written)."""
     unknown = values.keys() - _COLUMNS.keys()
     if unknown:
         raise TypeError(f"not columns of users: {sorted(unknown)}")
@@ -327,7 +353,12 @@ def add(session: Session, values: Mapping[str, Any]) -> User:
     for key, default in _DEFAULTS.items():
         if values.get(key) is None:
             row[key] = default.arg(None) if default.is_callable else default.arg
-    session.execute(_INSERT_USER, {_COLUMNS[key].key: value for key, value in row.items()})
+    inserted = session.execute(
+        _INSERT_USER[session.get_bind().dialect.name],
+        {_COLUMNS[key].key: value for key, value in row.items()},
+    ).scalar()
+    if inserted is None:
+        return None
     user = User(**row)
     make_transient_to_detached(user)
     session.add(user)

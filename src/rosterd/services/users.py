@@ -144,21 +144,17 @@ def _unique(columns: Mapping[str, Any], identities: Sequence[str] | None) -> Ite
         field = _UNIQUE_FIELDS.get(index_columns[-1]) if table == "users" else None
         if field is None:
             raise
-        if field[0] == "username" and _username_is_email(columns):
-            field = _UNIQUE_FIELDS["email_key"]
         name, what = field
         raise _taken(name, what, columns.get(name)) from exc
 
 
-def _username_is_email(columns: Mapping[str, Any]) -> bool:
-    """Whether the username written is the user's own (unique) address: its collision is then
-    the address's, whichever of the two indexes the database happened to check first."""
-    email = columns.get("email")
-    return (
-        email is not None
-        and columns.get("email_unique", True)
-        and columns.get("username_key") == rules.fold(email)
-    )
+def _held(session: Session, actor: Actor, columns: Mapping[str, Any]) -> Conflict:
+    """The conflict of a create the unique indexes skipped: which key is held is asked only
+    now, in the order the checks always had (email before username), as an address that is
+    also the username is refused by both indexes."""
+    key = users_repo.held_key(session, actor.tenant_id, columns)
+    name, what = _UNIQUE_FIELDS[key] if key else ("username", "username")
+    return _taken(name, what, columns.get(name))
 
 
 def _identity_taken(identities: Sequence[str]) -> Conflict:
@@ -234,6 +230,8 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
         columns["email_unique"] = not tenants_service.emails_shared_in(settings)
     with _unique(columns, identities):
         user = users_repo.add(session, {**columns, "tenant_id": actor.tenant_id, "number": number})
+        if user is None:
+            raise _held(session, actor, columns)
         if identities:
             identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
     for name in ("role", "team"):
