@@ -38,6 +38,15 @@ def statements(session: Session) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def refused(session: Session) -> Iterator[pytest.ExceptionInfo[Conflict]]:
+    """A write expected to be refused as a Conflict, in a savepoint: a unique index refuses
+    it, which ends the transaction unless a savepoint is rolled back instead (as SCIM Bulk
+    does between its operations)."""
+    with pytest.raises(Conflict) as caught, session.begin_nested():
+        yield caught
+
+
 def _fields(err: Exception) -> list[str]:
     return [d.field for d in getattr(err, "details", [])]
 
@@ -53,10 +62,10 @@ def test_a_patch_changes_what_it_sets_and_nothing_else(session: Session, actor: 
 
 def test_a_case_or_unicode_form_pair_is_one_user(session: Session, actor: Actor) -> None:
     users_service.create_user(session, actor, NewUser(email="ÄNNA@x.com", username="Zoë"))
-    with pytest.raises(Conflict) as caught:
+    with refused(session) as caught:
         users_service.create_user(session, actor, NewUser(email="änna@X.com"))
     assert _fields(caught.value) == ["email"]
-    with pytest.raises(Conflict) as caught:
+    with refused(session) as caught:
         users_service.create_user(session, actor, NewUser(username="ZOE\u0308", email="z@x.com"))
     assert _fields(caught.value) == ["username"]
 
@@ -71,7 +80,7 @@ def test_addresses_may_be_shared_where_the_tenant_allows_it(session: Session, ac
     tenant = tenants_repo.get(session, actor.tenant_id)
     assert tenant is not None
     first = users_service.create_user(session, actor, NewUser(email="desk@corp.local"))
-    with pytest.raises(Conflict):
+    with refused(session):
         users_service.create_user(session, actor, NewUser(email="desk@corp.local", username="b"))
 
     tenants_service.set_shared_emails(session, tenant, True)
@@ -85,7 +94,7 @@ def test_addresses_may_be_shared_where_the_tenant_allows_it(session: Session, ac
 
     users_service.update_user(session, actor, second.id, UserPatch(email="b@corp.local"))
     tenants_service.set_shared_emails(session, tenant, False)
-    with pytest.raises(Conflict):
+    with refused(session):
         users_service.create_user(session, actor, NewUser(email="b@corp.local", username="c"))
 
 
@@ -158,14 +167,98 @@ def test_a_one_attribute_patch_is_a_handful_of_statements(session: Session, acto
     with statements(session) as seen:
         users_service.update_user(session, actor, user.id, UserPatch(title="Engineer"))
         session.flush()
-    # Lock and read the user, write it, write the audit row.
-    assert len(seen) <= 3, seen
+    # Lock and read the user, write it, write the audit row: nothing is read back.
+    assert [s.split()[0] for s in seen] == ["SELECT", "UPDATE", "INSERT"], seen
     audited = session.scalar(
         select(func.count()).where(
             AuditEvent.resource_id == str(user.id), AuditEvent.action == "user.updated"
         )
     )
     assert audited == 1
+
+
+def test_a_create_reads_nothing_before_its_insert_nor_after_it(
+    session: Session, actor: Actor
+) -> None:
+    """The unique indexes answer for uniqueness, the number and the tenant's address rule
+    come back from one UPDATE, and the user is not read back: no SELECT at all."""
+    with statements(session) as seen:
+        users_service.create_user(
+            session, actor, NewUser(email="lean@example.com", first_name="Lean")
+        )
+        session.flush()
+    assert not [s for s in seen if s.lstrip().upper().startswith("SELECT")], seen
+    assert [s.split()[0] for s in seen] == ["UPDATE", "INSERT", "INSERT"], seen
+
+
+_HELD = NewUser(
+    email="held@example.com",
+    username="held",
+    identity_key="key-held",
+    external_identities=("idp|held",),
+)
+# A field held by _HELD, a create that reuses it, and the message that names it.
+_TAKEN = [
+    ("email", NewUser(email="HELD@example.com"), "a user with email 'HELD@example.com'"),
+    ("username", NewUser(email="x@example.com", username="Held"), "a user with username 'Held'"),
+    (
+        "identity_key",
+        NewUser(email="x@example.com", identity_key="key-held"),
+        "a user with identity key 'key-held'",
+    ),
+    (
+        "external_identities",
+        NewUser(email="x@example.com", external_identities=("idp|held",)),
+        "external identity 'idp|held' already belongs",
+    ),
+]
+
+
+def _written(session: Session, actor: Actor) -> tuple[int, int, int]:
+    tenant = tenants_repo.get(session, actor.tenant_id)
+    assert tenant is not None
+    session.refresh(tenant)
+    return (
+        session.scalar(select(func.count()).where(User.tenant_id == actor.tenant_id)) or 0,
+        session.scalar(select(func.count()).where(AuditEvent.tenant_id == actor.tenant_id)) or 0,
+        tenant.last_user_number,
+    )
+
+
+@pytest.mark.parametrize(("field", "command", "message"), _TAKEN, ids=[t[0] for t in _TAKEN])
+def test_a_create_of_a_held_value_is_a_conflict_naming_it_and_writes_nothing(
+    session: Session, actor: Actor, field: str, command: NewUser, message: str
+) -> None:
+    users_service.create_user(session, actor, _HELD)
+    before = _written(session, actor)
+    with refused(session) as caught:
+        users_service.create_user(session, actor, command)
+    assert _fields(caught.value) == [field]
+    assert caught.value.message.startswith(message), caught.value.message
+    assert _written(session, actor) == before
+
+
+@pytest.mark.parametrize(("field", "command", "message"), _TAKEN, ids=[t[0] for t in _TAKEN])
+def test_a_change_to_a_held_value_is_a_conflict_naming_it_and_writes_nothing(
+    session: Session, actor: Actor, field: str, command: NewUser, message: str
+) -> None:
+    users_service.create_user(session, actor, _HELD)
+    other = users_service.create_user(session, actor, NewUser(email="other@example.com"))
+    before = _written(session, actor)
+    patch = UserPatch(
+        **{
+            name: getattr(command, name)
+            for name in ("email", "username", "identity_key", "external_identities")
+            if name == field
+        }
+    )
+    with refused(session) as caught:
+        users_service.update_user(session, actor, other.id, patch)
+    assert _fields(caught.value) == [field]
+    assert caught.value.message.startswith(message), caught.value.message
+    assert _written(session, actor) == before
+    session.refresh(other)
+    assert other.email == "other@example.com"
 
 
 def test_an_unchanged_patch_writes_nothing(session: Session, actor: Actor) -> None:
@@ -202,8 +295,8 @@ def test_a_change_to_a_secondary_address_is_audited(session: Session, actor: Act
 
 
 def test_an_address_is_found_through_the_unique_index(runtime: Runtime, backend: str) -> None:
-    """Every way of looking a user up by address (the uniqueness check of a write, v2's
-    ``email=``, SCIM's ``emails`` filters) reads uq_users_tenant_email_key, never a walk of
+    """Every way of looking a user up by address (v2's ``email=``, SCIM's ``emails``
+    filters) reads uq_users_tenant_email_key, never a walk of
     the tenant in creation order, which SQLite's planner prefers for ``ORDER BY created_at``
     when nothing else says the address is unique."""
     if backend != "sqlite":
@@ -225,10 +318,6 @@ def test_an_address_is_found_through_the_unique_index(runtime: Runtime, backend:
     for engine in engines:
         event.listen(engine, "before_cursor_execute", grab)
     try:
-        with runtime.db.writer() as session:
-            with pytest.raises(Conflict):
-                users_service.create_user(session, actor, NewUser(email="U7@x.com"))
-            session.rollback()
         with runtime.db.reader() as session:
             users_service.list_users(session, actor, UserQuery(email="u7@X.com"))
             for tree in (
@@ -247,7 +336,7 @@ def test_an_address_is_found_through_the_unique_index(runtime: Runtime, backend:
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", grab)
-    assert len(seen) == 4, seen
+    assert len(seen) == 3, seen
     with runtime.db.reader() as session:
         for sql, params in seen:
             rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
@@ -283,3 +372,15 @@ def test_a_filter_without_addresses_reads_no_tenant_setting(session: Session, ac
             limit=10,
         )
     assert any("FROM tenants" in s for s in seen), seen
+
+
+def test_an_address_that_is_also_the_username_conflicts_as_the_address(
+    session: Session, actor: Actor
+) -> None:
+    """Both unique indexes refuse a second user whose username defaults to a held address;
+    whichever the database checks first, the conflict names the address."""
+    users_service.create_user(session, actor, NewUser(email="both@example.com"))
+    with refused(session) as caught:
+        users_service.create_user(session, actor, NewUser(email="Both@example.com"))
+    assert _fields(caught.value) == ["email"]
+    assert caught.value.message == "a user with email 'Both@example.com' already exists"

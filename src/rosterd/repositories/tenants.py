@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from rosterd.models import Tenant
@@ -39,3 +40,21 @@ def allocate_user_numbers(session: Session, tenant_id: uuid.UUID, n: int = 1) ->
         .returning(Tenant.last_user_number)
     ).scalar_one()
     return int(last) - n + 1
+
+
+_TENANTS = cast(Table, Tenant.__table__)
+# Built once and on the table (no ORM session synchronisation: nothing reads a tenant's
+# last_user_number from an entity), which took most of the statement's CPU.
+_NEXT_USER_NUMBER = (
+    update(_TENANTS)
+    .where(_TENANTS.c.id == bindparam("tenant_id"))
+    .values(last_user_number=_TENANTS.c.last_user_number + 1)
+    .returning(_TENANTS.c.last_user_number, _TENANTS.c.settings)
+)
+
+
+def allocate_user_number(session: Session, tenant_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
+    """Reserve one user number (as ``allocate_user_numbers``) and return it with the
+    tenant's settings, which a create reads too: one statement instead of a SELECT more."""
+    last, settings = session.execute(_NEXT_USER_NUMBER, {"tenant_id": tenant_id}).one()
+    return int(last), dict(settings)

@@ -1,28 +1,34 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    Table,
     and_,
     bindparam,
     delete,
     func,
+    inspect,
     or_,
     select,
     true,
     update,
 )
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased, joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.util import ClauseAdapter
 
 from rosterd.models import GroupMembership, Role, Team, User, UserStatus
+from rosterd.models.base import utcnow
 from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import contains_ci, count, page_total
 from rosterd.repositories.user_search import FULL_NAME, ID_HEX
@@ -113,19 +119,24 @@ def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -
     )
 
 
-def find_by_username_key(session: Session, tenant_id: uuid.UUID, key: str) -> User | None:
-    return session.scalar(select(User).where(User.tenant_id == tenant_id, User.username_key == key))
-
-
-def find_by_email_key(
-    session: Session, tenant_id: uuid.UUID, key: str, *, unique_only: bool = False
-) -> User | None:
-    """A user with that address (the first, where a tenant lets users share one); with
-    ``unique_only``, only among the addresses held unique."""
-    stmt = select(User).where(User.tenant_id == tenant_id, email_is(key, unique_only=unique_only))
-    if unique_only:
-        return session.scalar(stmt)
-    return session.scalar(stmt.order_by(User.created_at, User.id).limit(1))
+def held_key(session: Session, tenant_id: uuid.UUID, values: Mapping[str, Any]) -> str | None:
+    """The first of ``values``' unique keys (email, username, identity key) that a user of
+    the tenant holds, or None."""
+    wanted = [
+        ("email_key", email_is(values["email_key"], unique_only=True))
+        if values.get("email_key") is not None and values.get("email_unique", True)
+        else None,
+        ("username_key", User.username_key == values["username_key"])
+        if values.get("username_key") is not None
+        else None,
+        ("identity_key", User.identity_key == values["identity_key"])
+        if values.get("identity_key") is not None
+        else None,
+    ]
+    for key, condition in filter(None, wanted):
+        if session.scalar(select(User.id).where(User.tenant_id == tenant_id, condition).limit(1)):
+            return key
+    return None
 
 
 def email_is(key: str, *, unique_only: bool) -> ColumnElement[bool]:
@@ -408,10 +419,67 @@ def _order(sort_by: SortKey, descending: bool, u: Users = User) -> list[Any]:
     return order
 
 
-def add(session: Session, user: User) -> User:
+_USERS = cast(Table, User.__table__)
+# A row another user's unique key refuses is skipped rather than failing the transaction:
+# the caller learns that nothing was inserted and can ask which key (``held_key``).
+_INSERT_USER = {
+    "postgresql": postgresql.insert(_USERS).on_conflict_do_nothing().returning(_USERS.c.id),
+    "sqlite": sqlite.insert(_USERS).on_conflict_do_nothing().returning(_USERS.c.id),
+}
+# Attribute name → its column, and the columns' Python-side defaults (id, timestamps,
+# version, status), generated here rather than by the INSERT so that the row is known whole.
+_COLUMNS = {attr.key: attr.columns[0] for attr in inspect(User).column_attrs}
+_DEFAULTS = {key: column.default for key, column in _COLUMNS.items() if column.default is not None}
+
+
+def add(session: Session, values: Mapping[str, Any]) -> User | None:
+    """Insert one user row and return it as a loaded entity of the session, without the unit
+    of work (a third of a create's CPU) or reading the row back: every column's value is
+    known here, given or defaulted in Python. Role and team are left for the caller. None
+    when a unique key of the row is another user's (nothing is written)."""
+    unknown = values.keys() - _COLUMNS.keys()
+    if unknown:
+        raise TypeError(f"not columns of users: {sorted(unknown)}")
+    row = {key: values.get(key) for key in _COLUMNS}
+    for key, default in _DEFAULTS.items():
+        if values.get(key) is None:
+            row[key] = default.arg(None) if default.is_callable else default.arg
+    inserted = session.execute(
+        _INSERT_USER[session.get_bind().dialect.name],
+        {_COLUMNS[key].key: value for key, value in row.items()},
+    ).scalar()
+    if inserted is None:
+        return None
+    user = User(**row)
+    make_transient_to_detached(user)
     session.add(user)
-    session.flush()
     return user
+
+
+# The SET clause is the columns a call passes; the row is named by id and the version read.
+_UPDATE_USER = update(_USERS).where(
+    _USERS.c.id == bindparam("row_id"), _USERS.c.version == bindparam("row_version")
+)
+
+
+def update_row(session: Session, user: User, changes: Mapping[str, Any]) -> None:
+    """Write ``changes`` (attribute → value) to ``user``'s row, with a new version and
+    modification time, as one UPDATE, and to the entity as its loaded state: the unit of
+    work's flush of the same UPDATE cost about half of a one-field change. Like the flush, it
+    raises StaleDataError if the row is not at the entity's version."""
+    values = {**changes, "modified_at": utcnow(), "version": user.version + 1}
+    result = session.execute(
+        _UPDATE_USER,
+        {
+            **{_COLUMNS[key].key: value for key, value in values.items()},
+            "row_id": user.id,
+            "row_version": user.version,
+        },
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleDataError(f"user {user.id} is no longer at version {user.version}")
+    for key, value in values.items():
+        set_committed_value(user, key, value)
 
 
 def remove(session: Session, user: User) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from rosterd.models import AuditEvent, Group, Role, Team, User
+from rosterd.models import Group, Role, Team, User
 from rosterd.repositories import audit as audit_repo
 from rosterd.services.context import Actor
 
@@ -74,15 +74,15 @@ def record(
 ) -> None:
     audit_repo.add(
         session,
-        AuditEvent(
-            tenant_id=actor.tenant_id,
-            actor=actor.actor,
-            surface=actor.surface,
-            action=action,
-            resource_type=resource_type,
-            resource_id=str(resource_id),
-            before=before,
-            after=after,
-            request_id=actor.request_id,
-        ),
+        {
+            "tenant_id": actor.tenant_id,
+            "actor": actor.actor,
+            "surface": actor.surface,
+            "action": action,
+            "resource_type": resource_type,
+            "resource_id": str(resource_id),
+            "before": before,
+            "after": after,
+            "request_id": actor.request_id,
+        },
     )

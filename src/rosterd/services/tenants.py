@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -88,7 +90,12 @@ def shared_emails(session: Session, tenant_id: uuid.UUID) -> bool:
     """Whether users of this tenant may share an email address (their IdP has such users);
     by default an address belongs to one user, and a second is a 409."""
     tenant = tenants_repo.get(session, tenant_id)
-    return tenant is not None and bool(tenant.settings.get(SHARED_EMAILS_SETTING))
+    return tenant is not None and emails_shared_in(tenant.settings)
+
+
+def emails_shared_in(settings: Mapping[str, Any]) -> bool:
+    """``shared_emails`` of a tenant whose settings were read already."""
+    return bool(settings.get(SHARED_EMAILS_SETTING))
 
 
 def set_shared_emails(session: Session, tenant: Tenant, value: bool) -> None:

@@ -7,13 +7,15 @@ rosterd.domain.rules to each field it carries, and locks the row it changes befo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from scim2_models.path import AttrPath, FilterNode
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,6 +30,7 @@ from rosterd.repositories import scim_filter
 from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
+from rosterd.repositories.constraints import violated_unique
 from rosterd.repositories.users import ListingRow, Total, UserQuery
 from rosterd.services import audit, lifecycle
 from rosterd.services import tenants as tenants_service
@@ -110,47 +113,64 @@ def _taken(field_name: str, what: str, value: object) -> Conflict:
     )
 
 
-def _check_unique(
-    session: Session,
-    actor: Actor,
-    columns: Mapping[str, Any],
-    user: User | None,
-    *,
-    strict_phone: bool,
+def _check_phone(
+    session: Session, actor: Actor, columns: Mapping[str, Any], user: User | None
 ) -> None:
-    """Uniqueness of the values that change (a value a user already has is its own)."""
+    """A phone number held unique (the user identities API): the one uniqueness no index
+    enforces, as other APIs let users share a number."""
+    phone = columns.get("phone_e164")
+    if phone is None or (user is not None and user.phone_e164 == phone):
+        return
+    other = users_repo.find_by_phone_e164(session, actor.tenant_id, phone)
+    if other is not None and (user is None or other.id != user.id):
+        raise _taken("phone", "phone number", columns["phone"])
 
-    def changes(name: str) -> bool:
-        return columns.get(name) is not None and (
-            user is None or getattr(user, name) != columns[name]
-        )
 
-    tenant = actor.tenant_id
-    if (
-        changes("email_key")
-        and columns.get("email_unique", True)
-        and users_repo.find_by_email_key(session, tenant, columns["email_key"], unique_only=True)
-    ):
-        raise _taken("email", "email", columns["email"])
-    if changes("username_key") and users_repo.find_by_username_key(
-        session, tenant, columns["username_key"]
-    ):
-        raise _taken("username", "username", columns["username"])
-    if changes("identity_key") and users_repo.find_by_identity_key(
-        session, tenant, columns["identity_key"]
-    ):
-        raise _taken("identity_key", "identity key", columns["identity_key"])
-    if strict_phone and changes("phone_e164"):
-        other = users_repo.find_by_phone_e164(session, tenant, columns["phone_e164"])
-        if other is not None and (user is None or other.id != user.id):
-            raise _taken("phone", "phone number", columns["phone"])
-    for identity in columns.get("external_identities") or ():
-        owner = identities_repo.owner_of(session, tenant, identity)
-        if owner is not None and (user is None or owner != user.id):
-            raise Conflict(
-                f"external identity {identity!r} already belongs to another user",
-                [FieldError("external_identities", "taken")],
-            )
+# A unique index's last column → the field it holds unique, and how a conflict names it.
+_UNIQUE_FIELDS = {
+    "username_key": ("username", "username"),
+    "email_key": ("email", "email"),
+    "identity_key": ("identity_key", "identity key"),
+}
+
+
+@contextmanager
+def _unique(columns: Mapping[str, Any], identities: Sequence[str] | None) -> Iterator[None]:
+    """Writes of ``columns`` and ``identities`` whose uniqueness the indexes check: a value
+    another user holds is refused by its index (no query first, which a concurrent writer
+    could outrun anyway) and becomes the Conflict naming the field. The transaction is then
+    to be rolled back (a caller that goes on opens a savepoint first, as SCIM Bulk does)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        violated = violated_unique(exc)
+        if violated is None:
+            raise
+        table, index_columns = violated
+        if table == "external_identities":
+            raise _identity_taken(identities or ()) from exc
+        field = _UNIQUE_FIELDS.get(index_columns[-1]) if table == "users" else None
+        if field is None:
+            raise
+        name, what = field
+        raise _taken(name, what, columns.get(name)) from exc
+
+
+def _held(session: Session, actor: Actor, columns: Mapping[str, Any]) -> Conflict:
+    """The conflict of a create the unique indexes skipped: which key is held is asked only
+    now, in the order the checks always had (email before username), as an address that is
+    also the username is refused by both indexes."""
+    key = users_repo.held_key(session, actor.tenant_id, columns)
+    name, what = _UNIQUE_FIELDS[key] if key else ("username", "username")
+    return _taken(name, what, columns.get(name))
+
+
+def _identity_taken(identities: Sequence[str]) -> Conflict:
+    held = identities[0] if len(identities) == 1 else list(identities)
+    return Conflict(
+        f"external identity {held!r} already belongs to another user",
+        [FieldError("external_identities", "taken")],
+    )
 
 
 def _refs(
@@ -206,28 +226,24 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
         del sent["username"]
     columns = user_fields.columns(sent, None, strict_phone=data.phone_must_be_e164)
     user_fields.login_name(columns)
-    columns.update(_email_unique(session, actor, columns))
-    _check_unique(session, actor, columns, None, strict_phone=data.phone_must_be_e164)
+    if data.phone_must_be_e164:
+        _check_phone(session, actor, columns, None)
     refs = _refs(session, actor, columns, None)
     columns["expires_at"], expired = lifecycle.effective_expiry(data.expires_at, utcnow())
     columns["status"] = UserStatus.inactive if expired else data.status
     groups = _resolve_groups(session, actor, data.group_ids)
     identities = columns.pop("external_identities", [])
-    user = users_repo.add(
-        session,
-        User(
-            **columns,
-            **refs,
-            tenant_id=actor.tenant_id,
-            number=tenants_repo.allocate_user_numbers(session, actor.tenant_id),
-        ),
-    )
-    if "role" not in refs:
-        set_committed_value(user, "role", None)
-    if "team" not in refs:
-        set_committed_value(user, "team", None)
-    if identities:
-        identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
+    number, settings = tenants_repo.allocate_user_number(session, actor.tenant_id)
+    if columns.get("email_key") is not None:
+        columns["email_unique"] = not tenants_service.emails_shared_in(settings)
+    with _unique(columns, identities):
+        user = users_repo.add(session, {**columns, "tenant_id": actor.tenant_id, "number": number})
+        if user is None:
+            raise _held(session, actor, columns)
+        if identities:
+            identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
+    for name in ("role", "team"):
+        set_committed_value(user, name, refs.get(name))
     if groups:
         groups_repo.lock(session, actor.tenant_id, [g.id for g in groups])
         for group in groups:
@@ -274,7 +290,8 @@ def apply_patch(session: Session, actor: Actor, user: User, patch: UserPatch) ->
         columns["status"] = rules.status_change(user.status, columns["status"])
     if columns.get("email_key") is not None and columns["email_key"] != user.email_key:
         columns.update(_email_unique(session, actor, columns))
-    _check_unique(session, actor, columns, user, strict_phone=patch.phone_must_be_e164)
+    if patch.phone_must_be_e164:
+        _check_phone(session, actor, columns, user)
     refs = _refs(session, actor, columns, user)
     if "expires_at" in columns:
         columns["expires_at"], expired = lifecycle.effective_expiry(columns["expires_at"], utcnow())
@@ -285,25 +302,26 @@ def apply_patch(session: Session, actor: Actor, user: User, patch: UserPatch) ->
         columns["expires_at"] = None
     identities = columns.pop("external_identities", None)
     password_hash = columns.pop("password_hash", None)
-    before = audit.snapshot(user)
-    for name, value in columns.items():
-        if getattr(user, name) != value:
-            setattr(user, name, value)
-    for name, value in refs.items():
-        setattr(user, name, value)
-    after = audit.snapshot(user)
+    changed = {name: value for name, value in columns.items() if getattr(user, name) != value}
     if password_hash is not None:
-        user.password_hash = password_hash
-        after["credentials_changed"] = True
-    if identities is not None:
-        before_identities = identities_repo.for_users(session, actor.tenant_id, [user.id])[user.id]
-        if identities != before_identities:
-            identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
-            before["external_identities"] = before_identities
-            after["external_identities"] = identities
+        changed["password_hash"] = password_hash
+    before = audit.snapshot(user)
+    with _unique(columns, identities):
+        if changed:
+            users_repo.update_row(session, user, changed)
+        for name, value in refs.items():
+            set_committed_value(user, name, value)
+        after = audit.snapshot(user)
+        if password_hash is not None:
+            after["credentials_changed"] = True
+        if identities is not None:
+            before_identities = identities_repo.for_users(session, actor.tenant_id, [user.id])
+            if identities != before_identities[user.id]:
+                identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
+                before["external_identities"] = before_identities[user.id]
+                after["external_identities"] = identities
     if after == before:
         return user
-    session.flush()
     action = "user.status_changed" if before["status"] != after["status"] else "user.updated"
     audit.record(session, actor, action, "user", user.id, before=before, after=after)
     return user
