@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,7 +42,12 @@ class ScimResponse(JSONResponse):
     media_type = SCIM_MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            # orjson refuses integers beyond 64 bits; a list response echoes the client's
+            # startIndex, which may be any integer. The standard library writes them.
+            return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _scim_type(exc: DomainError, status: int) -> str | None:
