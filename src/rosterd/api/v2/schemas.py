@@ -74,16 +74,12 @@ class UserOut(WireModel):
             team_name=user.team.name if user.team else None,
         )
 
-    @classmethod
-    def of_listing(cls, row: Any) -> UserOut:
-        """From a row of ``users_repo.search_listing`` (the User attributes a page shows)."""
-        return cls._build(row, role_name=row.role_name, team_name=row.team_name)
-
     @staticmethod
     def wire_of_listing(row: Any) -> dict[str, Any]:
-        """What ``of_listing(row)`` sends (fields without a value left out), as a dict ready
-        for orjson: a GET by id sends it as is, instead of building a model only to dump it
-        again. tests/api/v2 pins that the two agree."""
+        """A row of ``users_repo.search_listing`` (the User attributes a page shows) as
+        UserOut sends it, fields without a value left out, as a dict ready for orjson: GET by
+        id and the list page send it as is, instead of building a model only to dump it
+        again. tests/api/v2 pins that it agrees with ``of``."""
         out = {
             "id": str(row.id),
             "email": row.email,
