@@ -35,6 +35,13 @@ def test_a_window_counts_until_it_ends_then_starts_again(clock: Clock) -> None:
     assert windows.charge([stage]) == [(1, 60)]
 
 
+def test_a_new_window_resets_in_exactly_its_length_whatever_the_clock(clock: Clock) -> None:
+    windows = InProcessCounters()
+    for tick in range(1, 2000):
+        clock.now = 1000 + tick / 1000  # for many, (now + 60) - now is a hair over 60
+        assert windows.charge([[(f"k{tick}", 5, 60)]]) == [(1, 60)]
+
+
 def test_the_stage_after_a_refusing_one_is_not_counted(clock: Clock) -> None:
     windows = InProcessCounters()
     credential, tenant = [("c", 1, 60)], [("t", 10, 60)]

@@ -145,8 +145,9 @@ class InProcessCounters:
 
 
 def _reset(ends: float, now: float) -> int:
-    """Whole seconds until a window ends, rounded up."""
-    return max(0, math.ceil(ends - now))
+    """Whole seconds until a window ends, rounded up. Rounded to the microsecond first:
+    ``(now + 60) - now`` is 60.000000000000004 for some ``now``, which rounds up to 61."""
+    return max(0, math.ceil(round(ends - now, 6)))
 
 
 class RedisCounters:
