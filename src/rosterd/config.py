@@ -156,6 +156,13 @@ class Settings(BaseSettings):
         "its own transaction on one of db_pool_size connections; size it to the concurrency "
         "the server should serve (rosterd.db.work).",
     )
+    db_point_read_connections: int = Field(
+        default=8,
+        ge=1,
+        description="PostgreSQL: asynchronous connections (per server process, beside "
+        "db_pool_size) for point reads such as a GET by id, which await the database on the "
+        "event loop instead of taking one of the db_threads (rosterd.db.point_reads).",
+    )
     db_prepare_threshold: int | None = Field(
         default=2,
         ge=0,

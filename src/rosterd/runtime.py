@@ -25,6 +25,7 @@ from rosterd.auth.tokens import TokenSigner
 from rosterd.config import Settings
 from rosterd.db.engine import Database, make_database
 from rosterd.db.migrate import is_migrated, upgrade
+from rosterd.db.point_reads import PsycopgPointReads
 from rosterd.db.work import PooledRunner, Runner, SqliteRunner
 from rosterd.key_ring import StoreKeys
 from rosterd.models import ScimToken
@@ -159,11 +160,19 @@ def _check_store_exists(settings: Settings, db: Database) -> None:
 def _runner(settings: Settings, db: Database) -> Runner:
     if db.is_sqlite:
         return SqliteRunner(
+            db.engine,
             db.write_engine,
             slow_read_threads=settings.db_slow_read_threads,
             max_group=settings.db_group_commit_max,
         )
-    return PooledRunner(settings.db_threads)
+    return PooledRunner(
+        settings.db_threads,
+        PsycopgPointReads(
+            db.engine,
+            size=settings.db_point_read_connections,
+            prepare_threshold=settings.db_prepare_threshold,
+        ),
+    )
 
 
 def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = True) -> Runtime:

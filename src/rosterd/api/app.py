@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -24,6 +25,7 @@ from rosterd.api.admin import signing_keys as admin_signing_keys
 from rosterd.api.adminusers import errors as adminusers_errors
 from rosterd.api.adminusers import router as adminusers
 from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict
+from rosterd.api.fast_paths import FastPaths
 from rosterd.api.identities import errors as identities_errors
 from rosterd.api.identities import router as identities
 from rosterd.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -54,8 +56,20 @@ rosterd serves one user directory through several APIs.
 """
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
+    """The app on ``runtime``. ``fast_paths=False`` serves every request through FastAPI's
+    routes (rosterd.api.fast_paths), which the tests compare the fast paths with."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            # What the runtime holds on this event loop (PostgreSQL's point-read pool).
+            await runtime.work.aclose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="rosterd",
         version=__version__,
         description=DESCRIPTION,
@@ -108,7 +122,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         err = TooLarge(f"request body larger than {limit} bytes")
         return errors.renderer(request.url.path)(request, err, 413)
 
-    # Innermost first: the body limit renders with the request id already set.
+    # Innermost first: the fast paths answer inside every other middleware, as FastAPI's
+    # routes do; the body limit renders with the request id already set.
+    if fast_paths:
+        app.add_middleware(FastPaths, paths=v2.FAST_PATHS, errors=errors)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

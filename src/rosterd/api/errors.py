@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -81,6 +80,9 @@ class SurfaceErrors:
         self._surfaces: list[_Surface] = []
         self._default = default
         self._translators: dict[type[Exception], Translator] = {}
+        self._handlers: dict[type[Exception], Callable[[Request, Exception], Response]] | None = (
+            None
+        )
 
     def translate(self, exc_type: type[Exception], translator: Translator) -> None:
         """Render a library's exception (e.g. scim2-models' SCIMException) as a domain error."""
@@ -102,19 +104,22 @@ class SurfaceErrors:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
-    def install(self, app: FastAPI) -> None:
-        async def on_domain(request: Request, exc: Exception) -> Response:
+    def handlers(self) -> dict[type[Exception], Callable[[Request, Exception], Response]]:
+        """The response to each kind of exception, by type: what the app's exception
+        handlers answer, and ``response_for`` too."""
+
+        def on_domain(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, DomainError)
             return self.respond(request, exc)
 
-        async def on_validation(request: Request, exc: Exception) -> Response:
+        def on_validation(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, RequestValidationError)
             details = validation_details(exc)
             message = "; ".join(f"{d.field}: {d.message}" for d in details)
             err = Invalid(message=f"invalid request: {message}", details=details)
             return self.renderer(request.url.path)(request, err, 400)
 
-        async def on_http(request: Request, exc: Exception) -> Response:
+        def on_http(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, StarletteHTTPException)
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
             err = DomainError(message=str(exc.detail), code=code)
@@ -126,7 +131,7 @@ class SurfaceErrors:
                 response.headers[key] = value
             return response
 
-        async def on_bug(request: Request, exc: Exception) -> Response:
+        def on_bug(request: Request, exc: Exception) -> Response:
             log.error(
                 "unhandled error on %s %s (request %s)",
                 request.method,
@@ -140,22 +145,52 @@ class SurfaceErrors:
             )
             return self.renderer(request.url.path)(request, err, 500)
 
-        def make_translated(translator: Translator) -> Callable[..., Any]:
-            async def on_translated(request: Request, exc: Exception) -> Response:
+        def make_translated(translator: Translator) -> Callable[[Request, Exception], Response]:
+            def on_translated(request: Request, exc: Exception) -> Response:
                 translated = translator(exc)
                 if translated is None:
-                    return await on_bug(request, exc)
+                    return on_bug(request, exc)
                 err, status = translated
                 return self.renderer(request.url.path)(request, err, status)
 
             return on_translated
 
-        for exc_type, translator in self._translators.items():
-            app.add_exception_handler(exc_type, make_translated(translator))
-        app.add_exception_handler(DomainError, on_domain)
-        app.add_exception_handler(RequestValidationError, on_validation)
-        app.add_exception_handler(StarletteHTTPException, on_http)
-        app.add_exception_handler(Exception, on_bug)
+        handlers: dict[type[Exception], Callable[[Request, Exception], Response]] = {
+            exc_type: make_translated(translator)
+            for exc_type, translator in self._translators.items()
+        }
+        handlers[DomainError] = on_domain
+        handlers[RequestValidationError] = on_validation
+        handlers[StarletteHTTPException] = on_http
+        handlers[Exception] = on_bug
+        return handlers
+
+    def response_for(self, request: Request, exc: Exception) -> Response:
+        """The response to ``exc``, as the app's exception handlers give it (the nearest
+        handled class in its MRO): for code that answers requests outside FastAPI's routing
+        (rosterd.api.fast_paths)."""
+        handlers = self._handlers
+        if handlers is None:
+            handlers = self._handlers = self.handlers()
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                return handler(request, exc)
+        raise exc
+
+    def install(self, app: FastAPI) -> None:
+        for exc_type, handler in self.handlers().items():
+            app.add_exception_handler(exc_type, _as_coroutine(handler))
+
+
+def _as_coroutine(
+    handler: Callable[[Request, Exception], Response],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    # Starlette runs a plain function handler in a worker thread; these only render.
+    async def handle(request: Request, exc: Exception) -> Response:
+        return handler(request, exc)
+
+    return handle
 
 
 def malformed_body(cause: BaseException) -> Invalid:

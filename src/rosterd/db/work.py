@@ -32,6 +32,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from rosterd.db.point_reads import PointRead, PsycopgPointReads, SqlitePointReads, T
+
 log = logging.getLogger(__name__)
 
 # Session.info keys: what work the session was given for, and who runs it.
@@ -57,6 +59,14 @@ def kind_of(sessions: Sequence[Session]) -> Kind:
 class Runner(Protocol):
     async def run(self, kind: Kind, sessions: Sequence[Session], call: Callable[[], Any]) -> Any:
         """``call()``'s result, its sessions committed; on error they are rolled back."""
+
+    async def read_point(self, read: PointRead[T]) -> T:
+        """``read``'s result, run on a point-read connection in autocommit, on the event loop
+        (rosterd.db.point_reads): for a few rows by index, in one statement or a few that
+        need not see one snapshot (a GET by id)."""
+
+    async def aclose(self) -> None:
+        """Release what the runner holds on the running event loop (before it stops)."""
 
     def close(self) -> None: ...
 
@@ -128,8 +138,15 @@ async def _in_executor(executor: ThreadPoolExecutor, call: Callable[[], Any]) ->
 class PooledRunner:
     """Per-request transactions in a bounded executor (PostgreSQL)."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, point_reads: PsycopgPointReads) -> None:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="rosterd-db")
+        self._point_reads = point_reads
+
+    async def read_point(self, read: PointRead[T]) -> T:
+        return await self._point_reads.run(read)
+
+    async def aclose(self) -> None:
+        await self._point_reads.aclose()
 
     async def run(self, kind: Kind, sessions: Sequence[Session], call: Callable[[], Any]) -> Any:
         return await _in_executor(
@@ -144,9 +161,18 @@ class PooledRunner:
 class SqliteRunner:
     """Point reads on the loop, slow reads on a small executor, writes to the one writer."""
 
-    def __init__(self, write_engine: Engine, *, slow_read_threads: int, max_group: int) -> None:
+    def __init__(
+        self, read_engine: Engine, write_engine: Engine, *, slow_read_threads: int, max_group: int
+    ) -> None:
+        self._point_reads = SqlitePointReads(read_engine)
         self._slow = ThreadPoolExecutor(slow_read_threads, thread_name_prefix="rosterd-read")
         self.writer = GroupCommitWriter(write_engine, max_group=max_group)
+
+    async def read_point(self, read: PointRead[T]) -> T:
+        return await self._point_reads.run(read)
+
+    async def aclose(self) -> None:
+        """Nothing of the runner's belongs to the event loop on SQLite."""
 
     async def run(self, kind: Kind, sessions: Sequence[Session], call: Callable[[], Any]) -> Any:
         if kind is Kind.POINT_READ:
@@ -158,6 +184,7 @@ class SqliteRunner:
     def close(self) -> None:
         self.writer.close()
         self._slow.shutdown(wait=True)
+        self._point_reads.close()
 
 
 @dataclass

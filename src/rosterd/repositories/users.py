@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.util import ClauseAdapter
 
+from rosterd.db.prepared import PointReader, Prepared
 from rosterd.models import GroupMembership, Role, Team, User, UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import user_search, user_tallies
@@ -342,21 +343,21 @@ def _listing(u: Users) -> tuple[Any, ...]:
     )
 
 
-# Built once, and run as Core on the session's connection: no ORM compilation, identity
-# map or instances for what a GET by id only serialises (the ORM load was the largest part
-# of that request after the thread hop).
-_LISTING_BY_ID = (
+# Built once per dialect and run on the driver's connection (rosterd.db.prepared): no ORM
+# compilation, identity map or instances for what a GET by id only serialises, and none of
+# Core's execution machinery, which cost more than the lookup itself.
+_LISTING_BY_ID = Prepared(
     select(*_listing(User))
     .outerjoin(Role, Role.id == User.role_id)
     .outerjoin(Team, Team.id == User.team_id)
-    .where(User.tenant_id == bindparam("tenant_id"), User.id == bindparam("user_id"))
+    .where(User.tenant_id == bindparam("tenant_id"), User.id == bindparam("user_id")),
+    name="Listing",
 )
 
 
-def get_listing(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> ListingRow | None:
-    """The user's listing columns (as ``search_listing`` gives them), for reading only."""
-    params = {"tenant_id": tenant_id, "user_id": user_id}
-    return session.connection().execute(_LISTING_BY_ID, params).first()
+async def get_listing(db: PointReader, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Any | None:
+    """The user's listing columns (as ``search_listing`` gives them, by the same names)."""
+    return await _LISTING_BY_ID.first(db, {"tenant_id": tenant_id, "user_id": user_id})
 
 
 def search_listing(

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from rosterd.db.prepared import PointReader
 from rosterd.domain import rules, user_fields
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import Group, User, UserStatus
@@ -56,9 +57,10 @@ def get_user(session: Session, actor: Actor, user_id: uuid.UUID) -> User:
     return user
 
 
-def get_user_listing(session: Session, actor: Actor, user_id: uuid.UUID) -> ListingRow:
-    """``get_user`` as a row of the columns a listing shows, for reading only."""
-    row = users_repo.get_listing(session, actor.tenant_id, user_id)
+async def get_user_listing(db: PointReader, actor: Actor, user_id: uuid.UUID) -> Any:
+    """``get_user`` as a row of the columns a listing shows, for reading only (a point read
+    on a driver connection: ``rosterd.db.work.Runner.read_point``)."""
+    row = await users_repo.get_listing(db, actor.tenant_id, user_id)
     if row is None:
         raise _not_found(user_id)
     return row

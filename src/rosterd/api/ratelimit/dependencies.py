@@ -97,17 +97,23 @@ def rate_limited(authenticate: Callable[..., Any]) -> Callable[..., Awaitable[Ac
     own). Counted once per request, however many limited dependencies a route has."""
 
     async def limited(request: Request, actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
-        limits = rate_limits(request)
-        if limits is not None and verdict_of(request.scope) is None:
-            credential, tenant = await limits.tenants.of(actor.tenant_id)
-            tenant_key = str(actor.tenant_id)
-            verdict = await limits.limiter.charge(
-                (credential, (tenant_key, actor.actor)), (tenant, (tenant_key,))
-            )
-            _remember(request, verdict)
+        await charge(request, actor)
         return actor
 
     return limited
+
+
+async def charge(request: Request, actor: Actor) -> None:
+    """Count ``request`` against its credential's and then its tenant's limits (those of the
+    settings, or the tenant's own), once per request; raise RateLimited when refused."""
+    limits = rate_limits(request)
+    if limits is not None and verdict_of(request.scope) is None:
+        credential, tenant = await limits.tenants.of(actor.tenant_id)
+        tenant_key = str(actor.tenant_id)
+        verdict = await limits.limiter.charge(
+            (credential, (tenant_key, actor.actor)), (tenant, (tenant_key,))
+        )
+        _remember(request, verdict)
 
 
 # Names the client a token request authenticates as, from its Authorization header and its

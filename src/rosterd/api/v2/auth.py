@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import RuntimeDep, request_id
-from rosterd.api.ratelimit.dependencies import rate_limited
+from rosterd.api.ratelimit.dependencies import charge, rate_limited
 from rosterd.auth.credential_kinds import TOKEN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.scopes import Scope, grants
+from rosterd.runtime import Runtime
 from rosterd.services.context import Actor
 from rosterd.services.errors import Forbidden, Unauthenticated
 
@@ -38,8 +40,10 @@ NEEDS = {
 }
 
 
-def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]]:
-    """A dependency that admits a valid access token holding ``scope`` and yields its Actor.
+async def bearer_actor(
+    runtime: Runtime, token: str, scope: Scope, need: Need, surface: str, request_id: str | None
+) -> Actor:
+    """The Actor of a valid access token holding ``scope``; else Unauthenticated/Forbidden.
 
     It runs on the event loop: the signature check is CPU work, remembered per token, and
     whether the token's client is still live (not revoked, not expired) is known to the
@@ -48,6 +52,33 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
     not know yet, or its periodic refresh) does the signature check move to a worker thread
     too. Every surface that takes OAuth tokens comes through here.
     """
+    access = runtime.signer.verify(token, read_store=False)
+    if access is None or runtime.signer.refresh_due():
+        access = await run_in_threadpool(runtime.signer.verify, token)
+    if access is None:
+        raise Unauthenticated(need.refusal(identify(token)))
+    gate = runtime.client_gate
+    standing = gate.cached(access.tenant_id, access.subject)
+    if standing is None:
+        standing = await run_in_threadpool(gate.load, access.tenant_id, access.subject)
+    refusal = standing.refusal()
+    if refusal is not None:
+        raise Unauthenticated(refusal)
+    if not grants(access.scopes, scope):
+        raise Forbidden(
+            f"the access token lacks the scope {scope.value}", code="insufficient_scope"
+        )
+    return Actor(
+        tenant_id=access.tenant_id,
+        actor=f"client:{access.subject}",
+        surface=surface,
+        request_id=request_id,
+    )
+
+
+def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]]:
+    """A dependency that admits a valid access token holding ``scope`` and yields its Actor
+    (``bearer_actor``)."""
     need = NEEDS.get(surface, NEEDS["v2"])
 
     async def dependency(
@@ -58,31 +89,30 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
         if credentials is None:
             presented = from_authorization(request.headers.get("authorization"))
             raise Unauthenticated(need.refusal(presented))
-        token = credentials.credentials
-        access = runtime.signer.verify(token, read_store=False)
-        if access is None or runtime.signer.refresh_due():
-            access = await run_in_threadpool(runtime.signer.verify, token)
-        if access is None:
-            raise Unauthenticated(need.refusal(identify(token)))
-        gate = runtime.client_gate
-        standing = gate.cached(access.tenant_id, access.subject)
-        if standing is None:
-            standing = await run_in_threadpool(gate.load, access.tenant_id, access.subject)
-        refusal = standing.refusal()
-        if refusal is not None:
-            raise Unauthenticated(refusal)
-        if not grants(access.scopes, scope):
-            raise Forbidden(
-                f"the access token lacks the scope {scope.value}", code="insufficient_scope"
-            )
-        return Actor(
-            tenant_id=access.tenant_id,
-            actor=f"client:{access.subject}",
-            surface=surface,
-            request_id=request_id(request),
+        return await bearer_actor(
+            runtime, credentials.credentials, scope, need, surface, request_id(request)
         )
 
     return dependency
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, as ``HTTPBearer`` reads it."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def fast_actor(request: Request, scope: Scope) -> Actor | None:
+    """For a fast path (rosterd.api.fast_paths) of a v2 route declaring ``scope``: what the
+    route's dependencies give (the Actor, the request counted against its rate limits), or
+    None when the request carries no bearer token, which the route itself answers."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    runtime: Runtime = request.app.state.runtime
+    actor = await bearer_actor(runtime, token, scope, NEEDS["v2"], "v2", request_id(request))
+    await charge(request, actor)
+    return actor
 
 
 UserRead = Annotated[Actor, Depends(rate_limited(require(Scope.user_read)))]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import Query, Response, status
+from fastapi import Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSession
+from rosterd.api.fast_paths import FastPath
 from rosterd.api.routing import api_router
-from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite
+from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite, fast_actor
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
     STATUS_FIELDS,
@@ -24,11 +26,14 @@ from rosterd.api.v2.schemas import (
     UserUpdate,
 )
 from rosterd.api.wire import Text
+from rosterd.auth.scopes import Scope
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import UserStatus
 from rosterd.repositories.users import UserQuery
+from rosterd.runtime import Runtime
 from rosterd.services import groups as groups_service
 from rosterd.services import users as users_service
+from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
 
 router = api_router(prefix="/users", tags=["Users"])
@@ -150,10 +155,25 @@ def create_user(body: UserCreate, actor: UserWrite, session: WriteSession) -> Us
     response_model_exclude_none=True,
     responses=errors(400, 401, 403, 404),
 )
-def get_user(userId: uuid.UUID, actor: UserRead, session: ReadSession) -> Response:  # noqa: N803
-    # The row goes to the wire as a dict through orjson: response_model above still publishes
-    # the schema, and returning a Response skips validating what the store just gave.
-    row = users_service.get_user_listing(session, actor, userId)
+async def get_user(userId: uuid.UUID, actor: UserRead, runtime: RuntimeDep) -> Response:  # noqa: N803
+    return await _user_listing(runtime, actor, userId)
+
+
+async def get_user_fast(request: Request, params: Mapping[str, Any]) -> Response | None:
+    """``get_user`` on its fast path (rosterd.api.fast_paths)."""
+    actor = await fast_actor(request, Scope.user_read)
+    if actor is None:
+        return None
+    return await _user_listing(request.app.state.runtime, actor, params["userId"])
+
+
+async def _user_listing(runtime: Runtime, actor: Actor, user_id: uuid.UUID) -> Response:
+    # A point read on the driver's connection, and the row goes to the wire as a dict
+    # through orjson: response_model above still publishes the schema, and returning a
+    # Response skips validating what the store just gave.
+    row = await runtime.work.read_point(
+        lambda db: users_service.get_user_listing(db, actor, user_id)
+    )
     return Response(orjson.dumps(UserOut.wire_of_listing(row)), media_type="application/json")
 
 
@@ -239,3 +259,7 @@ def set_user_groups(
 ) -> dict[str, Any]:
     groups = users_service.set_user_groups(session, actor, userId, body.group_ids)
     return {"items": _groups_out(session, actor, groups), "totalCount": len(groups)}
+
+
+# The operations of this module with a fast path, by their paths under the v2 prefix.
+FAST_PATHS = (FastPath("GET", "/users/{userId:uuid}", get_user_fast),)
