@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from rosterd.api.app import create_app
 from rosterd.api.fast_paths import FastPaths
@@ -43,6 +45,40 @@ def takes(app: FastAPI, method: str, path: str) -> bool:
     """Whether a fast path of ``app`` matches ``method`` and ``path``."""
     paths = fast_paths_of(app)._by_method.get(method, [])
     return any(p.pattern.match(path) for p in paths)
+
+
+@contextmanager
+def passed_on(app: FastAPI) -> Iterator[list[str]]:
+    """The paths of the requests ``app``'s fast paths hand on to FastAPI meanwhile."""
+    layer = fast_paths_of(app)
+    inner, seen = layer.app, []
+
+    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["path"])
+        await inner(scope, receive, send)
+
+    layer.app = counting
+    try:
+        yield seen
+    finally:
+        layer.app = inner
+
+
+def test_the_common_cases_never_reach_fastapi(http: TestClient, tenant: TenantHandle) -> None:
+    write = tenant.headers()
+    group = http.post(f"{V2}/groups", json={"name": f"g-{uuid.uuid4().hex[:6]}"}, headers=write)
+    with passed_on(http.app) as passed:  # type: ignore[arg-type]
+        uid = user(tenant)
+        assert http.get(f"{V2}/users/{uid}", headers=write).status_code == 200
+        assert (
+            http.patch(f"{V2}/users/{uid}", json={"title": "x"}, headers=write).status_code == 200
+        )
+        members = f"{V2}/groups/{group.json()['id']}/members"
+        assert http.post(members, json={"userId": uid}, headers=write).status_code == 201
+        assert http.delete(f"{V2}/users/{uid}", headers=write).status_code == 204
+        assert passed == []
+        assert http.get(f"{V2}/users/{uid}").status_code == 401
+        assert passed == [f"{V2}/users/{uid}"]
 
 
 def assert_same(fast: httpx.Response, slow: httpx.Response) -> None:
@@ -129,3 +165,130 @@ def test_a_get_sees_a_write_committed_just_before(http: TestClient, tenant: Tena
         r = http.patch(f"{V2}/users/{uid}", json={"title": title}, headers=tenant.headers())
         assert r.status_code == 200, r.text
         assert http.get(f"{V2}/users/{uid}", headers=tenant.headers()).json()["title"] == title
+
+
+VOLATILE = {"id", "email", "username", "createdAt", "modifiedAt", "userId", "addedAt", "groupId"}
+
+
+def assert_alike(fast: httpx.Response, slow: httpx.Response) -> None:
+    """The same answer to the same write made twice (once per app): equal but for the ids,
+    addresses and times that differ between the two resources."""
+    assert fast.status_code == slow.status_code, (fast.text, slow.text)
+    for name in COMPARED_HEADERS:
+        assert fast.headers.get(name) == slow.headers.get(name), name
+    if not fast.content:
+        assert not slow.content
+        return
+    steady = [
+        {k: v for k, v in r.json().items() if k not in VOLATILE}
+        if isinstance(r.json(), dict)
+        else r.json()
+        for r in (fast, slow)
+    ]
+    assert steady[0] == steady[1]
+
+
+def test_user_writes_answer_as_the_routes_do(
+    http: TestClient, slow: TestClient, tenant: TenantHandle
+) -> None:
+    write = tenant.headers()
+    read_only = {"Authorization": f"Bearer {tenant.token('user:read')}"}
+    taken = user(tenant)
+    taken_email = http.get(f"{V2}/users/{taken}", headers=write).json()["email"]
+    for path in (f"{V2}/users", f"{V2}/users/{uuid.uuid4()}"):
+        assert takes(http.app, "POST" if path.endswith("users") else "PATCH", path)  # type: ignore[arg-type]
+
+    def new_email() -> str:
+        return f"{uuid.uuid4().hex[:10]}@example.com"
+
+    creates = [
+        ({"firstName": "A", "lastName": "B", "title": "T"}, write, True),
+        ({"firstName": "A", "lastName": "B", "isActive": False}, write, True),
+        ({"email": taken_email, "firstName": "A", "lastName": "B"}, write, False),
+        ({"firstName": "A"}, write, True),
+        ({"firstName": "A", "lastName": "B", "shoeSize": 9}, write, True),
+        ({"firstName": "A", "lastName": "B"}, read_only, True),
+        ({"firstName": "A", "lastName": "B"}, {}, True),
+    ]
+    for body, headers, fresh in creates:
+        answers = []
+        for client in (http, slow):
+            sent = {"email": new_email(), **body} if fresh else body
+            answers.append(client.post(f"{V2}/users", json=sent, headers=headers))
+        assert_alike(*answers)
+    malformed = [http.post(f"{V2}/users", content=b"{", headers=write) for _ in range(1)]
+    assert_alike(malformed[0], slow.post(f"{V2}/users", content=b"{", headers=write))
+    as_text = {**write, "content-type": "text/plain"}
+    body = '{"firstName": "A", "lastName": "B", "email": "%s"}'
+    assert_alike(
+        http.post(f"{V2}/users", content=body % new_email(), headers=as_text),
+        slow.post(f"{V2}/users", content=body % new_email(), headers=as_text),
+    )
+
+    patches = [
+        ({"title": "Boss", "department": "Ops"}, write),
+        ({"isActive": False}, write),
+        ({"status": "suspended", "isActive": True}, write),
+        ({"email": taken_email}, write),
+        ({"title": "x" * 10_000}, write),
+        ({"title": "Boss"}, read_only),
+    ]
+    for body, headers in patches:
+        pair = [user(tenant), user(tenant)]
+        assert_alike(
+            http.patch(f"{V2}/users/{pair[0]}", json=body, headers=headers),
+            slow.patch(f"{V2}/users/{pair[1]}", json=body, headers=headers),
+        )
+    missing = uuid.uuid4()
+    assert_same(
+        http.patch(f"{V2}/users/{missing}", json={"title": "x"}, headers=write),
+        slow.patch(f"{V2}/users/{missing}", json={"title": "x"}, headers=write),
+    )
+
+    for headers in (write, read_only):
+        pair = [user(tenant), user(tenant)]
+        assert_alike(
+            http.delete(f"{V2}/users/{pair[0]}", headers=headers),
+            slow.delete(f"{V2}/users/{pair[1]}", headers=headers),
+        )
+    assert_same(
+        http.delete(f"{V2}/users/{missing}", headers=write),
+        slow.delete(f"{V2}/users/{missing}", headers=write),
+    )
+    gone = user(tenant)
+    assert http.delete(f"{V2}/users/{gone}", headers=write).status_code == 204
+    assert http.get(f"{V2}/users/{gone}", headers=write).status_code == 404
+
+
+def test_adding_members_answers_as_the_route_does(
+    http: TestClient, slow: TestClient, tenant: TenantHandle
+) -> None:
+    write = tenant.headers()
+    group = tenant.http.post(
+        f"{V2}/groups", json={"name": f"g-{uuid.uuid4().hex[:6]}"}, headers=write
+    ).json()["id"]
+    path = f"{V2}/groups/{group}/members"
+    assert takes(http.app, "POST", path)  # type: ignore[arg-type]
+    member = user(tenant)
+    cases = [
+        ({"userId": None}, write),  # filled with a fresh user per app
+        ({"userId": member}, write),  # the second add of one user
+        ({"userId": str(uuid.uuid4())}, write),
+        ({"userId": "nope"}, write),
+        ({}, write),
+        ({"userId": None}, {"Authorization": f"Bearer {tenant.token('group:read')}"}),
+    ]
+    assert http.post(path, json={"userId": member}, headers=write).status_code == 201
+    for body, headers in cases:
+        answers = []
+        for client in (http, slow):
+            sent = {"userId": user(tenant)} if body == {"userId": None} else body
+            answers.append(client.post(path, json=sent, headers=headers))
+        assert_alike(*answers)
+    unknown_group = f"{V2}/groups/{uuid.uuid4()}/members"
+    assert_same(
+        http.post(unknown_group, json={"userId": member}, headers=write),
+        slow.post(unknown_group, json={"userId": member}, headers=write),
+    )
+    listed = http.get(path, headers=write).json()
+    assert member in {m["id"] for m in listed["items"]}

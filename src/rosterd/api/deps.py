@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from rosterd.db.work import KIND, RUNNER, Kind
 from rosterd.runtime import Runtime
+
+T = TypeVar("T")
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -48,6 +50,20 @@ def _unit_of_work(
         session.close()
 
     return session_of
+
+
+async def in_unit_of_work(runtime: Runtime, kind: Kind, work: Callable[[Session], T]) -> T:
+    """``work`` given a Session for ``kind`` of work, run and committed where the runtime
+    runs that kind (rolled back if it fails): what a route's session dependency and its
+    router do, for a fast path (rosterd.api.fast_paths)."""
+    session = (runtime.db.writer if kind is Kind.WRITE else runtime.db.reader)()
+    session.info[KIND] = kind
+    session.info[RUNNER] = runtime.work
+    try:
+        result: T = await runtime.work.run(kind, [session], lambda: work(session))
+    finally:
+        session.close()
+    return result
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

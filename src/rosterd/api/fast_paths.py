@@ -9,11 +9,12 @@ pieces its FastAPI route uses: the surface's authentication and rate limits, the
 the wire mapping. ``FastPaths`` answers it before FastAPI routes the request.
 
 Whatever a fast path does not take on it hands back (its handler answers None before it has
-read the body or done any work): a request without the expected credential, a parameter
-that does not parse. FastAPI's route then serves it as before; the route also stays the
-operation's definition in the OpenAPI document. An error a fast path raises is answered by
-the app's own exception handlers (``SurfaceErrors.response_for``), so it is the same
-response in the surface's format that the FastAPI route would give.
+done any work; the body it read is given to FastAPI again): a request without the expected
+credential, a parameter or body that does not parse. FastAPI's route then serves it as
+before; the route also stays the operation's definition in the OpenAPI document. An error
+a fast path raises is answered by the app's own exception handlers
+(``SurfaceErrors.response_for``), so it is the same response in the surface's format that
+the FastAPI route would give.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rosterd.api.errors import SurfaceErrors
+from rosterd.api.middleware import BodyCut
 
 # A fast path's handler: the request and its path parameters (UUIDs already parsed), to a
 # response, or None to leave the request to FastAPI.
@@ -89,18 +91,56 @@ class FastPaths:
         if scope["type"] == "http":
             for path in self._by_method.get(scope["method"], ()):
                 match = path.pattern.match(scope["path"])
-                if match is None:
-                    continue
-                params = {
-                    name: path.converters[name](value) for name, value in match.groupdict().items()
-                }
-                request = Request(scope, receive)
-                try:
-                    response = await path.handler(request, params)
-                except Exception as exc:
-                    response = self._errors.response_for(request, exc)
-                if response is not None:
-                    await response(scope, receive, send)
-                    return
-                break
+                if match is not None:
+                    params = {k: path.converters[k](v) for k, v in match.groupdict().items()}
+                    receive = await self._serve(path.handler, params, scope, receive, send)
+                    if receive is _SERVED:
+                        return
+                    break
         await self.app(scope, receive, send)
+
+    async def _serve(
+        self,
+        handler: Handler,
+        params: Mapping[str, Any],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> Receive:
+        """Answer through ``handler``; ``_SERVED`` if it did, else what FastAPI is to
+        receive the request from (the body the handler read, given again)."""
+        read: list[Message] = []
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            read.append(message)
+            return message
+
+        request = Request(scope, recording_receive)
+        try:
+            response = await handler(request, params)
+        except BodyCut:
+            raise  # BodyLimitMiddleware answers it
+        except Exception as exc:
+            response = self._errors.response_for(request, exc)
+        if response is None:
+            return _replaying(read, receive) if read else receive
+        await response(scope, receive, send)
+        return _SERVED
+
+
+async def _SERVED() -> Message:  # noqa: N802 - a sentinel, never called
+    raise AssertionError("the request was served")
+
+
+def _replaying(read: list[Message], receive: Receive) -> Receive:
+    """``receive`` that first gives again the messages a fast path read before it handed
+    the request to FastAPI."""
+    pending = list(read)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

@@ -39,7 +39,7 @@ class RequestIdMiddleware:
 TooLargeResponder = Callable[[Request, int], Response]
 
 
-class _BodyCut(Exception):
+class BodyCut(Exception):
     """Raised into the app from ``receive`` once the body has passed its limit."""
 
 
@@ -87,7 +87,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     cut = True
-                    raise _BodyCut
+                    raise BodyCut
             return message
 
         async def guarded_send(message: Message) -> None:

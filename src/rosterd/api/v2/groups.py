@@ -9,8 +9,10 @@ from fastapi import Query, Response, status
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import ReadSession, SearchSession, WriteSession
+from rosterd.api.fast_paths import FastPath
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite
+from rosterd.api.v2.fast import fast
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
     GroupCreate,
@@ -24,6 +26,7 @@ from rosterd.api.v2.schemas import (
     iso_timestamp,
 )
 from rosterd.api.wire import Text
+from rosterd.auth.scopes import Scope
 from rosterd.domain.commands import GroupPatch, NewGroup
 from rosterd.services import groups as groups_service
 from rosterd.services.context import Actor
@@ -194,3 +197,13 @@ def remove_member(
 ) -> Response:
     groups_service.remove_member(session, actor, groupId, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# The operations of this module with a fast path, by their paths under the v2 prefix.
+FAST_PATHS = (
+    FastPath(
+        "POST",
+        "/groups/{groupId:uuid}/members",
+        fast(add_member, Scope.group_write, body=MemberAdd, status_code=201),
+    ),
+)

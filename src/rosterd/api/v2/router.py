@@ -12,5 +12,6 @@ for module in (users, groups, roles, teams):
 
 # The surface's fast paths (rosterd.api.fast_paths), under its prefix.
 FAST_PATHS = tuple(
-    FastPath(path.method, PREFIX + path.path, path.handler) for path in users.FAST_PATHS
+    FastPath(path.method, PREFIX + path.path, path.handler)
+    for path in (*users.FAST_PATHS, *groups.FAST_PATHS)
 )

@@ -14,6 +14,7 @@ from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSessio
 from rosterd.api.fast_paths import FastPath
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite, fast_actor
+from rosterd.api.v2.fast import fast
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
     STATUS_FIELDS,
@@ -262,4 +263,11 @@ def set_user_groups(
 
 
 # The operations of this module with a fast path, by their paths under the v2 prefix.
-FAST_PATHS = (FastPath("GET", "/users/{userId:uuid}", get_user_fast),)
+FAST_PATHS = (
+    FastPath("GET", "/users/{userId:uuid}", get_user_fast),
+    FastPath(
+        "POST", "/users", fast(create_user, Scope.user_write, body=UserCreate, status_code=201)
+    ),
+    FastPath("PATCH", "/users/{userId:uuid}", fast(update_user, Scope.user_write, body=UserUpdate)),
+    FastPath("DELETE", "/users/{userId:uuid}", fast(delete_user, Scope.user_write)),
+)
