@@ -292,3 +292,65 @@ def test_adding_members_answers_as_the_route_does(
     )
     listed = http.get(path, headers=write).json()
     assert member in {m["id"] for m in listed["items"]}
+
+
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+SCIM_VOLATILE = {"id", "userName", "emails", "meta", "externalId"}
+
+
+def assert_scim_alike(fast: httpx.Response, slow: httpx.Response) -> None:
+    assert fast.status_code == slow.status_code, (fast.text, slow.text)
+    for name in (*COMPARED_HEADERS, "location"):
+        if name == "location":
+            assert ("location" in fast.headers) == ("location" in slow.headers)
+            continue
+        assert fast.headers.get(name) == slow.headers.get(name), name
+    steady = [{k: v for k, v in r.json().items() if k not in SCIM_VOLATILE} for r in (fast, slow)]
+    assert steady[0] == steady[1]
+    if fast.status_code == 201:
+        assert fast.json()["meta"].keys() == slow.json()["meta"].keys()
+
+
+@pytest.mark.parametrize("prefix", ["/scim/v2", "/api/scim/v2"])
+def test_scim_user_creation_answers_as_the_route_does(
+    http: TestClient, slow: TestClient, tenant: TenantHandle, prefix: str
+) -> None:
+    scim = tenant.scim_headers()
+    path = f"{prefix}/Users"
+    assert takes(http.app, "POST", path)  # type: ignore[arg-type]
+    taken = f"{uuid.uuid4().hex[:10]}@example.com"
+    assert http.post(
+        path, json={"schemas": [SCIM_USER], "userName": taken}, headers=scim
+    ).is_success
+
+    def fresh() -> dict[str, object]:
+        name = f"{uuid.uuid4().hex[:10]}@example.com"
+        return {
+            "schemas": [SCIM_USER],
+            "userName": name,
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": name, "type": "work", "primary": True}],
+            "active": True,
+        }
+
+    cases: list[tuple[object, dict[str, str]]] = [
+        (None, scim),
+        (None, {**scim, "content-type": "application/scim+json"}),
+        ({"schemas": [SCIM_USER], "userName": taken}, scim),
+        ({"schemas": [SCIM_USER]}, scim),
+        ({"schemas": [SCIM_USER], "userName": 7}, scim),
+        ([1, 2], scim),
+        (None, tenant.headers()),
+        (None, {}),
+    ]
+    for body, headers in cases:
+        answers = [
+            client.post(path, json=fresh() if body is None else body, headers=headers)
+            for client in (http, slow)
+        ]
+        assert_scim_alike(*answers)
+    with passed_on(http.app) as passed:  # type: ignore[arg-type]
+        made = http.post(path, json=fresh(), headers=scim)
+        assert made.status_code == 201 and passed == []
+    shown = http.get(f"{path}/{made.json()['id']}", headers=scim).json()
+    assert shown["name"]["familyName"] == "Lovelace"

@@ -125,7 +125,7 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
     # Innermost first: the fast paths answer inside every other middleware, as FastAPI's
     # routes do; the body limit renders with the request id already set.
     if fast_paths:
-        app.add_middleware(FastPaths, paths=v2.FAST_PATHS, errors=errors)
+        app.add_middleware(FastPaths, paths=(*v2.FAST_PATHS, *scim.FAST_PATHS), errors=errors)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

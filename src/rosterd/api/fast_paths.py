@@ -19,18 +19,25 @@ the FastAPI route would give.
 
 from __future__ import annotations
 
+import inspect
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import orjson
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rosterd.api.deps import in_unit_of_work
 from rosterd.api.errors import SurfaceErrors
 from rosterd.api.middleware import BodyCut
+from rosterd.db.work import Kind
+from rosterd.runtime import Runtime
+from rosterd.services.context import Actor
 
 # A fast path's handler: the request and its path parameters (UUIDs already parsed), to a
 # response, or None to leave the request to FastAPI.
@@ -66,6 +73,87 @@ class FastPath:
 
     def converters(self) -> dict[str, Callable[[str], Any]]:
         return {m[1]: _CONVERT[m[2] or "str"] for m in _PARAMETER.finditer(self.path)}
+
+
+# Who a request acts for, as a surface's authentication dependency says (its rate limits
+# charged), or None when the request lacks that surface's credential (the route answers it).
+Authenticate = Callable[[Request], Awaitable[Actor | None]]
+# What FastAPI makes of a JSON body for a route's body parameter: a model, or a dict.
+BodyType = type[BaseModel] | type[dict[str, Any]]
+
+
+def _json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of this Content-Type as JSON (none given counts)."""
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _parsed(raw: bytes, body: BodyType) -> Any | None:
+    """``raw`` as the route's body parameter, or None where FastAPI would refuse it."""
+    if body is dict:
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+    try:
+        return cast(type[BaseModel], body).model_validate_json(raw)
+    except ValidationError:
+        return None
+
+
+def _response(result: Any, status_code: int) -> Response:
+    """An endpoint's result as FastAPI sends it (``response_model_exclude_none``)."""
+    if isinstance(result, Response):
+        return result
+    assert isinstance(result, BaseModel), result
+    content = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+def endpoint_path(
+    endpoint: Callable[..., Any],
+    authenticate: Authenticate,
+    *,
+    body: tuple[str, BodyType] | None = None,
+    status_code: int = 200,
+    kind: Kind = Kind.WRITE,
+) -> Handler:
+    """A fast path calling a route's ``endpoint`` with what FastAPI would give it: the path
+    parameters; the body, validated as the route's ``body`` parameter (its name and type);
+    the Actor ``authenticate`` gives as ``actor``; the request as ``request`` if the
+    endpoint takes one; and as ``session`` a Session for ``kind`` of work, run and committed
+    where the runtime runs that kind. A request with a query string, or a body that is not
+    JSON or does not validate, goes to the route, as does one ``authenticate`` declines."""
+    takes_request = "request" in inspect.signature(endpoint).parameters
+
+    async def handle(request: Request, params: Mapping[str, Any]) -> Response | None:
+        if request.scope["query_string"]:
+            return None
+        arguments = dict(params)
+        if body is not None:
+            if not _json(request.headers.get("content-type")):
+                return None
+            name, of_type = body
+            arguments[name] = _parsed(await request.body(), of_type)
+            if arguments[name] is None:
+                return None
+        actor = await authenticate(request)
+        if actor is None:
+            return None
+        if takes_request:
+            arguments["request"] = request
+        runtime: Runtime = request.app.state.runtime
+        result = await in_unit_of_work(
+            runtime, kind, lambda session: endpoint(actor=actor, session=session, **arguments)
+        )
+        return _response(result, status_code)
+
+    return handle
 
 
 @dataclass(frozen=True)

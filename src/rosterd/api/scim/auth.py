@@ -8,10 +8,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from rosterd.api.deps import RuntimeDep, request_id
-from rosterd.api.ratelimit.dependencies import rate_limited
+from rosterd.api.deps import RuntimeDep, bearer_token, request_id
+from rosterd.api.ratelimit.dependencies import charge, rate_limited
 from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
+from rosterd.runtime import Runtime
 from rosterd.services.context import Actor
 from rosterd.services.errors import Unauthenticated
 
@@ -32,16 +33,20 @@ async def scim_actor(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The Actor of a valid SCIM token (``token_actor``)."""
+    if credentials is None:
+        raise Unauthenticated(
+            NEED.refusal(from_authorization(request.headers.get("authorization")))
+        )
+    return await token_actor(runtime, credentials.credentials, request_id(request))
+
+
+async def token_actor(runtime: Runtime, token: str, request_id: str | None) -> Actor:
     """The Actor of a valid SCIM token. Runs on the event loop: the token's state comes from
     the process's SecretGate, which reads it from the store in a worker thread at most every
     ``scim_token_cache_seconds``; its last use is written there at most once a minute. Both
     use their own short sessions, finished before the request's unit of work begins: on
     SQLite a second writer inside a request that holds the write lock would wait on itself."""
-    if credentials is None:
-        raise Unauthenticated(
-            NEED.refusal(from_authorization(request.headers.get("authorization")))
-        )
-    token = credentials.credentials
     if not token.startswith(SCIM_TOKEN_PREFIX):
         raise Unauthenticated(NEED.refusal(identify(token)))
     gate = runtime.scim_gate
@@ -59,8 +64,20 @@ async def scim_actor(
         tenant_id=verdict.tenant_id,
         actor=f"scim-token:{verdict.secret_id}",
         surface="scim",
-        request_id=request_id(request),
+        request_id=request_id,
     )
+
+
+async def fast_actor(request: Request) -> Actor | None:
+    """For a fast path (rosterd.api.fast_paths) of a SCIM route: what ``ScimActor`` gives
+    (the Actor, the request counted against its rate limits), or None when the request
+    carries no bearer token, which the route itself answers."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    actor = await token_actor(request.app.state.runtime, token, request_id(request))
+    await charge(request, actor)
+    return actor
 
 
 ScimActor = Annotated[Actor, Depends(rate_limited(scim_actor))]

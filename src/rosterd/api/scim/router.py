@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from rosterd.api.fast_paths import FastPath
 from rosterd.api.routing import api_router
 from rosterd.api.scim import bulk, discovery, groups, search, users
 
@@ -15,3 +16,11 @@ def build(prefix: str, *, documented: bool) -> APIRouter:
     for module in (users, groups, discovery, bulk, search):
         router.include_router(module.router)
     return router
+
+
+# The surface's fast paths (rosterd.api.fast_paths), under each of its prefixes.
+FAST_PATHS = tuple(
+    FastPath(path.method, prefix + path.path, path.handler)
+    for prefix in PREFIXES
+    for path in users.FAST_PATHS
+)

@@ -15,9 +15,10 @@ from scim2_models import (
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import ReadSession, SearchSession, WriteSession
+from rosterd.api.fast_paths import FastPath, endpoint_path
 from rosterd.api.routing import api_router
 from rosterd.api.scim import mapping
-from rosterd.api.scim.auth import ScimActor
+from rosterd.api.scim.auth import ScimActor, fast_actor
 from rosterd.api.scim.errors import ScimResponse, reading_request
 from rosterd.api.scim.mapping import Document, ScimUser
 from rosterd.api.scim.params import (
@@ -221,3 +222,13 @@ def delete_user(
 ) -> Response:
     remove(session, actor, user_id, if_match)
     return Response(status_code=204)
+
+
+# The operations of this module with a fast path, by their paths under a SCIM prefix.
+FAST_PATHS = (
+    FastPath(
+        "POST",
+        "/Users",
+        endpoint_path(create_user, fast_actor, body=("payload", dict), status_code=201),
+    ),
+)

@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
-from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.deps import RuntimeDep, bearer_token, request_id
 from rosterd.api.ratelimit.dependencies import charge, rate_limited
 from rosterd.auth.credential_kinds import TOKEN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.scopes import Scope, grants
@@ -96,23 +95,21 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
     return dependency
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, as ``HTTPBearer`` reads it."""
-    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-    return token if scheme.lower() == "bearer" and token else None
-
-
-async def fast_actor(request: Request, scope: Scope) -> Actor | None:
+def fast_actor(scope: Scope) -> Callable[[Request], Awaitable[Actor | None]]:
     """For a fast path (rosterd.api.fast_paths) of a v2 route declaring ``scope``: what the
     route's dependencies give (the Actor, the request counted against its rate limits), or
     None when the request carries no bearer token, which the route itself answers."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    runtime: Runtime = request.app.state.runtime
-    actor = await bearer_actor(runtime, token, scope, NEEDS["v2"], "v2", request_id(request))
-    await charge(request, actor)
-    return actor
+
+    async def authenticate(request: Request) -> Actor | None:
+        token = bearer_token(request)
+        if token is None:
+            return None
+        runtime: Runtime = request.app.state.runtime
+        actor = await bearer_actor(runtime, token, scope, NEEDS["v2"], "v2", request_id(request))
+        await charge(request, actor)
+        return actor
+
+    return authenticate
 
 
 UserRead = Annotated[Actor, Depends(rate_limited(require(Scope.user_read)))]

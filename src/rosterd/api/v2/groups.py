@@ -9,10 +9,9 @@ from fastapi import Query, Response, status
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import ReadSession, SearchSession, WriteSession
-from rosterd.api.fast_paths import FastPath
+from rosterd.api.fast_paths import FastPath, endpoint_path
 from rosterd.api.routing import api_router
-from rosterd.api.v2.auth import GroupRead, GroupWrite
-from rosterd.api.v2.fast import fast
+from rosterd.api.v2.auth import GroupRead, GroupWrite, fast_actor
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
     GroupCreate,
@@ -204,6 +203,8 @@ FAST_PATHS = (
     FastPath(
         "POST",
         "/groups/{groupId:uuid}/members",
-        fast(add_member, Scope.group_write, body=MemberAdd, status_code=201),
+        endpoint_path(
+            add_member, fast_actor(Scope.group_write), body=("body", MemberAdd), status_code=201
+        ),
     ),
 )

@@ -11,10 +11,9 @@ from fastapi import Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSession
-from rosterd.api.fast_paths import FastPath
+from rosterd.api.fast_paths import FastPath, endpoint_path
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite, fast_actor
-from rosterd.api.v2.fast import fast
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
     STATUS_FIELDS,
@@ -160,9 +159,12 @@ async def get_user(userId: uuid.UUID, actor: UserRead, runtime: RuntimeDep) -> R
     return await _user_listing(runtime, actor, userId)
 
 
+_user_reader = fast_actor(Scope.user_read)
+
+
 async def get_user_fast(request: Request, params: Mapping[str, Any]) -> Response | None:
     """``get_user`` on its fast path (rosterd.api.fast_paths)."""
-    actor = await fast_actor(request, Scope.user_read)
+    actor = await _user_reader(request)
     if actor is None:
         return None
     return await _user_listing(request.app.state.runtime, actor, params["userId"])
@@ -263,11 +265,18 @@ def set_user_groups(
 
 
 # The operations of this module with a fast path, by their paths under the v2 prefix.
+_user_writer = fast_actor(Scope.user_write)
 FAST_PATHS = (
     FastPath("GET", "/users/{userId:uuid}", get_user_fast),
     FastPath(
-        "POST", "/users", fast(create_user, Scope.user_write, body=UserCreate, status_code=201)
+        "POST",
+        "/users",
+        endpoint_path(create_user, _user_writer, body=("body", UserCreate), status_code=201),
     ),
-    FastPath("PATCH", "/users/{userId:uuid}", fast(update_user, Scope.user_write, body=UserUpdate)),
-    FastPath("DELETE", "/users/{userId:uuid}", fast(delete_user, Scope.user_write)),
+    FastPath(
+        "PATCH",
+        "/users/{userId:uuid}",
+        endpoint_path(update_user, _user_writer, body=("body", UserUpdate)),
+    ),
+    FastPath("DELETE", "/users/{userId:uuid}", endpoint_path(delete_user, _user_writer)),
 )
