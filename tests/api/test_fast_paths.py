@@ -354,3 +354,14 @@ def test_scim_user_creation_answers_as_the_route_does(
         assert made.status_code == 201 and passed == []
     shown = http.get(f"{path}/{made.json()['id']}", headers=scim).json()
     assert shown["name"]["familyName"] == "Lovelace"
+
+
+def test_conditional_and_idempotent_requests_go_to_the_routes(
+    http: TestClient, tenant: TenantHandle
+) -> None:
+    uid = user(tenant)
+    headers = tenant.headers()
+    for extra in ({"If-Match": "*"}, {"If-None-Match": '"x"'}, {"Idempotency-Key": "k1"}):
+        with passed_on(http.app) as passed:  # type: ignore[arg-type]
+            http.get(f"{V2}/users/{uid}", headers={**headers, **extra})
+            assert passed == [f"{V2}/users/{uid}"], extra

@@ -43,6 +43,17 @@ from rosterd.services.context import Actor
 # response, or None to leave the request to FastAPI.
 Handler = Callable[[Request, Mapping[str, Any]], Awaitable[Response | None]]
 
+# Requests with these headers go to the routes: conditional requests and idempotent
+# retries are the routes' business, and fast paths serve only the plain case.
+_ROUTES_ONLY = frozenset(
+    {
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"idempotency-key",
+    }
+)
 _PARAMETER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 # The forms of each parameter type a fast path takes; any other spelling goes to FastAPI,
 # whose validation decides (and words the error) as for any request.
@@ -176,7 +187,9 @@ class FastPaths:
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and not any(
+            name in _ROUTES_ONLY for name, _ in scope["headers"]
+        ):
             for path in self._by_method.get(scope["method"], ()):
                 match = path.pattern.match(scope["path"])
                 if match is not None:
