@@ -126,6 +126,14 @@ def _response(result: Any, status_code: int) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
+def _sub_response() -> Response:
+    """The Response FastAPI gives an endpoint that asks for one: headers only, no status."""
+    sub = Response()
+    del sub.headers["content-length"]
+    sub.status_code = None  # type: ignore[assignment]
+    return sub
+
+
 def endpoint_path(
     endpoint: Callable[..., Any],
     authenticate: Authenticate,
@@ -136,11 +144,13 @@ def endpoint_path(
 ) -> Handler:
     """A fast path calling a route's ``endpoint`` with what FastAPI would give it: the path
     parameters; the body, validated as the route's ``body`` parameter (its name and type);
-    the Actor ``authenticate`` gives as ``actor``; the request as ``request`` if the
-    endpoint takes one; and as ``session`` a Session for ``kind`` of work, run and committed
-    where the runtime runs that kind. A request with a query string, or a body that is not
-    JSON or does not validate, goes to the route, as does one ``authenticate`` declines."""
-    takes_request = "request" in inspect.signature(endpoint).parameters
+    the Actor ``authenticate`` gives as ``actor``; the request as ``request`` and a Response
+    to set headers on as ``response`` if the endpoint takes them; and as ``session`` a
+    Session for ``kind`` of work, run and committed where the runtime runs that kind. A
+    request with a query string, or a body that is not JSON or does not validate, goes to
+    the route, as does one ``authenticate`` declines."""
+    parameters = inspect.signature(endpoint).parameters
+    takes_request, takes_response = "request" in parameters, "response" in parameters
 
     async def handle(request: Request, params: Mapping[str, Any]) -> Response | None:
         if request.scope["query_string"]:
@@ -158,11 +168,19 @@ def endpoint_path(
             return None
         if takes_request:
             arguments["request"] = request
+        if takes_response:
+            arguments["response"] = sub = _sub_response()
         runtime: Runtime = request.app.state.runtime
         result = await in_unit_of_work(
             runtime, kind, lambda session: endpoint(actor=actor, session=session, **arguments)
         )
-        return _response(result, status_code)
+        response = _response(result, status_code)
+        if takes_response:
+            # As FastAPI does with the Response an endpoint was given to set headers on.
+            response.headers.raw.extend(sub.headers.raw)
+            if sub.status_code:
+                response.status_code = sub.status_code
+        return response
 
     return handle
 
