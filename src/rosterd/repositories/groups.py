@@ -3,9 +3,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, Select, and_, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -50,10 +62,18 @@ def _lock_ids(session: Session, stmt: Select[Any]) -> None:
     session.execute(stmt.order_by(Group.id).with_for_update(key_share=True))
 
 
+# ``lock`` of one group, built once: building the statement cost more than running it.
+_ONE_FOR_UPDATE = (
+    select(Group)
+    .where(Group.tenant_id == bindparam("tenant_id"), Group.id == bindparam("group_id"))
+    .with_for_update(key_share=True)
+    .execution_options(populate_existing=True)
+)
+
+
 def get_for_update(session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group | None:
     """The group, locked and read fresh (see ``lock``)."""
-    found = lock(session, tenant_id, [group_id])
-    return found[0] if found else None
+    return session.scalar(_ONE_FOR_UPDATE, {"tenant_id": tenant_id, "group_id": group_id})
 
 
 def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Group]:
@@ -157,6 +177,37 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _add_one(insert: Any) -> Insert:
+    """``add_members`` for one user, on the tables (a statement on the entity takes the
+    ORM's bulk path), built once per dialect."""
+    memberships = cast(Table, GroupMembership.__table__)
+    users = cast(Table, User.__table__)
+    return cast(
+        Insert,
+        insert(memberships)
+        .from_select(
+            ["group_id", "user_id", "tenant_id", "created_at"],
+            select(
+                bindparam("to_group", type_=memberships.c.group_id.type),
+                users.c.id,
+                bindparam("of_tenant", type_=memberships.c.tenant_id.type),
+                bindparam("added_at", type_=memberships.c.created_at.type),
+            ).where(
+                users.c.tenant_id == bindparam("of_tenant"), users.c.id == bindparam("new_member")
+            ),
+        )
+        .on_conflict_do_nothing()
+        .returning(memberships.c.user_id),
+    )
+
+
+_ADD_ONE = {"postgresql": _add_one(postgresql.insert), "sqlite": _add_one(sqlite.insert)}
+
+
 def add_members(
     session: Session,
     tenant_id: uuid.UUID,
@@ -172,6 +223,11 @@ def add_members(
     users added, not the size of the group. Ids of no user of the tenant are skipped.
     """
     created_at = at or utcnow()
+    if len(user_ids) == 1:
+        params = {"to_group": group_id, "of_tenant": tenant_id, "added_at": created_at}
+        return list(
+            session.scalars(_ADD_ONE[_dialect(session)], {**params, "new_member": user_ids[0]})
+        )
     added: list[uuid.UUID] = []
     for chunk in _chunks(user_ids):
         stmt: Insert = (
@@ -235,11 +291,20 @@ def touch(session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
             session,
             select(Group.id).where(Group.tenant_id == tenant_id, Group.id.in_(list(group_ids))),
         )
-    session.execute(
-        update(Group)
-        .where(Group.tenant_id == tenant_id, Group.id.in_(list(group_ids)))
-        .values(version=Group.version + 1, modified_at=utcnow())
+    session.execute(_TOUCH, {"of_tenant": tenant_id, "group_ids": list(group_ids), "now": utcnow()})
+
+
+# ``touch``'s UPDATE, on the table (the ORM's bulk UPDATE machinery cost more than the
+# statement), built once.
+_GROUPS = cast(Table, Group.__table__)
+_TOUCH = (
+    update(_GROUPS)
+    .where(
+        _GROUPS.c.tenant_id == bindparam("of_tenant"),
+        _GROUPS.c.id.in_(bindparam("group_ids", expanding=True)),
     )
+    .values(version=_GROUPS.c.version + 1, modified_at=bindparam("now"))
+)
 
 
 def remove_all_memberships_of(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:

@@ -95,6 +95,15 @@ def get(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | No
     return session.scalar(_BY_ID, {"tenant_id": tenant_id, "user_id": user_id})
 
 
+_EXISTS = select(User.id).where(
+    User.tenant_id == bindparam("tenant_id"), User.id == bindparam("user_id")
+)
+
+
+def exists(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    return session.scalar(_EXISTS, {"tenant_id": tenant_id, "user_id": user_id}) is not None
+
+
 # Locks the user's row only (not its role's or team's, on the nullable side of the joins) and
 # overwrites whatever the session held: what was read before the lock may be stale. FOR NO
 # KEY UPDATE, so that rows referencing the user (memberships) can still be inserted.
@@ -487,19 +496,34 @@ def update_row(session: Session, user: User, changes: Mapping[str, Any]) -> None
         set_committed_value(user, key, value)
 
 
+# ``remove``'s statements, on the tables, built once: the unit of work's DELETE (and
+# building these per call) cost more than running them.
+_UNMANAGE = (
+    update(cast(Table, Team.__table__))
+    .where(Team.tenant_id == bindparam("of_tenant"), Team.manager_id == bindparam("leaver"))
+    .values(manager_id=None)
+)
+_LEAVE_GROUPS = delete(cast(Table, GroupMembership.__table__)).where(
+    GroupMembership.tenant_id == bindparam("tenant_id"),
+    GroupMembership.user_id == bindparam("user_id"),
+)
+_DELETE_USER = delete(_USERS).where(
+    _USERS.c.tenant_id == bindparam("tenant_id"),
+    _USERS.c.id == bindparam("user_id"),
+    _USERS.c.version == bindparam("version"),
+)
+
+
 def remove(session: Session, user: User) -> None:
-    session.execute(
-        update(Team)
-        .where(Team.tenant_id == user.tenant_id, Team.manager_id == user.id)
-        .values(manager_id=None)
-    )
-    session.execute(
-        delete(GroupMembership).where(
-            GroupMembership.tenant_id == user.tenant_id, GroupMembership.user_id == user.id
-        )
-    )
-    session.delete(user)
-    session.flush()
+    """Delete the user's row (at the version the entity has), its memberships, and its
+    place as a team's manager; the entity leaves the session."""
+    params = {"tenant_id": user.tenant_id, "user_id": user.id}
+    session.execute(_UNMANAGE, {"of_tenant": user.tenant_id, "leaver": user.id})
+    session.execute(_LEAVE_GROUPS, params)
+    result = session.execute(_DELETE_USER, {**params, "version": user.version})
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleDataError(f"user {user.id} is no longer at version {user.version}")
+    session.expunge(user)
 
 
 def count_with_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> int:

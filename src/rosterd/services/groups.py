@@ -138,10 +138,12 @@ def list_members(
 def add_member(session: Session, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID) -> datetime:
     """Add one member; a user who is already one is a conflict (REST v2's contract)."""
     lock_group(session, actor, group_id)
-    if users_repo.get(session, actor.tenant_id, user_id) is None:
-        raise NotFound(f"user {user_id} not found")
     added_at = utcnow()
     if not groups_repo.add_members(session, actor.tenant_id, group_id, [user_id], at=added_at):
+        # Nothing added: the user is a member already, or no user of the tenant (asked only
+        # now, so the common case is one statement).
+        if not users_repo.exists(session, actor.tenant_id, user_id):
+            raise NotFound(f"user {user_id} not found")
         raise Conflict(f"user {user_id} is already a member of group {group_id}")
     groups_repo.touch(session, actor.tenant_id, [group_id])
     audit.record(
