@@ -80,6 +80,7 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
             actor=f"client:{access.subject}",
             surface=surface,
             request_id=request_id(request),
+            scopes=access.scopes,
         )
 
     return dependency
@@ -93,3 +94,4 @@ RoleRead = Annotated[Actor, Depends(rate_limited(require(Scope.role_read)))]
 RoleWrite = Annotated[Actor, Depends(rate_limited(require(Scope.role_write)))]
 TeamRead = Annotated[Actor, Depends(rate_limited(require(Scope.team_read)))]
 TeamWrite = Annotated[Actor, Depends(rate_limited(require(Scope.team_write)))]
+LifecycleWrite = Annotated[Actor, Depends(rate_limited(require(Scope.lifecycle_write)))]
