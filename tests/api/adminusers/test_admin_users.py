@@ -42,6 +42,7 @@ USER_FIELDS = {
     "active",
     "createdDate",
     "modifiedDate",
+    "lastLoginDate",
 }
 
 
@@ -482,7 +483,7 @@ def test_put_to_an_email_of_another_user_is_409(admin: Admin) -> None:
 # ---- GET -> edit -> PUT round trip ---------------------------------------------------------
 
 
-READ_ONLY = {"id", "active", "createdDate", "modifiedDate"}
+READ_ONLY = {"id", "active", "createdDate", "modifiedDate", "lastLoginDate"}
 
 
 @pytest.fixture
