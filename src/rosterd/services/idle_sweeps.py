@@ -169,6 +169,10 @@ def _skip_reason(sweep: IdleSweep, user: User | None) -> str | None:
 
 
 def _apply_locked(session: Session, actor: Actor, sweep: IdleSweep, now: datetime) -> None:
+    # Every planned user is locked (in id order) before any is acted on: acting takes group
+    # and team locks, and a writer holding one of the plan's users while it waits for such a
+    # lock (set_user_groups) would otherwise deadlock with the next round's user locks.
+    _lock_planned_users(session, actor, sweep)
     after: uuid.UUID | None = None
     while rows := sweeps_repo.chunk(session, sweep.id, after, CHUNK):
         users = {u.id: u for u in users_repo.lock_many(session, actor.tenant_id, _ids(rows))}
@@ -191,6 +195,15 @@ def _apply_locked(session: Session, actor: Actor, sweep: IdleSweep, now: datetim
         sweep.id,
         after={"outcomes": result_of(session, sweep)},
     )
+
+
+def _lock_planned_users(session: Session, actor: Actor, sweep: IdleSweep) -> None:
+    after: uuid.UUID | None = None
+    while rows := sweeps_repo.chunk(session, sweep.id, after, CHUNK):
+        locked = users_repo.lock_many(session, actor.tenant_id, _ids(rows))
+        after = rows[-1].user_id
+        for done in [*rows, *locked]:
+            session.expunge(done)
 
 
 def _ids(rows: list[IdleSweepUser]) -> list[uuid.UUID]:

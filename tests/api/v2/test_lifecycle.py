@@ -541,3 +541,29 @@ def test_the_guard_counts_users_as_well_as_a_share(tenant: TenantHandle) -> None
     assert plan(tenant)["state"] == "planned"
     created_days_ago(tenant, ids[2], 100)
     assert plan(tenant)["state"] == "held"
+
+
+# ---- documentation -------------------------------------------------------------------------
+
+LIFECYCLE_OPERATIONS = {
+    ("post", f"{V2}/users/{{userId}}/offboard"): "offboardUser",
+    ("post", f"{V2}/users/{{userId}}/sign-ins"): "recordSignIn",
+    ("post", SWEEPS): "planIdleSweep",
+    ("get", f"{SWEEPS}/{{sweepId}}"): "getIdleSweep",
+    ("get", f"{SWEEPS}/{{sweepId}}/users"): "listIdleSweepUsers",
+    ("post", f"{SWEEPS}/{{sweepId}}/apply"): "applyIdleSweep",
+}
+
+
+def test_the_lifecycle_extensions_are_documented(http: TestClient) -> None:
+    doc = http.get("/openapi.json").json()
+    for (method, path), operation_id in LIFECYCLE_OPERATIONS.items():
+        operation = doc["paths"][path][method]
+        assert operation["operationId"] == operation_id
+        assert operation["summary"].endswith("(extension)")
+        assert "Scope" in operation["description"], operation_id
+        assert {"400", "401", "403"} <= set(operation["responses"]), operation_id
+    apply_responses = doc["paths"][f"{SWEEPS}/{{sweepId}}/apply"]["post"]["responses"]
+    assert "409" in apply_responses
+    list_params = {p["name"] for p in doc["paths"][f"{V2}/users"]["get"]["parameters"]}
+    assert {"lastLoginBefore", "lastLoginAfter", "createdBefore", "createdAfter"} <= list_params
