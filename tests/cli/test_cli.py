@@ -525,3 +525,13 @@ def test_import_loads_a_directory_and_names_the_field_a_duplicate_takes(
     rows = _rows(cli.database_url, text("SELECT username, email, phone FROM users"))
     # The failed batch wrote nothing; the first file's user is stored as the domain has it.
     assert [tuple(r) for r in rows] == [("Jane@corp.local", "Jane@corp.local", "(425) 555-0100")]
+
+
+def test_tenants_configure_sets_the_idle_sweep_guard(cli: Cli) -> None:
+    cli.ok("tenants", "create", "acme")
+    result = cli.ok("tenants", "configure", "acme", "--idle-sweep-guard-percent", "25")
+    assert '"idle_sweep_guard": {"percent": 25.0}' in result.stdout
+    result = cli.ok("tenants", "configure", "acme", "--idle-sweep-guard-users", "50")
+    assert '"idle_sweep_guard": {"percent": 25.0, "users": 50}' in result.stdout
+    result = cli.fails("tenants", "configure", "acme", "--idle-sweep-guard-percent", "150")
+    assert "percent" in result.stderr

@@ -14,6 +14,8 @@ class Scope(StrEnum):
     role_write = "role:write"
     team_read = "team:read"
     team_write = "team:write"
+    # Offboarding and idle sweeps (rosterd.services.offboarding, rosterd.services.idle_sweeps).
+    lifecycle_write = "lifecycle:write"
     admin = "admin"
 
 

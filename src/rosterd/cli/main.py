@@ -532,6 +532,20 @@ def tenants_configure(
             "ROSTERD_RATE_LIMIT_PER_TENANT; 'default' uses the setting again.",
         ),
     ] = None,
+    idle_sweep_guard_percent: Annotated[
+        float | None,
+        typer.Option(
+            help="Hold idle sweeps that touch more than this percent of the tenant's active "
+            "users until an admin client confirms them (default 10).",
+        ),
+    ] = None,
+    idle_sweep_guard_users: Annotated[
+        int | None,
+        typer.Option(
+            help="Hold idle sweeps that touch more than this many users until an admin client "
+            "confirms them (default 500).",
+        ),
+    ] = None,
 ) -> None:
     """Change a tenant's settings."""
     with _runtime() as runtime, runtime.db.writer.begin() as session:
@@ -549,6 +563,10 @@ def tenants_configure(
             if limit is not None:
                 own = None if limit.strip().lower() == "default" else limit
                 tenants_service.set_rate_limit(session, tenant, scope, own)
+        if idle_sweep_guard_percent is not None or idle_sweep_guard_users is not None:
+            tenants_service.set_idle_sweep_guard(
+                session, tenant, percent=idle_sweep_guard_percent, users=idle_sweep_guard_users
+            )
         out.print(f"{tenant.slug}: {json.dumps(tenant.settings)}")
 
 

@@ -6,6 +6,7 @@ from rosterd.models.credential import AdminUser, ApiKey, OAuthClient, ScimToken,
 from rosterd.models.group import Group, GroupMembership
 from rosterd.models.identity import ExternalIdentity
 from rosterd.models.role import Role
+from rosterd.models.sweep import IdleSweep, IdleSweepUser
 from rosterd.models.tally import UserTally
 from rosterd.models.team import Team
 from rosterd.models.tenant import Tenant
@@ -19,6 +20,8 @@ __all__ = [
     "ExternalIdentity",
     "Group",
     "GroupMembership",
+    "IdleSweep",
+    "IdleSweepUser",
     "OAuthClient",
     "Role",
     "ScimToken",

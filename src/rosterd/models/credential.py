@@ -107,6 +107,9 @@ class AdminUser(Base):
     token_epoch: Mapped[int] = mapped_column(default=0)
     throttle_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     last_login_at: Mapped[datetime | None]
+    # When offboarding last ended this admin's sessions (bumped ``token_epoch``): a login
+    # since then is a session to end again; none since, and there is nothing to end.
+    sessions_ended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

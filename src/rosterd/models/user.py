@@ -108,6 +108,15 @@ class User(Base):
         Index("ix_users_tenant_external_id", "tenant_id", "external_id"),
         Index("ix_users_tenant_created_at", "tenant_id", "created_at"),
         Index("ix_users_tenant_last_login_at", "tenant_id", "last_login_at"),
+        # Idle sweeps (repositories.idle_sweeps): the active users of a tenant signed in before
+        # a time, and those never signed in created before it, are both ranges of this index.
+        Index(
+            "ix_users_tenant_status_last_login_created",
+            "tenant_id",
+            "status",
+            "last_login_at",
+            "created_at",
+        ),
         Index("ix_users_role_id", "role_id"),
         Index("ix_users_team_id", "team_id"),
         Index("ix_users_manager_id", "manager_id"),

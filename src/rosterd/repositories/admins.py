@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rosterd.models import AdminUser
@@ -22,6 +23,25 @@ def find_by_username(
 
 def get(session: Session, admin_id: uuid.UUID, *, for_update: bool = False) -> AdminUser | None:
     return session.get(AdminUser, admin_id, with_for_update=for_update)
+
+
+def named_in_tenant(
+    session: Session, tenant_id: uuid.UUID, names: Collection[str]
+) -> list[AdminUser]:
+    """The tenant's admins whose username is one of ``names`` (case-insensitively), locked
+    (see ``find_by_username``)."""
+    if not names:
+        return []
+    # lower() on both sides, as the login compares them (SQLite's folds ASCII only).
+    named = or_(*(func.lower(AdminUser.username) == func.lower(name) for name in set(names)))
+    return list(
+        session.scalars(
+            select(AdminUser)
+            .where(AdminUser.tenant_id == tenant_id, named)
+            .order_by(AdminUser.id)
+            .with_for_update()
+        )
+    )
 
 
 def list_for_tenant(session: Session, tenant_id: uuid.UUID) -> list[AdminUser]:

@@ -61,6 +61,20 @@ def member_counts(
     return {tid: int(n) for tid, n in rows if tid is not None}
 
 
+def managed_by(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> list[Team]:
+    """The teams ``user_id`` manages, locked in id order (PostgreSQL) until the transaction
+    ends, for handing them over."""
+    return list(
+        session.scalars(
+            select(Team)
+            .where(Team.tenant_id == tenant_id, Team.manager_id == user_id)
+            .order_by(Team.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 def reassign_managed(
     session: Session, tenant_id: uuid.UUID, from_user: uuid.UUID, to_user: uuid.UUID
 ) -> None:

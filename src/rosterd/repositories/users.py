@@ -57,6 +57,11 @@ class UserQuery:
     # unique index).
     unique_emails: bool = False
     last_login_before: datetime | None = None
+    # Signed in at or after this time (users who never signed in do not match).
+    last_login_after: datetime | None = None
+    # Created before / at or after.
+    created_before: datetime | None = None
+    created_after: datetime | None = None
     sort_by: SortKey = "name"
     descending: bool = False
     offset: int = 0
@@ -117,6 +122,43 @@ def get_for_update(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -
     the database), so concurrent writers of one user take turns instead of one of them
     failing on a stale version."""
     return session.scalar(_BY_ID_FOR_UPDATE, {"tenant_id": tenant_id, "user_id": user_id})
+
+
+def lock_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[User]:
+    """The users among ``ids``, read fresh and locked in id order (as ``get_for_update``
+    locks one; one order for every writer of several users, so two cannot deadlock)."""
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.tenant_id == tenant_id, User.id.in_(list(ids)))
+            .order_by(User.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def record_sign_in(
+    session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, at: datetime
+) -> bool:
+    """Move the user's last sign-in to ``at`` unless a later one is stored; whether it moved.
+
+    One conditional UPDATE, so concurrent sign-ins keep the latest without a lock. A sign-in
+    is not a change of the user's attributes: modified_at and the version stay as they are.
+    """
+    result = session.execute(
+        update(User)
+        .where(
+            User.tenant_id == tenant_id,
+            User.id == user_id,
+            or_(User.last_login_at.is_(None), User.last_login_at < at),
+        )
+        .values(last_login_at=at, modified_at=User.modified_at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get_many(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[User]:
@@ -231,6 +273,12 @@ def _matching(tenant_id: uuid.UUID, q: UserQuery, *, indexed: bool = True) -> Se
         stmt = stmt.where(
             or_(User.last_login_at.is_(None), User.last_login_at < q.last_login_before)
         )
+    if q.last_login_after is not None:
+        stmt = stmt.where(User.last_login_at >= q.last_login_after)
+    if q.created_before is not None:
+        stmt = stmt.where(User.created_at < q.created_before)
+    if q.created_after is not None:
+        stmt = stmt.where(User.created_at >= q.created_after)
     return stmt
 
 

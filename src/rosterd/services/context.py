@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -12,3 +12,6 @@ class Actor:
     actor: str
     surface: str
     request_id: str | None = None
+    # The OAuth scopes the credential holds, where it has any (rosterd.auth.scopes): for the
+    # few rules that depend on them, such as a held idle sweep needing ``admin``.
+    scopes: frozenset[str] = field(default_factory=frozenset)

@@ -137,3 +137,37 @@ def set_rate_limit(session: Session, tenant: Tenant, scope: str, limit: str | No
         except ValueError as exc:
             raise invalid_field(f"rate_limit_per_{scope}", str(exc)) from exc
     tenant.settings = {**tenant.settings, RATE_LIMITS_SETTING: own}
+
+
+IDLE_SWEEP_GUARD_SETTING = "idle_sweep_guard"
+# An idle sweep touching more than this share of the tenant's active users (in percent), or
+# more than this many users, is held until an admin client confirms it.
+DEFAULT_IDLE_SWEEP_GUARD = (10.0, 500)
+
+
+def idle_sweep_guard(session: Session, tenant_id: uuid.UUID) -> tuple[float, int]:
+    """The tenant's idle-sweep guard: (percent of active users, users)."""
+    tenant = tenants_repo.get(session, tenant_id)
+    own = tenant.settings.get(IDLE_SWEEP_GUARD_SETTING) if tenant is not None else None
+    percent, users = DEFAULT_IDLE_SWEEP_GUARD
+    if isinstance(own, dict):
+        percent = float(own.get("percent", percent))
+        users = int(own.get("users", users))
+    return percent, users
+
+
+def set_idle_sweep_guard(
+    session: Session, tenant: Tenant, *, percent: float | None = None, users: int | None = None
+) -> None:
+    """Change the share of active users (0-100 percent) or the number of users above which
+    an idle sweep is held; what is not given stays."""
+    own = dict(tenant.settings.get(IDLE_SWEEP_GUARD_SETTING) or {})
+    if percent is not None:
+        if not 0 <= percent <= 100:
+            raise invalid_field("idle_sweep_guard_percent", "use a percentage from 0 to 100")
+        own["percent"] = percent
+    if users is not None:
+        if users < 0:
+            raise invalid_field("idle_sweep_guard_users", "use a number of users, 0 or more")
+        own["users"] = users
+    tenant.settings = {**tenant.settings, IDLE_SWEEP_GUARD_SETTING: own}

@@ -42,6 +42,7 @@ USER_FIELDS = {
     "active",
     "createdDate",
     "modifiedDate",
+    "lastLoginDate",
 }
 
 
@@ -479,10 +480,23 @@ def test_put_to_an_email_of_another_user_is_409(admin: Admin) -> None:
     assert admin.get(b["id"]) == b
 
 
+def test_admin_users_show_the_recorded_sign_in(admin: Admin, tenant: TenantHandle) -> None:
+    user = admin.create()
+    assert user["lastLoginDate"] is None
+    v2_id = admin.v2_user(user["emailAddress"])["id"]
+    at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    r = admin.http.post(
+        f"{V2}/users/{v2_id}/sign-ins", json={"at": at.isoformat()}, headers=tenant.headers()
+    )
+    assert r.status_code == 200, r.text
+    assert admin.get(user["id"])["lastLoginDate"] == "2026-03-04T05:06:07Z"
+    assert _parse(r.json()["lastLoginAt"]) == at
+
+
 # ---- GET -> edit -> PUT round trip ---------------------------------------------------------
 
 
-READ_ONLY = {"id", "active", "createdDate", "modifiedDate"}
+READ_ONLY = {"id", "active", "createdDate", "modifiedDate", "lastLoginDate"}
 
 
 @pytest.fixture

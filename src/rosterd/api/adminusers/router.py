@@ -46,6 +46,7 @@ def _out(user: User, groups: list[tuple[uuid.UUID, str]], identities: list[str])
         active=user.status == UserStatus.active,
         created_at=user.created_at,
         modified_at=user.modified_at,
+        last_login_at=user.last_login_at,
     )
     return wire.model_dump(mode="json", by_alias=True)
 
@@ -158,7 +159,7 @@ def create_user(
     operation_id="adminReplaceUser",
     summary="Replace every field of a user",
     description="Takes the body GET answered: its read-only fields (id, active, createdDate, "
-    "modifiedDate) are ignored, but an id must be the one in the path.",
+    "modifiedDate, lastLoginDate) are ignored, but an id must be the one in the path.",
 )
 def replace_user(
     userId: int,  # noqa: N803

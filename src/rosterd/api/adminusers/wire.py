@@ -77,6 +77,10 @@ class AdminUser(AdminUserFields):
     modified_at: Moment | None = Field(
         default=None, alias="modifiedDate", json_schema_extra=ReadOnly
     )
+    # An extension: the user's last sign-in, the value v2 shows as lastLoginAt.
+    last_login_at: Moment | None = Field(
+        default=None, alias="lastLoginDate", json_schema_extra=ReadOnly
+    )
 
 
 # The surface's one field table: domain field name -> wire name. A user's username is the

@@ -72,6 +72,7 @@ async def bearer_actor(
         actor=f"client:{access.subject}",
         surface=surface,
         request_id=request_id,
+        scopes=access.scopes,
     )
 
 
@@ -120,3 +121,4 @@ RoleRead = Annotated[Actor, Depends(rate_limited(require(Scope.role_read)))]
 RoleWrite = Annotated[Actor, Depends(rate_limited(require(Scope.role_write)))]
 TeamRead = Annotated[Actor, Depends(rate_limited(require(Scope.team_read)))]
 TeamWrite = Annotated[Actor, Depends(rate_limited(require(Scope.team_write)))]
+LifecycleWrite = Annotated[Actor, Depends(rate_limited(require(Scope.lifecycle_write)))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -52,6 +53,13 @@ def _status_from(explicit: str | None, is_active: bool | None, *, field: str) ->
     return UserStatus.active if is_active else UserStatus.inactive
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time from a query parameter; one without an offset is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 @router.get(
     "",
     operation_id="listUsers",
@@ -98,6 +106,29 @@ def list_users(
             description="true: active users; false: every other status (extension).",
         ),
     ] = None,
+    last_login_before: Annotated[
+        datetime | None,
+        Query(
+            alias="lastLoginBefore",
+            description="Users last signed in before this time, or never signed in, as idle "
+            "users are (extension; a time without an offset is UTC).",
+        ),
+    ] = None,
+    last_login_after: Annotated[
+        datetime | None,
+        Query(
+            alias="lastLoginAfter",
+            description="Users last signed in at or after this time (extension).",
+        ),
+    ] = None,
+    created_before: Annotated[
+        datetime | None,
+        Query(alias="createdBefore", description="Users created before this time (extension)."),
+    ] = None,
+    created_after: Annotated[
+        datetime | None,
+        Query(alias="createdAfter", description="Users created at or after this time (extension)."),
+    ] = None,
 ) -> Response:
     rows, total = users_service.list_user_rows(
         session,
@@ -111,6 +142,10 @@ def list_users(
             is_active=is_active,
             email=email,
             username=username,
+            last_login_before=_utc(last_login_before),
+            last_login_after=_utc(last_login_after),
+            created_before=_utc(created_before),
+            created_after=_utc(created_after),
             sort_by=sort_by,
             descending=sort_order == "desc",
             offset=window.offset,
