@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from rosterd.models import Group, GroupMembership, User
 from rosterd.models.base import utcnow
@@ -291,7 +293,15 @@ def touch(session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
             session,
             select(Group.id).where(Group.tenant_id == tenant_id, Group.id.in_(list(group_ids))),
         )
-    session.execute(_TOUCH, {"of_tenant": tenant_id, "group_ids": list(group_ids), "now": utcnow()})
+    touched = session.execute(
+        _TOUCH, {"of_tenant": tenant_id, "group_ids": list(group_ids), "now": utcnow()}
+    )
+    # The entities of these groups the session holds get the new version too (their ETag).
+    for group_id, version, modified_at in touched:
+        group = session.identity_map.get(identity_key(Group, group_id))
+        if group is not None:
+            set_committed_value(group, "version", version)
+            set_committed_value(group, "modified_at", modified_at)
 
 
 # ``touch``'s UPDATE, on the table (the ORM's bulk UPDATE machinery cost more than the
@@ -304,6 +314,7 @@ _TOUCH = (
         _GROUPS.c.id.in_(bindparam("group_ids", expanding=True)),
     )
     .values(version=_GROUPS.c.version + 1, modified_at=bindparam("now"))
+    .returning(_GROUPS.c.id, _GROUPS.c.version, _GROUPS.c.modified_at)
 )
 
 
