@@ -1,7 +1,7 @@
 """Where point reads (a few rows by index, rosterd.db.prepared) run, on each store.
 
-- SQLite: on the event loop, on a read connection the loop's thread holds for the life of
-  the runner. sqlite3 answers a primary-key lookup in microseconds, less than a pool
+- SQLite: on the event loop, on a read connection kept for point reads for the life of the
+  runner. sqlite3 answers a primary-key lookup in microseconds, less than a pool
   checkout, let alone a hand-off to a worker thread. The connection is in autocommit (the
   engine's ``connect`` hook sets ``isolation_level=None``) and each read is fetched to the
   end, so no read transaction stays open between requests.
@@ -48,28 +48,42 @@ class _Sqlite3Reader:
 
 
 class SqlitePointReads:
+    """Point reads on sqlite3 connections kept by this object, run where they are asked for
+    (the event loop). A read does not await, so a connection serves one read at a time; the
+    free list holds as many as were ever needed at once (one per loop, as a rule). They are
+    made by the read engine (its connect hook sets autocommit and the pragmas) and detached
+    from its pool, which they would otherwise appear to hold for good."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._held = threading.local()
-        self._all_held: list[PoolProxiedConnection] = []
+        self._free: list[_Sqlite3Reader] = []
+        self._made: list[PoolProxiedConnection] = []
         self._guard = threading.Lock()
 
     async def run(self, read: PointRead[T]) -> T:
-        reader: _Sqlite3Reader | None = getattr(self._held, "reader", None)
-        if reader is None:
-            pooled = self._engine.raw_connection()
-            with self._guard:
-                self._all_held.append(pooled)
-            reader = self._held.reader = _Sqlite3Reader(
-                pooled.driver_connection, self._engine.dialect
-            )
-        return await read(reader)
+        try:
+            reader = self._free.pop()
+        except IndexError:
+            reader = self._make()
+        try:
+            return await read(reader)
+        finally:
+            self._free.append(reader)
+
+    def _make(self) -> _Sqlite3Reader:
+        pooled = self._engine.raw_connection()
+        connection = pooled.driver_connection
+        pooled.detach()
+        with self._guard:
+            self._made.append(pooled)
+        return _Sqlite3Reader(connection, self._engine.dialect)
 
     def close(self) -> None:
         with self._guard:
-            for pooled in self._all_held:
+            for pooled in self._made:
                 pooled.close()
-            self._all_held.clear()
+            self._made.clear()
+            self._free.clear()
 
 
 @dataclass(frozen=True)
