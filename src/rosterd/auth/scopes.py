@@ -14,6 +14,10 @@ class Scope(StrEnum):
     role_write = "role:write"
     team_read = "team:read"
     team_write = "team:write"
+    audit_read = "audit:read"  # the audit trail and the event feed
+    webhook_read = "webhook:read"
+    webhook_write = "webhook:write"
+    lifecycle_write = "lifecycle:write"
     admin = "admin"
 
 
