@@ -151,12 +151,8 @@ def test_one_resources_history_reads_only_its_rows(
 
 def _count(runtime: Runtime, tenant_id: uuid.UUID) -> int:
     with runtime.db.reader() as session:
-        return int(
-            session.scalar(
-                select(func.count()).select_from(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
-            )
-            or 0
-        )
+        query = select(func.count()).where(AuditEvent.tenant_id == tenant_id)
+        return int(session.scalar(query) or 0)
 
 
 def test_retention_deletes_old_events_in_bounded_batches(runtime: Runtime) -> None:
