@@ -8,7 +8,7 @@ import orjson
 from fastapi import Query, Response
 from pydantic import AwareDatetime
 
-from rosterd.api.deps import ReadSession
+from rosterd.api.deps import SearchSession
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import AuditRead
 from rosterd.api.v2.paging import MAX_LIMIT, errors
@@ -51,7 +51,7 @@ def _wire(event: AuditEvent) -> dict[str, Any]:
 )
 def list_audit_events(
     actor: AuditRead,
-    session: ReadSession,
+    session: SearchSession,
     resource_type: Annotated[
         Text | None,
         Query(alias="resourceType", max_length=32, description="e.g. user, group, role, team."),
