@@ -97,6 +97,13 @@ def _plan_of(runtime: Runtime, backend: str, read: Any) -> str:
     [
         (AuditFilter(resource_type="user", resource_id="r42"), "ix_audit_events_tenant_resource"),
         (AuditFilter(actor="client:c3"), "ix_audit_events_tenant_actor"),
+        # A resource type or an action alone: the tenant's events newest first, filtered, not
+        # all of a type's events sorted (a type is most of a tenant's events).
+        (
+            AuditFilter(resource_type="user"),
+            ("ix_audit_events_tenant_id", "pk_audit_events"),
+        ),
+        (AuditFilter(action="user.updated"), ("ix_audit_events_tenant_id", "pk_audit_events")),
         # PostgreSQL may walk the primary key backwards instead, filtering on the tenant,
         # when the tenant holds a good share of the table (it does here); either reads in
         # order and stops at the page's end.

@@ -68,7 +68,7 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
             tx, id_ = raw.split(".")
-            if not (tx.isdigit() and id_.isdigit()):
+            if not (tx.isdigit() and id_.isdigit() and max(int(tx), int(id_)) < 2**63):
                 raise ValueError(raw)
             return cls(int(tx), int(id_))
         except (ValueError, UnicodeDecodeError, binascii.Error):

@@ -115,7 +115,7 @@ def _decode(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raw = ""
-    if not (raw.startswith("a") and raw[1:].isdigit()):
+    if not (raw.startswith("a") and raw[1:].isdigit() and int(raw[1:]) < 2**63):
         raise invalid_field("cursor", "not a cursor this API returned")
     return int(raw[1:])
 
