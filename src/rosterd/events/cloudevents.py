@@ -57,11 +57,13 @@ def _memberships(row: AuditEvent) -> list[tuple[str, str, str]]:
     ]
 
 
-def _membership_event(row: AuditEvent, source: str, n: int, change: tuple[str, str, str]) -> Any:
+def _membership_event(
+    row: AuditEvent, source: str, id_: str, change: tuple[str, str, str]
+) -> dict[str, Any]:
     kind, group_id, user_id = change
     resource = {"groupId": group_id, "userId": user_id}
     data = {"resourceType": "group_membership", "resource": resource}
-    return _envelope(row, source, f"{row.id}.{n}", kind, group_id, data)
+    return _envelope(row, source, id_, kind, group_id, data)
 
 
 def _envelope(
@@ -87,14 +89,12 @@ def events_of(row: AuditEvent, source: str) -> list[dict[str, Any]]:
     it is unique within ``source`` and the same each time the feed is read.
     """
     made = event_types.types_of(row.action)
-    if made == (event_types.MEMBER_ADDED, event_types.MEMBER_REMOVED):
-        return [_membership_event(row, source, n, c) for n, c in enumerate(_memberships(row))]
-    if row.action in ("group.member_added", "group.member_removed"):
+    if made == event_types.MEMBERSHIPS:
+        changes = enumerate(_memberships(row))
+        return [_membership_event(row, source, f"{row.id}.{n}", c) for n, c in changes]
+    if made[0] in event_types.MEMBERSHIPS:
         user_id = (row.after or row.before or {}).get("user_id", "")
-        change = (made[0], row.resource_id, user_id)
-        event = _membership_event(row, source, 0, change)
-        event["id"] = str(row.id)
-        return [event]
+        return [_membership_event(row, source, str(row.id), (made[0], row.resource_id, user_id))]
     kind = _status_type(row.before, row.after) if len(made) > 1 else made[0]
     deleted = row.action.endswith(".deleted")
     state = row.before if deleted else (row.after or row.before)

@@ -36,7 +36,7 @@ STATUS_TYPES: dict[UserStatus, str] = {
     UserStatus.pending: USER_UPDATED,
 }
 _STATUS = (USER_DEACTIVATED, USER_SUSPENDED, USER_ACTIVATED, USER_REACTIVATED, USER_UPDATED)
-_MEMBERS = (MEMBER_ADDED, MEMBER_REMOVED)
+MEMBERSHIPS = (MEMBER_ADDED, MEMBER_REMOVED)  # the types of an action changing several
 
 # audit action -> the event types it becomes (one, or those told apart as said above)
 TYPES: dict[str, tuple[str, ...]] = {
@@ -45,13 +45,13 @@ TYPES: dict[str, tuple[str, ...]] = {
     "user.status_changed": _STATUS,
     "user.expired": (USER_DEACTIVATED,),
     "user.deleted": ("user.deleted",),
-    "user.groups_set": _MEMBERS,
+    "user.groups_set": MEMBERSHIPS,
     "group.created": ("group.created",),
     "group.updated": ("group.updated",),
     "group.deleted": ("group.deleted",),
     "group.member_added": (MEMBER_ADDED,),
     "group.member_removed": (MEMBER_REMOVED,),
-    "group.members_changed": _MEMBERS,
+    "group.members_changed": MEMBERSHIPS,
     "role.created": ("role.created",),
     "role.updated": ("role.updated",),
     "role.deleted": ("role.deleted",),
