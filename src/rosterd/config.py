@@ -116,6 +116,13 @@ class Settings(BaseSettings):
         description="How often `rosterd serve` looks for lifecycle work that is due "
         "(expiry dates). At most a minute.",
     )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=0,
+        description="Days audit events (and so the event feed) are kept. The scheduler of "
+        "`rosterd serve` deletes older ones in batches of 500, each in its own transaction, "
+        "never in one unbounded DELETE. 0 keeps them forever.",
+    )
     workers: int = Field(
         default=1,
         ge=1,

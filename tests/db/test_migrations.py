@@ -142,6 +142,9 @@ def _missing_model_indexes(conn: Connection) -> list[str]:
     problems = []
     for table in Base.metadata.sorted_tables:
         for index in table.indexes:
+            only = index._ddl_if  # Index.ddl_if: declared for one database only
+            if only is not None and only.dialect not in (None, conn.dialect.name):
+                continue
             name = str(index.name)
             ddl = present.get((table.name, name))
             if ddl is None:

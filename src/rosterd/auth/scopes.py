@@ -14,6 +14,9 @@ class Scope(StrEnum):
     role_write = "role:write"
     team_read = "team:read"
     team_write = "team:write"
+    audit_read = "audit:read"  # the audit trail and the event feed
+    webhook_read = "webhook:read"
+    webhook_write = "webhook:write"
     # Offboarding and idle sweeps (rosterd.services.offboarding, rosterd.services.idle_sweeps).
     lifecycle_write = "lifecycle:write"
     admin = "admin"

@@ -219,7 +219,11 @@ def serve(
     store = runtime.db.engine.url.render_as_string()
     processes = f", {count} workers" if count > 1 else ""
     err.print(f"rosterd listening on http://{host}:{port} (store: {store}{processes})")
-    scheduler = Scheduler(runtime.db, interval_seconds=settings.scheduler_interval_seconds)
+    scheduler = Scheduler(
+        runtime.db,
+        interval_seconds=settings.scheduler_interval_seconds,
+        audit_retention_days=settings.audit_retention_days,
+    )
     scheduler.start()
     options: dict[str, Any] = {
         "host": host,

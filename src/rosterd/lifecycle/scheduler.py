@@ -6,6 +6,10 @@ background work (rosterd.api.asgi). Several nodes on one PostgreSQL database eac
 work is claimed with row locks (see repositories.users.due_for_expiry), so each expiry still
 happens once. Background work added later belongs here too, claimed the same way.
 
+It also enforces the audit trail's retention (``audit_retention_days``): old events go in
+batches of ``BATCH``, each in a transaction of its own, never one unbounded DELETE, and at
+most ``RETENTION_BATCHES`` per tenant per run so a large backlog cannot hold up the rest.
+
 The clock is injected so tests can move time instead of sleeping.
 """
 
@@ -18,10 +22,11 @@ from datetime import datetime
 
 from rosterd.db.engine import Database
 from rosterd.models.base import utcnow
-from rosterd.services import lifecycle
+from rosterd.services import audit, lifecycle
 
 log = logging.getLogger("rosterd.scheduler")
 BATCH = 500
+RETENTION_BATCHES = 200
 
 
 class Scheduler:
@@ -31,10 +36,12 @@ class Scheduler:
         *,
         interval_seconds: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
+        audit_retention_days: int = 0,
     ) -> None:
         self.db = db
         self.interval = interval_seconds
         self.clock = clock
+        self.audit_retention_days = audit_retention_days
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -48,12 +55,34 @@ class Scheduler:
             if done < BATCH:
                 return total
 
+    def purge_audit(self) -> int:
+        """Delete the audit events older than the retention; returns how many. 0 days keeps
+        them forever."""
+        if self.audit_retention_days <= 0:
+            return 0
+        with self.db.writer.begin() as session:
+            tenants = audit.tenant_ids(session)
+        total = 0
+        for tenant_id in tenants:
+            for _ in range(RETENTION_BATCHES):
+                with self.db.writer.begin() as session:
+                    done = audit.purge(
+                        session, tenant_id, self.clock(), self.audit_retention_days, BATCH
+                    )
+                total += done
+                if done < BATCH:
+                    break
+        return total
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 expired = self.run_once()
                 if expired:
                     log.info("expired %d user(s)", expired)
+                purged = self.purge_audit()
+                if purged:
+                    log.info("deleted %d audit event(s) past the retention", purged)
             except Exception:
                 log.exception("scheduler run failed; retrying next interval")
 

@@ -390,3 +390,41 @@ class ErrorInfo(WireModel):
 
 class ErrorOut(WireModel):
     error: ErrorInfo
+
+
+# ---- audit events and the event feed (extensions) ------------------------------------------
+
+
+class AuditEventOut(WireModel):
+    id: int
+    occurredAt: str
+    actor: str
+    surface: str
+    action: str
+    resourceType: str
+    resourceId: str
+    requestId: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+class AuditEventList(WireModel):
+    items: list[AuditEventOut]
+    nextCursor: str | None = None
+
+
+class CloudEventOut(WireModel):
+    specversion: str
+    id: str
+    source: str
+    type: str
+    time: str
+    subject: str
+    datacontenttype: str
+    data: dict[str, Any]
+
+
+class EventPage(WireModel):
+    events: list[CloudEventOut]
+    cursor: str
+    hasMore: bool

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import Connection, create_engine, pool
 
 from rosterd.models import Base
 
@@ -25,13 +26,25 @@ def _include_name(name: str | None, type_: str, _parents: object) -> bool:
     return True
 
 
-def _configure(connection: object) -> None:
+def _include_object(dialect: str) -> Callable[..., bool]:
+    """Leave out what the models declare for another database only (``Index.ddl_if``), such
+    as the event feed's PostgreSQL index: Alembic compares it regardless."""
+
+    def include(obj: object, _name: object, _type: object, _reflected: object, _to: object) -> bool:
+        only = getattr(obj, "_ddl_if", None)
+        return only is None or only.dialect in (None, dialect)
+
+    return include
+
+
+def _configure(connection: Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite can only ALTER through table rebuilds.
         compare_type=True,
         include_name=_include_name,
+        include_object=_include_object(connection.dialect.name),
     )
 
 

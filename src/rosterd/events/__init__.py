@@ -1,0 +1,1 @@
+"""Events: the audit trail read as a feed of CloudEvents (outbox, feed, webhooks)."""
