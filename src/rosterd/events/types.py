@@ -45,6 +45,8 @@ TYPES: dict[str, tuple[str, ...]] = {
     "user.status_changed": _STATUS,
     "user.expired": (USER_DEACTIVATED,),
     "user.deleted": ("user.deleted",),
+    "user.deactivated": (USER_DEACTIVATED,),  # by offboarding
+    "user.signed_in": ("user.signed_in",),
     "user.groups_set": MEMBERSHIPS,
     "group.created": ("group.created",),
     "group.updated": ("group.updated",),
@@ -70,6 +72,9 @@ TYPES: dict[str, tuple[str, ...]] = {
     "admin.unlocked": ("admin.unlocked",),
     "admin.password_reset": ("admin.password_reset",),
     "admin.deleted": ("admin.deleted",),
+    "admin.sessions_ended": ("admin.sessions_ended",),
+    "idle_sweep.planned": ("idle_sweep.planned",),
+    "idle_sweep.applied": ("idle_sweep.applied",),
 }
 
 ALL_TYPES: frozenset[str] = frozenset(t for types in TYPES.values() for t in types)
