@@ -17,7 +17,6 @@ import itertools
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,9 +25,9 @@ from sqlalchemy import text
 from rosterd.api.app import create_app
 from rosterd.config import Settings
 from rosterd.lifecycle.search_indexer import SearchIndexer
-from rosterd.runtime import Runtime, open_runtime
+from rosterd.runtime import Runtime
 from tests.api.identities.test_identities_http import issue_api_key
-from tests.factories import V2, TenantHandle, make_tenant
+from tests.factories import V2, TenantHandle, make_tenant, own_sqlite_runtime
 
 SCIM_USERS = "/scim/v2/Users"
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -46,16 +45,11 @@ def store(
     if backend != "sqlite":
         yield request.getfixturevalue("runtime"), request.getfixturevalue("http")
         return
-    data = Path(tmp_path_factory.mktemp("search-freshness"))
-    own = settings.model_copy(
-        update={"database_url": f"sqlite:///{(data / 'rosterd.db').as_posix()}", "data_dir": data}
-    )
-    runtime = open_runtime(own)
-    try:
-        with TestClient(create_app(runtime)) as http:
-            yield runtime, http
-    finally:
-        runtime.close()
+    with (
+        own_sqlite_runtime(settings, tmp_path_factory.mktemp("search-freshness")) as runtime,
+        TestClient(create_app(runtime)) as http,
+    ):
+        yield runtime, http
 
 
 @dataclass

@@ -90,3 +90,4 @@ class SearchIndexer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             event.remove(self.db.write_engine, "commit", self._committed)
+            self._thread = None
