@@ -27,7 +27,9 @@ from rosterd.db.engine import Database
 from rosterd.repositories import search_queue
 
 log = logging.getLogger("rosterd.search_indexer")
-BATCH = 500
+# Rows a transaction indexes: a few milliseconds of the writer, so a request arriving meanwhile
+# waits little; smaller batches cost more per row (about 0.045 ms at 50, 0.02 ms at 256).
+BATCH = 256
 
 
 class SearchIndexer:
