@@ -12,30 +12,39 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from rosterd.config import Settings
 from rosterd.db.engine import make_database
 from rosterd.lifecycle.search_indexer import SearchIndexer
 from rosterd.models import User
 from rosterd.repositories import users as users_repo
 from rosterd.repositories._sql import contains_ci
 from rosterd.runtime import Runtime
-from tests.factories import bare_tenant
+from tests.factories import bare_tenant, own_sqlite_runtime
 from tests.repositories.test_search_queue import (
     add,
     assert_index_matches_users,
     indexed_rows,
     pending,
     remove,
-    runtime,  # noqa: F401 - the fixture: a SQLite store of the test's own
     set_fields,
 )
 
 
 @pytest.fixture
-def indexer(runtime: Runtime) -> Iterator[SearchIndexer]:  # noqa: F811
+def runtime(backend: str, settings: Settings, tmp_path: Path) -> Iterator[Runtime]:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL maintains its trigram indexes in the writing transaction")
+    with own_sqlite_runtime(settings, tmp_path) as own:
+        yield own
+
+
+@pytest.fixture
+def indexer(runtime: Runtime) -> Iterator[SearchIndexer]:
     # Polling too rarely to matter: what wakes it is the commits.
     started = SearchIndexer(runtime.db, batch=7, gather_seconds=0.01, poll_seconds=60)
     started.start()
@@ -43,7 +52,7 @@ def indexer(runtime: Runtime) -> Iterator[SearchIndexer]:  # noqa: F811
     started.stop()
 
 
-def wait_until_indexed(runtime: Runtime, seconds: float = 10) -> None:  # noqa: F811
+def wait_until_indexed(runtime: Runtime, seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while pending(runtime):
         assert time.monotonic() < deadline, f"{pending(runtime)} rows still pending"
@@ -51,14 +60,14 @@ def wait_until_indexed(runtime: Runtime, seconds: float = 10) -> None:  # noqa: 
 
 
 def test_it_indexes_a_write_soon_after_its_commit(
-    runtime: Runtime,  # noqa: F811
+    runtime: Runtime,
     indexer: SearchIndexer,
 ) -> None:
     tenant_id = bare_tenant(runtime)
     start = time.monotonic()
     user_id = add(runtime, tenant_id, username="soon.indexed")
     wait_until_indexed(runtime)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 5  # woken by the commit: its poll is a minute away
     assert len(indexed_rows(runtime, "soon.indexed")) == 1
     set_fields(runtime, user_id, username="renamed.later")
     wait_until_indexed(runtime)
@@ -71,7 +80,7 @@ def test_it_indexes_a_write_soon_after_its_commit(
 
 
 def test_it_finds_writes_of_other_processes_by_polling(
-    runtime: Runtime,  # noqa: F811
+    runtime: Runtime,
 ) -> None:
     """A CLI command writing the store commits on an engine of its own: no commit here wakes
     the indexer, its poll does."""
@@ -101,7 +110,7 @@ def test_it_finds_writes_of_other_processes_by_polling(
 
 
 def test_concurrent_writers_and_searches_with_it_running_stay_exact(
-    runtime: Runtime,  # noqa: F811
+    runtime: Runtime,
     indexer: SearchIndexer,
 ) -> None:
     """Writers create, rename and delete users while the indexer drains in batches of 7 and
@@ -110,6 +119,7 @@ def test_concurrent_writers_and_searches_with_it_running_stay_exact(
     tenant_id = bare_tenant(runtime)
     words = ["amber", "birch", "cedar", "delta", "ember", "fjord"]
     failures: list[BaseException] = []
+    searched: list[str] = []
     writing = threading.Event()
     writing.set()
 
@@ -145,26 +155,17 @@ def test_concurrent_writers_and_searches_with_it_running_stay_exact(
                     found, _ = users_repo.search(
                         session, tenant_id, users_repo.UserQuery(search=needle, limit=1000)
                     )
+                    columns = [User.first_name, User.last_name, User.display_name]
+                    columns += [User.email, User.username]
                     expected = set(
                         session.scalars(
-                            User.__table__.select()
-                            .with_only_columns(User.id)
-                            .where(
-                                User.tenant_id == tenant_id,
-                                contains_ci(
-                                    [
-                                        User.first_name,
-                                        User.last_name,
-                                        User.display_name,
-                                        User.email,
-                                        User.username,
-                                    ],
-                                    needle,
-                                ),
+                            select(User.id).where(
+                                User.tenant_id == tenant_id, contains_ci(columns, needle)
                             )
                         )
                     )
                 assert {u.id for u in found} == expected, needle
+                searched.append(needle)
         except BaseException as exc:
             failures.append(exc)
 
@@ -177,6 +178,7 @@ def test_concurrent_writers_and_searches_with_it_running_stay_exact(
     writing.clear()
     reader.join()
     assert failures == []
+    assert searched
     wait_until_indexed(runtime)
     with runtime.db.reader() as session:
         users = session.execute(text("SELECT count(*) FROM users")).scalar_one()
