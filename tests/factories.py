@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from rosterd.auth.scopes import ALL_SCOPES
+from rosterd.config import Settings
 from rosterd.domain import rules
 from rosterd.models import Tenant, User
-from rosterd.runtime import Runtime
+from rosterd.runtime import Runtime, open_runtime
 from rosterd.services import clients as clients_service
 from rosterd.services import scim_tokens as scim_tokens_service
 from rosterd.services import tenants as tenants_service
@@ -149,3 +153,17 @@ def stored_user(**fields: Any) -> User:
         if fields.get(name):
             keys[f"{name}_key"] = rules.fold(fields[name])
     return User(**keys, **fields)
+
+
+@contextmanager
+def own_sqlite_runtime(settings: Settings, data_dir: Path) -> Iterator[Runtime]:
+    """A runtime on a SQLite store of its own in ``data_dir``, with the suite's settings
+    otherwise: for tests that need a store no other test (or `rosterd serve` of the suite's
+    store, with its background search indexer) writes to meanwhile."""
+    url = f"sqlite:///{(data_dir / 'rosterd.db').as_posix()}"
+    own = settings.model_copy(update={"database_url": url, "data_dir": data_dir})
+    runtime = open_runtime(own)
+    try:
+        yield runtime
+    finally:
+        runtime.close()

@@ -464,4 +464,19 @@ def test_one_worker_serves_the_app_of_the_serve_process_beside_its_scheduler(
     assert not isinstance(run.app, str)
     assert "workers" not in run.options
     assert "rosterd-scheduler" in run.threads
+    # SQLite's search index is brought up to date beside them (rosterd.lifecycle.search_indexer).
+    assert "rosterd-indexer" in run.threads
     assert "warning" not in result.stderr
+
+
+def test_serve_on_postgresql_runs_no_search_indexer(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL maintains its trigram indexes itself."""
+    with postgres_url() as url:
+        store = ["--data-dir", str(clean_env / "data"), "--database-url", url]
+        result, started = _serve_without_listening(monkeypatch, "serve", *store, env={})
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    [run] = started
+    assert "rosterd-scheduler" in run.threads
+    assert "rosterd-indexer" not in run.threads

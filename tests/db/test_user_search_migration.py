@@ -1,4 +1,5 @@
-"""Migration 0004: the substring-search index objects come and go, and start out filled.
+"""Migrations 0004 and 0013: the substring-search index objects come and go, start out
+filled, and (0013) hand over between indexing in the writing transaction and the queue.
 
 The models cannot declare them (an FTS5 table and triggers on SQLite, pg_trgm GIN indexes on
 PostgreSQL), so Alembic's comparison leaves them out and these tests check them by name.
@@ -28,10 +29,12 @@ from sqlalchemy.orm import Session
 
 from rosterd.db.engine import make_database
 from rosterd.db.migrate import upgrade
+from rosterd.models import Tenant, User
 from rosterd.models.base import UTCDateTime
 from rosterd.repositories import users as users_repo
 from tests.backends import database_url
 from tests.db.test_migrations import _downgrade
+from tests.factories import stored_user
 
 SEARCHED = ("username", "email", "first_name", "last_name", "display_name", "phone")
 PG_INDEXES = {f"ix_users_trgm_{name}" for name in (*SEARCHED, "full_name", "id")}
@@ -40,6 +43,14 @@ SQLITE_OBJECTS = {
     ("trigger", "users_fts_insert"),
     ("trigger", "users_fts_delete"),
     ("trigger", "users_fts_update"),
+}
+# Since 0013 the triggers note changes for the background indexer instead.
+SQLITE_HEAD_OBJECTS = {
+    ("table", "users_fts"),
+    ("table", "users_fts_pending"),
+    ("trigger", "users_fts_pending_insert"),
+    ("trigger", "users_fts_pending_delete"),
+    ("trigger", "users_fts_pending_update"),
 }
 
 
@@ -72,8 +83,10 @@ def _search_objects(conn: Connection) -> set[tuple[str, str]]:
     return out
 
 
-def _expected(backend: str) -> set[tuple[str, str]]:
-    return SQLITE_OBJECTS if backend == "sqlite" else {("index", name) for name in PG_INDEXES}
+def _expected(backend: str, *, head: bool = False) -> set[tuple[str, str]]:
+    if backend == "sqlite":
+        return SQLITE_HEAD_OBJECTS if head else SQLITE_OBJECTS
+    return {("index", name) for name in PG_INDEXES}
 
 
 def test_0004_builds_the_search_objects_and_its_downgrade_drops_them(
@@ -88,7 +101,9 @@ def test_0004_builds_the_search_objects_and_its_downgrade_drops_them(
         assert _search_objects(conn) == set()
     upgrade(engine)
     with engine.connect() as conn:
-        assert _expected(backend) <= _search_objects(conn)
+        found = _search_objects(conn)
+    assert _expected(backend, head=True) <= found
+    assert not SQLITE_OBJECTS - SQLITE_HEAD_OBJECTS & found
 
 
 # Slices of tables as they are at 0003, for writing rows below the head revision.
@@ -166,3 +181,47 @@ def test_0004_indexes_the_users_already_there(engine: Engine) -> None:
                 {"q": '"mple.com"'},
             ).scalar_one()
             assert matched == 2
+
+
+def _fts_rows(conn: Connection, needle: str) -> int:
+    return int(
+        conn.execute(
+            text("SELECT count(*) FROM users_fts WHERE users_fts MATCH :q"), {"q": f'"{needle}"'}
+        ).scalar_one()
+    )
+
+
+def test_0013_queues_changes_and_its_downgrade_indexes_what_is_pending(
+    engine: Engine, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("0013 changes nothing on PostgreSQL")
+    upgrade(engine, "0012")
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        tenant = Tenant(slug="t", name="t", settings={})
+        session.add(tenant)
+        session.flush()
+        kept = stored_user(tenant_id=tenant.id, number=1, username="kept.before")
+        session.add(kept)
+    with engine.connect() as conn:
+        assert _fts_rows(conn, "kept.before") == 1  # 0004's triggers: indexed at once
+
+    upgrade(engine)
+    with Session(engine) as session, session.begin():
+        user = session.get(User, kept.id)
+        assert user is not None
+        user.username = "kept.after"
+        session.add(stored_user(tenant_id=tenant.id, number=2, username="added.later"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users_fts_pending")).scalar_one() == 2
+        assert [_fts_rows(conn, n) for n in ("kept.before", "kept.after", "added")] == [1, 0, 0]
+
+    _downgrade(engine, "0012")
+    with engine.connect() as conn:
+        assert [_fts_rows(conn, n) for n in ("kept.before", "kept.after", "added")] == [0, 1, 1]
+        assert ("table", "users_fts_pending") not in _search_objects(conn)
+    # 0004's triggers are back.
+    with Session(engine) as session, session.begin():
+        session.add(stored_user(tenant_id=tenant.id, number=3, username="third.user"))
+    with engine.connect() as conn:
+        assert _fts_rows(conn, "third") == 1

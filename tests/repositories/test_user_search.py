@@ -20,6 +20,7 @@ from scim2_models import ScimFilter
 from sqlalchemy import ColumnElement, Engine, String, event, func, literal, select, text
 from sqlalchemy.orm import Session
 
+from rosterd.lifecycle.search_indexer import SearchIndexer
 from rosterd.models import User, UserStatus
 from rosterd.repositories import bulk as bulk_repo
 from rosterd.repositories import scim_filter, user_search
@@ -307,6 +308,7 @@ def test_search_follows_updates_and_deletes(runtime: Runtime, backend: str) -> N
     assert _v2(runtime, tenant_id, new.upper()) == {user_id}
     assert _identities(runtime, tenant_id, f"ada {new}") == {user_id}
     if backend == "sqlite":
+        SearchIndexer(runtime.db).run_once()
         assert (_fts_rows(runtime, old), _fts_rows(runtime, new)) == (0, 1)
 
     # A column the index does not cover changes without disturbing it.
@@ -323,6 +325,7 @@ def test_search_follows_updates_and_deletes(runtime: Runtime, backend: str) -> N
     assert _v2(runtime, tenant_id, new) == set()
     assert _identities(runtime, tenant_id, new) == set()
     if backend == "sqlite":
+        SearchIndexer(runtime.db).run_once()
         assert _fts_rows(runtime, new) == 0
 
 

@@ -33,6 +33,7 @@ from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.config import Settings, get_settings
 from rosterd.db.maintenance import refresh_statistics
 from rosterd.lifecycle.scheduler import Scheduler
+from rosterd.lifecycle.search_indexer import SearchIndexer
 from rosterd.models.base import utcnow
 from rosterd.models.credential import OAuthClient, TenantSecret
 from rosterd.ratelimit.tenant_policies import CREDENTIAL, TENANT
@@ -203,9 +204,10 @@ def serve(
     """Migrate the store if needed and serve every API on one port.
 
     This process migrates the store, makes the first tenant of an empty one, and runs the
-    scheduler (expiry dates); with --workers N it then starts N worker processes, each with
-    its own database connections, sharing the port. Several nodes on one PostgreSQL
-    database each run a scheduler; row locks make every expiry happen once.
+    scheduler (expiry dates) and, on SQLite, the search indexer; with --workers N it then
+    starts N worker processes, each with its own database connections, sharing the port.
+    Several nodes on one PostgreSQL database each run a scheduler; row locks make every
+    expiry happen once.
     """
     import uvicorn
 
@@ -225,6 +227,10 @@ def serve(
         audit_retention_days=settings.audit_retention_days,
     )
     scheduler.start()
+    # SQLite's search index is brought up to date in the background (PostgreSQL keeps its own).
+    indexer = SearchIndexer(runtime.db) if runtime.db.is_sqlite else None
+    if indexer is not None:
+        indexer.start()
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -244,6 +250,8 @@ def serve(
             _hand_store_to_workers(settings)
             uvicorn.run(ASGI_FACTORY, factory=True, workers=count, **options)
     finally:
+        if indexer is not None:
+            indexer.stop()
         scheduler.stop()
         runtime.close()
 

@@ -19,10 +19,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from rosterd.models import AuditEvent, Group, GroupMembership, Role, Team, User
+from rosterd.repositories import search_queue
 
-# The SQLite trigger adding each new users row to the search table (migration 0004), which a
-# bulk load replaces with one statement (see ``_sqlite_users``).
-_FTS_TRIGGER = "users_fts_insert"
+# The SQLite trigger noting each new users row for the search indexer (migration 0013),
+# which a bulk load does without: it indexes its rows itself (see ``_sqlite_users``).
+_QUEUE_TRIGGER = "users_fts_pending_insert"
 
 
 def name_maps(
@@ -146,32 +147,23 @@ def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 
 
 def _sqlite_users(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Users on SQLite, their search index rows written by one statement for the batch.
+    """Users on SQLite, indexed for search by one statement for the batch.
 
-    A trigger adds every new users row to the FTS5 search table (migration 0004), and FTS5
-    writes its pending index data out at the end of every statement: under an executemany
-    (a statement a row) that is once a row, most of the cost of the load. Within the batch's
-    transaction the trigger is dropped, the rows inserted, the trigger's work done for all of
-    them by one INSERT ... SELECT built from the trigger's own text, and the trigger created
-    again from that text. SQLite's DDL is transactional: a failure rolls all of it back, and
-    other connections never see the trigger missing (they read the last commit, and the
-    batch holds the only write lock), so other tenants' search keeps working throughout.
+    A trigger notes every new users row for the background search indexer (migration 0013).
+    A load of thousands of rows would leave it that many to catch up on, while every search
+    also scans what is pending; so within the batch's transaction the trigger is dropped, the
+    rows inserted, indexed at once by one INSERT ... SELECT (FTS5 writes its pending index
+    data out once a statement, so not a row at a time), and the trigger created again from
+    its own text. SQLite's DDL is transactional: a failure rolls all of it back, and other
+    connections never see the trigger missing (they read the last commit, and the batch
+    holds the only write lock).
     """
     trigger = connection.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_FTS_TRIGGER,)
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_QUEUE_TRIGGER,)
     ).scalar_one()
-    connection.exec_driver_sql(f"DROP TRIGGER {_FTS_TRIGGER}")
+    connection.exec_driver_sql(f"DROP TRIGGER {_QUEUE_TRIGGER}")
     # New rows get rowids past the largest one (the batch holds the write lock).
     last = connection.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM users").scalar_one()
     _executemany(connection, _table(User), rows)
-    connection.exec_driver_sql(_for_rows_past(trigger), (last,))
+    search_queue.index_new(connection, last)
     connection.exec_driver_sql(trigger)
-
-
-def _for_rows_past(trigger_sql: str) -> str:
-    """What an ``AFTER INSERT`` trigger's ``INSERT ... VALUES (new.x, ...)`` does for one
-    row, as one ``INSERT ... SELECT x, ... FROM users WHERE rowid > ?`` for many."""
-    body = trigger_sql[trigger_sql.index(" BEGIN ") + 7 : trigger_sql.rindex(" END")]
-    head, values = body.strip().rstrip(";").split(" VALUES ", 1)
-    selected = values.strip()[1:-1].replace("new.", "")
-    return f"{head} SELECT {selected} FROM users WHERE rowid > ?"  # noqa: S608

@@ -11,14 +11,19 @@ index only narrows the rows it is evaluated on. Migration 0004 builds the indexe
   keep a generic plan from matching the index expressions.
 - SQLite: a leading wildcard defeats every b-tree, so the contentless FTS5 table
   ``users_fts`` (trigram tokenizer, rowid = users.rowid) is consulted first:
-  ``users.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH '{cols} : "x"')``. The
-  MATCH finds a superset of the rows (the tokenizer folds case beyond ASCII, lower() does not)
-  and the LIKE after it keeps the result exact. Without statistics SQLite would rather walk
-  the tenant's index and probe that list row by row, linear in the tenant's size; ``where``
-  therefore tells it not to use the users indexes (``NOT INDEXED``) whenever every row the
-  condition admits must be one the match found. A search then costs one rowid lookup per
-  user matching in any tenant: for a small tenant in a store of many, a very common needle
-  costs more than walking that tenant would have.
+  ``users.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH '{cols} : "x"'
+  UNION ALL SELECT user_rowid FROM users_fts_pending)``. users_fts is brought up to date in
+  the background (rosterd.repositories.search_queue): the rows changed since, which it holds
+  with old values or not at all, are in users_fts_pending, a short list the search takes
+  whole. The MATCH finds a superset of the other rows (the tokenizer folds case beyond ASCII,
+  lower() does not) and the LIKE after it keeps the result exact, also dropping the pending
+  rows that do not match and the users_fts matches on values a row no longer has. Without
+  statistics SQLite would rather walk the tenant's index and probe that list row by row,
+  linear in the tenant's size; ``where`` therefore tells it not to use the users indexes
+  (``NOT INDEXED``) whenever every row the condition admits must be one the match found. A
+  search then costs one rowid lookup per user matching in any tenant (and per pending row):
+  for a small tenant in a store of many, a very common needle costs more than walking that
+  tenant would have.
 
 A needle that users_fts matches in many rows is the opposite case: fetching every match to
 sort them costs a rowid lookup each (about a second for "rtin", 51,000 users of a million,
@@ -52,6 +57,7 @@ from sqlalchemy import (
     select,
     table,
     true,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -65,6 +71,8 @@ from rosterd.repositories._sql import contains_ci
 
 MIN_NEEDLE = 3
 FTS_TABLE = "users_fts"
+# The users rows users_fts does not hold as they are yet (rosterd.repositories.search_queue).
+PENDING_TABLE = "users_fts_pending"
 # More users_fts matches than this (in any tenant) make a needle common, see ``common``.
 COMMON = 10_000
 
@@ -92,7 +100,8 @@ S = TypeVar("S", bound=Select[Any])
 
 
 class _FtsMatch(ColumnElement[bool]):
-    """Rows of ``users`` that ``users_fts`` matches for ``query``; TRUE off SQLite."""
+    """Rows of ``users`` that ``users_fts`` matches for ``query``, or that are not indexed
+    as they are yet; TRUE off SQLite."""
 
     inherit_cache = True
     type = Boolean()
@@ -101,11 +110,14 @@ class _FtsMatch(ColumnElement[bool]):
 
     def __init__(self, query: str) -> None:
         fts = table(FTS_TABLE, column("rowid"))
+        pending = table(PENDING_TABLE, column("user_rowid"))
         self.query = query
         self.found = select(fts.c.rowid).where(
             literal_column(FTS_TABLE).op("MATCH")(bindparam(None, query, String))
         )
-        self.element = literal_column("users.rowid").in_(self.found)
+        self.element = literal_column("users.rowid").in_(
+            union_all(self.found, select(pending.c.user_rowid))
+        )
 
     def self_group(self, against: Any = None) -> Self:
         # An IN (or TRUE) needs no parentheses in AND/OR, nor a boolean wrapper.

@@ -13,10 +13,13 @@ target_metadata = Base.metadata
 
 
 def _include_name(name: str | None, type_: str, _parents: object) -> bool:
-    """Leave out of autogenerate what the models cannot declare: migration 0004's search objects.
+    """Leave out of autogenerate what the models cannot declare: the search objects of
+    migrations 0004 and 0013.
 
     Those are SQLite's ``users_fts`` (an FTS5 virtual table, with its shadow tables
-    ``users_fts_*``) and PostgreSQL's pg_trgm GIN indexes ``ix_users_trgm_*``.
+    ``users_fts_*``) and the queue of rows it is yet to index, ``users_fts_pending``, which
+    only triggers and the search indexer use; and PostgreSQL's pg_trgm GIN indexes
+    ``ix_users_trgm_*``.
     tests/db/test_migrations.py checks that they exist instead.
     """
     if type_ == "table":

@@ -60,7 +60,7 @@ def _values(row: str = "") -> str:
     return ", ".join(expression.format(r=row) for _, expression in _SEARCHED)
 
 
-def _upgrade_sqlite() -> None:
+def _create_triggers() -> None:
     # All SQL here is built from this module's constants (S608 is about untrusted input).
     columns = ", ".join(name for name, _ in _SEARCHED)
     add_new = f"INSERT INTO {_FTS}(rowid, {columns}) VALUES (new.rowid, {_values('new.')});"  # noqa: S608
@@ -68,17 +68,22 @@ def _upgrade_sqlite() -> None:
         f"INSERT INTO {_FTS}({_FTS}, rowid, {columns}) "  # noqa: S608
         f"VALUES ('delete', old.rowid, {_values('old.')});"
     )
-    # columnsize=0: no per-row token counts, which only ranking (bm25) would read.
-    op.execute(
-        f"CREATE VIRTUAL TABLE {_FTS} "
-        f"USING fts5({columns}, content='', columnsize=0, tokenize='trigram')"
-    )
     op.execute(f"CREATE TRIGGER users_fts_insert AFTER INSERT ON users BEGIN {add_new} END")
     op.execute(f"CREATE TRIGGER users_fts_delete AFTER DELETE ON users BEGIN {remove_old} END")
     op.execute(
         f"CREATE TRIGGER users_fts_update AFTER UPDATE OF {_READ} ON users "
         f"BEGIN {remove_old} {add_new} END"
     )
+
+
+def _upgrade_sqlite() -> None:
+    columns = ", ".join(name for name, _ in _SEARCHED)
+    # columnsize=0: no per-row token counts, which only ranking (bm25) would read.
+    op.execute(
+        f"CREATE VIRTUAL TABLE {_FTS} "
+        f"USING fts5({columns}, content='', columnsize=0, tokenize='trigram')"
+    )
+    _create_triggers()
     op.execute(f"INSERT INTO {_FTS}(rowid, {columns}) SELECT rowid, {_values()} FROM users")  # noqa: S608
     # One b-tree instead of the many segments a large INSERT leaves: faster queries.
     op.execute("INSERT INTO users_fts(users_fts) VALUES ('optimize')")
