@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rosterd import __version__
-from rosterd.api import ops
+from rosterd.api import idempotency, ops
 from rosterd.api.admin import admins as admin_admins
 from rosterd.api.admin import api_keys as admin_api_keys
 from rosterd.api.admin import oauth_clients as admin_oauth_clients
@@ -86,6 +86,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.translate(SCIMException, scim_errors.from_scim_exception)
     errors.translate(IntegrityError, store_conflict)
     errors.install(app)
+    app.add_exception_handler(idempotency.Replay, idempotency.replay_response)
     # SCIM comes first, mounted on its prefixes: a SCIM request is dispatched on its prefix
     # instead of being matched against every other surface's routes first, and a request for
     # another surface is told apart from SCIM's routes by two prefix checks.
@@ -108,7 +109,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         err = TooLarge(f"request body larger than {limit} bytes")
         return errors.renderer(request.url.path)(request, err, 413)
 
-    # Innermost first: the body limit renders with the request id already set.
+    # Innermost first: a response kept for Idempotency-Key replays is the endpoint's own,
+    # without the request id and rate-limit fields of its exchange.
+    app.add_middleware(idempotency.IdempotencyMiddleware, runtime=runtime)
+    # The body limit renders with the request id already set.
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
@@ -154,8 +158,9 @@ def openapi_document(
     app: FastAPI, *, limited: bool, mounted: Sequence[BaseRoute] = ()
 ) -> dict[str, Any]:
     """The OpenAPI document of the app's routes and the ``mounted`` ones, minus FastAPI's 422
-    (rosterd answers invalid input with 400), and when rate limits are on, with the 429
-    every operation that takes credentials may answer."""
+    (rosterd answers invalid input with 400), with the Idempotency-Key header (and its 409
+    and 422) on the POSTs that take it, and when rate limits are on, with the 429 every
+    operation that takes credentials may answer."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -167,6 +172,7 @@ def openapi_document(
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        idempotency.document(schema, idempotency.claiming_operations(app.routes))
         if limited:
             document_429(schema, exchanges=CREDENTIAL_EXCHANGES)
         app.openapi_schema = schema

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from rosterd.db.engine import Database
 from rosterd.models.base import utcnow
-from rosterd.services import lifecycle
+from rosterd.services import idempotency, lifecycle
 
 log = logging.getLogger("rosterd.scheduler")
 BATCH = 500
@@ -48,12 +48,26 @@ class Scheduler:
             if done < BATCH:
                 return total
 
+    def purge_idempotency_keys(self) -> int:
+        """Delete the Idempotency-Keys expired at the clock's current time, a batch per
+        transaction (never one unbounded DELETE); returns how many went."""
+        total = 0
+        while True:
+            with self.db.writer.begin() as session:
+                done = idempotency.purge(session, self.clock(), BATCH)
+            total += done
+            if done < BATCH:
+                return total
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 expired = self.run_once()
                 if expired:
                     log.info("expired %d user(s)", expired)
+                purged = self.purge_idempotency_keys()
+                if purged:
+                    log.info("purged %d expired idempotency key(s)", purged)
             except Exception:
                 log.exception("scheduler run failed; retrying next interval")
 

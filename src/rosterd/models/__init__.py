@@ -4,6 +4,7 @@ from rosterd.models.audit import AuditEvent
 from rosterd.models.base import Base
 from rosterd.models.credential import AdminUser, ApiKey, OAuthClient, ScimToken, SigningKey
 from rosterd.models.group import Group, GroupMembership
+from rosterd.models.idempotency import IdempotencyKey, KeyState
 from rosterd.models.identity import ExternalIdentity
 from rosterd.models.role import Role
 from rosterd.models.tally import UserTally
@@ -19,6 +20,8 @@ __all__ = [
     "ExternalIdentity",
     "Group",
     "GroupMembership",
+    "IdempotencyKey",
+    "KeyState",
     "OAuthClient",
     "Role",
     "ScimToken",
