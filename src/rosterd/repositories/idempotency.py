@@ -38,8 +38,13 @@ def insert_claim(session: Session, scope: Scope, values: dict[str, Any]) -> bool
     row = {"tenant_id": scope.tenant_id, "actor": scope.actor, "key": scope.key, **values}
     row.setdefault("id", uuid.uuid4())
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(IdempotencyKey).values(row).on_conflict_do_nothing()
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    stmt = (
+        dialect.insert(IdempotencyKey)
+        .values(row)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.id)
+    )
+    return session.execute(stmt).first() is not None
 
 
 def get(session: Session, scope: Scope) -> IdempotencyKey | None:
