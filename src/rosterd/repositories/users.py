@@ -339,6 +339,7 @@ def _listing(u: Users) -> tuple[Any, ...]:
         u.modified_at,
         u.username,
         u.locale,
+        u.version,
     )
 
 
