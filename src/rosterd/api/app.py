@@ -172,7 +172,7 @@ def openapi_document(
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
-        idempotency.document(schema, idempotency.claiming_operations(app.routes))
+        idempotency.document(schema)
         if limited:
             document_429(schema, exchanges=CREDENTIAL_EXCHANGES)
         app.openapi_schema = schema

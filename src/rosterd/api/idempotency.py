@@ -18,16 +18,13 @@ once a surface has authenticated the request:
 # ``idempotent``'s Annotated parameter, which a string annotation could not name.
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rosterd.models.base import utcnow
@@ -107,15 +104,18 @@ def _claim(
         )
 
 
-# The dependencies ``idempotent`` made, to tell the operations that take the header.
-_CLAIMING: set[Callable[..., Any]] = set()
-
-
 def idempotent(authenticate: Callable[..., Any]) -> Callable[..., Awaitable[Actor]]:
     """A dependency yielding ``authenticate``'s Actor, after a POST with an Idempotency-Key
-    has claimed its key (or raised the replay or the refusal its key calls for)."""
+    has claimed its key (or raised the replay or the refusal its key calls for).
 
-    async def claimed(request: Request, actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
+    The header is declared, so the operations that take it say so in /openapi.json;
+    ``document`` keeps it on their POSTs only (other methods ignore it)."""
+
+    async def claimed(
+        request: Request,
+        actor: Annotated[Actor, Depends(authenticate)],
+        _key: Annotated[str | None, Header(alias=HEADER)] = None,
+    ) -> Actor:
         state = request.scope.setdefault("state", {})
         if request.method != "POST" or CLAIM in state:
             return actor
@@ -139,23 +139,7 @@ def idempotent(authenticate: Callable[..., Any]) -> Callable[..., Awaitable[Acto
         state[CLAIM] = outcome
         return actor
 
-    _CLAIMING.add(claimed)
     return claimed
-
-
-def _claims(dependant: Dependant) -> bool:
-    return dependant.call in _CLAIMING or any(_claims(d) for d in dependant.dependencies)
-
-
-def claiming_operations(routes: Iterable[BaseRoute]) -> set[tuple[str, str]]:
-    """(path, method) of every POST operation whose requests may carry an Idempotency-Key."""
-    return {
-        (route.path_format, "post")
-        for route in routes
-        if isinstance(route, APIRoute)
-        and "POST" in (route.methods or ())
-        and _claims(route.dependant)
-    }
 
 
 KEY_PARAMETER = {
@@ -181,24 +165,32 @@ REPLAYED_HEADER = {
 }
 
 
-def document(schema: dict[str, Any], operations: set[tuple[str, str]]) -> None:
-    """Add the Idempotency-Key parameter and its 409 and 422 answers to ``operations``."""
-    for path, method in operations:
-        operation = schema.get("paths", {}).get(path, {}).get(method)
-        if operation is None:
-            continue
-        operation.setdefault("parameters", []).append(dict(KEY_PARAMETER))
-        responses = operation.setdefault("responses", {})
-        responses.setdefault(
-            "409",
-            {"description": "Conflict, or a request with this Idempotency-Key is still running."},
-        )
-        responses.setdefault(
-            "422", {"description": "This Idempotency-Key was used for a different request."}
-        )
-        for code, answer in responses.items():
-            if code.startswith("2"):
-                answer.setdefault("headers", {})[REPLAYED] = REPLAYED_HEADER
+IN_PROGRESS = "Conflict, or a request with this Idempotency-Key is still running."
+REUSED = "This Idempotency-Key was used for a different request."
+
+
+def document(schema: dict[str, Any]) -> None:
+    """Describe the Idempotency-Key parameter, with its 409 and 422 and the replay header,
+    on the POST operations that declare it, and drop it from the other methods' (the
+    dependency that declares it serves every method of a surface)."""
+    for item in schema.get("paths", {}).values():
+        for method, operation in item.items():
+            parameters = operation.get("parameters", [])
+            kept = [p for p in parameters if not (p["name"] == HEADER and p["in"] == "header")]
+            if len(kept) == len(parameters):
+                continue
+            if method != "post":
+                operation["parameters"] = kept
+                if not kept:
+                    del operation["parameters"]
+                continue
+            operation["parameters"] = [*kept, dict(KEY_PARAMETER)]
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("409", {"description": IN_PROGRESS})
+            responses.setdefault("422", {"description": REUSED})
+            for code, answer in responses.items():
+                if code.startswith("2"):
+                    answer.setdefault("headers", {})[REPLAYED] = REPLAYED_HEADER
 
 
 class IdempotencyMiddleware:
