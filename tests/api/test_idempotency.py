@@ -26,6 +26,7 @@ from rosterd.repositories import idempotency as idempotency_repo
 from rosterd.runtime import Runtime
 from rosterd.services import idempotency
 from rosterd.services import users as users_service
+from rosterd.services.errors import DomainError
 from tests.api.identities.test_identities_http import issue_api_key
 from tests.api.v1.support import PASSWORD, make_admin
 from tests.conftest import LiveServer
@@ -203,9 +204,16 @@ def test_requests_without_the_header_are_not_recorded(
 # ---- failures free the key ------------------------------------------------------------------
 
 
-def test_a_crash_is_not_stored_and_the_retry_runs(
-    runtime: Runtime, tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "failure",
+    [RuntimeError("the process fell over"), DomainError("an answered 500", code="internal")],
+    ids=["exception", "answered-500"],
+)
+def test_a_5xx_is_not_stored_and_the_retry_runs(
+    runtime: Runtime, tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
+    """Whether the request blew up (the 500 comes from the outermost handler) or a 500 was
+    rendered as an answer, the key is freed and the retry does the work."""
     create = users_service.create_user
     calls = 0
 
@@ -213,7 +221,7 @@ def test_a_crash_is_not_stored_and_the_retry_runs(
         nonlocal calls
         calls += 1
         if calls == 1:
-            raise RuntimeError("the process fell over")
+            raise failure
         return create(*args, **kwargs)
 
     monkeypatch.setattr(users_service, "create_user", crash_once)
