@@ -64,11 +64,10 @@ async def replay_response(request: Request, exc: Exception) -> Response:
     return response
 
 
-def key_of(request: Request) -> str | None:
-    """The request's Idempotency-Key, unquoted (the draft sends it as a structured-field
-    string, many clients bare), or None without one; 400 if it is empty, too long or not
-    printable ASCII."""
-    raw = request.headers.get(HEADER)
+def key_of(raw: str | None) -> str | None:
+    """The Idempotency-Key a header value names, unquoted (the draft sends it as a
+    structured-field string, many clients bare), or None without one; 400 if it is empty,
+    too long or not printable ASCII."""
     if raw is None:
         return None
     key = raw.strip()
@@ -114,12 +113,12 @@ def idempotent(authenticate: Callable[..., Any]) -> Callable[..., Awaitable[Acto
     async def claimed(
         request: Request,
         actor: Annotated[Actor, Depends(authenticate)],
-        _key: Annotated[str | None, Header(alias=HEADER)] = None,
+        idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
     ) -> Actor:
         state = request.scope.setdefault("state", {})
         if request.method != "POST" or CLAIM in state:
             return actor
-        key = key_of(request)
+        key = key_of(idempotency_key)
         if key is None:
             return actor
         body = await request.body()
