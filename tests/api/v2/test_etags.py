@@ -152,3 +152,21 @@ def test_membership_changes_move_the_group_etag(http: TestClient, tenant: Tenant
         headers={**tenant.headers(), "If-Match": group.headers["etag"]},
     )
     _error(r, 412)
+
+
+def test_v2_and_scim_show_one_version(http: TestClient, tenant: TenantHandle) -> None:
+    """One user, one version: an ETag read through SCIM guards a v2 write, and back."""
+    user = _create(http, tenant, "users")
+    url = f"{USERS}/{user.json()['id']}"
+    scim = http.get(f"/scim/v2/Users/{user.json()['id']}", headers=tenant.scim_headers())
+    assert scim.status_code == 200, scim.text
+    assert scim.headers["etag"] == user.headers["etag"]
+
+    patched = http.patch(
+        url,
+        json={"title": "via v2"},
+        headers={**tenant.headers(), "If-Match": scim.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    again = http.get(f"/scim/v2/Users/{user.json()['id']}", headers=tenant.scim_headers())
+    assert again.headers["etag"] == patched.headers["etag"]
