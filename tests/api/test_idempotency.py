@@ -428,6 +428,7 @@ def test_user_identities_replay_and_mismatch(
     other = http.post("/user_identities/create", json={"email_address": _email()}, headers=headers)
     assert other.status_code == 422, other.text
     assert other.json()["ok"] is False  # the identities envelope
+    assert other.json()["error"]["type"] == "idempotency_key_reused"
 
 
 def test_user_identities_list_by_post_takes_a_key(http: TestClient, tenant: TenantHandle) -> None:

@@ -21,7 +21,22 @@ from rosterd.repositories import idempotency as repo
 from rosterd.repositories.idempotency import Scope
 from rosterd.services.errors import Conflict, Unprocessable
 
-__all__ = ["Claim", "Request", "Scope", "StoredResponse", "claim", "complete", "purge", "release"]
+# The codes of its two refusals, for surfaces whose error format names a type per status.
+IN_PROGRESS = "idempotency_key_in_progress"
+REUSED = "idempotency_key_reused"
+
+__all__ = [
+    "IN_PROGRESS",
+    "REUSED",
+    "Claim",
+    "Request",
+    "Scope",
+    "StoredResponse",
+    "claim",
+    "complete",
+    "purge",
+    "release",
+]
 
 
 @dataclass(frozen=True)
@@ -52,7 +67,7 @@ class Claim:
 def in_progress(key: str) -> Conflict:
     return Conflict(
         f"a request with Idempotency-Key {key!r} is still in progress; retry once it has finished",
-        code="idempotency_key_in_progress",
+        code=IN_PROGRESS,
     )
 
 
@@ -101,7 +116,7 @@ def claim(
             raise Unprocessable(
                 f"Idempotency-Key {scope.key!r} was already used for a different request "
                 f"({row.method} {row.path} with another body); use a new key",
-                code="idempotency_key_reused",
+                code=REUSED,
             )
         if row.state == KeyState.done:
             return StoredResponse(
