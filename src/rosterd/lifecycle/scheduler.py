@@ -4,7 +4,9 @@ It runs in the serve process only, once per node: with ``--workers N`` that is t
 that migrated the store and supervises the workers, which serve requests and run no
 background work (rosterd.api.asgi). Several nodes on one PostgreSQL database each run one;
 work is claimed with row locks (see repositories.users.due_for_expiry), so each expiry still
-happens once. Background work added later belongs here too, claimed the same way.
+happens once. Background work added later belongs here too, claimed the same way. It also
+purges expired Idempotency-Keys, a batch at a time (two nodes purging at once may pick the
+same rows; whichever deletes them first does, and the other finds them gone).
 
 The clock is injected so tests can move time instead of sleeping.
 """
