@@ -90,6 +90,20 @@ class Settings(BaseSettings):
         le=86400,
         description="Lifetime of the JWTs POST /api/v1/authentication/login returns.",
     )
+    idempotency_ttl_seconds: int = Field(
+        default=86400,
+        ge=60,
+        description="How long the response to a POST sent with an Idempotency-Key is kept "
+        "for retries with the same key to replay (/integration/v2, /api/v1, /v1/seadminusers, "
+        "/user_identities). The scheduler purges expired keys.",
+    )
+    idempotency_lease_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="How long a request may hold its Idempotency-Key in flight: a retry "
+        "meanwhile is answered 409. A request that dies without answering (a crashed process) "
+        "frees its key once this has passed. Keep it above the longest request's duration.",
+    )
     signing_key_refresh_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -13,8 +13,8 @@ on 127.0.0.1 and asserts what a client relies on:
 - writes conditional on ``If-Match`` lose no update: a stale version answers 412, and
   retrying from a fresh GET ends with every increment applied.
 
-Only SCIM honours ``If-Match`` (``/integration/v2`` has no ETag), so the lost-update test
-runs on SCIM.
+The lost-update test runs on SCIM (``/integration/v2`` honours ``If-Match`` too, see
+tests/api/v2/test_etags.py).
 
 Every assertion message carries the status counts and the bodies of a few 5xx answers, so a
 failure says what the server did.

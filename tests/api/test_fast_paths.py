@@ -24,7 +24,7 @@ from tests.api.ratelimit.support import limited_runtime
 from tests.factories import V2, TenantHandle, make_tenant
 
 # The headers whose values a client acts on; RateLimit's remaining count is compared apart.
-COMPARED_HEADERS = ("content-type", "www-authenticate", "retry-after", "ratelimit-policy")
+COMPARED_HEADERS = ("content-type", "www-authenticate", "retry-after", "ratelimit-policy", "etag")
 
 
 @pytest.fixture(scope="module")

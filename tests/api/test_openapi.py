@@ -447,3 +447,53 @@ def test_docs_page(http: TestClient) -> None:
     assert r.status_code == 200
     assert "text/html" in r.headers["content-type"]
     assert "/openapi.json" in r.text
+
+
+# ---- Idempotency-Key, ETag and If-Match -------------------------------------------------------
+
+KEYED_POSTS = [
+    "/integration/v2/users",
+    "/integration/v2/groups",
+    "/integration/v2/groups/{groupId}/members",
+    "/api/v1/users",
+    "/api/v1/users/bulk",
+    "/v1/seadminusers",
+    "/user_identities/create",
+    "/user_identities/list",
+]
+
+
+@pytest.mark.parametrize("path", KEYED_POSTS)
+def test_posts_document_the_idempotency_key(ours: dict[str, Any], path: str) -> None:
+    op = ours["paths"][path]["post"]
+    (key,) = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["in"] == "header" and key["required"] is False
+    assert key["schema"]["maxLength"] == 255
+    assert {"409", "422"} <= set(op["responses"])
+    success = [r for status, r in op["responses"].items() if status.startswith("2")]
+    assert success and all("Idempotent-Replayed" in r["headers"] for r in success)
+
+
+def test_only_posts_that_claim_keys_document_them(ours: dict[str, Any]) -> None:
+    keyed = {
+        (method, path)
+        for path, item in ours["paths"].items()
+        for method, op in item.items()
+        if any(p["name"] == "Idempotency-Key" for p in op.get("parameters", []))
+    }
+    assert {method for method, _ in keyed} == {"post"}
+    assert ("post", "/api/v1/authentication/login") not in keyed
+    assert not any(path.startswith(("/scim/", "/admin/")) for _, path in keyed)
+
+
+@pytest.mark.parametrize("kind", ["users/{userId}", "groups/{groupId}"])
+def test_v2_users_and_groups_document_etag_and_if_match(ours: dict[str, Any], kind: str) -> None:
+    item = ours["paths"][f"{PREFIX}/{kind}"]
+    assert "ETag" in item["get"]["responses"]["200"]["headers"]
+    assert "ETag" in item["patch"]["responses"]["200"]["headers"]
+    for method in ("patch", "delete"):
+        names = {p["name"] for p in item[method]["parameters"] if p["in"] == "header"}
+        assert "If-Match" in names, method
+        assert "412" in item[method]["responses"], method
+    collection = ours["paths"][f"{PREFIX}/{kind.split('/')[0]}"]
+    assert "ETag" in collection["post"]["responses"]["201"]["headers"]

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rosterd import __version__
-from rosterd.api import ops
+from rosterd.api import idempotency, ops
 from rosterd.api.admin import admins as admin_admins
 from rosterd.api.admin import api_keys as admin_api_keys
 from rosterd.api.admin import oauth_clients as admin_oauth_clients
@@ -100,6 +100,7 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
     errors.translate(SCIMException, scim_errors.from_scim_exception)
     errors.translate(IntegrityError, store_conflict)
     errors.install(app)
+    app.add_exception_handler(idempotency.Replay, idempotency.replay_response)
     # SCIM comes first, mounted on its prefixes: a SCIM request is dispatched on its prefix
     # instead of being matched against every other surface's routes first, and a request for
     # another surface is told apart from SCIM's routes by two prefix checks.
@@ -122,8 +123,12 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
         err = TooLarge(f"request body larger than {limit} bytes")
         return errors.renderer(request.url.path)(request, err, 413)
 
-    # Innermost first: the fast paths answer inside every other middleware, as FastAPI's
-    # routes do; the body limit renders with the request id already set.
+    # Innermost first: a response kept for Idempotency-Key replays is the endpoint's own,
+    # without the request id and rate-limit fields of its exchange.
+    app.add_middleware(idempotency.IdempotencyMiddleware, runtime=runtime)
+    # The fast paths answer inside every other middleware, as FastAPI's routes do (they
+    # leave requests with an Idempotency-Key to the routes); the body limit renders with the
+    # request id already set.
     if fast_paths:
         app.add_middleware(FastPaths, paths=(*v2.FAST_PATHS, *scim.FAST_PATHS), errors=errors)
     app.add_middleware(
@@ -171,8 +176,9 @@ def openapi_document(
     app: FastAPI, *, limited: bool, mounted: Sequence[BaseRoute] = ()
 ) -> dict[str, Any]:
     """The OpenAPI document of the app's routes and the ``mounted`` ones, minus FastAPI's 422
-    (rosterd answers invalid input with 400), and when rate limits are on, with the 429
-    every operation that takes credentials may answer."""
+    (rosterd answers invalid input with 400), with the Idempotency-Key header (and its 409
+    and 422) on the POSTs that take it, and when rate limits are on, with the 429 every
+    operation that takes credentials may answer."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -184,6 +190,7 @@ def openapi_document(
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        idempotency.document(schema)
         if limited:
             document_429(schema, exchanges=CREDENTIAL_EXCHANGES)
         app.openapi_schema = schema

@@ -40,6 +40,7 @@ _STATUS = {
     "Unauthenticated": 401,
     "PreconditionFailed": 412,
     "TooLarge": 413,
+    "Unprocessable": 422,
     "RateLimited": 429,
 }
 

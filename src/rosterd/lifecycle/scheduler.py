@@ -4,7 +4,9 @@ It runs in the serve process only, once per node: with ``--workers N`` that is t
 that migrated the store and supervises the workers, which serve requests and run no
 background work (rosterd.api.asgi). Several nodes on one PostgreSQL database each run one;
 work is claimed with row locks (see repositories.users.due_for_expiry), so each expiry still
-happens once. Background work added later belongs here too, claimed the same way.
+happens once. Background work added later belongs here too, claimed the same way. It also
+purges expired Idempotency-Keys, a batch at a time (two nodes purging at once may pick the
+same rows; whichever deletes them first does, and the other finds them gone).
 
 It also enforces the audit trail's retention (``audit_retention_days``): old events go in
 batches of ``BATCH``, each in a transaction of its own, never one unbounded DELETE, and at
@@ -22,7 +24,7 @@ from datetime import datetime
 
 from rosterd.db.engine import Database
 from rosterd.models.base import utcnow
-from rosterd.services import audit, lifecycle
+from rosterd.services import audit, idempotency, lifecycle
 
 log = logging.getLogger("rosterd.scheduler")
 BATCH = 500
@@ -74,6 +76,17 @@ class Scheduler:
                     break
         return total
 
+    def purge_idempotency_keys(self) -> int:
+        """Delete the Idempotency-Keys expired at the clock's current time, a batch per
+        transaction (never one unbounded DELETE); returns how many went."""
+        total = 0
+        while True:
+            with self.db.writer.begin() as session:
+                done = idempotency.purge(session, self.clock(), BATCH)
+            total += done
+            if done < BATCH:
+                return total
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
@@ -83,6 +96,9 @@ class Scheduler:
                 purged = self.purge_audit()
                 if purged:
                     log.info("deleted %d audit event(s) past the retention", purged)
+                purged = self.purge_idempotency_keys()
+                if purged:
+                    log.info("purged %d expired idempotency key(s)", purged)
             except Exception:
                 log.exception("scheduler run failed; retrying next interval")
 

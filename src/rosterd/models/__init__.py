@@ -4,6 +4,7 @@ from rosterd.models.audit import AuditEvent
 from rosterd.models.base import Base
 from rosterd.models.credential import AdminUser, ApiKey, OAuthClient, ScimToken, SigningKey
 from rosterd.models.group import Group, GroupMembership
+from rosterd.models.idempotency import IdempotencyKey, KeyState
 from rosterd.models.identity import ExternalIdentity
 from rosterd.models.role import Role
 from rosterd.models.sweep import IdleSweep, IdleSweepUser
@@ -20,8 +21,10 @@ __all__ = [
     "ExternalIdentity",
     "Group",
     "GroupMembership",
+    "IdempotencyKey",
     "IdleSweep",
     "IdleSweepUser",
+    "KeyState",
     "OAuthClient",
     "Role",
     "ScimToken",

@@ -397,6 +397,7 @@ def _listing(u: Users) -> tuple[Any, ...]:
         u.modified_at,
         u.username,
         u.locale,
+        u.version,
     )
 
 

@@ -62,6 +62,14 @@ class PreconditionFailed(DomainError):
 
 
 @dataclass
+class Unprocessable(DomainError):
+    """A well-formed request the server will not act on: an Idempotency-Key already used
+    for a different request."""
+
+    code: str = "unprocessable"
+
+
+@dataclass
 class TooLarge(DomainError):
     """A request beyond an advertised limit (e.g. SCIM bulk maxOperations)."""
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from rosterd.api.deps import RuntimeDep
+from rosterd.api.idempotency import idempotent
 from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.api.v2.auth import require
 from rosterd.auth.credential_kinds import Kind, Need, identify
@@ -48,5 +49,5 @@ def _with_api_key(scope: Scope) -> Callable[..., Actor]:
     return dependency
 
 
-AdminRead = Annotated[Actor, Depends(rate_limited(_with_api_key(Scope.user_read)))]
-AdminWrite = Annotated[Actor, Depends(rate_limited(_with_api_key(Scope.user_write)))]
+AdminRead = Annotated[Actor, Depends(idempotent(rate_limited(_with_api_key(Scope.user_read))))]
+AdminWrite = Annotated[Actor, Depends(idempotent(rate_limited(_with_api_key(Scope.user_write))))]

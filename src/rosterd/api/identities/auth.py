@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.idempotency import idempotent
 from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import API_KEY_PREFIX
@@ -53,4 +54,4 @@ def identities_actor(
     )
 
 
-IdentitiesActor = Annotated[Actor, Depends(rate_limited(identities_actor))]
+IdentitiesActor = Annotated[Actor, Depends(idempotent(rate_limited(identities_actor)))]

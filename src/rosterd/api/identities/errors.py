@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from rosterd.api.deps import request_id
 from rosterd.api.identities.router import WIRE_NAMES
 from rosterd.api.wire import wire_message
+from rosterd.services import idempotency
 from rosterd.services.errors import DomainError
 
 _TYPES = {
@@ -21,6 +22,9 @@ _TYPES = {
     409: "user_identity_already_exists",
     429: "rate_limited",
 }
+# Refusals of an Idempotency-Key (an extension) are typed by their own codes, not as the
+# status's usual error (a 409 here is otherwise an identity that exists).
+_OWN_TYPES = frozenset({idempotency.IN_PROGRESS, idempotency.REUSED})
 
 
 def wire_field(name: str) -> str:
@@ -29,7 +33,9 @@ def wire_field(name: str) -> str:
 
 def render(request: Request, exc: DomainError, status: int) -> Response:
     error: dict[str, Any] = {
-        "type": _TYPES.get(status, "internal_server_error" if status >= 500 else "error"),
+        "type": exc.code
+        if exc.code in _OWN_TYPES
+        else _TYPES.get(status, "internal_server_error" if status >= 500 else "error"),
         "message": wire_message(exc, WIRE_NAMES),
     }
     if status == 400 and exc.details:

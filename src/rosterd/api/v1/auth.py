@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession, request_id
+from rosterd.api.idempotency import idempotent
 from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.api.routing import api_router
 from rosterd.auth.credential_kinds import LOGIN_ENDPOINT, Kind, Need, from_authorization, identify
@@ -159,7 +160,7 @@ def api_v1_actor(
     )
 
 
-ApiV1Actor = Annotated[Actor, Depends(rate_limited(api_v1_actor))]
+ApiV1Actor = Annotated[Actor, Depends(idempotent(rate_limited(api_v1_actor)))]
 
 
 @router.post(

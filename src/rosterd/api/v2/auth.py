@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import RuntimeDep, bearer_token, request_id
+from rosterd.api.idempotency import idempotent
 from rosterd.api.ratelimit.dependencies import charge, rate_limited
 from rosterd.auth.credential_kinds import TOKEN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.scopes import Scope, grants
@@ -113,13 +114,13 @@ def fast_actor(scope: Scope) -> Callable[[Request], Awaitable[Actor | None]]:
     return authenticate
 
 
-UserRead = Annotated[Actor, Depends(rate_limited(require(Scope.user_read)))]
-UserWrite = Annotated[Actor, Depends(rate_limited(require(Scope.user_write)))]
-GroupRead = Annotated[Actor, Depends(rate_limited(require(Scope.group_read)))]
-GroupWrite = Annotated[Actor, Depends(rate_limited(require(Scope.group_write)))]
-RoleRead = Annotated[Actor, Depends(rate_limited(require(Scope.role_read)))]
-RoleWrite = Annotated[Actor, Depends(rate_limited(require(Scope.role_write)))]
-TeamRead = Annotated[Actor, Depends(rate_limited(require(Scope.team_read)))]
-TeamWrite = Annotated[Actor, Depends(rate_limited(require(Scope.team_write)))]
-LifecycleWrite = Annotated[Actor, Depends(rate_limited(require(Scope.lifecycle_write)))]
-AuditRead = Annotated[Actor, Depends(rate_limited(require(Scope.audit_read)))]
+UserRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.user_read))))]
+UserWrite = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.user_write))))]
+GroupRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.group_read))))]
+GroupWrite = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.group_write))))]
+RoleRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.role_read))))]
+RoleWrite = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.role_write))))]
+TeamRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.team_read))))]
+TeamWrite = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.team_write))))]
+LifecycleWrite = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.lifecycle_write))))]
+AuditRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.audit_read))))]

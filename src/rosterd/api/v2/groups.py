@@ -6,9 +6,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Query, Response, status
-from sqlalchemy.orm import Session
 
 from rosterd.api.deps import ReadSession, SearchSession, WriteSession
+from rosterd.api.etags import IfMatch, etag, expected_version, with_etag
 from rosterd.api.fast_paths import FastPath, endpoint_path
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, fast_actor
@@ -28,15 +28,8 @@ from rosterd.api.wire import Text
 from rosterd.auth.scopes import Scope
 from rosterd.domain.commands import GroupPatch, NewGroup
 from rosterd.services import groups as groups_service
-from rosterd.services.context import Actor
 
 router = api_router(prefix="/groups", tags=["Groups"])
-
-
-def _out(session: Session, actor: Actor, group_id: uuid.UUID) -> GroupOut:
-    group = groups_service.get_group(session, actor, group_id)
-    counts = groups_service.member_counts(session, actor, [group])
-    return GroupOut.of(group, counts.get(group.id, 0))
 
 
 @router.get(
@@ -79,14 +72,17 @@ def list_groups(
     status_code=status.HTTP_201_CREATED,
     response_model=GroupOut,
     response_model_exclude_none=True,
-    responses=errors(400, 401, 403, 409),
+    responses={**errors(400, 401, 403, 409), **with_etag(201)},
 )
-def create_group(body: GroupCreate, actor: GroupWrite, session: WriteSession) -> GroupOut:
+def create_group(
+    body: GroupCreate, actor: GroupWrite, session: WriteSession, response: Response
+) -> GroupOut:
     group = groups_service.create_group(
         session,
         actor,
         NewGroup(name=body.name, description=body.description, parent_id=body.parent_id),
     )
+    response.headers["ETag"] = etag(group.version)
     return GroupOut.of(group, 0)
 
 
@@ -96,10 +92,18 @@ def create_group(body: GroupCreate, actor: GroupWrite, session: WriteSession) ->
     summary="Get a Group",
     response_model=GroupOut,
     response_model_exclude_none=True,
-    responses=errors(400, 401, 403, 404),
+    responses={**errors(400, 401, 403, 404), **with_etag(200)},
 )
-def get_group(groupId: uuid.UUID, actor: GroupRead, session: ReadSession) -> GroupOut:  # noqa: N803
-    return _out(session, actor, groupId)
+def get_group(
+    groupId: uuid.UUID,  # noqa: N803
+    actor: GroupRead,
+    session: ReadSession,
+    response: Response,
+) -> GroupOut:
+    group = groups_service.get_group(session, actor, groupId)
+    counts = groups_service.member_counts(session, actor, [group])
+    response.headers["ETag"] = etag(group.version)
+    return GroupOut.of(group, counts.get(group.id, 0))
 
 
 @router.patch(
@@ -110,19 +114,22 @@ def get_group(groupId: uuid.UUID, actor: GroupRead, session: ReadSession) -> Gro
     "A parent that would create a cycle is refused.",
     response_model=GroupOut,
     response_model_exclude_none=True,
-    responses=errors(400, 401, 403, 404, 409),
+    responses={**errors(400, 401, 403, 404, 409, 412), **with_etag(200)},
 )
 def update_group(
     groupId: uuid.UUID,  # noqa: N803
     body: GroupUpdate,
     actor: GroupWrite,
     session: WriteSession,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> GroupOut:
-    group = groups_service.lock_group(session, actor, groupId)
+    group = groups_service.lock_group(session, actor, groupId, version=expected_version(if_match))
     groups_service.update_group(
         session, actor, group, GroupPatch(**body.model_dump(exclude_unset=True))
     )
     counts = groups_service.member_counts(session, actor, [group])
+    response.headers["ETag"] = etag(group.version)
     return GroupOut.of(group, counts.get(group.id, 0))
 
 
@@ -133,10 +140,16 @@ def update_group(
     description="Deletes the group and its memberships; its child groups move up to its parent.",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(400, 401, 403, 404),
+    responses=errors(400, 401, 403, 404, 412),
 )
-def delete_group(groupId: uuid.UUID, actor: GroupWrite, session: WriteSession) -> Response:  # noqa: N803
-    groups_service.delete_group(session, actor, groups_service.lock_group(session, actor, groupId))
+def delete_group(
+    groupId: uuid.UUID,  # noqa: N803
+    actor: GroupWrite,
+    session: WriteSession,
+    if_match: IfMatch = None,
+) -> Response:
+    group = groups_service.lock_group(session, actor, groupId, version=expected_version(if_match))
+    groups_service.delete_group(session, actor, group)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

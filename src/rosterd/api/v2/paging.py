@@ -75,5 +75,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
         403: "The access token lacks the scope this operation needs.",
         404: "No such resource in this tenant.",
         409: "Conflict with the current state.",
+        412: "If-Match names a version the resource is no longer at (it changed since it "
+        "was read); nothing was written.",
     }
     return {s: {"model": ErrorOut, "description": text[s]} for s in statuses}

@@ -12,6 +12,7 @@ from fastapi import Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSession
+from rosterd.api.etags import IfMatch, etag, expected_version, with_etag
 from rosterd.api.fast_paths import FastPath, endpoint_path
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite, fast_actor
@@ -172,13 +173,16 @@ def list_users(
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     response_model_exclude_none=True,
-    responses=errors(400, 401, 403, 409),
+    responses={**errors(400, 401, 403, 409), **with_etag(201)},
 )
-def create_user(body: UserCreate, actor: UserWrite, session: WriteSession) -> UserOut:
+def create_user(
+    body: UserCreate, actor: UserWrite, session: WriteSession, response: Response
+) -> UserOut:
     status_ = _status_from(body.status, body.is_active, field="is_active") or UserStatus.active
     user = users_service.create_user(
         session, actor, NewUser(**body.model_dump(exclude=STATUS_FIELDS), status=status_)
     )
+    response.headers["ETag"] = etag(user.version)
     return UserOut.of(user)
 
 
@@ -188,7 +192,7 @@ def create_user(body: UserCreate, actor: UserWrite, session: WriteSession) -> Us
     summary="Get a User",
     response_model=UserOut,
     response_model_exclude_none=True,
-    responses=errors(400, 401, 403, 404),
+    responses={**errors(400, 401, 403, 404), **with_etag(200)},
 )
 async def get_user(userId: uuid.UUID, actor: UserRead, runtime: RuntimeDep) -> Response:  # noqa: N803
     return await _user_listing(runtime, actor, userId)
@@ -212,7 +216,11 @@ async def _user_listing(runtime: Runtime, actor: Actor, user_id: uuid.UUID) -> R
     row = await runtime.work.read_point(
         lambda db: users_service.get_user_listing(db, actor, user_id)
     )
-    return Response(orjson.dumps(UserOut.wire_of_listing(row)), media_type="application/json")
+    return Response(
+        orjson.dumps(UserOut.wire_of_listing(row)),
+        media_type="application/json",
+        headers={"ETag": etag(row.version)},
+    )
 
 
 @router.patch(
@@ -223,19 +231,25 @@ async def _user_listing(runtime: Runtime, actor: Actor, user_id: uuid.UUID) -> R
     "active, suspended and inactive.",
     response_model=UserOut,
     response_model_exclude_none=True,
-    responses=errors(400, 401, 403, 404, 409),
+    responses={**errors(400, 401, 403, 404, 409, 412), **with_etag(200)},
 )
 def update_user(
     userId: uuid.UUID,  # noqa: N803
     body: UserUpdate,
     actor: UserWrite,
     session: WriteSession,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> UserOut:
     changes = body.model_dump(exclude_unset=True, exclude=STATUS_FIELDS)
     new_status = _status_from(body.status, body.is_active, field="status")
     if new_status is not None:
         changes["status"] = new_status
-    return UserOut.of(users_service.update_user(session, actor, userId, UserPatch(**changes)))
+    user = users_service.update_user(
+        session, actor, userId, UserPatch(**changes), expected_version=expected_version(if_match)
+    )
+    response.headers["ETag"] = etag(user.version)
+    return UserOut.of(user)
 
 
 @router.delete(
@@ -245,15 +259,18 @@ def update_user(
     description="Deactivates and removes the user. Teams the user manages pass to `reassignTo`.",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(400, 401, 403, 404),
+    responses=errors(400, 401, 403, 404, 412),
 )
 def delete_user(
     userId: uuid.UUID,  # noqa: N803
     actor: UserWrite,
     session: WriteSession,
     reassign_to: Annotated[uuid.UUID | None, Query(alias="reassignTo")] = None,
+    if_match: IfMatch = None,
 ) -> Response:
-    users_service.delete_user(session, actor, userId, reassign_to)
+    users_service.delete_user(
+        session, actor, userId, reassign_to, expected_version=expected_version(if_match)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
