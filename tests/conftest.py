@@ -127,16 +127,20 @@ def serving(port: int, env: dict[str, str]) -> Iterator[str]:
         [str(rosterd), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded 2-core machine a start (imports, migration check) has taken
+    # over 30 s.
+    deadline = time.monotonic() + 90
     while True:
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
-        if proc.poll() is not None or time.monotonic() > deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"rosterd on {base} exited with {proc.returncode} before it was ready")
+        if time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"rosterd did not start on {base}")
+            pytest.fail(f"rosterd did not answer on {base} within 90 s")
         time.sleep(0.1)
     try:
         yield base
