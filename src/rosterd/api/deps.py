@@ -7,7 +7,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from rosterd.db.work import KIND, RUNNER, Kind
@@ -21,11 +21,17 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def _unit_of_work(
-    pick: Callable[[Runtime], sessionmaker[Session]], kind: Kind
-) -> Callable[[Request], AsyncIterator[Session]]:
-    """A dependency giving the request its Session from ``pick``'s factory, marked with the
-    kind of work it is for and the runtime's runner of that work (``rosterd.db.work``).
+def _session_for(runtime: Runtime, kind: Kind) -> Session:
+    """A Session for ``kind`` of work (the writer's for writes, else the reader's), marked
+    with that kind and the runtime's runner of it (``rosterd.db.work``)."""
+    session = (runtime.db.writer if kind is Kind.WRITE else runtime.db.reader)()
+    session.info[KIND] = kind
+    session.info[RUNNER] = runtime.work
+    return session
+
+
+def _unit_of_work(kind: Kind) -> Callable[[Request], AsyncIterator[Session]]:
+    """A dependency giving the request its Session for ``kind`` of work (``_session_for``).
 
     The request is the unit of work: commit when the endpoint returns, else roll back.
     Opening a Session does no I/O (it connects on its first statement, where the runner
@@ -35,10 +41,7 @@ def _unit_of_work(
     """
 
     async def session_of(request: Request) -> AsyncIterator[Session]:
-        runtime: Runtime = request.app.state.runtime
-        session = pick(runtime)()
-        session.info[KIND] = kind
-        session.info[RUNNER] = runtime.work
+        session = _session_for(request.app.state.runtime, kind)
         try:
             yield session
         except BaseException:
@@ -57,9 +60,7 @@ async def in_unit_of_work(runtime: Runtime, kind: Kind, work: Callable[[Session]
     """``work`` given a Session for ``kind`` of work, run and committed where the runtime
     runs that kind (rolled back if it fails): what a route's session dependency and its
     router do, for a fast path (rosterd.api.fast_paths)."""
-    session = (runtime.db.writer if kind is Kind.WRITE else runtime.db.reader)()
-    session.info[KIND] = kind
-    session.info[RUNNER] = runtime.work
+    session = _session_for(runtime, kind)
     try:
         result: T = await runtime.work.run(kind, [session], lambda: work(session))
     finally:
@@ -77,15 +78,15 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 # reported to the client instead of being lost after a 2xx went out.
 ReadSession = Annotated[
     Session,
-    Depends(_unit_of_work(lambda rt: rt.db.reader, Kind.POINT_READ), scope="function"),
+    Depends(_unit_of_work(Kind.POINT_READ), scope="function"),
 ]
 SearchSession = Annotated[
     Session,
-    Depends(_unit_of_work(lambda rt: rt.db.reader, Kind.SLOW_READ), scope="function"),
+    Depends(_unit_of_work(Kind.SLOW_READ), scope="function"),
 ]
 WriteSession = Annotated[
     Session,
-    Depends(_unit_of_work(lambda rt: rt.db.writer, Kind.WRITE), scope="function"),
+    Depends(_unit_of_work(Kind.WRITE), scope="function"),
 ]
 
 

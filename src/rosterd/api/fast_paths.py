@@ -212,9 +212,10 @@ class FastPaths:
                 match = path.pattern.match(scope["path"])
                 if match is not None:
                     params = {k: path.converters[k](v) for k, v in match.groupdict().items()}
-                    receive = await self._serve(path.handler, params, scope, receive, send)
-                    if receive is _SERVED:
+                    to_route = await self._serve(path.handler, params, scope, receive, send)
+                    if to_route is None:
                         return
+                    receive = to_route
                     break
         await self.app(scope, receive, send)
 
@@ -225,9 +226,9 @@ class FastPaths:
         scope: Scope,
         receive: Receive,
         send: Send,
-    ) -> Receive:
-        """Answer through ``handler``; ``_SERVED`` if it did, else what FastAPI is to
-        receive the request from (the body the handler read, given again)."""
+    ) -> Receive | None:
+        """Answer through ``handler``; None if it did, else what FastAPI is to receive the
+        request from (the body the handler read, given again)."""
         read: list[Message] = []
 
         async def recording_receive() -> Message:
@@ -245,11 +246,7 @@ class FastPaths:
         if response is None:
             return _replaying(read, receive) if read else receive
         await response(scope, receive, send)
-        return _SERVED
-
-
-async def _SERVED() -> Message:  # noqa: N802 - a sentinel, never called
-    raise AssertionError("the request was served")
+        return None
 
 
 def _replaying(read: list[Message], receive: Receive) -> Receive:
