@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from rosterd.lifecycle.search_indexer import SearchIndexer
 from rosterd.models import User, UserStatus
+from rosterd.models.base import utcnow
 from rosterd.repositories import bulk as bulk_repo
 from rosterd.repositories import scim_filter, user_search
 from rosterd.repositories import users as users_repo
@@ -67,7 +69,10 @@ def _users(runtime: Runtime, tenant_id: uuid.UUID, *people: dict[str, Any]) -> l
 
 
 def _bulk_users(runtime: Runtime, tenant_id: uuid.UUID, people: list[dict[str, Any]]) -> list[Any]:
-    """Users written the way ``rosterd import`` writes them (multi-row INSERTs)."""
+    """Users written the way ``rosterd import`` writes them (multi-row INSERTs), created a
+    microsecond apart in list order (two rows stamped in the same microsecond would order by
+    their random ids)."""
+    start = utcnow()
     rows = [
         {
             "id": uuid.uuid4(),
@@ -75,6 +80,7 @@ def _bulk_users(runtime: Runtime, tenant_id: uuid.UUID, people: list[dict[str, A
             "number": n,
             "username": (name := f"bulk-{secrets.token_hex(6)}"),
             "username_key": name,
+            "created_at": start + timedelta(microseconds=n),
             **fields,
         }
         for n, fields in enumerate(people, start=1)
@@ -443,7 +449,7 @@ def _listing(
 ) -> tuple[list[uuid.UUID], users_repo.Total]:
     with runtime.db.reader() as session:
         rows, total = users_repo.search_listing(session, tenant_id, users_repo.UserQuery(**query))
-    return [row.id for row in rows], total
+    return [uuid.UUID(row.id) for row in rows], total
 
 
 def test_a_search_total_is_exact_up_to_the_limit_and_estimated_above(runtime: Runtime) -> None:

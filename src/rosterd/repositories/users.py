@@ -32,6 +32,7 @@ from rosterd.models import GroupMembership, Role, Team, User, UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import contains_ci, count, page_total
+from rosterd.repositories.text_columns import plain_text, utc_text, uuid_text
 from rosterd.repositories.user_search import FULL_NAME, ID_HEX
 
 SortKey = Literal["name", "email", "createdAt", "lastLoginAt", "username"]
@@ -378,23 +379,24 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
 
 def _listing(u: Users) -> tuple[Any, ...]:
     """What a list page of the REST API shows of each user, by the User attribute names, and
-    the names of the user's role and team."""
+    the names of the user's role and team; ids, times and the status as text
+    (rosterd.repositories.text_columns), since these rows only go to a wire."""
     return (
-        u.id,
+        uuid_text(u.id).label("id"),
         u.email,
         u.first_name,
         u.last_name,
         u.display_name,
         u.title,
         u.department,
-        u.role_id,
+        uuid_text(u.role_id).label("role_id"),
         Role.name.label("role_name"),
-        u.team_id,
+        uuid_text(u.team_id).label("team_id"),
         Team.name.label("team_name"),
-        u.status,
-        u.last_login_at,
-        u.created_at,
-        u.modified_at,
+        plain_text(u.status).label("status"),
+        utc_text(u.last_login_at).label("last_login_at"),
+        utc_text(u.created_at).label("created_at"),
+        utc_text(u.modified_at).label("modified_at"),
         u.username,
         u.locale,
         u.version,

@@ -33,6 +33,14 @@ def iso_timestamp(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def millis_of_text(value: str | None) -> str | None:
+    """``iso_timestamp`` of a time the store gave as text (rosterd.repositories.text_columns:
+    ``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), by slicing."""
+    if value is None:
+        return None
+    return f"{value[:10]}T{value[11:23]}Z"
+
+
 class WireModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -76,28 +84,28 @@ class UserOut(WireModel):
 
     @staticmethod
     def wire_of_listing(row: Any) -> dict[str, Any]:
-        """A row of ``users_repo.search_listing`` (the User attributes a page shows) as
-        UserOut sends it, fields without a value left out, as a dict ready for orjson: GET by
-        id and the list page send it as is, instead of building a model only to dump it
-        again. tests/api/v2 pins that it agrees with ``of``."""
+        """A row of ``users_repo.search_listing`` (the User attributes a page shows, ids and
+        times as text) as UserOut sends it, fields without a value left out, as a dict ready
+        for orjson: GET by id and the list page send it as is, instead of building a model
+        only to dump it again. tests/api/v2 pins that it agrees with ``of``."""
         out = {
-            "id": str(row.id),
+            "id": row.id,
             "email": row.email,
             "firstName": row.first_name,
             "lastName": row.last_name,
             "displayName": row.display_name or full_name(row.first_name, row.last_name),
             "title": row.title,
             "department": row.department,
-            "roleId": str(row.role_id) if row.role_id else None,
+            "roleId": row.role_id,
             "roleName": row.role_name,
-            "teamId": str(row.team_id) if row.team_id else None,
+            "teamId": row.team_id,
             "teamName": row.team_name,
-            "status": row.status.value,
-            "lastLoginAt": iso_timestamp(row.last_login_at),
-            "createdAt": iso_timestamp(row.created_at) or "",
-            "modifiedAt": iso_timestamp(row.modified_at) or "",
+            "status": row.status,
+            "lastLoginAt": millis_of_text(row.last_login_at),
+            "createdAt": millis_of_text(row.created_at),
+            "modifiedAt": millis_of_text(row.modified_at),
             "username": row.username,
-            "isActive": row.status == UserStatus.active,
+            "isActive": row.status == "active",
             "locale": row.locale,
         }
         return {key: value for key, value in out.items() if value is not None}
