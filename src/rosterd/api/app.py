@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.telemetry import TelemetryConfig
 from fastapi.openapi.utils import get_openapi
 from scim2_models import SCIMException
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +45,9 @@ from rosterd.auth.login_guard import LoginGuard, async_storage
 from rosterd.runtime import Runtime
 from rosterd.services.errors import TooLarge
 
+# FastAPI's OpenTelemetry instrumentation off (Settings.opentelemetry).
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 DESCRIPTION = """\
 rosterd serves one user directory through several APIs.
 
@@ -70,6 +74,7 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
 
     app = FastAPI(
         lifespan=lifespan,
+        telemetry=None if runtime.settings.opentelemetry else _NO_TELEMETRY,
         title="rosterd",
         version=__version__,
         description=DESCRIPTION,
