@@ -403,6 +403,9 @@ def _listing(u: Users) -> tuple[Any, ...]:
     )
 
 
+# The names of a listing row's columns, in order.
+LISTING_NAMES = tuple(column.key for column in _listing(User))
+
 # Built once per dialect and run on the driver's connection (rosterd.db.prepared): no ORM
 # compilation, identity map or instances for what a GET by id only serialises, and none of
 # Core's execution machinery, which cost more than the lookup itself.

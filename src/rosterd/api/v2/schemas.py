@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -82,31 +82,75 @@ class UserOut(WireModel):
             team_name=user.team.name if user.team else None,
         )
 
+    # The columns of a listing row, in users_repo.LISTING_NAMES order (a test pins it):
+    # unpacking a row is a fiftieth of reading 18 attributes of SQLAlchemy's Row by name,
+    # which was half of a page's wire mapping.
+    LISTING_NAMES: ClassVar[tuple[str, ...]] = (
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "display_name",
+        "title",
+        "department",
+        "role_id",
+        "role_name",
+        "team_id",
+        "team_name",
+        "status",
+        "last_login_at",
+        "created_at",
+        "modified_at",
+        "username",
+        "locale",
+        "version",
+    )
+
     @staticmethod
     def wire_of_listing(row: Any) -> dict[str, Any]:
         """A row of ``users_repo.search_listing`` (the User attributes a page shows, ids and
         times as text) as UserOut sends it, fields without a value left out, as a dict ready
         for orjson: GET by id and the list page send it as is, instead of building a model
         only to dump it again. tests/api/v2 pins that it agrees with ``of``."""
+        (
+            id_,
+            email,
+            first_name,
+            last_name,
+            display_name,
+            title,
+            department,
+            role_id,
+            role_name,
+            team_id,
+            team_name,
+            status,
+            last_login_at,
+            created_at,
+            modified_at,
+            username,
+            locale,
+            _version,
+        ) = row
         out = {
-            "id": row.id,
-            "email": row.email,
-            "firstName": row.first_name,
-            "lastName": row.last_name,
-            "displayName": row.display_name or full_name(row.first_name, row.last_name),
-            "title": row.title,
-            "department": row.department,
-            "roleId": row.role_id,
-            "roleName": row.role_name,
-            "teamId": row.team_id,
-            "teamName": row.team_name,
-            "status": row.status,
-            "lastLoginAt": millis_of_text(row.last_login_at),
-            "createdAt": millis_of_text(row.created_at),
-            "modifiedAt": millis_of_text(row.modified_at),
-            "username": row.username,
-            "isActive": row.status == "active",
-            "locale": row.locale,
+            "id": id_,
+            "email": email,
+            "firstName": first_name,
+            "lastName": last_name,
+            "displayName": display_name or full_name(first_name, last_name),
+            "title": title,
+            "department": department,
+            "roleId": role_id,
+            "roleName": role_name,
+            "teamId": team_id,
+            "teamName": team_name,
+            "status": status,
+            "lastLoginAt": millis_of_text(last_login_at),
+            "createdAt": millis_of_text(created_at),
+            "modifiedAt": millis_of_text(modified_at),
+            "username": username,
+            "isActive": status == "active",
+            "locale": locale,
         }
         return {key: value for key, value in out.items() if value is not None}
 
