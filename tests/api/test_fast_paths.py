@@ -365,3 +365,55 @@ def test_conditional_and_idempotent_requests_go_to_the_routes(
         with passed_on(http.app) as passed:  # type: ignore[arg-type]
             http.get(f"{V2}/users/{uid}", headers={**headers, **extra})
             assert passed == [f"{V2}/users/{uid}"], extra
+
+
+def test_list_pages_answer_as_the_route_does(
+    http: TestClient, slow: TestClient, tenant: TenantHandle
+) -> None:
+    """The list's fast path takes the plain spellings of its common parameters and leaves
+    every other query string to the route: either way, the same page."""
+    group = tenant.http.post(
+        f"{V2}/groups", json={"name": f"g-{uuid.uuid4().hex[:6]}"}, headers=tenant.headers()
+    ).json()["id"]
+    for n in range(4):
+        uid = user(tenant, firstName=f"Lister{n}", lastName=f"Page{n % 2}")
+        if n % 2:
+            tenant.http.post(
+                f"{V2}/groups/{group}/members", json={"userId": uid}, headers=tenant.headers()
+            )
+    taken = [
+        "",
+        "status=active&sortBy=name&limit=100",
+        "status=suspended",
+        "isActive=true&sortBy=email&sortOrder=desc",
+        "sortBy=createdAt&limit=2&offset=1",
+        "sortBy=lastLoginAt&sortOrder=asc&offset=3",
+        "limit=0",
+        "query=Lister",
+        "query=lister1&status=active",
+        f"groupId={group}",
+        f"groupId={group}&query=Page1",
+    ]
+    to_route = [
+        "limit=101",
+        "limit=01",
+        "offset=-1",
+        "status=retired",
+        "status=active&status=inactive",
+        "query=Lister%201",
+        "query=a+b",
+        "sortBy=nickname",
+        "isActive=1",
+        "page=2&pageSize=2",
+        "offset=1&page=2",
+        "email=x@example.com",
+        f"groupId={group.upper()}x",
+        "unknown=1",
+    ]
+    for query in taken + to_route:
+        path = f"{V2}/users" + (f"?{query}" if query else "")
+        with passed_on(http.app) as passed:  # type: ignore[arg-type]
+            fast = http.get(path, headers=tenant.headers())
+        assert (passed == []) is (query in taken), query
+        assert_same(fast, slow.get(path, headers=tenant.headers()))
+    assert http.get(f"{V2}/users?query=Lister", headers=tenant.headers()).json()["totalCount"] == 4

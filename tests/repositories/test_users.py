@@ -80,7 +80,10 @@ def test_listing_rows_are_the_users_search_finds(
             for u in users
         ]
     assert users, "every query here matches someone"
-    got = [(uuid.UUID(r.id), r.first_name, r.last_name, r.status, r.role_name, r.team_name) for r in rows]
+    got = [
+        (uuid.UUID(r.id), r.first_name, r.last_name, r.status, r.role_name, r.team_name)
+        for r in rows
+    ]
     assert (got, row_total) == (expected, users_repo.Total(total))
 
 

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.telemetry import TelemetryConfig
 from fastapi.openapi.utils import get_openapi
+from fastapi.telemetry import TelemetryConfig
 from scim2_models import SCIMException
 from sqlalchemy.exc import IntegrityError
 from starlette.routing import BaseRoute

@@ -57,8 +57,9 @@ _ROUTES_ONLY = frozenset(
 _PARAMETER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 # The forms of each parameter type a fast path takes; any other spelling goes to FastAPI,
 # whose validation decides (and words the error) as for any request.
+UUID_FORM = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _FORMS = {
-    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    "uuid": UUID_FORM,
     "str": r"[^/]+",
 }
 _CONVERT: dict[str, Callable[[str], Any]] = {"uuid": uuid.UUID, "str": str}
@@ -84,6 +85,36 @@ class FastPath:
 
     def converters(self) -> dict[str, Callable[[str], Any]]:
         return {m[1]: _CONVERT[m[2] or "str"] for m in _PARAMETER.finditer(self.path)}
+
+
+@dataclass(frozen=True)
+class QueryForm:
+    """A query parameter a fast path takes: the endpoint argument it becomes, the spellings
+    taken (matched whole), and how one becomes the argument."""
+
+    argument: str
+    pattern: re.Pattern[str]
+    convert: Callable[[str], Any] = str
+
+
+def query_arguments(query_string: bytes, forms: Mapping[str, QueryForm]) -> dict[str, Any] | None:
+    """A query string as endpoint arguments when every parameter in it is one of ``forms``,
+    given once, spelled as its form takes it (so nothing is percent-encoded); else None, and
+    the route's FastAPI parsing decides, and words any error, as for every request."""
+    arguments: dict[str, Any] = {}
+    if not query_string:
+        return arguments
+    try:
+        text = query_string.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    for pair in text.split("&"):
+        key, _, value = pair.partition("=")
+        form = forms.get(key)
+        if form is None or form.argument in arguments or not form.pattern.fullmatch(value):
+            return None
+        arguments[form.argument] = form.convert(value)
+    return arguments
 
 
 # Who a request acts for, as a surface's authentication dependency says (its rate limits

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Connection, Dialect, Select
 
 _Processor = Callable[[Any], Any]
 
@@ -84,20 +84,41 @@ class Prepared:
     async def all(self, db: PointReader, params: Mapping[str, Any]) -> list[Any]:
         """The rows the statement selects with ``params``, as named tuples."""
         compiled = self._for(db.dialect)
-        values = {**compiled.defaults, **params}
-        for name, process in compiled.bind_processors.items():
-            values[name] = process(values[name])
-        arguments: Any = (
-            values if compiled.order is None else tuple(values[name] for name in compiled.order)
-        )
-        rows = []
-        for fetched in await db.fetch(compiled.sql, arguments):
-            row = list(fetched)
-            for index, process in compiled.result_processors:
-                row[index] = process(row[index])
-            rows.append(compiled.row(*row))
-        return rows
+        return _rows(compiled, await db.fetch(compiled.sql, _arguments(compiled, params)))
+
+    def sql_for(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any]:
+        """The SQL and driver arguments run for ``params`` (to EXPLAIN it)."""
+        compiled = self._for(dialect)
+        return compiled.sql, _arguments(compiled, params)
+
+    def all_in(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """``all`` on a Session's connection, in its transaction (for reads that belong on a
+        worker thread: a page, whose offset can make it long)."""
+        compiled = self._for(connection.dialect)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(compiled.sql, _arguments(compiled, params))
+            return _rows(compiled, cursor.fetchall())
+        finally:
+            cursor.close()
 
     async def first(self, db: PointReader, params: Mapping[str, Any]) -> Any | None:
         rows = await self.all(db, params)
         return rows[0] if rows else None
+
+
+def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    values = {**compiled.defaults, **params}
+    for name, process in compiled.bind_processors.items():
+        values[name] = process(values[name])
+    return values if compiled.order is None else tuple(values[name] for name in compiled.order)
+
+
+def _rows(compiled: _Compiled, fetched: Sequence[Sequence[Any]]) -> list[Any]:
+    rows = []
+    for values in fetched:
+        row = list(values)
+        for index, process in compiled.result_processors:
+            row[index] = process(row[index])
+        rows.append(compiled.row(*row))
+    return rows

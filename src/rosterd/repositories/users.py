@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeAlias, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     Table,
@@ -28,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.util import ClauseAdapter
 
 from rosterd.db.prepared import PointReader, Prepared
-from rosterd.models import GroupMembership, Role, Team, User, UserStatus
+from rosterd.models import GroupMembership, Role, Team, User, UserStatus, UserTally
 from rosterd.models.base import utcnow
 from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import contains_ci, count, page_total
@@ -429,6 +430,9 @@ def search_listing(
     """``search`` as plain rows of the listing columns: a page of 100 users costs about a
     quarter of loading them as entities with their role and team (no identity map, no
     instances, no columns nobody shows)."""
+    statuses = _statuses_only(q)
+    if statuses is not None and len(statuses) in (1, len(UserStatus)):
+        return _listing_by_status(session, tenant_id, q, statuses)
     matching = _matching(tenant_id, q)
     page, u = _page(session, q, matching, entities=False)
     page = (
@@ -438,6 +442,67 @@ def search_listing(
     )
     rows = session.execute(page).all()
     return rows, _total(session, tenant_id, q, matching, shown=len(rows))
+
+
+def _listing_by_status(
+    session: Session, tenant_id: uuid.UUID, q: UserQuery, statuses: set[UserStatus]
+) -> tuple[list[Any], Total]:
+    """``search_listing`` of a query that filters on one status or none (a plain list page,
+    the commonest request), through statements prepared once for each order: building
+    and executing the statement through SQLAlchemy cost four times what the database did."""
+    one = next(iter(statuses)) if len(statuses) == 1 else None
+    params: dict[str, Any] = {"tenant_id": tenant_id, "page_limit": q.limit}
+    params["page_offset"] = q.offset
+    if one is not None:
+        params["one_status"] = one
+    connection = session.connection()
+    rows = listing_page(q.sort_by, q.descending, by_status=one is not None).all_in(
+        connection, params
+    )
+    tally = _TALLY_OF_STATUS if one is not None else _TALLY
+    total = page_total(
+        len(rows), q.offset, q.limit, lambda: int(tally.all_in(connection, params)[0][0])
+    )
+    return rows, Total(total)
+
+
+_LISTING_PAGES: dict[tuple[SortKey, bool, bool], Prepared] = {}
+
+
+def listing_page(sort_by: SortKey, descending: bool, *, by_status: bool) -> Prepared:
+    """The listing page of a tenant's users (of one status if ``by_status``) in one order,
+    prepared on first use."""
+    key = (sort_by, descending, by_status)
+    prepared = _LISTING_PAGES.get(key)
+    if prepared is None:
+        stmt = (
+            select(*_listing(User))
+            .outerjoin(Role, Role.id == User.role_id)
+            .outerjoin(Team, Team.id == User.team_id)
+            .where(User.tenant_id == bindparam("tenant_id"))
+        )
+        if by_status:
+            stmt = stmt.where(User.status == bindparam("one_status"))
+        stmt = (
+            stmt.order_by(*_order(sort_by, descending))
+            .limit(bindparam("page_limit", type_=Integer))
+            .offset(bindparam("page_offset", type_=Integer))
+        )
+        prepared = _LISTING_PAGES[key] = Prepared(stmt, name="Listing")
+    return prepared
+
+
+_TALLY = Prepared(
+    select(func.coalesce(func.sum(UserTally.users), 0)).where(
+        UserTally.tenant_id == bindparam("tenant_id")
+    )
+)
+_TALLY_OF_STATUS = Prepared(
+    select(func.coalesce(func.sum(UserTally.users), 0)).where(
+        UserTally.tenant_id == bindparam("tenant_id"),
+        UserTally.status == bindparam("one_status"),
+    )
+)
 
 
 # What only orders or pages: the rest of UserQuery filters.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -11,12 +12,18 @@ import orjson
 from fastapi import Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSession
+from rosterd.api.deps import (
+    ReadSession,
+    RuntimeDep,
+    SearchSession,
+    WriteSession,
+    in_unit_of_work,
+)
 from rosterd.api.etags import IfMatch, etag, expected_version, with_etag
-from rosterd.api.fast_paths import FastPath, endpoint_path
+from rosterd.api.fast_paths import UUID_FORM, FastPath, QueryForm, endpoint_path, query_arguments
 from rosterd.api.routing import api_router
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite, fast_actor
-from rosterd.api.v2.paging import WindowDep, errors
+from rosterd.api.v2.paging import WindowDep, errors, window
 from rosterd.api.v2.schemas import (
     STATUS_FIELDS,
     GroupList,
@@ -29,6 +36,7 @@ from rosterd.api.v2.schemas import (
 )
 from rosterd.api.wire import Text
 from rosterd.auth.scopes import Scope
+from rosterd.db.work import Kind
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import UserStatus
 from rosterd.repositories.users import UserQuery
@@ -186,6 +194,42 @@ def create_user(
     return UserOut.of(user)
 
 
+# The list's parameters its fast path takes, in the spellings it takes: anything else
+# (other parameters, percent-encoded or repeated ones, a search with other characters) goes
+# to the route.
+_LIST_FORMS = {
+    "status": QueryForm("status_", re.compile("|".join(s.value for s in UserStatus)), UserStatus),
+    "isActive": QueryForm("is_active", re.compile("true|false"), lambda v: v == "true"),
+    "sortBy": QueryForm("sort_by", re.compile("name|email|createdAt|lastLoginAt")),
+    "sortOrder": QueryForm("sort_order", re.compile("asc|desc")),
+    "limit": QueryForm("limit", re.compile(r"100|[1-9]?\d"), int),
+    "offset": QueryForm("offset", re.compile(r"0|[1-9]\d{0,5}"), int),
+    "query": QueryForm("query", re.compile(r"[A-Za-z0-9@._-]{1,100}")),
+    "groupId": QueryForm("group_id", re.compile(UUID_FORM), uuid.UUID),
+    "roleId": QueryForm("role_id", re.compile(UUID_FORM), uuid.UUID),
+    "teamId": QueryForm("team_id", re.compile(UUID_FORM), uuid.UUID),
+}
+
+
+async def list_users_fast(request: Request, params: Mapping[str, Any]) -> Response | None:
+    """``list_users`` on its fast path (rosterd.api.fast_paths)."""
+    arguments = query_arguments(request.scope["query_string"], _LIST_FORMS)
+    if arguments is None:
+        return None
+    actor = await _user_reader(request)
+    if actor is None:
+        return None
+    runtime: Runtime = request.app.state.runtime
+    paging = await window(offset=arguments.pop("offset", None), limit=arguments.pop("limit", None))
+    return await in_unit_of_work(
+        runtime,
+        Kind.SLOW_READ,
+        lambda session: list_users(
+            actor=actor, session=session, runtime=runtime, window=paging, **arguments
+        ),
+    )
+
+
 @router.get(
     "/{userId}",
     operation_id="getUser",
@@ -319,6 +363,7 @@ def set_user_groups(
 # The operations of this module with a fast path, by their paths under the v2 prefix.
 _user_writer = fast_actor(Scope.user_write)
 FAST_PATHS = (
+    FastPath("GET", "/users", list_users_fast),
     FastPath("GET", "/users/{userId:uuid}", get_user_fast),
     FastPath(
         "POST",
