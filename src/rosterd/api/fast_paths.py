@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -99,17 +100,11 @@ class QueryForm:
 
 def query_arguments(query_string: bytes, forms: Mapping[str, QueryForm]) -> dict[str, Any] | None:
     """A query string as endpoint arguments when every parameter in it is one of ``forms``,
-    given once, spelled as its form takes it (so nothing is percent-encoded); else None, and
-    the route's FastAPI parsing decides, and words any error, as for every request."""
+    given once, its value (decoded as Starlette decodes it for FastAPI) in a form it takes;
+    else None, and the route's FastAPI parsing decides, and words any error, as for every
+    request."""
     arguments: dict[str, Any] = {}
-    if not query_string:
-        return arguments
-    try:
-        text = query_string.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    for pair in text.split("&"):
-        key, _, value = pair.partition("=")
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         form = forms.get(key)
         if form is None or form.argument in arguments or not form.pattern.fullmatch(value):
             return None

@@ -52,7 +52,7 @@ class _Compiled:
 class Prepared:
     """A SELECT compiled once per dialect, run on a ``PointReader``."""
 
-    def __init__(self, statement: Select[Any], name: str = "Row") -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]], name: str = "Row") -> None:
         self._statement = statement
         self._name = name
         self._compiled: dict[str, _Compiled] = {}

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from rosterd.db.prepared import Prepared
 from rosterd.models import Group, GroupMembership, User
 from rosterd.models.base import utcnow
 from rosterd.models.user import SORT_NAME
@@ -374,6 +375,17 @@ def members_of_many(
     return result
 
 
+_GROUPS_OF_ONE = Prepared(
+    select(Group.id, Group.name)
+    .join(GroupMembership, Group.id == GroupMembership.group_id)
+    .where(
+        GroupMembership.tenant_id == bindparam("tenant_id"),
+        GroupMembership.user_id == bindparam("user_id"),
+    )
+    .order_by(Group.name)
+)
+
+
 def groups_of_many(
     session: Session, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
@@ -381,13 +393,22 @@ def groups_of_many(
     result: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {uid: [] for uid in user_ids}
     if not user_ids:
         return result
-    rows = session.execute(
+    if len(user_ids) == 1:
+        # One user (a SCIM GET, an equality filter): a statement prepared once, where
+        # building this one per request cost more than running it.
+        (uid,) = user_ids
+        params = {"tenant_id": tenant_id, "user_id": uid}
+        result[uid] = [
+            (gid, name) for gid, name in _GROUPS_OF_ONE.all_in(session.connection(), params)
+        ]
+        return result
+    many = session.execute(
         select(GroupMembership.user_id, Group.id, Group.name)
         .join(Group, Group.id == GroupMembership.group_id)
         .where(GroupMembership.tenant_id == tenant_id, GroupMembership.user_id.in_(user_ids))
         .order_by(GroupMembership.user_id, Group.name)
     )
-    for uid, gid, name in rows:
+    for uid, gid, name in many:
         result[uid].append((gid, name))
     return result
 

@@ -41,7 +41,7 @@ def test_a_scim_request_is_matched_against_scim_routes_only(
     assert {getattr(route, "path", None) for route in asked} <= docs
     asked.clear()
     # The spies do see what is not SCIM.
-    assert http.get("/integration/v2/users", headers=tenant.headers()).status_code == 200
+    assert http.get("/integration/v2/groups", headers=tenant.headers()).status_code == 200
     assert asked
 
 
