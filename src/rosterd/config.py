@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     db_point_read_connections: int = Field(
         default=8,
         ge=1,
-        description="PostgreSQL: asynchronous connections (per server process, beside "
+        description="PostgreSQL: asyncpg connections (per server process, beside "
         "db_pool_size) for point reads such as a GET by id, which await the database on the "
         "event loop instead of taking one of the db_threads (rosterd.db.point_reads).",
     )
@@ -195,8 +195,9 @@ class Settings(BaseSettings):
         default=2,
         ge=0,
         description="PostgreSQL (psycopg): prepare a statement on the server once it has run "
-        "this many times on a connection, so the hot ones are parsed and planned once. Unset "
-        "(empty) to never prepare, as behind a transaction-pooling PgBouncer.",
+        "this many times on a connection, so the hot ones are parsed and planned once (the "
+        "point reads' asyncpg connections prepare each on first use). Unset (empty) to never "
+        "prepare on either, as behind a transaction-pooling PgBouncer.",
     )
     db_slow_read_threads: int = Field(
         default=2,

@@ -25,7 +25,7 @@ from rosterd.auth.tokens import TokenSigner
 from rosterd.config import Settings
 from rosterd.db.engine import Database, make_database
 from rosterd.db.migrate import is_migrated, upgrade
-from rosterd.db.point_reads import PsycopgPointReads
+from rosterd.db.point_reads import AsyncpgPointReads
 from rosterd.db.work import PooledRunner, Runner, SqliteRunner
 from rosterd.key_ring import StoreKeys
 from rosterd.models import ScimToken
@@ -167,10 +167,10 @@ def _runner(settings: Settings, db: Database) -> Runner:
         )
     return PooledRunner(
         settings.db_threads,
-        PsycopgPointReads(
+        AsyncpgPointReads(
             db.engine,
             size=settings.db_point_read_connections,
-            prepare_threshold=settings.db_prepare_threshold,
+            prepare=settings.db_prepare_threshold is not None,
         ),
     )
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import Integer, bindparam, func, select, text
 
 from rosterd.db.point_reads import APPLICATION_NAME
 from rosterd.db.prepared import PointReader, Prepared
@@ -75,7 +75,7 @@ def test_rows_are_what_sqlalchemy_gives(runtime: Runtime) -> None:
 def test_a_point_read_survives_its_connection_dying(runtime: Runtime, backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("SQLite has no server to lose the connection to")
-    probe = Prepared(select(func.pg_backend_pid().label("pid"), bindparam("n")))
+    probe = Prepared(select(func.pg_backend_pid().label("pid"), bindparam("n", type_=Integer)))
 
     async def pid(db: PointReader) -> int:
         return int((await probe.first(db, {"n": 1}))[0])

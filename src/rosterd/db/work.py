@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from rosterd.db.point_reads import PointRead, PsycopgPointReads, SqlitePointReads, T
+from rosterd.db.point_reads import AsyncpgPointReads, PointRead, SqlitePointReads, T
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ async def _in_executor(executor: ThreadPoolExecutor, call: Callable[[], Any]) ->
 class PooledRunner:
     """Per-request transactions in a bounded executor (PostgreSQL)."""
 
-    def __init__(self, threads: int, point_reads: PsycopgPointReads) -> None:
+    def __init__(self, threads: int, point_reads: AsyncpgPointReads) -> None:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="rosterd-db")
         self._point_reads = point_reads
 
