@@ -468,3 +468,16 @@ def test_unknown_user_id_in_a_membership_with_expiry_is_a_404(tenant: TenantHand
     group = tenant.group()
     r = add_member(tenant, group["id"], str(uuid.uuid4()), expiresAt=wire(ahead(days=1)))
     assert r.status_code == 404, r.text
+
+
+def test_a_user_cannot_sign_in_before_its_start(tenant: TenantHandle) -> None:
+    user = create(tenant, validFrom=wire(ahead(days=2))).json()
+    r = tenant.http.post(f"{V2}/users/{user['id']}/sign-ins", headers=tenant.headers())
+    assert r.status_code == 422, r.text
+    assert error_fields(r) == ["at"]
+    assert "lastLoginAt" not in get_user(tenant, user["id"])
+    # Once started (here by hand), it can.
+    assert patch(tenant, user["id"], status="active").status_code == 200
+    r = tenant.http.post(f"{V2}/users/{user['id']}/sign-ins", headers=tenant.headers())
+    assert r.status_code == 200, r.text
+    assert r.json()["lastLoginAt"]

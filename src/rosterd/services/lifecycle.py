@@ -14,6 +14,7 @@ this one place:
   to another status by hand, a ``validFrom`` still ahead is dropped;
 - an expiry in the past is stored as now and deactivates at once (seed 002); a future one is
   the scheduler's; clearing or moving ahead an expiry that came reactivates the user;
+- a sign-in recorded for a time before the user's validFrom is refused (422);
 - a membership's expiry is in the future (422); the scheduler removes it when it comes.
 
 The scheduler's work (``expire_due``, ``activate_due``, ``remove_due_memberships``) runs in
@@ -148,6 +149,13 @@ def patched_schedule(user: User, sent: dict[str, Any], now: datetime) -> dict[st
         # Reactivated after its expiry fired: the old date must not deactivate it again.
         expires_at = None
     return {"status": status, "valid_from": valid_from, "expires_at": expires_at}
+
+
+def check_sign_in(user: User, at: datetime) -> None:
+    """A user cannot sign in before its start: a sign-in recorded for a time before its
+    validFrom did not happen."""
+    if user.valid_from is not None and at < user.valid_from:
+        raise unprocessable_field("at", "the user cannot sign in before its validFrom")
 
 
 def membership_expiry(expires_at: datetime | None, now: datetime) -> datetime | None:
