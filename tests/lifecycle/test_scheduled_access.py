@@ -481,3 +481,39 @@ def test_a_user_cannot_sign_in_before_its_start(tenant: TenantHandle) -> None:
     r = tenant.http.post(f"{V2}/users/{user['id']}/sign-ins", headers=tenant.headers())
     assert r.status_code == 200, r.text
     assert r.json()["lastLoginAt"]
+
+
+def test_other_apis_keep_to_the_same_rules(tenant: TenantHandle) -> None:
+    """ADMIN's expiredDate is expiresAt, refused before the validFrom; SCIM and /api/v1 see a
+    pending user as not active, and SCIM making it active starts it now."""
+    start = ahead(days=5)
+    user = create(tenant, validFrom=wire(start)).json()
+    api_key = _api_key(tenant)
+    admin_headers = {**tenant.headers(), "x-api-key": api_key}
+    found = tenant.http.get(
+        "/v1/seadminusers",
+        params={"searchData.emailAddress": user["email"]},
+        headers=admin_headers,
+    ).json()["users"]
+    [admin_user] = found
+    assert admin_user["active"] is False
+    body = {"emailAddress": user["email"], "expiredDate": wire(start - timedelta(days=1))}
+    r = tenant.http.put(f"/v1/seadminusers/{admin_user['id']}", json=body, headers=admin_headers)
+    assert r.status_code == 422, r.text
+    assert "expiredDate" in r.text
+    assert get_user(tenant, user["id"]) == user
+
+    before = utcnow()
+    r = tenant.http.patch(
+        f"{SCIM}/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": True}],
+        },
+        headers=tenant.scim_headers(),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["active"] is True
+    started = get_user(tenant, user["id"])
+    assert started["status"] == "active"
+    assert before - timedelta(seconds=1) <= parse(started["validFrom"]) <= utcnow()
