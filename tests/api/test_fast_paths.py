@@ -209,6 +209,18 @@ def test_user_writes_answer_as_the_routes_do(
         ({"firstName": "A", "lastName": "B", "shoeSize": 9}, write, True),
         ({"firstName": "A", "lastName": "B"}, read_only, True),
         ({"firstName": "A", "lastName": "B"}, {}, True),
+        ({"firstName": "A", "lastName": "B", "validFrom": "2031-01-01T00:00:00Z"}, write, True),
+        ({"firstName": "A", "lastName": "B", "validFrom": "2031-01-01T00:00:00"}, write, True),
+        (
+            {
+                "firstName": "A",
+                "lastName": "B",
+                "validFrom": "2031-01-02T00:00:00Z",
+                "expiresAt": "2031-01-01T00:00:00Z",
+            },
+            write,
+            True,
+        ),
     ]
     for body, headers, fresh in creates:
         answers = []
@@ -232,6 +244,8 @@ def test_user_writes_answer_as_the_routes_do(
         ({"email": taken_email}, write),
         ({"title": "x" * 10_000}, write),
         ({"title": "Boss"}, read_only),
+        ({"expiresAt": "2031-01-01T00:00:00+01:00"}, write),
+        ({"validFrom": "2031-01-01T00:00:00Z"}, write),
     ]
     for body, headers in patches:
         pair = [user(tenant), user(tenant)]
@@ -277,12 +291,18 @@ def test_adding_members_answers_as_the_route_does(
         ({"userId": "nope"}, write),
         ({}, write),
         ({"userId": None}, {"Authorization": f"Bearer {tenant.token('group:read')}"}),
+        # Scheduled access: an expiry is served alike, and so is each way it is refused.
+        ({"userId": None, "expiresAt": "2031-05-01T12:00:00+02:00"}, write),
+        ({"userId": None, "expiresAt": "2001-01-01T00:00:00Z"}, write),
+        ({"userId": None, "expiresAt": "2031-05-01T12:00:00"}, write),
+        ({"userId": None, "expiresAt": "someday"}, write),
+        ({"userId": member, "expiresAt": "2031-05-01T12:00:00Z"}, write),
     ]
     assert http.post(path, json={"userId": member}, headers=write).status_code == 201
     for body, headers in cases:
         answers = []
         for client in (http, slow):
-            sent = {"userId": user(tenant)} if body == {"userId": None} else body
+            sent = {**body, "userId": user(tenant)} if body.get("userId", 0) is None else body
             answers.append(client.post(path, json=sent, headers=headers))
         assert_alike(*answers)
     unknown_group = f"{V2}/groups/{uuid.uuid4()}/members"

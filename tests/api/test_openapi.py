@@ -497,3 +497,33 @@ def test_v2_users_and_groups_document_etag_and_if_match(ours: dict[str, Any], ki
         assert "412" in item[method]["responses"], method
     collection = ours["paths"][f"{PREFIX}/{kind.split('/')[0]}"]
     assert "ETag" in collection["post"]["responses"]["201"]["headers"]
+
+
+# ---- scheduled access ------------------------------------------------------------------------
+
+
+def _schema(ours: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+    name = ref["$ref"].rsplit("/", 1)[1]
+    return dict(ours["components"]["schemas"][name])
+
+
+def test_scheduled_access_is_documented(ours: dict[str, Any]) -> None:
+    users, user = ours["paths"][f"{PREFIX}/users"], ours["paths"][f"{PREFIX}/users/{{userId}}"]
+    members = ours["paths"][f"{PREFIX}/groups/{{groupId}}/members"]
+    bodies = {
+        "create": users["post"],
+        "update": user["patch"],
+        "member": members["post"],
+    }
+    for name, op in bodies.items():
+        body = _schema(ours, op["requestBody"]["content"]["application/json"]["schema"])
+        wanted = {"expiresAt"} if name == "member" else {"validFrom", "expiresAt"}
+        assert wanted <= body["properties"].keys(), name
+        for field in wanted:
+            assert body["properties"][field]["description"], (name, field)
+        assert "422" in op["responses"], name
+    shown = _schema(ours, user["get"]["responses"]["200"]["content"]["application/json"]["schema"])
+    assert {"validFrom", "expiresAt"} <= shown["properties"].keys()
+    listed = members["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    item = _schema(ours, _schema(ours, listed)["properties"]["items"]["items"])
+    assert "membershipExpiresAt" in item["properties"]

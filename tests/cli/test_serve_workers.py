@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -480,3 +481,81 @@ def test_serve_on_postgresql_runs_no_search_indexer(
     [run] = started
     assert "rosterd-scheduler" in run.threads
     assert "rosterd-indexer" not in run.threads
+
+
+@pytest.mark.live
+def test_scheduled_access_is_carried_out_once_by_two_nodes(
+    node: Node, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """v2 users starting and ending a few seconds ahead, and memberships ending, on two
+    serve processes (each with its scheduler) sharing one store: each activation, expiry and
+    membership removal happens once, with one audit event and one event in the feed."""
+    port = free_port()
+    env = _store_env(
+        tmp_path,
+        node.runtime.settings.resolved_database_url,
+        workers="2",
+        scheduler_interval_seconds="1",
+    )
+    (tmp_path / "secret.key").write_bytes((node.data_dir / "secret.key").read_bytes())
+    (tmp_path / "secret.key").chmod(0o600)
+    headers = tenant.headers()
+
+    def wire(moment: datetime) -> str:
+        return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = tenant.http.post(f"{V2}{path}", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    with serving(port, env):
+        now = datetime.now(UTC).replace(microsecond=0)
+        start, end = now + timedelta(seconds=8), now + timedelta(seconds=16)
+        group = post("/groups", {"name": f"g-{secrets.token_hex(4)}"})["id"]
+        users = []
+        for _ in range(4):
+            n = secrets.token_hex(4)
+            body = {"email": f"s-{n}@example.com", "firstName": "S", "lastName": n}
+            user = post("/users", {**body, "validFrom": wire(start), "expiresAt": wire(end)})
+            assert user["status"] == "pending"
+            post(f"/groups/{group}/members", {"userId": user["id"], "expiresAt": wire(start)})
+            users.append(user["id"])
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            statuses = {
+                tenant.http.get(f"{V2}/users/{u}", headers=headers).json()["status"] for u in users
+            }
+            listed = tenant.http.get(f"{V2}/groups/{group}/members", headers=headers).json()
+            if statuses == {"inactive"} and listed["totalCount"] == 0:
+                break
+            time.sleep(0.5)
+        assert statuses == {"inactive"} and listed["totalCount"] == 0, (statuses, listed)
+    tenant_id = uuid.UUID(str(tenant.id))
+    with node.runtime.db.reader() as session:
+        done = session.execute(
+            select(AuditEvent.action, AuditEvent.resource_id, AuditEvent.before).where(
+                AuditEvent.tenant_id == tenant_id,
+                AuditEvent.action.in_(["user.activated", "user.expired", "group.member_expired"]),
+            )
+        ).all()
+    assert sorted(r for a, r, _ in done if a == "user.activated") == sorted(users)
+    assert sorted(r for a, r, _ in done if a == "user.expired") == sorted(users)
+    removed = [b["user_id"] for a, _, b in done if a == "group.member_expired"]
+    assert sorted(removed) == sorted(users)
+    # The feed holds events back while any transaction older than theirs is open on the
+    # server (rosterd.events.feed), and this PostgreSQL is shared: it may take a moment.
+    wanted = {"types": "user.activated,user.deactivated,group.member.removed", "limit": 100}
+    deadline = time.monotonic() + 60
+    while True:
+        r = tenant.http.get(f"{V2}/events", params=wanted, headers=headers)
+        assert r.status_code == 200, r.text
+        feed = r.json()["events"]
+        if len(feed) >= 12 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert Counter(e["type"] for e in feed) == {
+        "user.activated": 4,
+        "user.deactivated": 4,
+        "group.member.removed": 4,
+    }

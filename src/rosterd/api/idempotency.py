@@ -186,7 +186,9 @@ def document(schema: dict[str, Any]) -> None:
             operation["parameters"] = [*kept, dict(KEY_PARAMETER)]
             responses = operation.setdefault("responses", {})
             responses.setdefault("409", {"description": IN_PROGRESS})
-            responses.setdefault("422", {"description": REUSED})
+            declared = responses.setdefault("422", {"description": REUSED})
+            if declared["description"] != REUSED:
+                declared["description"] += f" Also: {REUSED[:1].lower()}{REUSED[1:]}"
             for code, answer in responses.items():
                 if code.startswith("2"):
                     answer.setdefault("headers", {})[REPLAYED] = REPLAYED_HEADER

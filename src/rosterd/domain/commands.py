@@ -85,6 +85,9 @@ class NewUser:
     manager_id: uuid.UUID | None = None
     identity_key: str | None = None
     preferences: dict[str, Any] | None = None
+    # Scheduled access (rosterd.services.lifecycle): pending until valid_from, inactive from
+    # expires_at.
+    valid_from: datetime | None = None
     expires_at: datetime | None = None
     password: str | None = None
     external_identities: Sequence[str] = ()
@@ -140,6 +143,7 @@ class UserPatch(Patch):
     manager_id: Maybe[uuid.UUID | None] = UNSET
     identity_key: Maybe[str | None] = UNSET
     preferences: Maybe[dict[str, Any] | None] = UNSET
+    valid_from: Maybe[datetime | None] = UNSET
     expires_at: Maybe[datetime | None] = UNSET
     password: Maybe[str] = UNSET
     external_identities: Maybe[Sequence[str]] = UNSET

@@ -29,7 +29,7 @@ _TEXT_FIELDS = (
     "identity_key",
 )
 # Fields of a command that are stored as they are, once checked.
-_PLAIN_FIELDS = ("status", "role_id", "team_id", "manager_id", "expires_at")
+_PLAIN_FIELDS = ("status", "role_id", "team_id", "manager_id", "valid_from", "expires_at")
 
 
 def primary(contacts: Sequence[Contact]) -> Contact | None:

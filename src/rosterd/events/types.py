@@ -43,7 +43,8 @@ TYPES: dict[str, tuple[str, ...]] = {
     "user.created": ("user.created",),
     "user.updated": (USER_UPDATED,),
     "user.status_changed": _STATUS,
-    "user.expired": (USER_DEACTIVATED,),
+    "user.expired": (USER_DEACTIVATED,),  # by the scheduler, at expiresAt
+    "user.activated": (USER_ACTIVATED,),  # by the scheduler, at validFrom
     "user.deleted": ("user.deleted",),
     "user.deactivated": (USER_DEACTIVATED,),  # by offboarding
     "user.signed_in": ("user.signed_in",),
@@ -53,6 +54,7 @@ TYPES: dict[str, tuple[str, ...]] = {
     "group.deleted": ("group.deleted",),
     "group.member_added": (MEMBER_ADDED,),
     "group.member_removed": (MEMBER_REMOVED,),
+    "group.member_expired": (MEMBER_REMOVED,),  # by the scheduler, at its expiresAt
     "group.members_changed": MEMBERSHIPS,
     "role.created": ("role.created",),
     "role.updated": ("role.updated",),

@@ -4,7 +4,11 @@ It runs in the serve process only, once per node: with ``--workers N`` that is t
 that migrated the store and supervises the workers, which serve requests and run no
 background work (rosterd.api.asgi). Several nodes on one PostgreSQL database each run one;
 work is claimed with row locks (see repositories.users.due_for_expiry), so each expiry still
-happens once. Background work added later belongs here too, claimed the same way. It also
+happens once. The same goes for the rest of scheduled access (rosterd.services.lifecycle):
+pending users whose validFrom came are made active, memberships whose expiry came removed.
+Everything it acts on is in the database, so a restart loses nothing.
+
+Background work added later belongs here too, claimed the same way. It also
 purges expired Idempotency-Keys, a batch at a time (two nodes purging at once may pick the
 same rows; whichever deletes them first does, and the other finds them gone).
 
@@ -21,6 +25,8 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from rosterd.db.engine import Database
 from rosterd.models.base import utcnow
@@ -48,11 +54,24 @@ class Scheduler:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> int:
-        """Process everything due at the clock's current time; returns the users expired."""
+        """Carry out the scheduled access due at the clock's current time: expiries first
+        (a user whose validFrom and expiry have both passed ends inactive, never activated),
+        then activations, then membership expiries. Returns how many actions."""
+        return sum(
+            self._in_batches(work)
+            for work in (
+                lifecycle.expire_due,
+                lifecycle.activate_due,
+                lifecycle.remove_due_memberships,
+            )
+        )
+
+    def _in_batches(self, work: Callable[[Session, datetime, int], int]) -> int:
+        """``work`` a batch per transaction, until a batch is not full."""
         total = 0
         while True:
             with self.db.writer.begin() as session:
-                done = lifecycle.expire_due(session, self.clock(), BATCH)
+                done = work(session, self.clock(), BATCH)
             total += done
             if done < BATCH:
                 return total
@@ -90,9 +109,9 @@ class Scheduler:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                expired = self.run_once()
-                if expired:
-                    log.info("expired %d user(s)", expired)
+                done = self.run_once()
+                if done:
+                    log.info("carried out %d scheduled access action(s)", done)
                 purged = self.purge_audit()
                 if purged:
                     log.info("deleted %d audit event(s) past the retention", purged)

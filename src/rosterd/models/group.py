@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rosterd.models.base import Base, utcnow
@@ -43,5 +43,15 @@ class GroupMembership(Base):
     )
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the scheduler removes the membership; None: it lasts until removed.
+    expires_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_group_memberships_user_group", "user_id", "group_id"),)
+    __table_args__ = (
+        Index("ix_group_memberships_user_group", "user_id", "group_id"),
+        Index(
+            "ix_group_memberships_expires_at",
+            "expires_at",
+            sqlite_where=text("expires_at IS NOT NULL"),
+            postgresql_where=text("expires_at IS NOT NULL"),
+        ),
+    )

@@ -81,6 +81,9 @@ class User(Base):
     identity_key: Mapped[str | None] = mapped_column(String(255))
     preferences: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_login_at: Mapped[datetime | None]
+    # Scheduled access (rosterd.domain.schedule): pending until ``valid_from``, then active;
+    # deactivated at ``expires_at`` (ADMIN's expiredDate). The scheduler carries both out.
+    valid_from: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -122,7 +125,22 @@ class User(Base):
         Index("ix_users_manager_id", "manager_id"),
         Index("uq_users_tenant_identity_key", "tenant_id", "identity_key", unique=True),
         Index("ix_users_tenant_phone_e164", "tenant_id", "phone_e164"),
-        Index("ix_users_expires_at", "expires_at"),
+        # The scheduler's due work (repositories.users.due_for_activation, due_for_expiry):
+        # a range of one status each, over the users that have a date at all.
+        Index(
+            "ix_users_status_valid_from",
+            "status",
+            "valid_from",
+            sqlite_where=text("valid_from IS NOT NULL"),
+            postgresql_where=text("valid_from IS NOT NULL"),
+        ),
+        Index(
+            "ix_users_status_expires_at",
+            "status",
+            "expires_at",
+            sqlite_where=text("expires_at IS NOT NULL"),
+            postgresql_where=text("expires_at IS NOT NULL"),
+        ),
     )
 
     @property

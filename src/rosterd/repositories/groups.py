@@ -193,12 +193,13 @@ def _add_one(insert: Any) -> Insert:
         Insert,
         insert(memberships)
         .from_select(
-            ["group_id", "user_id", "tenant_id", "created_at"],
+            ["group_id", "user_id", "tenant_id", "created_at", "expires_at"],
             select(
                 bindparam("to_group", type_=memberships.c.group_id.type),
                 users.c.id,
                 bindparam("of_tenant", type_=memberships.c.tenant_id.type),
                 bindparam("added_at", type_=memberships.c.created_at.type),
+                bindparam("until", type_=memberships.c.expires_at.type),
             ).where(
                 users.c.tenant_id == bindparam("of_tenant"), users.c.id == bindparam("new_member")
             ),
@@ -218,16 +219,23 @@ def add_members(
     user_ids: Sequence[uuid.UUID],
     *,
     at: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> list[uuid.UUID]:
-    """Make the users of the tenant among ``user_ids`` members of the group, and return the
-    ones that were not members before (those already members stay as they are).
+    """Make the users of the tenant among ``user_ids`` members of the group, until
+    ``expires_at`` if given, and return the ones that were not members before (those
+    already members stay as they are, their expiry too).
 
     One INSERT ... SELECT ... ON CONFLICT DO NOTHING per chunk of ids: its cost follows the
     users added, not the size of the group. Ids of no user of the tenant are skipped.
     """
     created_at = at or utcnow()
     if len(user_ids) == 1:
-        params = {"to_group": group_id, "of_tenant": tenant_id, "added_at": created_at}
+        params = {
+            "to_group": group_id,
+            "of_tenant": tenant_id,
+            "added_at": created_at,
+            "until": expires_at,
+        }
         return list(
             session.scalars(_ADD_ONE[_dialect(session)], {**params, "new_member": user_ids[0]})
         )
@@ -236,12 +244,13 @@ def add_members(
         stmt: Insert = (
             _insert(session)(GroupMembership)
             .from_select(
-                ["group_id", "user_id", "tenant_id", "created_at"],
+                ["group_id", "user_id", "tenant_id", "created_at", "expires_at"],
                 select(
                     literal(group_id, GroupMembership.group_id.type),
                     User.id,
                     literal(tenant_id, GroupMembership.tenant_id.type),
                     literal(created_at, GroupMembership.created_at.type),
+                    literal(expires_at, GroupMembership.expires_at.type),
                 ).where(User.tenant_id == tenant_id, User.id.in_(chunk)),
             )
             .on_conflict_do_nothing()
@@ -329,21 +338,77 @@ def remove_all_memberships_of(session: Session, tenant_id: uuid.UUID, user_id: u
 
 def members(
     session: Session, tenant_id: uuid.UUID, group_id: uuid.UUID, *, offset: int, limit: int
-) -> tuple[list[User], int]:
-    stmt = (
+) -> tuple[list[tuple[User, datetime | None]], int]:
+    """A page of the group's members, each with its membership's expiry, and how many."""
+    joined = (
         select(User)
         .join(GroupMembership, GroupMembership.user_id == User.id)
         .where(GroupMembership.tenant_id == tenant_id, GroupMembership.group_id == group_id)
     )
-    total = count(session, stmt)
-    rows = session.scalars(
-        stmt.options(joinedload(User.role), joinedload(User.team))
+    total = count(session, joined)
+    rows = session.execute(
+        joined.add_columns(GroupMembership.expires_at)
+        .options(joinedload(User.role), joinedload(User.team))
         # By name as user lists are, people without one last on both databases.
         .order_by(*SORT_NAME)
         .offset(offset)
         .limit(limit)
     )
-    return list(rows.unique()), total
+    return [(user, expires_at) for user, expires_at in rows.unique()], total
+
+
+def due_memberships(
+    session: Session, now: datetime, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
+    """(tenant, group, user) of memberships whose expiry has come, across tenants, soonest
+    first: a range of ix_group_memberships_expires_at. Not locked: the scheduler locks their
+    groups (``lock_any``) and ``remove_due_memberships`` decides."""
+    rows = session.execute(
+        select(GroupMembership.tenant_id, GroupMembership.group_id, GroupMembership.user_id)
+        .where(GroupMembership.expires_at <= now)
+        .order_by(GroupMembership.expires_at)
+        .limit(limit)
+    )
+    return [(t, g, u) for t, g, u in rows]
+
+
+def lock_any(session: Session, group_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Lock those of the groups (of any tenant) no other transaction holds, in id order,
+    without waiting for the others (PostgreSQL; SQLite's one writer holds them all): the
+    ids locked. For the scheduler, which works across tenants and leaves a busy group to its
+    next run."""
+    if not group_ids:
+        return []
+    stmt = select(Group.id).where(Group.id.in_(list(group_ids))).order_by(Group.id)
+    if _dialect(session) == "postgresql":
+        stmt = stmt.with_for_update(key_share=True, skip_locked=True)
+    return list(session.scalars(stmt))
+
+
+def remove_due_memberships(
+    session: Session, memberships: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, datetime]]:
+    """Delete those of the (group, user) memberships whose expiry has come: (tenant, group,
+    user, expiry) of each deleted. One whose expiry is gone or moved ahead, or that is gone
+    itself, stays as it is and is not returned."""
+    removed: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, datetime]] = []
+    for start in range(0, len(memberships), CHUNK):
+        chunk = memberships[start : start + CHUNK]
+        pairs = [
+            and_(GroupMembership.group_id == g, GroupMembership.user_id == u) for g, u in chunk
+        ]
+        rows = session.execute(
+            delete(GroupMembership)
+            .where(or_(*pairs), GroupMembership.expires_at <= now)
+            .returning(
+                GroupMembership.tenant_id,
+                GroupMembership.group_id,
+                GroupMembership.user_id,
+                GroupMembership.expires_at,
+            )
+        )
+        removed += [(t, g, u, e) for t, g, u, e in rows if e is not None]
+    return removed
 
 
 def groups_of(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> list[Group]:

@@ -401,6 +401,8 @@ def _listing(u: Users) -> tuple[Any, ...]:
         u.username,
         u.locale,
         u.version,
+        utc_text(u.valid_from).label("valid_from"),
+        utc_text(u.expires_at).label("expires_at"),
     )
 
 
@@ -703,23 +705,47 @@ def page_after(
     return list(session.scalars(stmt.order_by(User.created_at, User.id).limit(limit)))
 
 
-def due_for_expiry(session: Session, now: datetime, limit: int) -> list[User]:
-    """Users whose expiry has come and who are still not inactive, across tenants.
+# The statuses a user may leave for inactive by its expiry: a range each of
+# ix_users_status_expires_at, so users expired long ago are never walked again.
+_NOT_INACTIVE = [s for s in UserStatus if s != UserStatus.inactive]
 
-    Rows are locked and already-locked ones skipped (PostgreSQL), so several server
-    processes running the scheduler on one database never process the same user twice.
-    """
-    stmt = (
+
+def _claimed(session: Session, stmt: Select[User]) -> list[User]:
+    """The users ``stmt`` selects, locked, those another transaction holds skipped
+    (PostgreSQL; SQLite's one writer holds them all): several server processes running the
+    scheduler on one database never take the same user twice. FOR NO KEY UPDATE, as
+    ``get_for_update``, so that memberships of the user can still be inserted meanwhile."""
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, key_share=True)
+    return list(session.scalars(stmt.execution_options(populate_existing=True)))
+
+
+def due_for_expiry(session: Session, now: datetime, limit: int) -> list[User]:
+    """Users whose expiry has come and who are still not inactive, across tenants, claimed
+    (``_claimed``)."""
+    return _claimed(
+        session,
+        select(User)
+        .where(User.status.in_(_NOT_INACTIVE), User.expires_at <= now)
+        .order_by(User.expires_at)
+        .limit(limit),
+    )
+
+
+def due_for_activation(session: Session, now: datetime, limit: int) -> list[User]:
+    """Pending users whose validFrom has come, across tenants, claimed (``_claimed``); not
+    those whose expiry has come as well (``due_for_expiry`` deactivates them instead)."""
+    return _claimed(
+        session,
         select(User)
         .where(
-            User.expires_at.is_not(None), User.expires_at <= now, User.status != UserStatus.inactive
+            User.status == UserStatus.pending,
+            User.valid_from <= now,
+            or_(User.expires_at.is_(None), User.expires_at > now),
         )
-        .order_by(User.expires_at)
-        .limit(limit)
+        .order_by(User.valid_from)
+        .limit(limit),
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.scalars(stmt))
 
 
 def chunk_in_creation_order(

@@ -51,6 +51,7 @@ _SNAPSHOT_FIELDS: dict[type, tuple[str, ...]] = {
         "role_id",
         "team_id",
         "external_id",
+        "valid_from",
         "expires_at",
         "employee_number",
         "division",

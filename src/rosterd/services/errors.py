@@ -69,6 +69,12 @@ class Unprocessable(DomainError):
     code: str = "unprocessable"
 
 
+def unprocessable_field(name: str, message: str) -> Unprocessable:
+    """Values each well-formed that do not go together, or not with the resource as it is
+    (a validFrom after the expiry): 422, naming the field."""
+    return Unprocessable(message=f"{name}: {message}", details=[FieldError(name, message)])
+
+
 @dataclass
 class TooLarge(DomainError):
     """A request beyond an advertised limit (e.g. SCIM bulk maxOperations)."""

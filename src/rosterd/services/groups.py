@@ -17,7 +17,7 @@ from rosterd.models.base import utcnow
 from rosterd.repositories import groups as groups_repo
 from rosterd.repositories import scim_filter
 from rosterd.repositories import users as users_repo
-from rosterd.services import audit
+from rosterd.services import audit, lifecycle
 from rosterd.services.context import Actor
 from rosterd.services.errors import (
     Conflict,
@@ -130,25 +130,38 @@ def delete_group(session: Session, actor: Actor, group: Group) -> None:
 
 def list_members(
     session: Session, actor: Actor, group_id: uuid.UUID, *, offset: int, limit: int
-) -> tuple[list[User], int]:
+) -> tuple[list[tuple[User, datetime | None]], int]:
+    """A page of the group's members, each with its membership's expiry (None: none)."""
     get_group(session, actor, group_id)
     return groups_repo.members(session, actor.tenant_id, group_id, offset=offset, limit=limit)
 
 
-def add_member(session: Session, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID) -> datetime:
-    """Add one member; a user who is already one is a conflict (REST v2's contract)."""
-    lock_group(session, actor, group_id)
+def add_member(
+    session: Session,
+    actor: Actor,
+    group_id: uuid.UUID,
+    user_id: uuid.UUID,
+    expires_at: datetime | None = None,
+) -> datetime:
+    """Add one member, until ``expires_at`` if given (the scheduler then removes it); a user
+    who is already one is a conflict (REST v2's contract)."""
     added_at = utcnow()
-    if not groups_repo.add_members(session, actor.tenant_id, group_id, [user_id], at=added_at):
+    expires_at = lifecycle.membership_expiry(expires_at, added_at)
+    lock_group(session, actor, group_id)
+    added = groups_repo.add_members(
+        session, actor.tenant_id, group_id, [user_id], at=added_at, expires_at=expires_at
+    )
+    if not added:
         # Nothing added: the user is a member already, or no user of the tenant (asked only
         # now, so the common case is one statement).
         if not users_repo.exists(session, actor.tenant_id, user_id):
             raise NotFound(f"user {user_id} not found")
         raise Conflict(f"user {user_id} is already a member of group {group_id}")
     groups_repo.touch(session, actor.tenant_id, [group_id])
-    audit.record(
-        session, actor, "group.member_added", "group", group_id, after={"user_id": str(user_id)}
-    )
+    after = {"user_id": str(user_id)}
+    if expires_at is not None:
+        after["expires_at"] = audit.jsonable(expires_at)
+    audit.record(session, actor, "group.member_added", "group", group_id, after=after)
     return added_at
 
 

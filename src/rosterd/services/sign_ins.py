@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from rosterd.models import User
 from rosterd.models.base import utcnow
 from rosterd.repositories import users as users_repo
-from rosterd.services import audit
+from rosterd.services import audit, lifecycle
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import invalid_field
@@ -32,6 +32,7 @@ def record_sign_in(
     elif at > now:
         raise invalid_field("at", "a sign-in cannot be in the future")
     user = users_service.get_user(session, actor, user_id)
+    lifecycle.check_sign_in(user, at)
     before = user.last_login_at
     if users_repo.record_sign_in(session, actor.tenant_id, user_id, at):
         audit.record(

@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from rosterd.db.prepared import PointReader
 from rosterd.domain import rules, user_fields
 from rosterd.domain.commands import NewUser, UserPatch
-from rosterd.models import Group, User, UserStatus
+from rosterd.models import Group, User
 from rosterd.models.base import utcnow
 from rosterd.repositories import groups as groups_repo
 from rosterd.repositories import identities as identities_repo
@@ -231,8 +231,9 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
     if data.phone_must_be_e164:
         _check_phone(session, actor, columns, None)
     refs = _refs(session, actor, columns, None)
-    columns["expires_at"], expired = lifecycle.effective_expiry(data.expires_at, utcnow())
-    columns["status"] = UserStatus.inactive if expired else data.status
+    columns.update(
+        lifecycle.new_user_schedule(data.status, data.valid_from, data.expires_at, utcnow())
+    )
     groups = _resolve_groups(session, actor, data.group_ids)
     identities = columns.pop("external_identities", [])
     number, settings = tenants_repo.allocate_user_number(session, actor.tenant_id)
@@ -295,13 +296,7 @@ def apply_patch(session: Session, actor: Actor, user: User, patch: UserPatch) ->
     if patch.phone_must_be_e164:
         _check_phone(session, actor, columns, user)
     refs = _refs(session, actor, columns, user)
-    if "expires_at" in columns:
-        columns["expires_at"], expired = lifecycle.effective_expiry(columns["expires_at"], utcnow())
-        if expired:
-            columns["status"] = UserStatus.inactive
-    elif lifecycle.reactivation_lifts_expiry(user, columns.get("status"), utcnow()):
-        # Reactivated after its expiry fired: the old date must not deactivate it again.
-        columns["expires_at"] = None
+    columns.update(lifecycle.patched_schedule(user, columns, utcnow()))
     identities = columns.pop("external_identities", None)
     password_hash = columns.pop("password_hash", None)
     changed = {name: value for name, value in columns.items() if getattr(user, name) != value}

@@ -33,6 +33,8 @@ def test_every_column_lands_in_its_own_field() -> None:
         username="ada",
         locale="en-GB",
         version=7,
+        valid_from="2025-06-07 08:09:10.999999",
+        expires_at="2027-01-01 00:00:00.000000",
     )
     assert UserOut.wire_of_listing(row) == {
         "id": "00000000-0000-4000-8000-000000000001",
@@ -53,4 +55,6 @@ def test_every_column_lands_in_its_own_field() -> None:
         "modifiedAt": "2026-11-12T13:14:15.161Z",
         "username": "ada",
         "locale": "en-GB",
+        "validFrom": "2025-06-07T08:09:10.999Z",
+        "expiresAt": "2027-01-01T00:00:00.000Z",
     }

@@ -17,10 +17,8 @@ from rosterd.api.routing import api_router
 from rosterd.api.wire import Text
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
-from rosterd.models.base import utcnow
 from rosterd.repositories.users import UserQuery
 from rosterd.services import groups as groups_service
-from rosterd.services import lifecycle
 from rosterd.services import roles as roles_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
@@ -180,12 +178,11 @@ def replace_user(
         "external_identities": [body.external_identities] if body.external_identities else [],
     }
     # The expiry GET showed, sent back, is no change: re-storing a date that has passed
-    # would move it to now (see lifecycle.effective_expiry).
+    # would move it to now (see lifecycle.effective_expiry). Clearing or moving ahead one
+    # that came reactivates the user (lifecycle.patched_schedule).
     expires_at = as_moment(body.expires_at)
     if iso(expires_at) != iso(user.expires_at):
         changes["expires_at"] = expires_at
-        if lifecycle.expiry_lifted(user.status, user.expires_at, expires_at, utcnow()):
-            changes["status"] = UserStatus.active
     users_service.apply_patch(session, actor, user, UserPatch(**changes))
     users_service.set_user_groups(session, actor, user.id, group_ids)
     return _render(session, actor, [user])[0]

@@ -21,7 +21,7 @@ from rosterd.api.v2.schemas import (
     MemberAdd,
     MemberAdded,
     MemberList,
-    UserOut,
+    MemberOut,
     iso_timestamp,
 )
 from rosterd.api.wire import Text
@@ -170,7 +170,8 @@ def list_members(
     users, total = groups_service.list_members(
         session, actor, groupId, offset=window.offset, limit=window.limit
     )
-    return {"items": [UserOut.of(u) for u in users], "totalCount": total, **window.envelope()}
+    items = [MemberOut.of_member(user, expires_at) for user, expires_at in users]
+    return {"items": items, "totalCount": total, **window.envelope()}
 
 
 @router.post(
@@ -178,8 +179,11 @@ def list_members(
     operation_id="addGroupMember",
     summary="Add a Member to a Group",
     status_code=status.HTTP_201_CREATED,
+    description="`expiresAt` (extension) makes the membership end then: the scheduler "
+    "removes it. A user already a member is a conflict, whatever its expiry.",
     response_model=MemberAdded,
-    responses=errors(400, 401, 403, 404, 409),
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 404, 409, 422),
 )
 def add_member(
     groupId: uuid.UUID,  # noqa: N803
@@ -187,9 +191,12 @@ def add_member(
     actor: GroupWrite,
     session: WriteSession,
 ) -> MemberAdded:
-    added_at = groups_service.add_member(session, actor, groupId, body.user_id)
+    added_at = groups_service.add_member(session, actor, groupId, body.user_id, body.expires_at)
     return MemberAdded(
-        groupId=str(groupId), userId=str(body.user_id), addedAt=iso_timestamp(added_at) or ""
+        groupId=str(groupId),
+        userId=str(body.user_id),
+        addedAt=iso_timestamp(added_at) or "",
+        expiresAt=iso_timestamp(body.expires_at),
     )
 
 

@@ -80,10 +80,11 @@ def offboard_user(
     description="Sets the user's `lastLoginAt` (also /api/v1 `lastLogin` and ADMIN "
     "`lastLoginDate`) to `at`, now by default, unless a later sign-in is stored: a backfill "
     "never moves it back. `at` must carry an offset and not be in the future (400). The "
-    "user's version and modification time do not change. Scope `user:write`.",
+    "user's version and modification time do not change. A pending user cannot sign in "
+    "before its `validFrom`: a sign-in at a time before it answers 422. Scope `user:write`.",
     response_model=UserOut,
     response_model_exclude_none=True,
-    responses=errors(400, 401, 403, 404),
+    responses=errors(400, 401, 403, 404, 422),
 )
 def record_sign_in(
     userId: uuid.UUID,  # noqa: N803

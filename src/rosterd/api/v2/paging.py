@@ -77,5 +77,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
         409: "Conflict with the current state.",
         412: "If-Match names a version the resource is no longer at (it changed since it "
         "was read); nothing was written.",
+        422: "Values that do not go together, or not with the resource as it is (a "
+        "`validFrom` after `expiresAt`, an expiry in the past); nothing was written.",
     }
     return {s: {"model": ErrorOut, "description": text[s]} for s in statuses}

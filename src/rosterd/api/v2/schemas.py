@@ -25,6 +25,19 @@ EMAIL: dict[str, Any] = {"format": "email"}
 # v2 requires a user's email, first and last name and cannot clear them: an empty one is no
 # value to the domain, so these refuse it (whether a value is valid is the domain's call).
 REQUIRED_NAME = "Required; cannot be empty or null."
+VALID_FROM = (
+    "Extension: the user is `pending` (not active, cannot sign in) until this time, then "
+    "active; a time that has come makes it active now. Only a pending user can have one "
+    "ahead. With a time zone; before `expiresAt`."
+)
+EXPIRES_AT = (
+    "Extension: the user is deactivated (`inactive`) at this time; a time that has come is "
+    "stored as now and deactivates at once. The ADMIN API's `expiredDate`. With a time zone."
+)
+MEMBERSHIP_EXPIRES_AT = (
+    "Extension: the membership is removed at this time (with a time zone, in the future); "
+    "absent, it lasts until removed."
+)
 
 
 def iso_timestamp(value: datetime | None) -> str | None:
@@ -73,6 +86,9 @@ class UserOut(WireModel):
     username: str
     isActive: bool
     locale: str | None = None
+    # Extensions: scheduled access (see UserCreate).
+    validFrom: str | None = None
+    expiresAt: str | None = None
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -104,6 +120,8 @@ class UserOut(WireModel):
         "username",
         "locale",
         "version",
+        "valid_from",
+        "expires_at",
     )
 
     @staticmethod
@@ -131,6 +149,8 @@ class UserOut(WireModel):
             username,
             locale,
             _version,
+            valid_from,
+            expires_at,
         ) = row
         out = {
             "id": id_,
@@ -151,6 +171,8 @@ class UserOut(WireModel):
             "username": username,
             "isActive": status == "active",
             "locale": locale,
+            "validFrom": millis_of_text(valid_from),
+            "expiresAt": millis_of_text(expires_at),
         }
         return {key: value for key, value in out.items() if value is not None}
 
@@ -177,6 +199,8 @@ class UserOut(WireModel):
             username=user.username,
             isActive=user.status == UserStatus.active,
             locale=user.locale,
+            validFrom=iso_timestamp(user.valid_from),
+            expiresAt=iso_timestamp(user.expires_at),
         )
 
 
@@ -215,6 +239,8 @@ class UserCreate(RequestModel):
     locale: str | None = None
     is_active: bool | None = Field(default=None, alias="isActive")
     status: Literal["pending", "active"] | None = None
+    valid_from: datetime | None = Field(default=None, alias="validFrom", description=VALID_FROM)
+    expires_at: datetime | None = Field(default=None, alias="expiresAt", description=EXPIRES_AT)
 
 
 class UserUpdate(RequestModel):
@@ -236,6 +262,12 @@ class UserUpdate(RequestModel):
     display_name: str | None = Field(default=None, alias="displayName")
     locale: str | None = None
     is_active: bool | None = Field(default=None, alias="isActive")
+    valid_from: datetime | None = Field(
+        default=None, alias="validFrom", description=VALID_FROM + " null clears it."
+    )
+    expires_at: datetime | None = Field(
+        default=None, alias="expiresAt", description=EXPIRES_AT + " null clears it."
+    )
 
     _not_null = field_validator(
         "first_name", "last_name", "status", "email", "username", "is_active", mode="before"
@@ -298,16 +330,33 @@ class GroupUpdate(RequestModel):
 
 class MemberAdd(RequestModel):
     user_id: uuid.UUID = Field(alias="userId")
+    expires_at: datetime | None = Field(
+        default=None, alias="expiresAt", description=MEMBERSHIP_EXPIRES_AT
+    )
 
 
 class MemberAdded(WireModel):
     groupId: str
     userId: str
     addedAt: str
+    expiresAt: str | None = Field(default=None, description=MEMBERSHIP_EXPIRES_AT)
+
+
+class MemberOut(UserOut):
+    membershipExpiresAt: str | None = Field(
+        default=None,
+        description="Extension: when the scheduler removes this membership; absent: never.",
+    )
+
+    @classmethod
+    def of_member(cls, user: User, expires_at: datetime | None) -> MemberOut:
+        out = cls.model_construct(**dict(UserOut.of(user)))
+        out.membershipExpiresAt = iso_timestamp(expires_at)
+        return out
 
 
 class MemberList(WireModel):
-    items: list[UserOut]
+    items: list[MemberOut]
     totalCount: int
     offset: int | None = None
     limit: int | None = None

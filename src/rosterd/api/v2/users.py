@@ -181,7 +181,7 @@ def list_users(
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     response_model_exclude_none=True,
-    responses={**errors(400, 401, 403, 409), **with_etag(201)},
+    responses={**errors(400, 401, 403, 409, 422), **with_etag(201)},
 )
 def create_user(
     body: UserCreate, actor: UserWrite, session: WriteSession, response: Response
@@ -272,10 +272,12 @@ async def _user_listing(runtime: Runtime, actor: Actor, user_id: uuid.UUID) -> R
     operation_id="updateUser",
     summary="Update a User",
     description="Only the fields sent change. `status` (or `isActive`) moves the user between "
-    "active, suspended and inactive.",
+    "active, suspended and inactive. `validFrom` and `expiresAt` (extensions) schedule its "
+    "activation and deactivation; made active by hand before its `validFrom`, a user's "
+    "`validFrom` becomes now.",
     response_model=UserOut,
     response_model_exclude_none=True,
-    responses={**errors(400, 401, 403, 404, 409, 412), **with_etag(200)},
+    responses={**errors(400, 401, 403, 404, 409, 412, 422), **with_etag(200)},
 )
 def update_user(
     userId: uuid.UUID,  # noqa: N803
