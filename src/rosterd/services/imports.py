@@ -173,6 +173,7 @@ def _write_batch(
     batch: list[tuple[int, GroupRecord | TeamRecord | UserRecord]],
 ) -> ImportResult:
     result = ImportResult()
+    bulk_repo.prepare_load(session)
     now = utcnow()
     groups: list[dict[str, Any]] = []
     teams: list[dict[str, Any]] = []
