@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
+from rosterd.db.engine import make_database
+from rosterd.db.migrate import upgrade
 from rosterd.models import AuditEvent, Group, GroupMembership, Team, User, UserStatus
 from rosterd.repositories import bulk as bulk_repo
 from rosterd.repositories import user_search, user_tallies
@@ -21,6 +23,7 @@ from rosterd.services import imports as imports_service
 from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import Conflict, Invalid
+from tests.backends import postgres_url
 
 _LINES = [
     {"type": "group", "name": "Sales"},
@@ -256,3 +259,34 @@ def test_a_bad_line_is_refused_with_its_number(
     with pytest.raises(Invalid) as refused:
         imports_service.import_batch(session, actor, names, _parsed(lines))
     assert refused.value.message == message
+
+
+def test_a_load_keeps_postgresql_statistics_up_with_what_it_wrote() -> None:
+    """A batch writing more users than the planner's count of the table ANALYZEs it (the
+    foreign-key checks of the batch's memberships are planned from that count, see
+    repositories.bulk._keep_statistics); a batch within the count does not."""
+
+    def counted(session: Session) -> float:
+        return float(
+            session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('users')"))
+        )
+
+    with postgres_url() as url:
+        db = make_database(url, pool_size=2)
+        try:
+            upgrade(db.write_engine)
+            with db.writer.begin() as session:
+                tenant = tenants_service.create_tenant(session, "load")
+                actor = Actor(tenant_id=tenant.id, actor="test", surface="test")
+            assert counted(db.writer()) < 0  # never analyzed
+            lines = [{"type": "group", "name": "g"}] + [
+                {"type": "user", "username": f"u{n}", "groups": ["g"]} for n in range(30)
+            ]
+            with db.writer.begin() as session:
+                assert _import(session, actor, lines).memberships == 30
+                assert counted(session) == 30
+            with db.writer.begin() as session:
+                _import(session, actor, [{"type": "user", "username": f"v{n}"} for n in range(20)])
+                assert counted(session) == 30
+        finally:
+            db.dispose()
