@@ -140,6 +140,11 @@ class UserList(WireModel):
         default=None,
         description="Present and true only when `totalCount` is an estimate (extension).",
     )
+    nextCursor: str | None = Field(
+        default=None,
+        description="With `sortBy=createdAt`: on a full page, pass as `cursor` for the next "
+        "page (extension); absent on a page with room left, the last.",
+    )
     offset: int | None = None
     limit: int | None = None
     page: int | None = None

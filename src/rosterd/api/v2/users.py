@@ -15,6 +15,7 @@ from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, WriteSessio
 from rosterd.api.etags import IfMatch, etag, expected_version, with_etag
 from rosterd.api.fast_paths import FastPath, endpoint_path
 from rosterd.api.routing import api_router
+from rosterd.api.v2 import keyset
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite, fast_actor
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
@@ -130,7 +131,22 @@ def list_users(
         datetime | None,
         Query(alias="createdAfter", description="Users created at or after this time (extension)."),
     ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=keyset.MAX_LENGTH,
+            description="Keyset paging (extension): the `nextCursor` of the previous page. "
+            "With `sortBy=createdAt`, a full page carries `nextCursor`; the page after it "
+            "starts right after that page's last user, so users changed, added or deleted "
+            "meanwhile make it skip or repeat nobody. Needs `sortBy=createdAt`; not with "
+            "`offset` or `page`.",
+        ),
+    ] = None,
 ) -> Response:
+    if cursor is not None and sort_by != "createdAt":
+        raise invalid_field("cursor", "pages by cursor in creation order: send sortBy=createdAt")
+    if cursor is not None and (window.offset or window.page is not None):
+        raise invalid_field("cursor", "use either cursor or offset/page, not both")
     rows, total = users_service.list_user_rows(
         session,
         actor,
@@ -151,6 +167,7 @@ def list_users(
             descending=sort_order == "desc",
             offset=window.offset,
             limit=window.limit,
+            after=keyset.after(cursor) if cursor is not None else None,
             count_up_to=runtime.settings.search_exact_total_limit,
         ),
     )
@@ -160,6 +177,8 @@ def list_users(
     }
     if total.estimated:
         page["totalCountIsEstimate"] = True
+    if sort_by == "createdAt" and rows and len(rows) == window.limit:
+        page["nextCursor"] = keyset.cursor_of(rows[-1].created_at, rows[-1].id)
     # As for GET by id, the rows go to the wire as dicts through orjson: response_model
     # above still publishes the schema, and nothing validates the page a second time (that
     # took most of a 100-user page's CPU).
