@@ -401,6 +401,36 @@ def test_async_list_pages_by_cursor() -> None:
     assert len(server.calls(USERS)) == 3
 
 
+def test_group_members_page_by_cursor_over_the_user_list() -> None:
+    server = FakeServer(routes={f"GET {USERS}": paged_users(3)})
+    members = list(client_of(server).groups.members.list("g-1", page_size=2))
+    assert [u.username for u in members] == ["u1", "u2", "u3"]
+    assert {p.url.params["groupId"] for p in server.calls(USERS)} == {"g-1"}
+
+
+def test_roles_page_by_offset_until_the_total() -> None:
+    def roles(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params.get("offset", 0)), int(request.url.params["limit"])
+        items = [
+            {
+                "id": f"r{n}",
+                "name": f"role {n}",
+                "permissions": [],
+                "isSystem": False,
+                "userCount": 0,
+                "createdAt": "2026-01-01T00:00:00.000Z",
+            }
+            for n in range(offset, min(5, offset + limit))
+        ]
+        return httpx.Response(
+            200, json={"items": items, "totalCount": 5, "offset": offset, "limit": limit}
+        )
+
+    server = FakeServer(routes={"GET /integration/v2/roles": roles})
+    assert [r.id for r in client_of(server).roles.list(page_size=2)] == [f"r{n}" for n in range(5)]
+    assert len(server.calls("/integration/v2/roles")) == 3
+
+
 def test_page_size_is_bounded() -> None:
     with pytest.raises(ValueError, match="page_size"):
         client_of(FakeServer()).users.list(page_size=500)

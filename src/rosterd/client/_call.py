@@ -98,8 +98,9 @@ def by_cursor(page: Any) -> Mapping[str, Any] | None:
 
 
 def by_offset(page: Any) -> Mapping[str, Any] | None:
-    """Offset paging, for the listings the server pages no other way (groups, roles, teams,
-    members): right for reading, but rows deleted meanwhile shift later ones back a page."""
+    """Offset paging, for the listings the server pages no other way (roles and teams, a
+    tenant's short catalogues): rows deleted meanwhile shift later ones back a page, so a
+    loop that deletes what it reads would skip some."""
     offset, limit, shown = page.get("offset", 0), page.get("limit", 0), len(page["items"])
     if shown == 0 or shown < limit or offset + shown >= page.get("totalCount", 0):
         return None

@@ -231,6 +231,11 @@ class GroupOut(WireModel):
 class GroupList(WireModel):
     items: list[GroupOut]
     totalCount: int
+    nextCursor: str | None = Field(
+        default=None,
+        description="On a full page, pass as `cursor` for the next page (extension); absent "
+        "on a page with room left, the last.",
+    )
     offset: int | None = None
     limit: int | None = None
     page: int | None = None

@@ -167,7 +167,7 @@ def list_users(
             descending=sort_order == "desc",
             offset=window.offset,
             limit=window.limit,
-            after=keyset.after(cursor) if cursor is not None else None,
+            after=keyset.user_after(cursor) if cursor is not None else None,
             count_up_to=runtime.settings.search_exact_total_limit,
         ),
     )
@@ -178,7 +178,7 @@ def list_users(
     if total.estimated:
         page["totalCountIsEstimate"] = True
     if sort_by == "createdAt" and rows and len(rows) == window.limit:
-        page["nextCursor"] = keyset.cursor_of(rows[-1].created_at, rows[-1].id)
+        page["nextCursor"] = keyset.user_cursor(rows[-1].created_at, rows[-1].id)
     # As for GET by id, the rows go to the wire as dicts through orjson: response_model
     # above still publishes the schema, and nothing validates the page a second time (that
     # took most of a 100-user page's CPU).

@@ -12,12 +12,13 @@ from rosterd.client._call import (
     Paged,
     Unset,
     body,
-    by_offset,
+    by_cursor,
     items_of,
     model,
     nothing,
     query,
 )
+from rosterd.client._resources import users
 from rosterd.client._transport import AsyncTransport, Transport
 from rosterd.client.models import Group, GroupMembership, User
 
@@ -26,11 +27,13 @@ PATH = f"{V2}/groups"
 
 def _list(query_: str | None, parent_id: str | None, page_size: int) -> Paged[Group]:
     params = {**query(query=query_, parent_id=parent_id), "limit": page_size}
-    return Paged(PATH, params, items_of(Group), by_offset)
+    return Paged(PATH, params, items_of(Group), by_cursor)
 
 
 def _members(group_id: str, page_size: int) -> Paged[User]:
-    return Paged(f"{PATH}/{group_id}/members", {"limit": page_size}, items_of(User), by_offset)
+    # The user list filtered to the group: keyset pages, so members removed while the
+    # pages are read make it skip nobody (the members endpoint pages by offset only).
+    return users.by_creation(page_size=page_size, group_id=group_id)
 
 
 def _create(
@@ -71,7 +74,8 @@ class Members:
         self._t = transport
 
     def list(self, group_id: str, *, page_size: int = 100) -> Iterator[User]:
-        """Every member of the group, read a page at a time.
+        """Every member of the group, in the order they were created, read a page at a
+        time by keyset cursor (members removed meanwhile make it skip nobody).
 
         Example::
 
@@ -108,7 +112,8 @@ class Groups:
     def list(
         self, *, query: str | None = None, parent_id: str | None = None, page_size: int = 100
     ) -> Iterator[Group]:
-        """Every group matching the filters, read a page at a time.
+        """Every group matching the filters, in name order, read a page at a time by
+        keyset cursor (groups added or deleted meanwhile make it skip none).
 
         Example::
 

@@ -17,6 +17,7 @@ from rosterd.client._call import (
     nothing,
     query,
 )
+from rosterd.client._resources import users
 from rosterd.client._transport import AsyncTransport, Transport
 from rosterd.client.models import Team, User
 
@@ -29,7 +30,8 @@ def _list(query_: str | None, page_size: int) -> Paged[Team]:
 
 
 def _members(team_id: str, page_size: int) -> Paged[User]:
-    return Paged(f"{PATH}/{team_id}/members", {"limit": page_size}, items_of(User), by_offset)
+    # The user list filtered to the team: keyset pages (see users.by_creation).
+    return users.by_creation(page_size=page_size, team_id=team_id)
 
 
 def _create(name: str, description: str | None, manager_id: str | None) -> Call[Team]:

@@ -30,23 +30,25 @@ MAX_PAGE = 100
 Status = Literal["pending", "active", "suspended", "inactive"]
 
 
-def _list(
+def by_creation(
     *,
     page_size: int,
-    query_: str | None,
-    status: Status | None,
-    is_active: bool | None,
-    email: str | None,
-    username: str | None,
-    group_id: str | None,
-    role_id: str | None,
-    team_id: str | None,
-    created_after: datetime | None,
-    created_before: datetime | None,
-    last_login_before: datetime | None,
-    last_login_after: datetime | None,
-    newest_first: bool,
+    query_: str | None = None,
+    status: Status | None = None,
+    is_active: bool | None = None,
+    email: str | None = None,
+    username: str | None = None,
+    group_id: str | None = None,
+    role_id: str | None = None,
+    team_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    last_login_before: datetime | None = None,
+    last_login_after: datetime | None = None,
+    newest_first: bool = False,
 ) -> Paged[User]:
+    """The users matching the filters, by keyset cursor in creation order: users created,
+    changed or deleted while the pages are read make it skip or repeat nobody."""
     if not 1 <= page_size <= MAX_PAGE:
         raise ValueError(f"page_size must be 1 to {MAX_PAGE}")
     params = query(
@@ -63,8 +65,6 @@ def _list(
         last_login_before=last_login_before,
         last_login_after=last_login_after,
     )
-    # Keyset paging in creation order: users created, changed or deleted while the pages
-    # are read make it skip or repeat nobody.
     params.update(sortBy="createdAt", sortOrder="desc" if newest_first else "asc")
     params["limit"] = page_size
     return Paged(PATH, params, items_of(User), by_cursor)
@@ -164,7 +164,7 @@ class Users:
                 client.users.deactivate(user.id)
         """
         return self._t.pages(
-            _list(
+            by_creation(
                 page_size=page_size,
                 query_=query,
                 status=status,
@@ -346,7 +346,7 @@ class AsyncUsers:
                 print(user.email)
         """
         return self._t.pages(
-            _list(
+            by_creation(
                 page_size=page_size,
                 query_=query,
                 status=status,

@@ -1,5 +1,6 @@
-"""GET /integration/v2/users?sortBy=createdAt&cursor=…: keyset pages in creation order that
-neither skip nor repeat a user when the users before the cursor change meanwhile."""
+"""Keyset pages of GET /integration/v2/users (sortBy=createdAt&cursor=…, creation order) and
+of GET /integration/v2/groups (cursor=…, name order): they neither skip nor repeat an item
+when items before the cursor change meanwhile."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from tests.factories import V2, TenantHandle
 
 USERS = f"{V2}/users"
+GROUPS = f"{V2}/groups"
 
 
 def _page(tenant: TenantHandle, **params: Any) -> dict[str, Any]:
@@ -76,3 +78,33 @@ def test_cursor_pages_of_a_search(tenant: TenantHandle) -> None:
     second = _page(tenant, sortBy="createdAt", limit=2, query="keyset", cursor=first["nextCursor"])
     assert [u["id"] for u in first["items"] + second["items"]] == made
     assert "nextCursor" not in second
+
+
+def test_group_pages_by_cursor_while_earlier_groups_are_deleted(tenant: TenantHandle) -> None:
+    made = [tenant.group(name=name)["id"] for name in ("beta", "Alpha", "delta", "Charlie", "echo")]
+    by_name = [made[1], made[0], made[3], made[2], made[4]]  # case-insensitive name order
+    seen: list[str] = []
+    r = tenant.http.get(GROUPS, params={"limit": 2}, headers=tenant.headers())
+    while True:
+        assert r.status_code == 200, r.text
+        page = r.json()
+        seen += [g["id"] for g in page["items"]]
+        deleted = tenant.http.delete(f"{GROUPS}/{page['items'][0]['id']}", headers=tenant.headers())
+        assert deleted.status_code == 204, deleted.text
+        if "nextCursor" not in page:
+            break
+        r = tenant.http.get(
+            GROUPS, params={"limit": 2, "cursor": page["nextCursor"]}, headers=tenant.headers()
+        )
+    assert seen == by_name
+
+
+def test_bad_group_cursors_are_400(tenant: TenantHandle, http: TestClient) -> None:
+    tenant.group()
+    tenant.group()
+    r = http.get(GROUPS, params={"limit": 1}, headers=tenant.headers())
+    cursor = r.json()["nextCursor"]
+    for params in ({"cursor": "bm9wZQ"}, {"cursor": cursor, "offset": 1}):
+        r = http.get(GROUPS, params=params, headers=tenant.headers())
+        assert r.status_code == 400, (params, r.text)
+        assert r.json()["error"]["details"][0]["field"] == "cursor", r.text
