@@ -4,12 +4,15 @@ tokens that live 5 seconds and a per-client rate limit of 10 requests a second."
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -244,3 +247,33 @@ def test_a_bulk_create_over_the_rate_limit_reports_every_item(server: Server) ->
         assert isinstance(results[5].error, Conflict)
         assert len(list(client.users.list())) == 20
         assert statuses.count(429) > 0
+
+
+def _readme_examples() -> list[str]:
+    """The python blocks of the README's "Python SDK" section."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Python SDK\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_the_readme_examples_run(server: Server) -> None:
+    tenant = server.tenant()
+    client_id, secret = tenant.client_credentials(list(ALL_SCOPES))
+    sync_example, async_example = _readme_examples()
+
+    def live(code: str) -> str:
+        return (
+            code.replace('"http://127.0.0.1:8080"', repr(server.base_url))
+            .replace('tenant="acme"', f"tenant={tenant.slug!r}")
+            .replace('client_id="cl_..."', f"client_id={client_id!r}")
+            .replace('client_secret="..."', f"client_secret={secret!r}")
+        )
+
+    scope: dict[str, Any] = {}
+    exec(compile(live(sync_example), "README sync example", "exec"), scope)  # noqa: S102
+    assert scope["failed"] == {}
+    assert scope["done"].deactivated
+    ids = [tenant.user()["id"] for _ in range(2)]
+    scope = {"ids": ids}
+    exec(compile(live(async_example), "README async example", "exec"), scope)  # noqa: S102
+    asyncio.run(scope["main"]())

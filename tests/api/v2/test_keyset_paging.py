@@ -108,3 +108,13 @@ def test_bad_group_cursors_are_400(tenant: TenantHandle, http: TestClient) -> No
         r = http.get(GROUPS, params=params, headers=tenant.headers())
         assert r.status_code == 400, (params, r.text)
         assert r.json()["error"]["details"][0]["field"] == "cursor", r.text
+
+
+def test_offset_pages_carry_no_cursor(tenant: TenantHandle) -> None:
+    for _ in range(3):
+        tenant.user()
+        tenant.group()
+    assert "nextCursor" not in _page(tenant, sortBy="createdAt", limit=1, offset=1)
+    assert "nextCursor" not in _page(tenant, sortBy="createdAt", page=1, pageSize=1)
+    r = tenant.http.get(GROUPS, params={"limit": 1, "offset": 1}, headers=tenant.headers())
+    assert "nextCursor" not in r.json()

@@ -55,8 +55,9 @@ def list_groups(
         Query(
             max_length=keyset.MAX_LENGTH,
             description="Keyset paging (extension): the `nextCursor` of the previous page, "
-            "which a full page carries. The page after it starts right after that page's "
-            "last group, so groups added or deleted meanwhile make it skip or repeat none. "
+            "which a full page read without `offset` or `page` carries. The page after it "
+            "starts right after that page's last group, so groups added or deleted "
+            "meanwhile make it skip or repeat none. "
             "Not with `offset` or `page`.",
         ),
     ] = None,
@@ -78,7 +79,7 @@ def list_groups(
         "totalCount": total,
         **window.envelope(),
     }
-    if groups and len(groups) == window.limit:
+    if groups and len(groups) == window.limit and not window.offset and window.page is None:
         page["nextCursor"] = keyset.group_cursor(groups[-1].name, groups[-1].id)
     return page
 

@@ -142,8 +142,8 @@ class UserList(WireModel):
     )
     nextCursor: str | None = Field(
         default=None,
-        description="With `sortBy=createdAt`: on a full page, pass as `cursor` for the next "
-        "page (extension); absent on a page with room left, the last.",
+        description="With `sortBy=createdAt`, on a full page read without `offset` or `page`: "
+        "pass as `cursor` for the next page (extension); absent on a page with room left.",
     )
     offset: int | None = None
     limit: int | None = None
@@ -233,8 +233,8 @@ class GroupList(WireModel):
     totalCount: int
     nextCursor: str | None = Field(
         default=None,
-        description="On a full page, pass as `cursor` for the next page (extension); absent "
-        "on a page with room left, the last.",
+        description="On a full page read without `offset` or `page`: pass as `cursor` for "
+        "the next page (extension); absent on a page with room left.",
     )
     offset: int | None = None
     limit: int | None = None

@@ -136,7 +136,8 @@ def list_users(
         Query(
             max_length=keyset.MAX_LENGTH,
             description="Keyset paging (extension): the `nextCursor` of the previous page. "
-            "With `sortBy=createdAt`, a full page carries `nextCursor`; the page after it "
+            "With `sortBy=createdAt`, a full page read without `offset` or `page` carries "
+            "`nextCursor`; the page after it "
             "starts right after that page's last user, so users changed, added or deleted "
             "meanwhile make it skip or repeat nobody. Needs `sortBy=createdAt`; not with "
             "`offset` or `page`.",
@@ -177,7 +178,8 @@ def list_users(
     }
     if total.estimated:
         page["totalCountIsEstimate"] = True
-    if sort_by == "createdAt" and rows and len(rows) == window.limit:
+    keyset_page = sort_by == "createdAt" and not window.offset and window.page is None
+    if keyset_page and rows and len(rows) == window.limit:
         page["nextCursor"] = keyset.user_cursor(rows[-1].created_at, rows[-1].id)
     # As for GET by id, the rows go to the wire as dicts through orjson: response_model
     # above still publishes the schema, and nothing validates the page a second time (that
