@@ -272,7 +272,9 @@ def test_the_readme_examples_run(server: Server) -> None:
     scope: dict[str, Any] = {}
     exec(compile(live(sync_example), "README sync example", "exec"), scope)  # noqa: S102
     assert scope["failed"] == {}
-    assert scope["done"].deactivated
+    # The idle loop had deactivated Ada (never signed in); offboarding took her groups.
+    assert scope["done"].status == "inactive"
+    assert [g.name for g in scope["done"].groups_removed] == ["Engineering"]
     ids = [tenant.user()["id"] for _ in range(2)]
     scope = {"ids": ids}
     exec(compile(live(async_example), "README async example", "exec"), scope)  # noqa: S102
