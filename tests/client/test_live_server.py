@@ -225,17 +225,20 @@ def test_tasks_meeting_an_expired_token_fetch_one(server: Server) -> None:
 
 
 def test_a_burst_over_the_rate_limit_is_paced_not_failed(server: Server) -> None:
-    client, statuses = sdk(server, server.tenant(), max_retries=10)
+    client, _ = sdk(server, server.tenant(), max_retries=10)
     with client:
         role_id = next(client.roles.list()).id
+        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=4) as pool:
             got = list(pool.map(lambda _: client.roles.get(role_id).id, range(30)))
         assert got == [role_id] * 30
-        assert statuses.count(429) > 0  # the server refused some, and the SDK waited
+        # 31 requests at 10 a second span at least three windows: the SDK waited for the
+        # limit (told by a 429's Retry-After, or by a success reporting it spent).
+        assert time.monotonic() - started >= 2
 
 
 def test_a_bulk_create_over_the_rate_limit_reports_every_item(server: Server) -> None:
-    client, statuses = sdk(server, server.tenant(), max_retries=10)
+    client, _ = sdk(server, server.tenant(), max_retries=10)
     with client:
         taken = email()
         client.users.create(email=taken, first_name="T", last_name="Aken")
@@ -246,7 +249,6 @@ def test_a_bulk_create_over_the_rate_limit_reports_every_item(server: Server) ->
         assert [r.index for r in results if not r.ok] == [5]
         assert isinstance(results[5].error, Conflict)
         assert len(list(client.users.list())) == 20
-        assert statuses.count(429) > 0
 
 
 def _readme_examples() -> list[str]:

@@ -251,6 +251,32 @@ def test_retries_are_bounded_and_the_last_answer_raised(waits: list[float]) -> N
     assert waits == [2.0, 2.0]
 
 
+def test_a_spent_limit_on_a_success_holds_the_next_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.now += seconds
+
+    monkeypatch.setattr(_transport, "sleep", sleep)
+    answers = scripted(
+        httpx.Response(200, json=user_json(1), headers={"RateLimit": '"per-credential";r=0;t=2'}),
+        httpx.Response(200, json=user_json(1), headers={"RateLimit": '"per-credential";r=9;t=1'}),
+        httpx.Response(200, json=user_json(1)),
+    )
+    server = FakeServer(routes={f"GET {USERS}/{U1}": lambda r: next(answers)})
+    client = client_of(server, clock=clock)
+    client.users.get(U1)
+    assert waits == []
+    client.users.get(U1)  # held until the limit resets, rather than sent to be refused
+    assert waits == [2.0]
+    client.users.get(U1)  # r=9: nothing to wait for
+    assert len(waits) == 1
+
+
 def test_a_wait_longer_than_max_wait_is_raised_not_slept(waits: list[float]) -> None:
     server = FakeServer(
         routes={

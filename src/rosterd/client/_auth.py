@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from rosterd.client import errors
+from rosterd.client._retry import server_wait
 
 Clock = Callable[[], float]
 
@@ -76,7 +77,7 @@ class TokenState:
         """Keep the token a token response carries; raise what an error response means."""
         self.fetches += 1
         if response.is_error:
-            raise errors.from_response(response)
+            raise errors.from_response(response, retry_after=server_wait(response))
         body = response.json()
         lifetime = float(body.get("expires_in") or 3600)
         self.token = str(body["access_token"])

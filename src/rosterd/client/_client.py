@@ -141,7 +141,7 @@ class Client:
             timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
         self._tokens = TokenSource(s.tokens)
-        self._transport = Transport(self._http, s.base_url, self._tokens, s.policy)
+        self._transport = Transport(self._http, s.base_url, self._tokens, s.policy, clock)
         self.users = Users(self._transport)
         self.groups = Groups(self._transport)
         self.roles = Roles(self._transport)
@@ -238,7 +238,7 @@ class AsyncClient:
             timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
         self._tokens = AsyncTokenSource(s.tokens)
-        self._transport = AsyncTransport(self._http, s.base_url, self._tokens, s.policy)
+        self._transport = AsyncTransport(self._http, s.base_url, self._tokens, s.policy, clock)
         self.users = AsyncUsers(self._transport)
         self.groups = AsyncGroups(self._transport)
         self.roles = AsyncRoles(self._transport)

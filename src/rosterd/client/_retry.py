@@ -9,6 +9,9 @@ The wait is what the server asked for — ``Retry-After`` (seconds or an HTTP da
 ``t`` (seconds to reset) of an exhausted limit in the ``RateLimit`` field — or else an
 exponential backoff with full jitter: a random wait up to ``backoff * 2**attempt`` seconds,
 capped at ``max_backoff``, so many clients refused together do not come back together.
+
+A successful answer whose RateLimit field reports a limit spent (``r=0``) holds the next
+request of the client until that limit resets, instead of sending it to be refused.
 """
 
 from __future__ import annotations
@@ -70,6 +73,12 @@ def server_wait(response: httpx.Response) -> float | None:
         seconds = _retry_after(retry_after)
         if seconds is not None:
             return seconds
+    return exhausted_wait(response)
+
+
+def exhausted_wait(response: httpx.Response) -> float | None:
+    """Seconds until a limit the RateLimit field reports spent (``r=0``) resets, or None:
+    on a successful answer too, where it says the next request would be refused."""
     field = response.headers.get("RateLimit")
     if field is None:
         return None

@@ -13,15 +13,35 @@ from typing import Any, TypeVar
 import httpx
 
 from rosterd.client import errors
-from rosterd.client._auth import AsyncTokenSource, TokenSource
+from rosterd.client._auth import AsyncTokenSource, Clock, TokenSource
 from rosterd.client._call import Call, Paged
-from rosterd.client._retry import IDEMPOTENCY_HEADER, RetryPolicy, server_wait
+from rosterd.client._retry import IDEMPOTENCY_HEADER, RetryPolicy, exhausted_wait, server_wait
 
 T = TypeVar("T")
 
 # What waits between tries; tests replace them to see the waits without sleeping.
 sleep = time.sleep
 async_sleep = asyncio.sleep
+
+
+class Pacing:
+    """When the client may send again: a successful answer that reports a rate limit spent
+    holds every later request of the client (all threads or tasks) until it resets."""
+
+    def __init__(self, policy: RetryPolicy, clock: Clock) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.resume_at = 0.0
+
+    def wait(self) -> float:
+        return max(0.0, self.resume_at - self.clock())
+
+    def note(self, response: httpx.Response) -> None:
+        if response.is_error:
+            return  # the retry decides what an error's wait means
+        seconds = exhausted_wait(response)
+        if seconds is not None and seconds <= self.policy.max_wait:
+            self.resume_at = max(self.resume_at, self.clock() + seconds)
 
 
 def build(
@@ -76,12 +96,18 @@ class Transport:
     """Runs calls on an ``httpx.Client``."""
 
     def __init__(
-        self, http: httpx.Client, base_url: str, tokens: TokenSource, policy: RetryPolicy
+        self,
+        http: httpx.Client,
+        base_url: str,
+        tokens: TokenSource,
+        policy: RetryPolicy,
+        clock: Clock,
     ) -> None:
         self.http = http
         self.base_url = base_url
         self.tokens = tokens
         self.policy = policy
+        self.pacing = Pacing(policy, clock)
 
     def run(self, call: Call[T]) -> T:
         return call.parse(self.send(build(self.http, self.base_url, call)))
@@ -136,9 +162,15 @@ class Transport:
             attempt += 1
 
     def _try(self, request: httpx.Request, attempt: int, *, always: bool) -> httpx.Response | None:
-        """One send; None when it got no answer and waited to try again."""
+        """One send (once the pacing allows); None when it got no answer and waited to try
+        again."""
+        paused = self.pacing.wait()
+        if paused:
+            sleep(paused)
         try:
-            return self.http.send(request)
+            response = self.http.send(request)
+            self.pacing.note(response)
+            return response
         except httpx.TransportError as exc:
             delay = _decide(self.policy, request, attempt, None, always=always)
             if delay is None:
@@ -151,12 +183,18 @@ class AsyncTransport:
     """Runs calls on an ``httpx.AsyncClient``; the same steps as ``Transport``."""
 
     def __init__(
-        self, http: httpx.AsyncClient, base_url: str, tokens: AsyncTokenSource, policy: RetryPolicy
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        tokens: AsyncTokenSource,
+        policy: RetryPolicy,
+        clock: Clock,
     ) -> None:
         self.http = http
         self.base_url = base_url
         self.tokens = tokens
         self.policy = policy
+        self.pacing = Pacing(policy, clock)
 
     async def run(self, call: Call[T]) -> T:
         return call.parse(await self.send(build(self.http, self.base_url, call)))
@@ -212,8 +250,13 @@ class AsyncTransport:
     async def _try(
         self, request: httpx.Request, attempt: int, *, always: bool
     ) -> httpx.Response | None:
+        paused = self.pacing.wait()
+        if paused:
+            await async_sleep(paused)
         try:
-            return await self.http.send(request)
+            response = await self.http.send(request)
+            self.pacing.note(response)
+            return response
         except httpx.TransportError as exc:
             delay = _decide(self.policy, request, attempt, None, always=always)
             if delay is None:
