@@ -324,6 +324,21 @@ def test_post_retries_reuse_one_idempotency_key(waits: list[float]) -> None:
     assert server.calls(USERS)[-1].headers["Idempotency-Key"] not in keys
 
 
+def test_a_retry_meeting_its_first_try_still_running_waits_for_it(waits: list[float]) -> None:
+    answers = scripted(
+        error(409, "idempotency_key_in_progress"),
+        httpx.Response(201, json=user_json(2), headers={"Idempotent-Replayed": "true"}),
+    )
+    server = FakeServer(routes={f"POST {USERS}": lambda r: next(answers)})
+    user = client_of(server).users.create(email="u2@example.com", first_name="U", last_name="2")
+    assert user.username == "u2" and len(waits) == 1
+    # Any other 409 is the answer: the user is already there.
+    server = FakeServer(routes={f"POST {USERS}": lambda r: error(409, "conflict")})
+    with pytest.raises(Conflict):
+        client_of(server).users.create(email="u2@example.com", first_name="U", last_name="2")
+    assert len(waits) == 1
+
+
 def test_a_chosen_idempotency_key_is_sent(waits: list[float]) -> None:
     server = FakeServer(routes={f"POST {USERS}": lambda r: httpx.Response(201, json=user_json(2))})
     client_of(server).users.create(

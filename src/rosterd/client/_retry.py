@@ -1,6 +1,7 @@
 """When a call is tried again, and how long it waits first.
 
-A call is retried on 429 and 503 answers and on connection errors (no answer at all), up to
+A call is retried on 429 and 503 answers, on connection errors (no answer at all) and on the
+409 that says the same Idempotency-Key's first try is still running, up to
 ``max_retries`` times, when repeating it cannot do a thing twice: GET, PUT, PATCH and DELETE
 always, POST only with an ``Idempotency-Key`` (the SDK adds one to every POST it makes, the
 same key on each try, so the server replays the first answer instead of acting again).
@@ -28,6 +29,9 @@ import httpx
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 RETRIED_STATUSES = frozenset({429, 503})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The 409 the server answers a retry whose first try still runs (it timed out on the
+# client's side, say): worth trying again once the first has finished.
+IN_PROGRESS = "idempotency_key_in_progress"
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class RetryPolicy:
             return None
         if response is None:
             return self.backoff_delay(attempt)
-        if response.status_code not in RETRIED_STATUSES:
+        if response.status_code not in RETRIED_STATUSES and not _in_progress(response):
             return None
         asked = server_wait(response)
         if asked is None:
@@ -92,6 +96,17 @@ def exhausted_wait(response: httpx.Response) -> float | None:
         if isinstance(params, dict) and params.get("r") == 0 and isinstance(params.get("t"), int)
     ]
     return max(waits) if waits else None
+
+
+def _in_progress(response: httpx.Response) -> bool:
+    if response.status_code != 409:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("code") == IN_PROGRESS
 
 
 def _retry_after(value: str) -> float | None:
