@@ -7,7 +7,7 @@ import builtins
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from rosterd.client import errors
 from rosterd.client._call import (
@@ -28,6 +28,38 @@ PATH = f"{V2}/users"
 MAX_PAGE = 100
 
 Status = Literal["pending", "active", "suspended", "inactive"]
+
+
+class NewUserFields(TypedDict, total=False):
+    """What ``create`` takes besides email and names (all optional)."""
+
+    title: str
+    department: str
+    role_id: str
+    group_ids: list[str]
+    team_id: str
+    username: str
+    display_name: str
+    locale: str
+    status: Literal["pending", "active"]
+    send_invitation: bool
+
+
+class UserChanges(TypedDict, total=False):
+    """What ``update`` changes: only the keys given; None clears a field that may be
+    empty (title, department, role_id, team_id, display_name, locale)."""
+
+    email: str
+    first_name: str
+    last_name: str
+    title: str | None
+    department: str | None
+    role_id: str | None
+    team_id: str | None
+    username: str
+    display_name: str | None
+    locale: str | None
+    status: Literal["active", "suspended", "inactive"]
 
 
 def by_creation(
@@ -199,7 +231,7 @@ class Users:
         first_name: str,
         last_name: str,
         idempotency_key: str | None = None,
-        **fields: Any,
+        **fields: Unpack[NewUserFields],
     ) -> User:
         """Create a user. Other attributes go as keywords in snake_case (``title``,
         ``department``, ``role_id``, ``group_ids``, ``team_id``, ``username``,
@@ -217,7 +249,9 @@ class Users:
             _create(_new_user(email, first_name, last_name, fields), idempotency_key)
         )
 
-    def update(self, user_id: str, *, if_match: str | None = None, **fields: Any) -> User:
+    def update(
+        self, user_id: str, *, if_match: str | None = None, **fields: Unpack[UserChanges]
+    ) -> User:
         """Change the attributes given (snake_case; None clears one that may be empty).
         ``if_match=user.etag`` changes it only if nobody did since it was read
         (``PreconditionFailed`` otherwise).
@@ -375,7 +409,7 @@ class AsyncUsers:
         first_name: str,
         last_name: str,
         idempotency_key: str | None = None,
-        **fields: Any,
+        **fields: Unpack[NewUserFields],
     ) -> User:
         """Example: ``await client.users.create(email="a@example.com", first_name="A",
         last_name="One")`` (see ``Users.create``)."""
@@ -383,7 +417,9 @@ class AsyncUsers:
             _create(_new_user(email, first_name, last_name, fields), idempotency_key)
         )
 
-    async def update(self, user_id: str, *, if_match: str | None = None, **fields: Any) -> User:
+    async def update(
+        self, user_id: str, *, if_match: str | None = None, **fields: Unpack[UserChanges]
+    ) -> User:
         """Example: ``await client.users.update(user.id, title="CTO", if_match=user.etag)``"""
         return await self._t.run(_update(user_id, if_match, fields))
 
