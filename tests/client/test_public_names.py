@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import rosterd.client
 from rosterd.client import errors
 
@@ -44,3 +47,14 @@ def test_public_names_are_pinned() -> None:
 def test_every_error_is_a_rosterd_error() -> None:
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.RosterdError), name
+
+
+def test_the_sdk_imports_none_of_the_server() -> None:
+    """A script using the SDK loads httpx and pydantic, not FastAPI or SQLAlchemy."""
+    code = (
+        "import sys, rosterd.client; "
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'starlette', 'uvicorn') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
