@@ -82,7 +82,11 @@ class Settings(BaseSettings):
         "whatever the username, as `limits` rate strings separated by ';'.",
     )
     access_token_ttl_seconds: int = Field(
-        default=3600, ge=60, le=86400, description="Lifetime of OAuth access tokens."
+        default=3600,
+        ge=5,
+        le=86400,
+        description="Lifetime of OAuth access tokens. Down to 5 seconds, so that a client's "
+        "handling of expiry (renewing before it, and on a 401) can be tested in seconds.",
     )
     api_v1_token_ttl_seconds: int = Field(
         default=3600,

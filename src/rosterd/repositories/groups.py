@@ -103,13 +103,21 @@ def search(
     parent_id: uuid.UUID | None,
     offset: int,
     limit: int,
+    after: tuple[str, uuid.UUID] | None = None,
 ) -> tuple[list[Group], int]:
+    """A page of the tenant's groups in name order (case-insensitive, then id): past
+    ``offset`` rows, or after the group of this (name, id) — a keyset page, which groups
+    created or deleted before it do not shift — and how many groups match."""
     stmt = select(Group).where(Group.tenant_id == tenant_id)
     if query:
         stmt = stmt.where(contains_ci([Group.name], query))
     if parent_id is not None:
         stmt = stmt.where(Group.parent_id == parent_id)
     total = count(session, stmt)
+    if after is not None:
+        name, last_id = after
+        key, last_key = func.lower(Group.name), func.lower(name)
+        stmt = stmt.where(or_(key > last_key, and_(key == last_key, Group.id > last_id)))
     rows = session.scalars(
         stmt.order_by(func.lower(Group.name), Group.id).offset(offset).limit(limit)
     )

@@ -17,6 +17,7 @@ NULL stays NULL on both.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, type_coerce
@@ -38,6 +39,11 @@ class utc_text(FunctionElement[str]):  # noqa: N801
 
 def plain_text(column: ColumnElement[Any]) -> ColumnElement[str]:
     return type_coerce(column, String())
+
+
+def utc_of_text(value: str) -> datetime:
+    """The time a ``utc_text`` column gave, as a datetime (UTC)."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _only(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, cast
@@ -68,6 +68,9 @@ class UserQuery:
     descending: bool = False
     offset: int = 0
     limit: int = 25
+    # Keyset paging in creation order (sort_by "createdAt"): the page continues after the
+    # user of this (created_at, id), whatever changed before it since.
+    after: tuple[datetime, uuid.UUID] | None = None
     # Count the matches of a search exactly up to this many; above it, estimate the total
     # (see Total). None, or no search: always exact.
     count_up_to: int | None = None
@@ -290,13 +293,11 @@ def _total(
     statuses = _statuses_only(q)
     if statuses is not None:
         return Total(
-            page_total(
-                shown, q.offset, q.limit, lambda: user_tallies.total(session, tenant_id, statuses)
-            )
+            _paged_total(q, shown, lambda: user_tallies.total(session, tenant_id, statuses))
         )
     up_to = q.count_up_to if q.search else None
     if up_to is None:
-        return Total(page_total(shown, q.offset, q.limit, lambda: count(session, matching)))
+        return Total(_paged_total(q, shown, lambda: count(session, matching)))
     estimated = False
 
     def counted() -> int:
@@ -307,8 +308,16 @@ def _total(
         estimated = True
         return max(capped, q.offset + shown, _estimate(session, tenant_id, q))
 
-    value = page_total(shown, q.offset, q.limit, counted)
+    value = _paged_total(q, shown, counted)
     return Total(value, estimated)
+
+
+def _paged_total(q: UserQuery, shown: int, counted: Callable[[], int]) -> int:
+    """``page_total`` of ``q``'s page; a keyset page (``q.after``) does not know how many
+    users came before it, so its total is always counted."""
+    if q.after is not None:
+        return counted()
+    return page_total(shown, q.offset, q.limit, counted)
 
 
 def _fenced(session: Session, matching: Select[Any]) -> Select[Any]:
@@ -364,8 +373,20 @@ def _page(
         found = matching.offset(0).subquery()
         u = aliased(User, found) if entities else found.c
         page = select(u) if entities else select(found)
+    if q.after is not None:
+        page = page.where(_after(q, u))
     order = _order(q.sort_by, q.descending, u)
     return page.order_by(*order).offset(q.offset).limit(q.limit), u
+
+
+def _after(q: UserQuery, u: Users) -> Any:
+    """The users past ``q.after`` in ``q``'s creation order (created_at is NOT NULL, so the
+    order is (created_at, id) either way)."""
+    assert q.after is not None and q.sort_by == "createdAt"
+    created, last_id = q.after
+    if q.descending:
+        return or_(u.created_at < created, and_(u.created_at == created, u.id < last_id))
+    return or_(u.created_at > created, and_(u.created_at == created, u.id > last_id))
 
 
 def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[User], int]:
@@ -433,7 +454,7 @@ def search_listing(
     quarter of loading them as entities with their role and team (no identity map, no
     instances, no columns nobody shows)."""
     statuses = _statuses_only(q)
-    if statuses is not None and len(statuses) in (1, len(UserStatus)):
+    if q.after is None and statuses is not None and len(statuses) in (1, len(UserStatus)):
         return _listing_by_status(session, tenant_id, q, statuses)
     matching = _matching(tenant_id, q)
     page, u = _page(session, q, matching, entities=False)
@@ -516,6 +537,7 @@ _NOT_FILTERS = frozenset(
         "descending",
         "offset",
         "limit",
+        "after",
         "unique_emails",
         "count_up_to",
     }

@@ -56,9 +56,16 @@ def list_groups(
     parent_id: uuid.UUID | None = None,
     offset: int = 0,
     limit: int = 25,
+    after: tuple[str, uuid.UUID] | None = None,
 ) -> tuple[list[Group], int]:
     return groups_repo.search(
-        session, actor.tenant_id, query=query, parent_id=parent_id, offset=offset, limit=limit
+        session,
+        actor.tenant_id,
+        query=query,
+        parent_id=parent_id,
+        offset=offset,
+        limit=limit,
+        after=after,
     )
 
 

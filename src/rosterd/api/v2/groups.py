@@ -11,6 +11,7 @@ from rosterd.api.deps import ReadSession, SearchSession, WriteSession
 from rosterd.api.etags import IfMatch, etag, expected_version, with_etag
 from rosterd.api.fast_paths import FastPath, endpoint_path
 from rosterd.api.routing import api_router
+from rosterd.api.v2 import keyset
 from rosterd.api.v2.auth import GroupRead, GroupWrite, fast_actor
 from rosterd.api.v2.paging import WindowDep, errors
 from rosterd.api.v2.schemas import (
@@ -28,6 +29,7 @@ from rosterd.api.wire import Text
 from rosterd.auth.scopes import Scope
 from rosterd.domain.commands import GroupPatch, NewGroup
 from rosterd.services import groups as groups_service
+from rosterd.services.errors import invalid_field
 
 router = api_router(prefix="/groups", tags=["Groups"])
 
@@ -48,7 +50,20 @@ def list_groups(
         Text | None, Query(max_length=255, description="Search by name (partial).")
     ] = None,
     parent_id: Annotated[uuid.UUID | None, Query(alias="parentId")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=keyset.MAX_LENGTH,
+            description="Keyset paging (extension): the `nextCursor` of the previous page, "
+            "which a full page read without `offset` or `page` carries. The page after it "
+            "starts right after that page's last group, so groups added or deleted "
+            "meanwhile make it skip or repeat none. "
+            "Not with `offset` or `page`.",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
+    if cursor is not None and (window.offset or window.page is not None):
+        raise invalid_field("cursor", "use either cursor or offset/page, not both")
     groups, total = groups_service.list_groups(
         session,
         actor,
@@ -56,13 +71,17 @@ def list_groups(
         parent_id=parent_id,
         offset=window.offset,
         limit=window.limit,
+        after=keyset.group_after(cursor) if cursor is not None else None,
     )
     counts = groups_service.member_counts(session, actor, groups)
-    return {
+    page: dict[str, Any] = {
         "items": [GroupOut.of(g, counts.get(g.id, 0)) for g in groups],
         "totalCount": total,
         **window.envelope(),
     }
+    if groups and len(groups) == window.limit and not window.offset and window.page is None:
+        page["nextCursor"] = keyset.group_cursor(groups[-1].name, groups[-1].id)
+    return page
 
 
 @router.post(

@@ -216,6 +216,11 @@ class UserList(WireModel):
         default=None,
         description="Present and true only when `totalCount` is an estimate (extension).",
     )
+    nextCursor: str | None = Field(
+        default=None,
+        description="With `sortBy=createdAt`, on a full page read without `offset` or `page`: "
+        "pass as `cursor` for the next page (extension); absent on a page with room left.",
+    )
     offset: int | None = None
     limit: int | None = None
     page: int | None = None
@@ -310,6 +315,11 @@ class GroupOut(WireModel):
 class GroupList(WireModel):
     items: list[GroupOut]
     totalCount: int
+    nextCursor: str | None = Field(
+        default=None,
+        description="On a full page read without `offset` or `page`: pass as `cursor` for "
+        "the next page (extension); absent on a page with room left.",
+    )
     offset: int | None = None
     limit: int | None = None
     page: int | None = None

@@ -22,6 +22,7 @@ from rosterd.api.deps import (
 from rosterd.api.etags import IfMatch, etag, expected_version, with_etag
 from rosterd.api.fast_paths import UUID_FORM, FastPath, QueryForm, endpoint_path, query_arguments
 from rosterd.api.routing import api_router
+from rosterd.api.v2 import keyset
 from rosterd.api.v2.auth import GroupRead, GroupWrite, UserRead, UserWrite, fast_actor
 from rosterd.api.v2.paging import WindowDep, errors, window
 from rosterd.api.v2.schemas import (
@@ -39,6 +40,7 @@ from rosterd.auth.scopes import Scope
 from rosterd.db.work import Kind
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import UserStatus
+from rosterd.repositories.text_columns import utc_of_text
 from rosterd.repositories.users import UserQuery
 from rosterd.runtime import Runtime
 from rosterd.services import groups as groups_service
@@ -138,7 +140,23 @@ def list_users(
         datetime | None,
         Query(alias="createdAfter", description="Users created at or after this time (extension)."),
     ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=keyset.MAX_LENGTH,
+            description="Keyset paging (extension): the `nextCursor` of the previous page. "
+            "With `sortBy=createdAt`, a full page read without `offset` or `page` carries "
+            "`nextCursor`; the page after it "
+            "starts right after that page's last user, so users changed, added or deleted "
+            "meanwhile make it skip or repeat nobody. Needs `sortBy=createdAt`; not with "
+            "`offset` or `page`.",
+        ),
+    ] = None,
 ) -> Response:
+    if cursor is not None and sort_by != "createdAt":
+        raise invalid_field("cursor", "pages by cursor in creation order: send sortBy=createdAt")
+    if cursor is not None and (window.offset or window.page is not None):
+        raise invalid_field("cursor", "use either cursor or offset/page, not both")
     rows, total = users_service.list_user_rows(
         session,
         actor,
@@ -159,6 +177,7 @@ def list_users(
             descending=sort_order == "desc",
             offset=window.offset,
             limit=window.limit,
+            after=keyset.user_after(cursor) if cursor is not None else None,
             count_up_to=runtime.settings.search_exact_total_limit,
         ),
     )
@@ -168,6 +187,10 @@ def list_users(
     }
     if total.estimated:
         page["totalCountIsEstimate"] = True
+    keyset_page = sort_by == "createdAt" and not window.offset and window.page is None
+    if keyset_page and rows and len(rows) == window.limit:
+        last = rows[-1]
+        page["nextCursor"] = keyset.user_cursor(utc_of_text(last.created_at), uuid.UUID(last.id))
     # As for GET by id, the rows go to the wire as dicts through orjson: response_model
     # above still publishes the schema, and nothing validates the page a second time (that
     # took most of a 100-user page's CPU).

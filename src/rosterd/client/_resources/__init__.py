@@ -1,0 +1,1 @@
+"""The resource namespaces of ``Client`` (sync classes) and ``AsyncClient`` (``Async…``)."""
