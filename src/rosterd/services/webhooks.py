@@ -1,7 +1,8 @@
 """Webhooks: subscriptions to a tenant's event feed, managed through /integration/v2.
 
 A webhook starts at the current end of the feed: it is sent the events of changes that
-settle after it was made. Its signing secret is made here, returned once (to the creation
+settle after it was made (on PostgreSQL that includes changes committed a moment before,
+while a transaction open elsewhere held the feed back: at least once, never fewer). Its signing secret is made here, returned once (to the creation
 or rotation call) and kept only sealed. Each change to a webhook is audited (and so is an
 event itself); the secret is never part of the record.
 
