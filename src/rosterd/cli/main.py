@@ -208,8 +208,8 @@ def serve(
     scheduler (expiry dates), the webhook deliverer and, on SQLite, the search indexer;
     with --workers N it then starts N worker processes, each with its own database
     connections, sharing the port.
-    Several nodes on one PostgreSQL database each run a scheduler; row locks make every
-    expiry happen once.
+    Several nodes on one PostgreSQL database each run a scheduler and a deliverer; row
+    locks make every expiry happen, and every webhook delivery go out, once.
     """
     import uvicorn
 
