@@ -187,6 +187,12 @@ class Settings(BaseSettings):
         "it is marked failed; its webhook is then disabled (enabled: false) and a "
         "webhook.disabled event records it. Enabling the webhook again resumes delivery.",
     )
+    webhook_delivery_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days a webhook's delivery log keeps a delivery once it succeeded or "
+        "failed; the deliverer deletes older ones in batches of 500. Pending ones are kept.",
+    )
     workers: int = Field(
         default=1,
         ge=1,

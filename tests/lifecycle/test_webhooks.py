@@ -337,3 +337,26 @@ def test_a_host_that_turns_private_is_not_sent_to(
     (d,) = deliveries(http, tenant, hook["id"])
     assert d["status"] == "pending" and "not sent" in d["lastError"]
     assert d["responseCode"] is None
+
+
+def test_the_delivery_log_keeps_finished_deliveries_for_the_retention(
+    own: tuple[Runtime, TestClient], tenant: TenantHandle, clock: Clock, receiver: Receiver
+) -> None:
+    runtime, http = own
+    hook = subscribe(http, tenant, receiver.url, eventTypes=["user.created"])
+    tenant.user()
+    tenant.user()
+    work = deliverer(runtime, clock)
+    try:
+        run_until(work, 2)
+        r = http.post(f"{HOOKS}/{hook['id']}/test", headers=tenant.headers(*WRITE))
+        pending = r.json()["id"]
+        http.patch(f"{HOOKS}/{hook['id']}", json={"enabled": False}, headers=tenant.headers())
+        clock.advance(days=29)
+        work.purge_log()
+        assert len(deliveries(http, tenant, hook["id"])) == 3
+        clock.advance(days=2)
+        assert work.purge_log() >= 2
+    finally:
+        work.stop()
+    assert [d["id"] for d in deliveries(http, tenant, hook["id"])] == [pending]

@@ -51,6 +51,9 @@ from rosterd.services.webhooks import new_delivery
 # Feed rows read into deliveries per webhook per transaction; deliveries claimed per batch.
 FEED_BATCH = 500
 SEND_BATCH = 64
+# The delivery log's retention runs at most this often, a batch per transaction.
+PURGE_EVERY = timedelta(minutes=10)
+PURGE_BATCH = 500
 ACTOR = "rosterd:webhooks"
 SURFACE = "webhooks"
 
@@ -100,6 +103,7 @@ class WebhookDeliverer(BackgroundLoop):
         concurrency: int = 8,
         retry: RetryPolicy | None = None,
         allow_private_urls: bool = False,
+        retention: timedelta = timedelta(days=30),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__(poll_seconds)
@@ -108,6 +112,8 @@ class WebhookDeliverer(BackgroundLoop):
         self.retry = retry or RetryPolicy()
         self.allow_private = allow_private_urls
         self.clock = clock
+        self.retention = retention
+        self._purged_at: datetime | None = None
         # A claim outlives the longest send; a node dead while sending frees it after this.
         self.lease = timedelta(seconds=2 * timeout_seconds + 5)
         self._rng = random.SystemRandom()
@@ -120,9 +126,27 @@ class WebhookDeliverer(BackgroundLoop):
         )
 
     def run_once(self) -> int:
-        """Turn new events into deliveries, then send what is due; how many were sent."""
+        """Turn new events into deliveries, then send what is due; how many were sent.
+        Every ``PURGE_EVERY`` it also deletes the log's deliveries past the retention."""
         self.fan_out()
-        return self.deliver_due()
+        sent = self.deliver_due()
+        now = self.clock()
+        if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
+            self._purged_at = now
+            self.purge_log()
+        return sent
+
+    def purge_log(self) -> int:
+        """Delete finished deliveries older than the retention; how many."""
+        total = 0
+        while True:
+            with self.db.writer.begin() as session:
+                done = repo.delete_finished_before(
+                    session, self.clock() - self.retention, PURGE_BATCH
+                )
+            total += done
+            if done < PURGE_BATCH:
+                return total
 
     # ---- fan-out -------------------------------------------------------------------------
 
@@ -267,4 +291,5 @@ def webhook_deliverer(runtime: Runtime) -> WebhookDeliverer:
             window=timedelta(hours=settings.webhook_retry_hours),
         ),
         allow_private_urls=settings.webhook_allow_private_urls,
+        retention=timedelta(days=settings.webhook_delivery_retention_days),
     )

@@ -85,4 +85,6 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),
         # What is due, across tenants: the deliverer's claim.
         Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+        # The log's retention: the oldest first.
+        Index("ix_webhook_deliveries_created_at", "created_at"),
     )

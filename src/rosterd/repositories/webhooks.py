@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from rosterd.models import Tenant, Webhook, WebhookDelivery
@@ -159,3 +159,22 @@ def webhook_for_update(session: Session, webhook_id: uuid.UUID) -> Webhook | Non
 def lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
     """Lock the tenant's row (PostgreSQL): its webhook creations then count one at a time."""
     session.get(Tenant, tenant_id, with_for_update=True)
+
+
+def delete_finished_before(session: Session, cutoff: datetime, batch: int) -> int:
+    """Delete at most ``batch`` succeeded or failed deliveries made before ``cutoff``, across
+    tenants; how many went (bounded, as the audit trail's retention is)."""
+    due = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.created_at < cutoff, WebhookDelivery.status != PENDING)
+        .order_by(WebhookDelivery.created_at)
+        .limit(batch)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    result = session.execute(
+        delete(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(due.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

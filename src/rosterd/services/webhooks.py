@@ -2,12 +2,14 @@
 
 A webhook starts at the current end of the feed: it is sent the events of changes that
 settle after it was made (on PostgreSQL that includes changes committed a moment before,
-while a transaction open elsewhere held the feed back: at least once, never fewer). Its signing secret is made here, returned once (to the creation
-or rotation call) and kept only sealed. Each change to a webhook is audited (and so is an
-event itself); the secret is never part of the record.
+while a transaction open elsewhere held the feed back: at least once, never fewer).
+
+Its signing secret is made here, returned once (to the creation or rotation call) and kept
+only sealed. Each change to a webhook is audited (and so is an event itself); the secret is
+never part of the record.
 
 Whether a URL's host is private is decided by rosterd.events.webhook_urls; resolving it is
-blocking I/O, so callers resolve before they open their transaction and pass the outcome.
+blocking I/O, so the routes check the URL before their unit of work starts.
 """
 
 from __future__ import annotations

@@ -96,9 +96,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_deliveries_status_next", "webhook_deliveries", ["status", "next_attempt_at"]
     )
+    op.create_index("ix_webhook_deliveries_created_at", "webhook_deliveries", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_deliveries_created_at", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_status_next", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_webhook_id", table_name="webhook_deliveries")
     op.drop_index("uq_webhook_deliveries_webhook_event", table_name="webhook_deliveries")
