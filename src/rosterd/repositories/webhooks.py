@@ -53,10 +53,15 @@ def count_for_tenant(session: Session, tenant_id: uuid.UUID) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def enabled_ids(session: Session) -> list[uuid.UUID]:
-    """Every enabled webhook, across tenants: those whose feed the deliverer reads."""
-    stmt = select(Webhook.id).where(Webhook.enabled.is_(True)).order_by(Webhook.id)
-    return list(session.scalars(stmt))
+def enabled_positions(session: Session) -> list[tuple[uuid.UUID, uuid.UUID, tuple[int, int]]]:
+    """Every enabled webhook, across tenants, with its tenant and feed cursor (tx, id):
+    those whose feed the deliverer reads."""
+    stmt = (
+        select(Webhook.id, Webhook.tenant_id, Webhook.cursor_tx, Webhook.cursor_id)
+        .where(Webhook.enabled.is_(True))
+        .order_by(Webhook.id)
+    )
+    return [(row[0], row[1], (row[2], row[3])) for row in session.execute(stmt)]
 
 
 def lock_enabled(session: Session, webhook_id: uuid.UUID) -> Webhook | None:
