@@ -65,13 +65,19 @@ def store(backend: str, settings: Settings, tmp_path: Path) -> Iterator[Store]:
             runtime.close()
 
 
-def start(store: Store, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`rosterd serve` on the store, once it answers: the process and its URL."""
+def start(
+    store: Store, log: Path | None = None, **extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`rosterd serve` on the store, once it answers: the process and its URL. With
+    ``log``, its output goes to that file."""
     port = free_port()
     rosterd = Path(sys.executable).with_name("rosterd")
+    out = None if log is None else log.open("wb")
     proc = subprocess.Popen(
         [str(rosterd), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=store.env(port, **extra),
+        stdout=out,
+        stderr=out,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -88,8 +94,8 @@ def start(store: Store, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
 
 
 @contextmanager
-def server(store: Store, **extra: str) -> Iterator[str]:
-    proc, base = start(store, **extra)
+def server(store: Store, log: Path | None = None, **extra: str) -> Iterator[str]:
+    proc, base = start(store, log, **extra)
     try:
         yield base
     finally:
@@ -196,8 +202,9 @@ def _five_creators(tenant: TenantHandle) -> dict[str, Callable[[str], str]]:
     return {"v2": v2, "scim": scim, "api_v1": api_v1, "admin_users": admin, "ids": identities}
 
 
-def test_a_user_made_through_each_api_arrives_signed(store: Store) -> None:
-    with server(store) as base, receiving() as receiver:
+def test_a_user_made_through_each_api_arrives_signed(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with server(store, log, ROSTERD_LOG_LEVEL="debug") as base, receiving() as receiver:
         tenant = tenant_on(store, base)
         hook = subscribe(tenant, receiver.url, ["user.created"])
         made = {
@@ -219,6 +226,10 @@ def test_a_user_made_through_each_api_arrives_signed(store: Store) -> None:
     for got in receiver.received:
         assert got.headers["webhook-id"].startswith("msg_")
         assert abs(int(got.headers["webhook-timestamp"]) - time.time()) < 120
+    # The server logged (at debug level) and its log holds no trace of the secret.
+    logged = log.read_text()
+    assert "POST /integration/v2/webhooks" in logged
+    assert hook["secret"].removeprefix("whsec_")[:16] not in logged
 
 
 def test_a_receiver_down_for_a_while_gets_every_event_once_back(store: Store) -> None:
