@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -161,7 +162,7 @@ def test_events_after_the_subscription_arrive_signed_and_filtered(
     assert {d["status"] for d in log} == {"succeeded"}
     assert {d["responseCode"] for d in log} == {200} and {d["attempts"] for d in log} == {1}
     assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
-        f"msg_{d['id']}" for d in log
+        f"msg_{uuid.UUID(hook['id']).hex}_{d['id']}" for d in log
     )
 
 
@@ -360,3 +361,29 @@ def test_the_delivery_log_keeps_finished_deliveries_for_the_retention(
     finally:
         work.stop()
     assert [d["id"] for d in deliveries(http, tenant, hook["id"])] == [pending]
+
+
+def test_a_message_id_is_never_used_again(
+    own: tuple[Runtime, TestClient], tenant: TenantHandle, clock: Clock
+) -> None:
+    """Receivers drop repeats by webhook-id: a webhook made after another was deleted (its
+    deliveries with it) must not send ids the first one sent."""
+    runtime, http = own
+    ids: list[str] = []
+    delivery_ids: list[str] = []
+    for _ in range(2):
+        with receiving() as receiver:
+            hook = subscribe(http, tenant, receiver.url, eventTypes=["user.created"])
+            tenant.user()
+            work = deliverer(runtime, clock)
+            try:
+                run_until(work, 1)
+            finally:
+                work.stop()
+            (got,) = receiver.received
+            ids.append(got.headers["webhook-id"])
+            (d,) = deliveries(http, tenant, hook["id"])
+            delivery_ids.append(d["id"])
+            r = http.delete(f"{HOOKS}/{hook['id']}", headers=tenant.headers(*WRITE))
+            assert r.status_code == 204
+    assert len(set(ids)) == 2 and len(set(delivery_ids)) == 2

@@ -91,6 +91,12 @@ class Outcome:
         return self.error is None
 
 
+def message_id(job: _Job) -> str:
+    """The webhook-id header: the same on every attempt of a delivery, and never the same
+    for two deliveries (of one store or of another)."""
+    return f"msg_{job.webhook_id.hex}_{job.delivery_id}"
+
+
 class WebhookDeliverer(BackgroundLoop):
     name = "webhooks"
 
@@ -232,7 +238,7 @@ class WebhookDeliverer(BackgroundLoop):
                 "not sent: the signing secret does not open with this server secret (rotate it)",
             )
         body = orjson.dumps(job.payload).decode()
-        headers = webhook_signing.headers(secret, f"msg_{job.delivery_id}", self.clock(), body)
+        headers = webhook_signing.headers(secret, message_id(job), self.clock(), body)
         headers["content-type"] = "application/json"
         try:
             response = self._http.post(job.url, content=body, headers=headers)

@@ -87,4 +87,7 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
         # The log's retention: the oldest first.
         Index("ix_webhook_deliveries_created_at", "created_at"),
+        # Ids are never used again (SQLite would reuse those of deleted rows): with its
+        # webhook's id, a delivery's id is the webhook-id header receivers dedupe by.
+        {"sqlite_autoincrement": True},
     )

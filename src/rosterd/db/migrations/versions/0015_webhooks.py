@@ -85,6 +85,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "uq_webhook_deliveries_webhook_event",
