@@ -33,6 +33,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench import events
 from bench.generate import generate
 from rosterd.db.maintenance import extensions_in_public
 
@@ -60,6 +61,7 @@ TARGETS: dict[str, dict[str, str]] = {
     },
     "scim post": {"sqlite": ">= 2x reference", "postgresql": ">= 0.5x reference"},
     "lifecycle": {"sqlite": ">= 200/s", "postgresql": ">= 100/s"},
+    "events": {"sqlite": "keeps up (ratio ~1)", "postgresql": "keeps up (ratio ~1)"},
 }
 
 
@@ -641,6 +643,8 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
             "ROSTERD_DATA_DIR": tmp,
             "ROSTERD_DATABASE_URL": url,
             "ROSTERD_LOG_LEVEL": "warning",
+            # The webhook row's receiver runs on 127.0.0.1.
+            "ROSTERD_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
             **UNREACHED_RATE_LIMITS,
         }
         rosterd(env, "migrate")
@@ -851,6 +855,10 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
                     cpu_ms_per_lifecycle=per_lifecycle,
                 )
             )
+            with server(uvicorn_app("bench.receiver:app"), {}, "/count") as (receiver, _):
+                figures += event_figures(
+                    base, pid, token, receiver, backend, seconds, runs, ceiling_load
+                )
             figures.append(login_flood_figure(base, pid, token, uid, backend, seconds, runs))
             figures.append(
                 Figure(
@@ -861,6 +869,61 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
                     target=f"< 300 MB at 1M users (ran {users})",
                 )
             )
+    return figures
+
+
+# ---- the event feed and webhooks while 16 clients write (issue 12) ------------------------
+
+
+def event_figures(
+    base: str,
+    pid: int,
+    token: str,
+    receiver: str,
+    backend: str,
+    seconds: int,
+    runs: int,
+    ceiling: Load,
+) -> list[Figure]:
+    """Events/s reaching a feed consumer and a webhook receiver beside the writers' rate;
+    the server's CPU per request counts the writes and the reads or deliveries."""
+    rows = (
+        ("event feed followed during 16 writers", "feed reads"),
+        ("webhook deliveries during 16 writers", "deliveries"),
+    )
+    figures = []
+    for name, unit in rows:
+        rates: list[float] = []
+        baselines: list[float] = []
+        cpus: list[float] = []
+        complete = True
+        for _ in range(runs):
+            with ServerCpu(pid) as cpu:
+                if unit == "feed reads":
+                    got = asyncio.run(events.follow_feed(base, token, seconds))
+                else:
+                    got = asyncio.run(events.deliver(base, token, receiver, seconds))
+            rates.append(got.events_per_s)
+            baselines.append(got.writes_per_s)
+            cpus.append(cpu.per(got.writes + got.consumer_requests))
+            complete = complete and got.complete
+        figures.append(
+            Figure(
+                name,
+                backend,
+                "events/s",
+                statistics.median(rates),
+                "the writers' users/s",
+                statistics.median(baselines),
+                target("events", backend),
+                rates,
+                ("every event arrived once" if complete else "EVENTS MISSING OR REPEATED")
+                + f"; CPU per request counts writes and {unit}",
+                cpu_ms=statistics.median(cpus),
+                baseline_cpu_ms=ceiling.cpu_ms,
+                cpu_runs=cpus,
+            )
+        )
     return figures
 
 

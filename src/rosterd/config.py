@@ -148,6 +148,62 @@ class Settings(BaseSettings):
         "`rosterd serve` deletes older ones in batches of 500, each in its own transaction, "
         "never in one unbounded DELETE. 0 keeps them forever.",
     )
+    webhook_allow_private_urls: bool = Field(
+        default=False,
+        description="Accept webhook URLs whose host is or resolves to a private, loopback, "
+        "link-local or otherwise non-public address (10/8, 127/8, 169.254/16, ::1, fc00::/7, "
+        "...). Off, such URLs are refused with a 400 when a webhook is created or changed, "
+        "and a delivery whose host has come to resolve to one fails instead of being sent. "
+        "Turn it on for receivers on the same host or network (and in tests).",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the webhook deliverer of `rosterd serve` reads the event feed "
+        "for new events and sends the deliveries that are due: the most a delivery waits "
+        "after its change committed, when the deliverer is idle.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="How long one webhook delivery may take (connecting, sending, reading "
+        "the answer) before it counts as failed and is retried. A delivery is claimed for "
+        "twice this plus 5 s: a node that dies while sending frees it after that time.",
+    )
+    webhook_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Webhook deliveries one node sends at once (each a blocking HTTP call "
+        "on a thread of the deliverer, outside any database transaction).",
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Wait before the first retry of a failed webhook delivery; each further "
+        "retry waits twice as long (up to webhook_retry_max_seconds), each wait varied by "
+        "+/-20% (jitter) so deliveries failing together do not retry together.",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=7200.0,
+        gt=0,
+        description="Longest wait between two attempts of one webhook delivery.",
+    )
+    webhook_retry_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a webhook delivery is retried (from when it became due) before "
+        "it is marked failed; its webhook is then disabled (enabled: false) and a "
+        "webhook.disabled event records it. Enabling the webhook again resumes delivery.",
+    )
+    webhook_delivery_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days a webhook's delivery log keeps a delivery once it succeeded or "
+        "failed; the deliverer deletes older ones in batches of 500. Pending ones are kept.",
+    )
     workers: int = Field(
         default=1,
         ge=1,

@@ -33,6 +33,8 @@ SCENARIOS = {
     "SCIM PATCH add 1 member, large group (server CPU)",
     "full lifecycle, 16 clients",
     "v2 PATCH during a login flood (16 clients)",
+    "event feed followed during 16 writers",
+    "webhook deliveries during 16 writers",
     "resident memory after the scenarios",
 }
 # Rows that measure no requests: the import's CPU is per user; memory has none.
@@ -91,6 +93,9 @@ def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
             assert figure["cpu_ratio"] == figure["cpu_ms"] / figure["baseline_cpu_ms"], figure
     lifecycle = next(f for f in figures if f["scenario"] == "full lifecycle, 16 clients")
     assert lifecycle["cpu_ms_per_lifecycle"] == pytest.approx(5 * lifecycle["cpu_ms"])
+    for name in ("event feed followed during 16 writers", "webhook deliveries during 16 writers"):
+        row = next(f for f in figures if f["scenario"] == name)
+        assert row["note"].startswith("every event arrived once"), row
     table = out.with_suffix(".md").read_text()
     assert "| server CPU ms |" in table
     assert "/lifecycle" in table

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -44,6 +45,29 @@ CLAIM = "idempotency_claim"
 # belong to each exchange and are written afresh.
 KEPT_HEADERS = frozenset({"content-type", "location", "etag", "last-modified", "content-location"})
 _HEADER_BYTES = HEADER.lower().encode()
+# Top-level fields of a JSON response left out of what is stored for replays (in the ASGI
+# scope's state): ``redact_from_replays``.
+REDACT = "idempotency_redact"
+
+
+def redact_from_replays(request: Request, *fields: str) -> None:
+    """Store this response for replays with ``fields`` (top-level keys of its JSON body)
+    set to null: a secret shown once is never kept in the store in clear, and a replay
+    does not show it again."""
+    request.scope.setdefault("state", {})[REDACT] = fields
+
+
+def _redacted(scope: Scope, body: bytes) -> bytes:
+    fields = scope.get("state", {}).get(REDACT)
+    if not fields:
+        return body
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if isinstance(data, dict):
+        data.update({name: None for name in fields if name in data})
+    return orjson.dumps(data)
 
 
 class Replay(Exception):
@@ -237,7 +261,7 @@ class IdempotencyMiddleware:
                 return
             body = b"".join(chunks)
             settled = True
-            await self._settle(claim, start, body)
+            await self._settle(claim, start, _redacted(scope, body))
             await send(start)
             await send({"type": "http.response.body", "body": body})
 

@@ -34,6 +34,7 @@ from rosterd.config import Settings, get_settings
 from rosterd.db.maintenance import refresh_statistics
 from rosterd.lifecycle.scheduler import Scheduler
 from rosterd.lifecycle.search_indexer import SearchIndexer
+from rosterd.lifecycle.webhooks import webhook_deliverer
 from rosterd.models.base import utcnow
 from rosterd.models.credential import OAuthClient, TenantSecret
 from rosterd.ratelimit.tenant_policies import CREDENTIAL, TENANT
@@ -204,10 +205,11 @@ def serve(
     """Migrate the store if needed and serve every API on one port.
 
     This process migrates the store, makes the first tenant of an empty one, and runs the
-    scheduler (expiry dates) and, on SQLite, the search indexer; with --workers N it then
-    starts N worker processes, each with its own database connections, sharing the port.
-    Several nodes on one PostgreSQL database each run a scheduler; row locks make every
-    expiry happen once.
+    scheduler (expiry dates), the webhook deliverer and, on SQLite, the search indexer;
+    with --workers N it then starts N worker processes, each with its own database
+    connections, sharing the port.
+    Several nodes on one PostgreSQL database each run a scheduler and a deliverer; row
+    locks make every expiry happen, and every webhook delivery go out, once.
     """
     import uvicorn
 
@@ -231,6 +233,8 @@ def serve(
     indexer = SearchIndexer(runtime.db) if runtime.db.is_sqlite else None
     if indexer is not None:
         indexer.start()
+    deliverer = webhook_deliverer(runtime)
+    deliverer.start()
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -250,6 +254,7 @@ def serve(
             _hand_store_to_workers(settings)
             uvicorn.run(ASGI_FACTORY, factory=True, workers=count, **options)
     finally:
+        deliverer.stop()
         if indexer is not None:
             indexer.stop()
         scheduler.stop()

@@ -31,6 +31,7 @@ import asyncio
 import base64
 import binascii
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,13 +105,24 @@ def read(
     session: Session, actor: Actor, after: Cursor, types: frozenset[str] | None, limit: int
 ) -> FeedPage:
     """Up to ``limit`` rows' events past ``after``, of ``types`` (all when None)."""
-    tenant = tenants_repo.get(session, actor.tenant_id)
+    return read_tenant(session, actor.tenant_id, after, types, limit)
+
+
+def read_tenant(
+    session: Session,
+    tenant_id: uuid.UUID,
+    after: Cursor,
+    types: frozenset[str] | None,
+    limit: int,
+) -> FeedPage:
+    """``read`` for a tenant named by id: what the API serves, and webhooks deliver."""
+    tenant = tenants_repo.get(session, tenant_id)
     if tenant is None:
-        raise NotFound(f"tenant {actor.tenant_id} not found")
+        raise NotFound(f"tenant {tenant_id} not found")
     source = f"/tenants/{tenant.slug}"
     actions = None if types is None else event_types.actions_for(types)
     rows = audit_repo.feed_after(
-        session, actor.tenant_id, (after.tx, after.id), actions=actions, limit=limit
+        session, tenant_id, (after.tx, after.id), actions=actions, limit=limit
     )
     events = [event for row in rows for event in events_of(row, source)]
     if types is not None:

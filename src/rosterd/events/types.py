@@ -27,6 +27,7 @@ USER_REACTIVATED = "user.reactivated"  # inactive or suspended -> active
 USER_UPDATED = "user.updated"
 MEMBER_ADDED = "group.member.added"
 MEMBER_REMOVED = "group.member.removed"
+WEBHOOK_DISABLED = "webhook.disabled"
 
 # Where a user's status went -> its event; active is told apart by where it came from.
 STATUS_TYPES: dict[UserStatus, str] = {
@@ -75,6 +76,12 @@ TYPES: dict[str, tuple[str, ...]] = {
     "admin.password_reset": ("admin.password_reset",),
     "admin.deleted": ("admin.deleted",),
     "admin.sessions_ended": ("admin.sessions_ended",),
+    "webhook.created": ("webhook.created",),
+    "webhook.updated": ("webhook.updated",),
+    "webhook.deleted": ("webhook.deleted",),
+    "webhook.secret_rotated": ("webhook.secret_rotated",),
+    # A delivery ran out of retries and its webhook was switched off (rosterd.lifecycle.webhooks)
+    WEBHOOK_DISABLED: (WEBHOOK_DISABLED,),
     "idle_sweep.planned": ("idle_sweep.planned",),
     "idle_sweep.applied": ("idle_sweep.applied",),
 }

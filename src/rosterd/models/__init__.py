@@ -12,6 +12,7 @@ from rosterd.models.tally import UserTally
 from rosterd.models.team import Team
 from rosterd.models.tenant import Tenant
 from rosterd.models.user import User, UserStatus
+from rosterd.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "AdminUser",
@@ -34,4 +35,6 @@ __all__ = [
     "User",
     "UserStatus",
     "UserTally",
+    "Webhook",
+    "WebhookDelivery",
 ]

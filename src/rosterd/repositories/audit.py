@@ -125,3 +125,19 @@ def delete_older_than(session: Session, tenant_id: uuid.UUID, cutoff: datetime, 
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def feed_end(session: Session, tenant_id: uuid.UUID) -> tuple[int, int]:
+    """The (tx, id) of the tenant's last settled event (``feed_after``'s order), (0, 0) when
+    there is none: a cursor from which only events settled later are read."""
+    if session.get_bind().dialect.name == "postgresql":
+        settled = func.txid_snapshot_xmin(func.txid_current_snapshot())
+        row = session.execute(
+            select(AuditEvent.tx, AuditEvent.id)
+            .where(AuditEvent.tenant_id == tenant_id, AuditEvent.tx < settled)
+            .order_by(AuditEvent.tx.desc(), AuditEvent.id.desc())
+            .limit(1)
+        ).first()
+        return (0, 0) if row is None else (int(row[0] or 0), int(row[1]))
+    last = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.tenant_id == tenant_id))
+    return (0, int(last or 0))

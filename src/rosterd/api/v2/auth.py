@@ -124,3 +124,5 @@ TeamRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.team_r
 TeamWrite = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.team_write))))]
 LifecycleWrite = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.lifecycle_write))))]
 AuditRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.audit_read))))]
+WebhookRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.webhook_read))))]
+WebhookWrite = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.webhook_write))))]

@@ -2,12 +2,12 @@
 
 from rosterd.api.fast_paths import FastPath
 from rosterd.api.routing import api_router
-from rosterd.api.v2 import audit, events, groups, lifecycle, roles, teams, users
+from rosterd.api.v2 import audit, events, groups, lifecycle, roles, teams, users, webhooks
 
 PREFIX = "/integration/v2"
 
 router = api_router(prefix=PREFIX)
-for module in (users, groups, roles, teams, lifecycle, audit, events):
+for module in (users, groups, roles, teams, lifecycle, audit, events, webhooks):
     router.include_router(module.router)
 
 # The surface's fast paths (rosterd.api.fast_paths), under its prefix.
