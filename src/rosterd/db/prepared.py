@@ -9,8 +9,8 @@ would from SQLAlchemy on either database) and drops the rest of the machinery fr
 path: per execution it is one dictionary merge, the type processors, and the DBAPI call.
 
 Only plain SELECTs whose parameters are ``bindparam``\\ s (or constants) belong here; the
-driver prepares the statement itself (sqlite3 keeps a statement cache; psycopg prepares
-it on the server after ``prepare_threshold`` runs).
+driver prepares the statement itself (sqlite3 keeps a statement cache; asyncpg prepares it
+on the server on first use, psycopg after ``prepare_threshold`` runs).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ _Processor = Callable[[Any], Any]
 
 
 class PointReader(Protocol):
-    """A connection for point reads, in autocommit: sqlite3's on the event loop, or
-    psycopg's asynchronous one (rosterd.db.work)."""
+    """A connection for point reads, in autocommit: sqlite3's on the event loop, or an
+    asyncpg one (rosterd.db.point_reads)."""
 
     @property
     def dialect(self) -> Dialect: ...
