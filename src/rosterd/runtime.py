@@ -36,7 +36,7 @@ from rosterd.services import scim_tokens, signing_keys
 from rosterd.services import tenants as tenants_service
 from rosterd.services.client_gate import ClientGate
 from rosterd.services.context import Actor
-from rosterd.services.errors import NotFound
+from rosterd.services.errors import Conflict, NotFound
 from rosterd.services.secret_gate import SecretGate
 
 BOOTSTRAP_FILE = "bootstrap-credentials.json"
@@ -97,8 +97,10 @@ class Runtime:
 def _bootstrap_default_tenant(runtime: Runtime) -> None:
     try:
         _bootstrap(runtime)
-    except IntegrityError:
-        # Another node, started on the same empty store at the same moment, made it first.
+    except (IntegrityError, Conflict):
+        # Another node, started on the same empty store at the same moment, made it first:
+        # its commit lands either before the slug check (Conflict) or after it (the unique
+        # index).
         with runtime.db.reader() as session:
             if tenants_repo.get_by_slug(session, runtime.settings.default_tenant) is None:
                 raise
