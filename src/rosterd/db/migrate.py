@@ -28,6 +28,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             # Batch migrations rebuild tables; SQLite wants foreign keys off while they do,
             # and the pragma only takes effect outside a transaction.
             conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            # One transaction for the whole upgrade, begun before Alembic sees the
+            # connection: Alembic would otherwise commit after each migration on SQLite (no
+            # transactional DDL), and a second process starting at the same moment would
+            # run the next migration against a table the first is rebuilding. The write
+            # engine begins IMMEDIATE, so the second waits for the lock, then finds the
+            # store at head.
+            conn.begin()
         elif engine.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
         cfg.attributes["connection"] = conn
