@@ -25,7 +25,7 @@ from rosterd.api.admin import shared as admin
 from rosterd.api.admin import signing_keys as admin_signing_keys
 from rosterd.api.adminusers import errors as adminusers_errors
 from rosterd.api.adminusers import router as adminusers
-from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict
+from rosterd.api.errors import SurfaceErrors, plain_json, store_conflict, store_unavailable
 from rosterd.api.fast_paths import FastPaths
 from rosterd.api.identities import errors as identities_errors
 from rosterd.api.identities import router as identities
@@ -42,6 +42,7 @@ from rosterd.api.v1 import router as v1
 from rosterd.api.v2 import errors as v2_errors
 from rosterd.api.v2 import router as v2
 from rosterd.auth.login_guard import LoginGuard, async_storage
+from rosterd.db.unavailable import STORE_UNAVAILABLE_ERRORS
 from rosterd.runtime import Runtime
 from rosterd.services.errors import TooLarge
 
@@ -104,6 +105,8 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
     errors.register((identities.PREFIX,), identities_errors.render)
     errors.translate(SCIMException, scim_errors.from_scim_exception)
     errors.translate(IntegrityError, store_conflict)
+    for unavailable in STORE_UNAVAILABLE_ERRORS:
+        errors.translate(unavailable, store_unavailable)
     errors.install(app)
     app.add_exception_handler(idempotency.Replay, idempotency.replay_response)
     # SCIM comes first, mounted on its prefixes: a SCIM request is dispatched on its prefix

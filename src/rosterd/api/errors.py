@@ -19,7 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rosterd.api.deps import request_id
-from rosterd.services.errors import DomainError, FieldError, Invalid, RateLimited, conflict_of
+from rosterd.db.unavailable import is_store_unavailable
+from rosterd.services.errors import (
+    DomainError,
+    FieldError,
+    Invalid,
+    RateLimited,
+    Unavailable,
+    conflict_of,
+)
 
 log = logging.getLogger("rosterd.api")
 
@@ -42,6 +50,7 @@ _STATUS = {
     "TooLarge": 413,
     "Unprocessable": 422,
     "RateLimited": 429,
+    "Unavailable": 503,
 }
 
 
@@ -100,10 +109,7 @@ class SurfaceErrors:
 
     def respond(self, request: Request, exc: DomainError) -> Response:
         """``exc`` as its status, in the format of the surface that owns the path."""
-        response = self.renderer(request.url.path)(request, exc, status_for(exc))
-        if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _retry_after(self.renderer(request.url.path)(request, exc, status_for(exc)), exc)
 
     def handlers(self) -> dict[type[Exception], Callable[[Request, Exception], Response]]:
         """The response to each kind of exception, by type: what the app's exception
@@ -152,7 +158,7 @@ class SurfaceErrors:
                 if translated is None:
                     return on_bug(request, exc)
                 err, status = translated
-                return self.renderer(request.url.path)(request, err, status)
+                return _retry_after(self.renderer(request.url.path)(request, err, status), err)
 
             return on_translated
 
@@ -182,6 +188,13 @@ class SurfaceErrors:
     def install(self, app: FastAPI) -> None:
         for exc_type, handler in self.handlers().items():
             app.add_exception_handler(exc_type, _as_coroutine(handler))
+
+
+def _retry_after(response: Response, exc: DomainError) -> Response:
+    """Tell a caller refused for now when to try again."""
+    if isinstance(exc, RateLimited | Unavailable):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _as_coroutine(
@@ -218,3 +231,21 @@ def store_conflict(exc: Exception) -> tuple[DomainError, int] | None:
     assert isinstance(exc, IntegrityError)
     conflict = conflict_of(exc)
     return (conflict, 409) if conflict else None
+
+
+# Seconds a caller refused for a busy or unreachable store is asked to wait.
+STORE_RETRY_AFTER = 2
+
+
+def store_unavailable(exc: Exception) -> tuple[DomainError, int] | None:
+    """The store is busy or unreachable (its connection limit, a pool timeout, a locked
+    SQLite file): a 503 the caller may retry, logged as a warning, not as a bug. Any other
+    driver error is a bug."""
+    if not is_store_unavailable(exc):
+        return None
+    log.warning("store unavailable: %s", exc.__class__.__name__ + ": " + str(exc).splitlines()[0])
+    err = Unavailable(
+        message="the directory's store is busy or unreachable; try again shortly",
+        retry_after=STORE_RETRY_AFTER,
+    )
+    return err, 503

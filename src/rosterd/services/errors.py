@@ -91,6 +91,15 @@ class RateLimited(DomainError):
     retry_after: int = 1
 
 
+@dataclass
+class Unavailable(DomainError):
+    """The store cannot serve the request now (busy or unreachable); the caller may try
+    again after ``retry_after`` seconds."""
+
+    code: str = "unavailable"
+    retry_after: int = 1
+
+
 # Columns whose uniqueness stands for a domain field of another name.
 _KEY_FIELDS = {"username_key": "username", "email_key": "email", "identity": "external_identities"}
 
