@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.util import ClauseAdapter
 
 from rosterd.db.prepared import PointReader, Prepared
-from rosterd.models import GroupMembership, Role, Team, User, UserStatus, UserTally
+from rosterd.models import GroupMembership, Role, Team, User, UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import contains_ci, count, page_total
@@ -482,9 +482,8 @@ def _listing_by_status(
     rows = listing_page(q.sort_by, q.descending, by_status=one is not None).all_in(
         connection, params
     )
-    tally = _TALLY_OF_STATUS if one is not None else _TALLY
     total = page_total(
-        len(rows), q.offset, q.limit, lambda: int(tally.all_in(connection, params)[0][0])
+        len(rows), q.offset, q.limit, lambda: user_tallies.total_of(connection, tenant_id, one)
     )
     return rows, Total(total)
 
@@ -513,19 +512,6 @@ def listing_page(sort_by: SortKey, descending: bool, *, by_status: bool) -> Prep
         )
         prepared = _LISTING_PAGES[key] = Prepared(stmt, name="Listing")
     return prepared
-
-
-_TALLY = Prepared(
-    select(func.coalesce(func.sum(UserTally.users), 0)).where(
-        UserTally.tenant_id == bindparam("tenant_id")
-    )
-)
-_TALLY_OF_STATUS = Prepared(
-    select(func.coalesce(func.sum(UserTally.users), 0)).where(
-        UserTally.tenant_id == bindparam("tenant_id"),
-        UserTally.status == bindparam("one_status"),
-    )
-)
 
 
 # What only orders or pages: the rest of UserQuery filters.
