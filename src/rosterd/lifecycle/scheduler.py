@@ -21,23 +21,23 @@ The clock is injected so tests can move time instead of sleeping.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from rosterd.db.engine import Database
+from rosterd.lifecycle.background import BackgroundLoop
 from rosterd.models.base import utcnow
 from rosterd.services import audit, idempotency, lifecycle
 
-log = logging.getLogger("rosterd.scheduler")
 BATCH = 500
 RETENTION_BATCHES = 200
 
 
-class Scheduler:
+class Scheduler(BackgroundLoop):
+    name = "scheduler"
+
     def __init__(
         self,
         db: Database,
@@ -46,12 +46,10 @@ class Scheduler:
         clock: Callable[[], datetime] = utcnow,
         audit_retention_days: int = 0,
     ) -> None:
+        super().__init__(interval_seconds)
         self.db = db
-        self.interval = interval_seconds
         self.clock = clock
         self.audit_retention_days = audit_retention_days
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> int:
         """Carry out the scheduled access due at the clock's current time: expiries first
@@ -106,26 +104,13 @@ class Scheduler:
             if done < BATCH:
                 return total
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                done = self.run_once()
-                if done:
-                    log.info("carried out %d scheduled access action(s)", done)
-                purged = self.purge_audit()
-                if purged:
-                    log.info("deleted %d audit event(s) past the retention", purged)
-                purged = self.purge_idempotency_keys()
-                if purged:
-                    log.info("purged %d expired idempotency key(s)", purged)
-            except Exception:
-                log.exception("scheduler run failed; retrying next interval")
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="rosterd-scheduler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    def tick(self) -> None:
+        done = self.run_once()
+        if done:
+            self._log.info("carried out %d scheduled access action(s)", done)
+        purged = self.purge_audit()
+        if purged:
+            self._log.info("deleted %d audit event(s) past the retention", purged)
+        purged = self.purge_idempotency_keys()
+        if purged:
+            self._log.info("purged %d expired idempotency key(s)", purged)

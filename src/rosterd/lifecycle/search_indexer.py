@@ -17,22 +17,22 @@ PostgreSQL needs none: it maintains its trigram indexes itself.
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 from sqlalchemy import event
 
 from rosterd.db.engine import Database
+from rosterd.lifecycle.background import BackgroundLoop
 from rosterd.repositories import search_queue
 
-log = logging.getLogger("rosterd.search_indexer")
 # Rows a transaction indexes: a few milliseconds of the writer, so a request arriving meanwhile
 # waits little; smaller batches cost more per row (about 0.045 ms at 50, 0.02 ms at 256).
 BATCH = 256
 
 
-class SearchIndexer:
+class SearchIndexer(BackgroundLoop):
+    name = "indexer"
+
     def __init__(
         self,
         db: Database,
@@ -41,13 +41,11 @@ class SearchIndexer:
         gather_seconds: float = 0.05,
         poll_seconds: float = 1.0,
     ) -> None:
+        super().__init__(poll_seconds)
         self.db = db
         self.batch = batch
         self.gather = gather_seconds
-        self.poll = poll_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._woken = False
 
     def run_once(self) -> int:
         """Index everything pending now, a batch per transaction; how many rows."""
@@ -65,31 +63,28 @@ class SearchIndexer:
 
     def _committed(self, _conn: Any) -> None:
         """A write committed on the write engine: wake up, unless it was the indexer's own."""
-        if threading.current_thread() is not self._thread and not self._wake.is_set():
+        if not self.in_loop() and not self._wake.is_set():
             self._wake.set()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            woken = self._wake.wait(self.poll)
-            if self._stop.is_set() or (woken and self._stop.wait(self.gather)):
-                return
-            self._wake.clear()
-            try:
-                if woken or self._pending():
-                    self.run_once()
-            except Exception:
-                log.exception("search indexing failed; retrying at the next write or poll")
+    def wait(self) -> bool:
+        """Until a write commits (then ``gather`` more, so a burst makes one batch) or the
+        poll interval passes."""
+        self._woken = self._wake.wait(self.interval)
+        if self._stop.is_set() or (self._woken and self._stop.wait(self.gather)):
+            return False
+        self._wake.clear()
+        return True
+
+    def tick(self) -> None:
+        if self._woken or self._pending():
+            self.run_once()
 
     def start(self) -> None:
         event.listen(self.db.write_engine, "commit", self._committed)
-        self._thread = threading.Thread(target=self._loop, name="rosterd-indexer", daemon=True)
-        self._thread.start()
+        super().start()
 
     def stop(self) -> None:
         """Stop, after the batch under way (what is left stays pending, and found)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().stop()
+        if event.contains(self.db.write_engine, "commit", self._committed):
             event.remove(self.db.write_engine, "commit", self._committed)
-            self._thread = None
