@@ -20,7 +20,7 @@ import enum
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import BaseModel
@@ -81,6 +81,16 @@ def exit_code_of(exc: errors.RosterdError) -> ExitCode:
             return code
     return ExitCode.ERROR
 
+
+AsJson = Annotated[
+    bool,
+    typer.Option(
+        "--json", help='Print JSON for scripts: the object, or {"items": [...]} for a listing.'
+    ),
+]
+Limit = Annotated[
+    int | None, typer.Option(min=1, help="Show at most this many.", show_default=False)
+]
 
 # soft_wrap: messages carry paths, URLs and secrets; Rich must not break them with newlines
 # when writing to a pipe or log (the terminal itself still wraps long lines for display).
