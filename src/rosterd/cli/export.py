@@ -31,7 +31,7 @@ def _total(client: Client, path: str) -> int | None:
     return int(total) if isinstance(total, int) else None
 
 
-def _groups_parents_first(groups: list[Group]) -> list[Group]:
+def groups_parents_first(groups: list[Group]) -> list[Group]:
     """``groups`` ordered so that each parent comes before its children (by name within a
     level); a group whose parent is not in the list is taken for a root."""
     ids = {g.id for g in groups}
@@ -123,7 +123,7 @@ def export(
             groups.append(group)
             bar.advance(task)
         names = {g.id: g.name for g in groups}
-        for group in _groups_parents_first(groups):
+        for group in groups_parents_first(groups):
             _write(fh, group_record(group, names))
         task = bar.add_task("teams", total=_total(client, "/integration/v2/teams"))
         teams = 0
