@@ -16,7 +16,7 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from rosterd.cli import main as cli_main
+from rosterd.cli import output as cli_output
 from rosterd.config import get_settings
 from rosterd.models import ApiKey, AuditEvent, OAuthClient, ScimToken
 from tests.backends import postgres_url, sqlite_url
@@ -33,7 +33,7 @@ from tests.cli.test_cli import (
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     _clear_rosterd_env(monkeypatch, tmp_path)
     # A wide console keeps each table cell on one line (test_cli.py checks narrow ones).
-    monkeypatch.setattr(cli_main, "out", Console(width=250))
+    monkeypatch.setattr(cli_output, "out", Console(width=250))
     get_settings.cache_clear()
     with sqlite_url(tmp_path) as url:
         made = Cli(data_dir=tmp_path / "data", database_url=url)

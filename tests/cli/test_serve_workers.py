@@ -36,6 +36,7 @@ from typer.testing import CliRunner
 
 from rosterd.api import asgi
 from rosterd.cli import main as cli_main
+from rosterd.cli.server import serving as serve_command
 from rosterd.config import Settings, get_settings
 from rosterd.models import AuditEvent, OAuthClient, Tenant
 from rosterd.runtime import BOOTSTRAP_FILE, Runtime, open_runtime
@@ -428,7 +429,7 @@ def test_several_workers_on_postgresql_load_the_factory_and_warn_of_per_worker_l
         )
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     [run] = started
-    assert run.app == cli_main.ASGI_FACTORY
+    assert run.app == serve_command.ASGI_FACTORY
     assert run.options["factory"] is True
     assert run.options["workers"] == 3
     # The workers find the store named on the command line in their environment.

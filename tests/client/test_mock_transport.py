@@ -563,3 +563,37 @@ def test_an_injected_http_client_is_left_open() -> None:
     with Client(BASE, client_id="a", client_secret="b") as own:
         pass
     assert own._http.is_closed
+
+
+def test_authenticate_gets_a_token_once_and_the_next_call_uses_it() -> None:
+    server = FakeServer(routes={"GET /integration/v2/users/x": lambda r: httpx.Response(404)})
+    with client_of(server) as client:
+        client.authenticate()
+        client.authenticate()
+        assert server.tokens_issued == 1
+        with pytest.raises(NotFound):
+            client.users.get("x")
+    assert server.tokens_issued == 1
+
+
+def test_authenticate_raises_auth_error_on_refused_credentials() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": "invalid_client"})
+
+    http = httpx.Client(transport=httpx.MockTransport(refuse))
+    with (
+        Client(BASE, "acme", client_id="cl", client_secret="no", http_client=http) as client,
+        pytest.raises(AuthError),
+    ):
+        client.authenticate()
+
+
+def test_async_authenticate_gets_a_token() -> None:
+    server = FakeServer()
+
+    async def main() -> None:
+        async with async_client_of(server) as client:
+            await client.authenticate()
+
+    asyncio.run(main())
+    assert server.tokens_issued == 1

@@ -150,6 +150,16 @@ class Client:
         self.events = Events(self._transport)
         self.lifecycle = Lifecycle(self._transport)
 
+    def authenticate(self) -> None:
+        """Get an access token now (the first call otherwise does): a check of the client id
+        and secret that needs no scope. ``AuthError`` if the server refuses them.
+
+        Example::
+
+            client.authenticate()
+        """
+        self._transport.authenticate()
+
     def request(
         self,
         method: str,
@@ -246,6 +256,10 @@ class AsyncClient:
         self.audit = AsyncAudit(self._transport)
         self.events = AsyncEvents(self._transport)
         self.lifecycle = AsyncLifecycle(self._transport)
+
+    async def authenticate(self) -> None:
+        """Example: ``await client.authenticate()`` (see ``Client.authenticate``)."""
+        await self._transport.authenticate()
 
     async def request(
         self,

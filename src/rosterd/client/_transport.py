@@ -112,6 +112,10 @@ class Transport:
     def run(self, call: Call[T]) -> T:
         return call.parse(self.send(build(self.http, self.base_url, call)))
 
+    def authenticate(self) -> None:
+        """Have a token (fetched now unless a fresh one is held)."""
+        self.tokens.token(self.http, self._token_call)
+
     def pages(self, paged: Paged[T]) -> Iterator[T]:
         params = dict(paged.params)
         while True:
@@ -195,6 +199,10 @@ class AsyncTransport:
         self.tokens = tokens
         self.policy = policy
         self.pacing = Pacing(policy, clock)
+
+    async def authenticate(self) -> None:
+        """Have a token (fetched now unless a fresh one is held)."""
+        await self.tokens.token(self.http, self._token_call)
 
     async def run(self, call: Call[T]) -> T:
         return call.parse(await self.send(build(self.http, self.base_url, call)))

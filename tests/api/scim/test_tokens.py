@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from rosterd.api.app import create_app
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
-from rosterd.cli import main as cli_main
+from rosterd.cli import output as cli_output
 from rosterd.cli.main import app as cli
 from rosterd.config import Settings, get_settings
 from rosterd.models import AuditEvent, ScimToken
@@ -130,7 +130,7 @@ def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliSt
     env = {"ROSTERD_DATABASE_URL": url, "ROSTERD_DATA_DIR": str(data)}
     # rich sizes its console when the module is imported (80 columns without a terminal):
     # a wide one keeps table cells whole
-    monkeypatch.setattr(cli_main, "out", Console(width=250))
+    monkeypatch.setattr(cli_output, "out", Console(width=250))
     settings = Settings(database_url=url, data_dir=data, public_url="http://testserver")
     get_settings.cache_clear()
     store = CliStore(env=env, settings=settings, runner=CliRunner())
