@@ -9,12 +9,10 @@ empty store whose credentials the server would not know.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,8 +28,8 @@ from rich.table import Column, Table
 from typer.core import TyperGroup
 
 from rosterd.auth.scopes import ALL_SCOPES
+from rosterd.cli.importing import import_directory
 from rosterd.config import Settings, get_settings
-from rosterd.db.maintenance import refresh_statistics
 from rosterd.lifecycle.scheduler import Scheduler
 from rosterd.lifecycle.search_indexer import SearchIndexer
 from rosterd.lifecycle.webhooks import webhook_deliverer
@@ -44,7 +42,6 @@ from rosterd.services import admins as admins_service
 from rosterd.services import api_keys as api_keys_service
 from rosterd.services import bearer_secrets
 from rosterd.services import clients as clients_service
-from rosterd.services import imports as imports_service
 from rosterd.services import scim_tokens as scim_tokens_service
 from rosterd.services import signing_keys as signing_keys_service
 from rosterd.services import tenants as tenants_service
@@ -842,36 +839,4 @@ def keys_list(tenant: Tenant) -> None:
         out.print(table)
 
 
-@app.command("import")
-def import_directory(
-    path: Annotated[Path, typer.Argument(help="JSON Lines file; '-' reads stdin.")],
-    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
-) -> None:
-    """Bulk-load groups, teams and users (see services/imports.py for the format).
-
-    Each batch is one transaction: on a bad line the import stops, reports the line, and
-    keeps the batches before it.
-    """
-    started = time.monotonic()
-    total = imports_service.ImportResult()
-    with _runtime() as runtime:
-        with runtime.db.reader() as session:
-            tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-            names = imports_service.Names.load(session, tenant_row.id)
-        actor = _cli_actor(tenant_row.id)
-        stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
-        with stream:
-            lines = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
-            while batch := list(itertools.islice(lines, batch_size)):
-                parsed = [(n, imports_service.parse(n, line)) for n, line in batch]
-                with runtime.db.writer.begin() as session:
-                    done = imports_service.import_batch(session, actor, names, parsed)
-                for name in ("groups", "teams", "users", "memberships"):
-                    setattr(total, name, getattr(total, name) + getattr(done, name))
-        refresh_statistics(runtime.db)
-    elapsed = time.monotonic() - started
-    out.print(
-        f"imported {total.users} users, {total.groups} groups, {total.teams} teams, "
-        f"{total.memberships} memberships in {elapsed:.1f}s"
-    )
+app.command("import")(import_directory)
