@@ -60,6 +60,8 @@ from rosterd.services.imports import ImportResult, Problem
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
+# Lines between two updates of a progress bar (an update costs more than checking a line).
+PROGRESS_EVERY = 500
 SECRET_ENV = "ROSTERD_CLIENT_SECRET"  # noqa: S105 (the variable's name, not a secret)
 
 
@@ -194,7 +196,9 @@ def _import_local(
                     item = check.add(raw)
                     if item is not None and raw.line > done_through:
                         spool.add(item)
-                    bar.update(task, completed=raw.line)
+                    if raw.line % PROGRESS_EVERY == 0:
+                        bar.update(task, completed=raw.line)
+                bar.update(task, completed=facts.lines)
             problems = check.finish()
             _note_problems(summary, problems)
             if problems or dry_run:
@@ -254,7 +258,9 @@ def _import_remote(
         task = bar.add_task("checking", total=facts.lines)
         for raw in import_files.read(path, fmt):
             check.add(raw)
-            bar.update(task, completed=raw.line)
+            if raw.line % PROGRESS_EVERY == 0:
+                bar.update(task, completed=raw.line)
+        bar.update(task, completed=facts.lines)
     problems = check.finish()
     _note_problems(summary, problems)
     if problems or dry_run:
@@ -294,7 +300,7 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         for problem in summary.get(key, []):
             err.print(f"[red]error:[/red] line {problem['line']}: {escape(problem['message'])}")
     if summary.get("bad_lines"):
-        count = len(summary["bad_lines"])
+        count = len({p["line"] for p in summary["bad_lines"]})
         err.print(f"[red]error:[/red] {count} bad line{'s' * (count != 1)}; nothing was written")
     if "would_do" in summary:
         if not summary.get("bad_lines"):

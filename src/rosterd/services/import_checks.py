@@ -95,16 +95,20 @@ class FileCheck:
 
     def _relations(self, item: Checked) -> list[Problem]:
         if isinstance(item, CheckedGroup):
-            return self._named(item, "group", self._groups, self._known.groups) + self._refs(
-                item.line, [("parent", "group", item.parent)]
-            )
+            found = self._named(item, "group", self._groups, self._known.groups)
+            if item.parent is not None and not self._group_known(item.parent):
+                found.append(self._not_found(item.line, "parent", "group", item.parent))
+            return found
         if isinstance(item, CheckedTeam):
             return self._named(item, "team", self._teams, self._known.teams)
-        found = self._refs(
-            item.line,
-            [("role", "role", item.role), ("team", "team", item.team)]
-            + [("groups", "group", name) for name in item.groups],
-        )
+        found = []
+        if item.role is not None and item.role.lower() not in self._known.roles:
+            found.append(self._not_found(item.line, "role", "role", item.role))
+        if item.team is not None and not self._team_known(item.team):
+            found.append(self._not_found(item.line, "team", "team", item.team))
+        for name in item.groups:
+            if not self._group_known(name):
+                found.append(self._not_found(item.line, "groups", "group", name))
         found += self._unique(item.line, "username", item.username_key, self._usernames)
         if item.email_key is not None and not self._shared_emails:
             found += self._unique(item.line, "email", item.email_key, self._emails)
@@ -115,6 +119,19 @@ class FileCheck:
             if len(self._unlooked) >= _LOOKUP_CHUNK:
                 self._look_up()
         return found
+
+    def _group_known(self, name: str) -> bool:
+        key = name.lower()
+        return key in self._known.groups or key in self._groups
+
+    def _team_known(self, name: str) -> bool:
+        key = name.lower()
+        return key in self._known.teams or key in self._teams
+
+    @staticmethod
+    def _not_found(line: int, where: str, kind: str, name: str) -> Problem:
+        hint = "" if kind == "role" else " (nor on an earlier line)"
+        return Problem.of_field(line, where, f"{kind} {name!r} not found{hint}")
 
     def _named(
         self, item: CheckedGroup | CheckedTeam, kind: str, seen: dict[str, int], known: set[str]
@@ -137,22 +154,6 @@ class FileCheck:
         else:
             self.expected.teams += 1
         return []
-
-    def _refs(self, line: int, refs: list[tuple[str, str, str | None]]) -> list[Problem]:
-        found: list[Problem] = []
-        for where, kind, name in refs:
-            if name is None:
-                continue
-            key = name.lower()
-            known, defined = {
-                "group": (self._known.groups, self._groups),
-                "team": (self._known.teams, self._teams),
-                "role": (self._known.roles, {}),
-            }[kind]
-            if key not in known and key not in defined:
-                hint = "" if kind == "role" else " (nor on an earlier line)"
-                found.append(Problem.of_field(line, where, f"{kind} {name!r} not found{hint}"))
-        return found
 
     @staticmethod
     def _unique(line: int, where: str, key: str, seen: dict[str, int]) -> list[Problem]:

@@ -164,7 +164,7 @@ class Problem:
         return cls(line, field_, f"{field_}: {message}")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CheckedGroup:
     line: int
     name: str
@@ -172,14 +172,14 @@ class CheckedGroup:
     parent: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CheckedTeam:
     line: int
     name: str
     description: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CheckedUser:
     """A user line with every rule applied: the columns its fields are stored as (keys and
     login name derived), and the names of the rows it refers to."""
@@ -307,7 +307,11 @@ def check(line: int, record: GroupRecord | TeamRecord | UserRecord) -> Checked:
             raise invalid_field("last_login_at", "needs a time zone (e.g. 2026-01-31T09:00:00Z)")
     except DomainError as exc:
         raise type(exc)(f"line {line}: {exc.message}", exc.details) from exc
-    groups = list(dict.fromkeys(g.lower() for g in record.groups))
+    # Each group once, as first spelled (names are looked up case-insensitively).
+    first: dict[str, str] = {}
+    for name in record.groups:
+        first.setdefault(name.lower(), name)
+    groups = list(first.values())
     return CheckedUser(
         line, columns, record.role, record.team, groups, record.last_login_at, record.status
     )

@@ -262,7 +262,7 @@ class RemoteImport:
         if user.team:
             fields["team_id"] = self.teams[user.team.lower()]
         if user.groups:
-            fields["group_ids"] = [self.groups[name] for name in user.groups]
+            fields["group_ids"] = [self.groups[name.lower()] for name in user.groups]
         fields["status"] = "pending" if user.status is UserStatus.pending else "active"
         try:
             made = self._client.users.create(
