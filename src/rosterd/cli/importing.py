@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,15 +46,16 @@ from rich.progress import (
 from rich.text import Text
 from sqlalchemy.exc import IntegrityError
 
-from rosterd.client import Client
+from rosterd.client import Client, RosterdError
 from rosterd.db.maintenance import refresh_statistics
+from rosterd.models import UserStatus
 from rosterd.repositories import bulk as bulk_repo
-from rosterd.repositories import import_journal
+from rosterd.repositories import import_journal, user_tallies
 from rosterd.services import import_files, remote_imports
 from rosterd.services import imports as imports_service
 from rosterd.services import tenants as tenants_service
 from rosterd.services.errors import DomainError
-from rosterd.services.import_checks import FileCheck, KnownNames, Spool
+from rosterd.services.import_checks import FileCheck, KnownNames, Spool, TakenKeys
 from rosterd.services.import_files import FileFacts, Format
 from rosterd.services.imports import ImportResult, Problem
 
@@ -127,8 +129,11 @@ def import_directory(
         }
         if server is not None:
             client = _remote_client(server, tenant, client_id)
-            with client:
-                ok = _import_remote(client, source, fmt, facts, dry_run, concurrency, summary)
+            try:
+                with client:
+                    ok = _import_remote(client, source, fmt, facts, dry_run, concurrency, summary)
+            except RosterdError as exc:
+                _fail(f"{server}: {exc}")
         else:
             ok = _import_local(source, fmt, facts, tenant, batch_size, dry_run, summary)
     summary["elapsed_seconds"] = round(time.monotonic() - started, 3)
@@ -179,14 +184,10 @@ def _import_local(
                 for b in import_journal.batches(session, tenant_id, facts.import_id)
             ]
 
-        def taken(usernames: list[str], emails: list[str]) -> tuple[set[str], set[str]]:
-            with runtime.db.reader() as session:
-                return bulk_repo.taken_user_keys(session, tenant_id, usernames, emails)
-
         check = FileCheck(
             KnownNames(set(names.groups), set(names.teams), set(names.roles)),
             shared_emails=names.shared_emails,
-            taken=taken,
+            taken=_taken_keys(runtime, tenant_id, facts.lines),
         )
         summary["resumed_after_line"] = done_through
         with Spool(batch_size) as spool:
@@ -210,6 +211,7 @@ def _import_local(
                 before.add(result)
             summary["earlier_runs"] = before.counts()
             actor = _cli_actor(tenant_id)
+            existing = check.expected.existing_users > 0
             try:
                 with progress() as bar:
                     task = bar.add_task("importing", total=spool.items)
@@ -218,7 +220,9 @@ def _import_local(
                             facts.import_id, batch[0].line, batch[-1].line
                         )
                         with runtime.db.writer.begin() as session:
-                            done = imports_service.write_batch(session, actor, names, batch, entry)
+                            done = imports_service.write_batch(
+                                session, actor, names, batch, entry, look_up_existing=existing
+                            )
                         total.add(done)
                         summary["done_through_line"] = entry.last_line
                         bar.advance(task, len(batch))
@@ -230,6 +234,23 @@ def _import_local(
                 summary["result"] = total.counts()
             refresh_statistics(runtime.db)
     return True
+
+
+def _taken_keys(runtime: Any, tenant_id: uuid.UUID, lines: int) -> TakenKeys:
+    """How the check finds the file's users the tenant has: from all of the tenant's keys,
+    read at once, when it has no more users than the file has lines (a new tenant, or one
+    an earlier run of this import filled); else by looking the file's keys up."""
+    with runtime.db.reader() as session:
+        present = user_tallies.total(session, tenant_id, list(UserStatus))
+        if present <= lines:
+            usernames, emails = bulk_repo.user_keys(session, tenant_id)
+            return lambda u, e: (usernames.intersection(u), emails.intersection(e))
+
+    def look_up(usernames: list[str], emails: list[str]) -> tuple[set[str], set[str]]:
+        with runtime.db.reader() as session:
+            return bulk_repo.taken_user_keys(session, tenant_id, usernames, emails)
+
+    return look_up
 
 
 def _integrity(exc: IntegrityError) -> str:

@@ -44,6 +44,23 @@ def name_maps(
 _KEYS_PER_LOOKUP = 1000
 
 
+def user_keys(session: Session, tenant_id: uuid.UUID) -> tuple[set[str], set[str]]:
+    """Every username key of the tenant's users, and every address key they hold as unique:
+    one read, for a load whose file has more users than the tenant."""
+    usernames: set[str] = set()
+    emails: set[str] = set()
+    rows = session.execute(
+        select(User.username_key, User.email_key, User.email_unique).where(
+            User.tenant_id == tenant_id
+        )
+    )
+    for username, email, unique in rows:
+        usernames.add(username)
+        if email is not None and unique:
+            emails.add(email)
+    return usernames, emails
+
+
 def taken_user_keys(
     session: Session, tenant_id: uuid.UUID, username_keys: list[str], email_keys: list[str]
 ) -> tuple[set[str], set[str]]:

@@ -342,16 +342,22 @@ def write_batch(
     names: Names,
     batch: list[Checked],
     journal: JournalEntry | None = None,
+    *,
+    look_up_existing: bool = True,
 ) -> ImportResult:
     """Write one batch of checked items, and its journal entry; raises with the offending
     line on any problem.
+
+    Users the tenant has by login name are passed over (``look_up_existing``: a query per
+    thousand; a caller whose check found none of the file's users there leaves it out, and a
+    user made meanwhile by another writer is then the unique index's conflict).
 
     Duplicate usernames or emails (against the store or within the batch) are found by the
     unique indexes, without a query per record: the conflict then names the field and the
     batch's lines, and the caller's transaction is to be rolled back.
     """
     try:
-        done = _write_batch(session, actor, names, batch)
+        done = _write_batch(session, actor, names, batch, look_up_existing)
     except IntegrityError as exc:
         conflict = conflict_of(exc)
         if conflict is None:
@@ -378,6 +384,7 @@ def _write_batch(
     actor: Actor,
     names: Names,
     batch: list[Checked],
+    look_up_existing: bool,
 ) -> ImportResult:
     result = ImportResult()
     bulk_repo.prepare_load(session)
@@ -388,9 +395,10 @@ def _write_batch(
     memberships: list[dict[str, Any]] = []
     audit_rows: list[dict[str, Any]] = []
     new_users = [item for item in batch if isinstance(item, CheckedUser)]
-    existing_users, _ = bulk_repo.taken_user_keys(
-        session, actor.tenant_id, [u.username_key for u in new_users], []
-    )
+    existing_users: set[str] = set()
+    if look_up_existing:
+        keys = [u.username_key for u in new_users]
+        existing_users, _ = bulk_repo.taken_user_keys(session, actor.tenant_id, keys, [])
     for item in batch:
         if isinstance(item, CheckedGroup):
             if item.name.lower() in names.groups:

@@ -112,6 +112,21 @@ class Outcome:
     stopped: str | None = None
 
 
+class _Missing(Exception):
+    """A line names a group, team or role whose own line the server refused."""
+
+    def __init__(self, field_: str, kind: str, name: str) -> None:
+        super().__init__(f"{kind} {name!r} was not created (see its line)")
+        self.field = field_
+
+
+def _id(table: dict[str, str], name: str, field_: str, kind: str) -> str:
+    found = table.get(name.lower())
+    if found is None:
+        raise _Missing(field_, kind, name)
+    return found
+
+
 class _Stop(Exception):
     """A line met an error a later run may not meet: stop after the window, unjournaled."""
 
@@ -203,6 +218,8 @@ class RemoteImport:
         """``action``'s word for the line, the server's refusal of it, or why to stop."""
         try:
             return action(item)
+        except _Missing as exc:
+            return Problem.of_field(item.line, exc.field, str(exc))
         except errors.RosterdError as exc:
             refused = (errors.BadRequest, errors.NotFound, errors.Conflict)
             if not isinstance(exc, refused) or exc.code == _IN_PROGRESS:
@@ -217,7 +234,7 @@ class RemoteImport:
             table = self.groups
             if key in table:
                 return "existing"
-            parent = table[item.parent.lower()] if item.parent else None
+            parent = _id(table, item.parent, "parent", "group") if item.parent else None
             try:
                 made = self._client.groups.create(
                     name=item.name,
@@ -258,11 +275,11 @@ class RemoteImport:
             if columns.get(name) is not None
         }
         if user.role:
-            fields["role_id"] = self.roles[user.role.lower()]
+            fields["role_id"] = _id(self.roles, user.role, "role", "role")
         if user.team:
-            fields["team_id"] = self.teams[user.team.lower()]
+            fields["team_id"] = _id(self.teams, user.team, "team", "team")
         if user.groups:
-            fields["group_ids"] = [self.groups[name.lower()] for name in user.groups]
+            fields["group_ids"] = [_id(self.groups, g, "groups", "group") for g in user.groups]
         fields["status"] = "pending" if user.status is UserStatus.pending else "active"
         try:
             made = self._client.users.create(
