@@ -521,9 +521,9 @@ def test_import_loads_a_directory_and_names_the_field_a_duplicate_takes(
         '{"type": "user", "username": "fine", "email": "fine@corp.local"}\n'
     )
     failed = cli.fails("import", str(again), "--tenant", "acme")
-    assert "lines 1-2: email already taken" in failed.stderr
+    assert "line 1: email: 'jane@corp.local' is another user's address" in failed.stderr
     rows = _rows(cli.database_url, text("SELECT username, email, phone FROM users"))
-    # The failed batch wrote nothing; the first file's user is stored as the domain has it.
+    # The checked file wrote nothing; the first file's user is stored as the domain has it.
     assert [tuple(r) for r in rows] == [("Jane@corp.local", "Jane@corp.local", "(425) 555-0100")]
 
 

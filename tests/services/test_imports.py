@@ -17,7 +17,7 @@ from rosterd.db.engine import make_database
 from rosterd.db.migrate import upgrade
 from rosterd.models import AuditEvent, Group, GroupMembership, Team, User, UserStatus
 from rosterd.repositories import bulk as bulk_repo
-from rosterd.repositories import user_search, user_tallies
+from rosterd.repositories import import_journal, user_search, user_tallies
 from rosterd.repositories.user_search import FULL_NAME, ID_HEX
 from rosterd.services import imports as imports_service
 from rosterd.services import tenants as tenants_service
@@ -290,3 +290,52 @@ def test_a_load_keeps_postgresql_statistics_up_with_what_it_wrote() -> None:
                 assert counted(session) == 30
         finally:
             db.dispose()
+
+
+def test_a_batch_and_its_journal_entry_are_stored_together_or_not_at_all(
+    session: Session, actor: Actor
+) -> None:
+    names = imports_service.Names.load(session, actor.tenant_id)
+    checked = [imports_service.check(n, r) for n, r in _parsed(_LINES)]
+    entry = imports_service.JournalEntry("f" * 64, 1, 6)
+    kim_again = imports_service.parse(7, '{"type": "user", "username": "KIM"}')
+    clash = [*checked, imports_service.check(7, kim_again)]
+    with pytest.raises(Conflict), session.begin_nested():
+        imports_service.write_batch(session, actor, names, clash, entry)
+    assert import_journal.last_line(session, actor.tenant_id, "f" * 64) == 0
+    assert _stored(session, "users", actor, set()) == []
+
+    names = imports_service.Names.load(session, actor.tenant_id)
+    done = imports_service.write_batch(session, actor, names, checked, entry)
+    assert import_journal.last_line(session, actor.tenant_id, "f" * 64) == 6
+    (batch,) = import_journal.batches(session, actor.tenant_id, "f" * 64)
+    assert (batch.first_line, batch.last_line) == (1, 6)
+    assert imports_service.ImportResult.of_counts(batch.counts) == done
+    # The journal is the tenant's: another tenant's import of the same file starts afresh.
+    assert import_journal.last_line(session, _other_actor(session).tenant_id, "f" * 64) == 0
+
+
+def test_a_batch_reuses_the_groups_teams_and_users_the_tenant_has(
+    session: Session, actor: Actor
+) -> None:
+    _import(session, actor, _LINES)
+    again = _import(
+        session,
+        actor,
+        [
+            {"type": "group", "name": "SALES", "description": "ignored"},
+            {"type": "team", "name": "aes"},
+            {"type": "user", "username": "jane.doe", "groups": ["emea"]},
+            {"type": "user", "username": "new", "groups": ["emea"], "team": "AEs"},
+        ],
+    )
+    assert (again.groups, again.teams, again.users, again.memberships) == (0, 0, 1, 1)
+    assert (again.existing_groups, again.existing_teams, again.existing_users) == (1, 1, 1)
+    assert (
+        session.scalar(
+            select(Group.description).where(
+                Group.tenant_id == actor.tenant_id, Group.name == "Sales"
+            )
+        )
+        is None
+    )

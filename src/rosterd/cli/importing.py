@@ -1,50 +1,346 @@
-"""``rosterd import``: bulk-load a directory from a JSON Lines file into the local store."""
+"""``rosterd import``: load groups, teams and users from a JSON Lines or CSV file, into a
+local store (``--data-dir`` / ``--database-url``) or a running server (``--server``).
+
+Either way the whole file is checked before anything is written (``--dry-run`` checks it
+only) and every bad line is reported with its number and field; then the lines are written,
+and a re-run after a crash or a ``kill -9`` goes on where the last one stopped:
+
+- locally, batch by batch, each batch one transaction that also writes its entry in the
+  store's import journal (rosterd.models.import_journal), so a batch is stored and
+  journaled or neither, and a re-run starts after the last journaled line;
+- remotely, through the SDK (rosterd.services.remote_imports): every create carries an
+  Idempotency-Key made of the import id and the line, so a line sent again is answered from
+  the server's idempotency store or found already there, never made twice; a journal file
+  in the state directory lets a re-run skip what was done without asking the server.
+
+Progress (a Rich bar with rate and ETA) goes to stderr when it is a terminal; stdout gets
+the summary, as one JSON object with ``--json``.
+"""
 
 from __future__ import annotations
 
-import itertools
+import json
+import os
+import shutil
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from sqlalchemy.exc import IntegrityError
 
-from rosterd.cli import output, store
+from rosterd.cli import output, profiles, remote, store
+from rosterd.cli.output import ExitCode, err, fail, out
+from rosterd.client import Client
 from rosterd.db.maintenance import refresh_statistics
+from rosterd.models import UserStatus
+from rosterd.repositories import bulk as bulk_repo
+from rosterd.repositories import import_journal, user_tallies
+from rosterd.services import import_files, remote_imports
 from rosterd.services import imports as imports_service
 from rosterd.services import tenants as tenants_service
+from rosterd.services.errors import DomainError
+from rosterd.services.import_checks import FileCheck, KnownNames, Spool, TakenKeys
+from rosterd.services.import_files import FileFacts, Format
+from rosterd.services.imports import ImportResult, Problem
+
+# Lines between two updates of a progress bar (an update costs more than checking a line).
+PROGRESS_EVERY = 500
 
 
 def import_directory(
-    path: Annotated[Path, typer.Argument(help="JSON Lines file; '-' reads stdin.")],
-    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    path: Annotated[Path, typer.Argument(help="JSON Lines or CSV file; '-' reads stdin.")],
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="Tenant slug (a local store, or --server); else the profile's."),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Lines a local transaction writes.")
+    ] = 5000,
+    file_format: Annotated[
+        Format | None,
+        typer.Option("--format", help="The file's format; else its extension's (.csv or not)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the whole file; write nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote", help="Import into the server of the login profile (see --profile)."
+        ),
+    ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(help="Import into the rosterd server at this URL (not a local store)."),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(help=f"OAuth client of --server; its secret from ${profiles.SECRET_ENV}."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=32, help="Requests in flight at once (--server).")
+    ] = 4,
 ) -> None:
-    """Bulk-load groups, teams and users (see services/imports.py for the format).
-
-    Each batch is one transaction: on a bad line the import stops, reports the line, and
-    keeps the batches before it.
-    """
+    """Bulk-load groups, teams and users from JSON Lines or CSV (README: "Import file
+    format"); resumes after a crash; --dry-run reports every bad line and writes nothing."""
     started = time.monotonic()
-    total = imports_service.ImportResult()
+    with _input(path) as source:
+        fmt = file_format or Format.of(path)
+        facts = import_files.facts(source, fmt)
+        summary: dict[str, Any] = {
+            "file": str(path),
+            "format": fmt.value,
+            "tenant": tenant,
+            "import_id": facts.import_id,
+            "dry_run": dry_run,
+        }
+        if remote or server is not None:
+            with _remote_client(server, tenant, client_id) as client:
+                summary["tenant"] = client.tenant
+                ok = _import_remote(client, source, fmt, facts, dry_run, concurrency, summary)
+        elif tenant is None:
+            fail("--tenant is needed to import into a local store", ExitCode.USAGE)
+        else:
+            ok = _import_local(source, fmt, facts, tenant, batch_size, dry_run, summary)
+    summary["elapsed_seconds"] = round(time.monotonic() - started, 3)
+    _report(summary, as_json)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _remote_client(
+    server: str | None, tenant: str | None, client_id: str | None
+) -> Iterator[Client]:
+    """The SDK client of a remote import: ``--server`` and ``--client-id`` with the secret
+    from the environment, else the login profile's; SDK errors end the command with their
+    exit code."""
+    if server is None:
+        with remote.connect() as client:
+            if tenant is not None and tenant != client.tenant:
+                fail(f"--tenant {tenant} is not the profile's tenant ({client.tenant})")
+            yield client
+        return
+    secret = os.environ.get(profiles.SECRET_ENV)
+    if not client_id or not secret or tenant is None:
+        fail(
+            f"--server needs --tenant, --client-id and the client's secret in "
+            f"${profiles.SECRET_ENV} (or use --remote with a login profile)",
+            ExitCode.USAGE,
+        )
+    with remote.make_client(server, tenant, client_id, secret) as client, output.reporting():
+        yield client
+
+
+@contextmanager
+def _input(path: Path) -> Iterator[Path]:
+    """The file to read, twice: stdin is first copied to a private temporary file."""
+    if str(path) != "-":
+        if not path.is_file():
+            fail(f"{path}: no such file")
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(prefix="rosterd-import-") as spooled:
+        shutil.copyfileobj(sys.stdin.buffer, spooled)
+        spooled.flush()
+        yield Path(spooled.name)
+
+
+def _import_local(
+    path: Path,
+    fmt: Format,
+    facts: FileFacts,
+    tenant: str,
+    batch_size: int,
+    dry_run: bool,
+    summary: dict[str, Any],
+) -> bool:
     with store.runtime() as runtime:
         with runtime.db.reader() as session:
-            tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
-            names = imports_service.Names.load(session, tenant_row.id)
-        actor = store.cli_actor(tenant_row.id)
-        stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
-        with stream:
-            lines = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
-            while batch := list(itertools.islice(lines, batch_size)):
-                parsed = [(n, imports_service.parse(n, line)) for n, line in batch]
-                with runtime.db.writer.begin() as session:
-                    done = imports_service.import_batch(session, actor, names, parsed)
-                for name in ("groups", "teams", "users", "memberships"):
-                    setattr(total, name, getattr(total, name) + getattr(done, name))
-        refresh_statistics(runtime.db)
-    elapsed = time.monotonic() - started
-    output.out.print(
-        f"imported {total.users} users, {total.groups} groups, {total.teams} teams, "
-        f"{total.memberships} memberships in {elapsed:.1f}s"
+            tenant_id = tenants_service.get_tenant_by_slug(session, tenant).id
+            names = imports_service.Names.load(session, tenant_id)
+            done_through = import_journal.last_line(session, tenant_id, facts.import_id)
+            earlier = [
+                ImportResult.of_counts(b.counts)
+                for b in import_journal.batches(session, tenant_id, facts.import_id)
+            ]
+
+        check = FileCheck(
+            KnownNames(set(names.groups), set(names.teams), set(names.roles)),
+            shared_emails=names.shared_emails,
+            taken=_taken_keys(runtime, tenant_id, facts.lines),
+        )
+        summary["resumed_after_line"] = done_through
+        with Spool(batch_size) as spool:
+            with output.progress() as bar:
+                task = bar.add_task("checking", total=facts.lines)
+                for raw in import_files.read(path, fmt):
+                    item = check.add(raw)
+                    if item is not None and raw.line > done_through:
+                        spool.add(item)
+                    if raw.line % PROGRESS_EVERY == 0:
+                        bar.update(task, completed=raw.line)
+                bar.update(task, completed=facts.lines)
+            problems = check.finish()
+            _note_problems(summary, problems)
+            if problems or dry_run:
+                summary["would_do"] = check.expected.counts()
+                return not problems
+            total = ImportResult()
+            before = ImportResult()
+            for result in earlier:
+                before.add(result)
+            summary["earlier_runs"] = before.counts()
+            actor = store.cli_actor(tenant_id)
+            existing = check.expected.existing_users > 0
+            try:
+                with output.progress() as bar:
+                    task = bar.add_task("importing", total=spool.items)
+                    for batch in spool.read():
+                        entry = imports_service.JournalEntry(
+                            facts.import_id, batch[0].line, batch[-1].line
+                        )
+                        with runtime.db.writer.begin() as session:
+                            done = imports_service.write_batch(
+                                session, actor, names, batch, entry, look_up_existing=existing
+                            )
+                        total.add(done)
+                        summary["done_through_line"] = entry.last_line
+                        bar.advance(task, len(batch))
+            except (DomainError, IntegrityError) as exc:
+                message = exc.message if isinstance(exc, DomainError) else _integrity(exc)
+                summary["stopped"] = message
+                return False
+            finally:
+                summary["result"] = total.counts()
+            refresh_statistics(runtime.db)
+    return True
+
+
+def _taken_keys(runtime: Any, tenant_id: uuid.UUID, lines: int) -> TakenKeys:
+    """How the check finds the file's users the tenant has: from all of the tenant's keys,
+    read at once, when it has no more users than the file has lines (a new tenant, or one
+    an earlier run of this import filled); else by looking the file's keys up."""
+    with runtime.db.reader() as session:
+        present = user_tallies.total(session, tenant_id, list(UserStatus))
+        if present <= lines:
+            usernames, emails = bulk_repo.user_keys(session, tenant_id)
+            return lambda u, e: (usernames.intersection(u), emails.intersection(e))
+
+    def look_up(usernames: list[str], emails: list[str]) -> tuple[set[str], set[str]]:
+        with runtime.db.reader() as session:
+            return bulk_repo.taken_user_keys(session, tenant_id, usernames, emails)
+
+    return look_up
+
+
+def _integrity(exc: IntegrityError) -> str:
+    return (
+        "another run of this import, or another writer, stored these lines meanwhile "
+        f"({exc.orig}); run the import again to go on"
+    )
+
+
+def _import_remote(
+    client: Client,
+    path: Path,
+    fmt: Format,
+    facts: FileFacts,
+    dry_run: bool,
+    concurrency: int,
+    summary: dict[str, Any],
+) -> bool:
+    importer = remote_imports.RemoteImport(client, facts.import_id, concurrency=concurrency)
+    check = importer.file_check()
+    journal = remote_imports.Journal.of(client.base_url, client.tenant, facts.import_id)
+    done_through = journal.last_line()
+    summary["journal"] = str(journal.path)
+    summary["resumed_after_line"] = done_through
+    with output.progress() as bar:
+        task = bar.add_task("checking", total=facts.lines)
+        for raw in import_files.read(path, fmt):
+            check.add(raw)
+            if raw.line % PROGRESS_EVERY == 0:
+                bar.update(task, completed=raw.line)
+        bar.update(task, completed=facts.lines)
+    problems = check.finish()
+    _note_problems(summary, problems)
+    if problems or dry_run:
+        summary["would_do"] = check.expected.counts()
+        return not problems
+    items = (
+        imports_service.check(raw.line, record)
+        for raw in import_files.read(path, fmt)
+        if raw.line > done_through
+        for record in [imports_service.parse_raw(raw)]
+        if not isinstance(record, list)
+    )
+    with output.progress() as bar:
+        task = bar.add_task("importing", total=max(facts.lines - done_through, 0))
+        outcome = importer.run(
+            items, journal, lambda line: bar.update(task, completed=line - done_through)
+        )
+    summary["result"] = outcome.result.counts()
+    summary["done_through_line"] = outcome.done_through
+    _note_problems(summary, outcome.refused, key="refused_lines")
+    if outcome.stopped is not None:
+        summary["stopped"] = outcome.stopped
+    return outcome.stopped is None and not outcome.refused
+
+
+def _note_problems(
+    summary: dict[str, Any], problems: list[Problem], key: str = "bad_lines"
+) -> None:
+    summary[key] = [{"line": p.line, "field": p.field, "message": p.text} for p in problems]
+
+
+def _report(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    for key in ("bad_lines", "refused_lines"):
+        for problem in summary.get(key, []):
+            err.print(f"[red]error:[/red] line {problem['line']}: {escape(problem['message'])}")
+    if summary.get("bad_lines"):
+        count = len({p["line"] for p in summary["bad_lines"]})
+        err.print(f"[red]error:[/red] {count} bad line{'s' * (count != 1)}; nothing was written")
+    if "would_do" in summary:
+        if not summary.get("bad_lines"):
+            would = summary["would_do"]
+            out.print(
+                f"{summary['file']} is fine: it would import {would['users']} users, "
+                f"{would['groups']} groups, {would['teams']} teams, "
+                f"{would['memberships']} memberships; already there: "
+                f"{_existing(would)} (nothing written)"
+            )
+        return
+    done = summary.get("result", {})
+    if summary.get("resumed_after_line"):
+        out.print(f"resumed after line {summary['resumed_after_line']} (done by an earlier run)")
+    if done:
+        out.print(
+            f"imported {done['users']} users, {done['groups']} groups, {done['teams']} teams, "
+            f"{done['memberships']} memberships in {summary['elapsed_seconds']:.1f}s; "
+            f"already there: {_existing(done)}"
+        )
+    if "stopped" in summary:
+        through = summary.get("done_through_line") or summary.get("resumed_after_line", 0)
+        err.print(
+            f"[red]error:[/red] {escape(summary['stopped'])}\n"
+            f"stopped after line {through}; run the same command again to go on from there"
+        )
+
+
+def _existing(counts: dict[str, Any]) -> str:
+    return (
+        f"{counts['existing_users']} users, {counts['existing_groups']} groups, "
+        f"{counts['existing_teams']} teams"
     )

@@ -111,8 +111,7 @@ def fail(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:
 
 def _describe(exc: errors.RosterdError) -> str:
     if isinstance(exc, errors.TransportError):
-        cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        return f"no answer from the server{cause}"
+        return f"no answer from the server: {exc}"  # the request and httpx's reason
     text = str(exc)
     if isinstance(exc, errors.ValidationError):
         text += "".join(f"\n  {field}: {message}" for field, message in exc.field_errors.items())

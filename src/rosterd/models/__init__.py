@@ -6,6 +6,7 @@ from rosterd.models.credential import AdminUser, ApiKey, OAuthClient, ScimToken,
 from rosterd.models.group import Group, GroupMembership
 from rosterd.models.idempotency import IdempotencyKey, KeyState
 from rosterd.models.identity import ExternalIdentity
+from rosterd.models.import_journal import ImportBatch
 from rosterd.models.role import Role
 from rosterd.models.sweep import IdleSweep, IdleSweepUser
 from rosterd.models.tally import UserTally
@@ -25,6 +26,7 @@ __all__ = [
     "IdempotencyKey",
     "IdleSweep",
     "IdleSweepUser",
+    "ImportBatch",
     "KeyState",
     "OAuthClient",
     "Role",

@@ -40,6 +40,60 @@ def name_maps(
     return load(Group), load(Team), load(Role)
 
 
+# Keys a lookup of existing users sends in one statement (SQLite allows 32,766 parameters).
+_KEYS_PER_LOOKUP = 1000
+
+
+def user_keys(session: Session, tenant_id: uuid.UUID) -> tuple[set[str], set[str]]:
+    """Every username key of the tenant's users, and every address key they hold as unique:
+    one read, for a load whose file has more users than the tenant."""
+    usernames: set[str] = set()
+    emails: set[str] = set()
+    rows = session.execute(
+        select(User.username_key, User.email_key, User.email_unique).where(
+            User.tenant_id == tenant_id
+        )
+    )
+    for username, email, unique in rows:
+        usernames.add(username)
+        if email is not None and unique:
+            emails.add(email)
+    return usernames, emails
+
+
+def taken_user_keys(
+    session: Session, tenant_id: uuid.UUID, username_keys: list[str], email_keys: list[str]
+) -> tuple[set[str], set[str]]:
+    """Of the given keys, the username keys the tenant's users have, and the email keys its
+    users have as unique addresses (those a new user could not take); by the unique
+    indexes, a statement per thousand keys."""
+    usernames: set[str] = set()
+    emails: set[str] = set()
+    for start in range(0, len(username_keys), _KEYS_PER_LOOKUP):
+        chunk = username_keys[start : start + _KEYS_PER_LOOKUP]
+        usernames.update(
+            session.scalars(
+                select(User.username_key).where(
+                    User.tenant_id == tenant_id, User.username_key.in_(chunk)
+                )
+            )
+        )
+    for start in range(0, len(email_keys), _KEYS_PER_LOOKUP):
+        chunk = email_keys[start : start + _KEYS_PER_LOOKUP]
+        emails.update(
+            key
+            for key in session.scalars(
+                select(User.email_key).where(
+                    User.tenant_id == tenant_id,
+                    User.email_key.in_(chunk),
+                    User.email_unique,
+                )
+            )
+            if key is not None
+        )
+    return usernames, emails
+
+
 # The page cache of the connection a load writes through, in KiB (SQLite's default is 2 MiB).
 # Index pages are written in key order, which for a uuid or a name is random across the
 # index: with the default cache a 100,000-user load spent more time re-reading index pages

@@ -9,12 +9,19 @@ One record a line, each with a ``type``:
      "role": "User", "team": "EMEA AEs", "groups": ["Sales"], "external_id": "00u1",
      "last_login_at": "2026-01-31T09:00:00Z", "status": "active"}
 
-Groups, teams and roles are referred to by name; a parent group must come before its
-children. Records are validated like the APIs validate them (by the same rules, whose fast
-paths for plain addresses and E.164 numbers give their libraries' answers), then written in
-batches by rosterd.repositories.bulk: COPY on PostgreSQL, one prepared statement run for every
-row on SQLite (one audit event per created object, as everywhere). The caller owns the
-transactions: one per batch, so a bad line stops the import at its batch and says which line.
+Groups, teams and roles are referred to by name; a group or team must come before the lines
+that name it. Records are checked like the APIs check them (by the same rules, whose fast
+paths for plain addresses and E.164 numbers give their libraries' answers) into ``Checked``
+items, then written in batches by rosterd.repositories.bulk: COPY on PostgreSQL, one prepared
+statement run for every row on SQLite (one audit event per created object, as everywhere).
+The caller owns the transactions: one per batch, journaled in it (rosterd.models.
+import_journal), so a batch is stored and journaled or neither.
+
+What is already there is reused, not refused: a group or team line whose name the tenant has
+(case-insensitively) is that group or team, left as it is; a user line whose login name
+(``username``, else ``email``) a user of the tenant has is that user, left as it is (fields
+and memberships unchanged). Both are counted as existing. A new user whose address another
+user has is a conflict (unless the tenant shares addresses).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -40,10 +48,19 @@ from rosterd.domain import rules, user_fields
 from rosterd.models import UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import bulk as bulk_repo
+from rosterd.repositories import import_journal
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import Conflict, DomainError, Invalid, conflict_of
+from rosterd.services.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Invalid,
+    conflict_of,
+    invalid_field,
+)
+from rosterd.services.import_files import RawRecord
 
 
 def _text(value: str) -> str:
@@ -108,10 +125,123 @@ class _Line(BaseModel):
 
 @dataclass
 class ImportResult:
+    """What an import (or a batch of it) created, and what it found already there."""
+
     groups: int = 0
     teams: int = 0
     users: int = 0
     memberships: int = 0
+    existing_groups: int = 0
+    existing_teams: int = 0
+    existing_users: int = 0
+
+    def add(self, other: ImportResult) -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def counts(self) -> dict[str, int]:
+        return dict(vars(self))
+
+    @classmethod
+    def of_counts(cls, counts: dict[str, Any]) -> ImportResult:
+        return cls(**{name: int(counts.get(name, 0)) for name in vars(cls())})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A bad line: its number, the field at fault (``record`` when the line as a whole) and
+    what is wrong, as ``line 7: email: ...``."""
+
+    line: int
+    field: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.text}"
+
+    @classmethod
+    def of_field(cls, line: int, field_: str, message: str) -> Problem:
+        return cls(line, field_, f"{field_}: {message}")
+
+
+@dataclass(slots=True)
+class CheckedGroup:
+    line: int
+    name: str
+    description: str | None
+    parent: str | None
+
+
+@dataclass(slots=True)
+class CheckedTeam:
+    line: int
+    name: str
+    description: str | None
+
+
+@dataclass(slots=True)
+class CheckedUser:
+    """A user line with every rule applied: the columns its fields are stored as (keys and
+    login name derived), and the names of the rows it refers to."""
+
+    line: int
+    columns: dict[str, Any]
+    role: str | None
+    team: str | None
+    groups: list[str]
+    last_login_at: datetime | None
+    status: UserStatus
+
+    @property
+    def username_key(self) -> str:
+        return str(self.columns["username_key"])
+
+    @property
+    def email_key(self) -> str | None:
+        return self.columns.get("email_key")
+
+
+Checked = CheckedGroup | CheckedTeam | CheckedUser
+
+
+def dump_batch(items: list[Checked]) -> bytes:
+    """A batch of checked items as one line of JSON, for the spool of a checked file."""
+    rows: list[list[Any]] = []
+    for item in items:
+        if isinstance(item, CheckedUser):
+            rows.append(
+                [
+                    "u",
+                    item.line,
+                    item.columns,
+                    item.role,
+                    item.team,
+                    item.groups,
+                    item.last_login_at,
+                    item.status.value,
+                ]
+            )
+        elif isinstance(item, CheckedGroup):
+            rows.append(["g", item.line, item.name, item.description, item.parent])
+        else:
+            rows.append(["t", item.line, item.name, item.description])
+    return orjson.dumps(rows) + b"\n"
+
+
+def load_batch(data: bytes) -> list[Checked]:
+    """``dump_batch``'s items again."""
+    items: list[Checked] = []
+    for row in orjson.loads(data):
+        kind = row[0]
+        if kind == "u":
+            _, line, columns, role, team, groups, seen, status = row
+            at = datetime.fromisoformat(seen) if seen is not None else None
+            items.append(CheckedUser(line, columns, role, team, groups, at, UserStatus(status)))
+        elif kind == "g":
+            items.append(CheckedGroup(*row[1:]))
+        else:
+            items.append(CheckedTeam(*row[1:]))
+    return items
 
 
 @dataclass
@@ -132,12 +262,59 @@ class Names:
 
 
 def parse(line_number: int, line: str) -> GroupRecord | TeamRecord | UserRecord:
+    """One JSON Lines line as a record; Invalid naming the line and the first fault."""
+    record = parse_raw(RawRecord(line_number, text=line))
+    if isinstance(record, list):
+        first = record[0]
+        raise Invalid(str(first), [FieldError(first.field, first.text)])
+    return record
+
+
+def parse_raw(raw: RawRecord) -> GroupRecord | TeamRecord | UserRecord | list[Problem]:
+    """A record as read, as a record, or every fault it has."""
+    if raw.error is not None:
+        return [Problem.of_field(raw.line, *raw.error)]
     try:
-        return _Line.model_validate_json(f'{{"record": {line}}}').record
+        if raw.text is not None:
+            return _Line.model_validate_json(f'{{"record": {raw.text}}}').record
+        return _Line.model_validate({"record": raw.cells}).record
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"][2:]) or "record"
-        raise Invalid(f"line {line_number}: {where}: {first['msg']}") from exc
+        return [
+            Problem.of_field(
+                raw.line, ".".join(str(p) for p in error["loc"][2:]) or "record", error["msg"]
+            )
+            for error in exc.errors()
+        ]
+
+
+def check(line: int, record: GroupRecord | TeamRecord | UserRecord) -> Checked:
+    """A parsed record with the domain's rules applied (names of other rows are looked up
+    when written); Invalid naming the line and the field when a rule refuses it."""
+    if isinstance(record, GroupRecord):
+        return CheckedGroup(line, record.name, record.description, record.parent)
+    if isinstance(record, TeamRecord):
+        return CheckedTeam(line, record.name, record.description)
+    # The record's own user fields; names of other rows and what only an import sets aside.
+    fields = record.model_dump(
+        exclude={"type", "role", "team", "groups", "last_login_at", "status"}
+    )
+    if not fields["username"]:
+        del fields["username"]
+    try:
+        columns = user_fields.columns(fields, None, strict_phone=False)
+        user_fields.login_name(columns)
+        if record.last_login_at is not None and record.last_login_at.tzinfo is None:
+            raise invalid_field("last_login_at", "needs a time zone (e.g. 2026-01-31T09:00:00Z)")
+    except DomainError as exc:
+        raise type(exc)(f"line {line}: {exc.message}", exc.details) from exc
+    # Each group once, as first spelled (names are looked up case-insensitively).
+    first: dict[str, str] = {}
+    for name in record.groups:
+        first.setdefault(name.lower(), name)
+    groups = list(first.values())
+    return CheckedUser(
+        line, columns, record.role, record.team, groups, record.last_login_at, record.status
+    )
 
 
 def import_batch(
@@ -146,31 +323,68 @@ def import_batch(
     names: Names,
     batch: Iterable[tuple[int, GroupRecord | TeamRecord | UserRecord]],
 ) -> ImportResult:
-    """Write one batch of parsed records; raises with the offending line on any problem.
+    """Check and write one batch of parsed records (see ``write_batch``)."""
+    return write_batch(session, actor, names, [check(n, record) for n, record in batch])
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """The import and file lines a batch stands for, journaled in its transaction."""
+
+    import_id: str
+    first_line: int
+    last_line: int
+
+
+def write_batch(
+    session: Session,
+    actor: Actor,
+    names: Names,
+    batch: list[Checked],
+    journal: JournalEntry | None = None,
+    *,
+    look_up_existing: bool = True,
+) -> ImportResult:
+    """Write one batch of checked items, and its journal entry; raises with the offending
+    line on any problem.
+
+    Users the tenant has by login name are passed over (``look_up_existing``: a query per
+    thousand; a caller whose check found none of the file's users there leaves it out, and a
+    user made meanwhile by another writer is then the unique index's conflict).
 
     Duplicate usernames or emails (against the store or within the batch) are found by the
     unique indexes, without a query per record: the conflict then names the field and the
     batch's lines, and the caller's transaction is to be rolled back.
     """
-    batch = list(batch)
     try:
-        return _write_batch(session, actor, names, batch)
+        done = _write_batch(session, actor, names, batch, look_up_existing)
     except IntegrityError as exc:
         conflict = conflict_of(exc)
         if conflict is None:
             raise
-        lines = f"lines {batch[0][0]}-{batch[-1][0]}" if batch else "batch"
+        lines = f"lines {batch[0].line}-{batch[-1].line}" if batch else "batch"
         raise Conflict(
             f"{lines}: {conflict.details[0].field} already taken (in the store or in this batch)",
             conflict.details,
         ) from exc
+    if journal is not None:
+        import_journal.record(
+            session,
+            actor.tenant_id,
+            journal.import_id,
+            journal.first_line,
+            journal.last_line,
+            done.counts(),
+        )
+    return done
 
 
 def _write_batch(
     session: Session,
     actor: Actor,
     names: Names,
-    batch: list[tuple[int, GroupRecord | TeamRecord | UserRecord]],
+    batch: list[Checked],
+    look_up_existing: bool,
 ) -> ImportResult:
     result = ImportResult()
     bulk_repo.prepare_load(session)
@@ -180,16 +394,24 @@ def _write_batch(
     users: list[dict[str, Any]] = []
     memberships: list[dict[str, Any]] = []
     audit_rows: list[dict[str, Any]] = []
-    for line_number, record in batch:
-        if isinstance(record, GroupRecord):
-            group_id = _new_name(names.groups, record.name, "group", line_number)
-            parent = _lookup(names.groups, record.parent, "parent group", line_number)
+    new_users = [item for item in batch if isinstance(item, CheckedUser)]
+    existing_users: set[str] = set()
+    if look_up_existing:
+        keys = [u.username_key for u in new_users]
+        existing_users, _ = bulk_repo.taken_user_keys(session, actor.tenant_id, keys, [])
+    for item in batch:
+        if isinstance(item, CheckedGroup):
+            if item.name.lower() in names.groups:
+                result.existing_groups += 1
+                continue
+            group_id = _new_name(names.groups, item.name)
+            parent = _lookup(names.groups, item.parent, "parent group", item.line)
             groups.append(
                 {
                     "id": group_id,
                     "tenant_id": actor.tenant_id,
-                    "name": record.name,
-                    "description": record.description,
+                    "name": item.name,
+                    "description": item.description,
                     "parent_id": parent,
                     "external_id": None,
                     "created_at": now,
@@ -197,30 +419,35 @@ def _write_batch(
                     "version": 1,
                 }
             )
-            audit_rows.append(_audit(actor, "group.created", "group", group_id, record.name, now))
+            audit_rows.append(_audit(actor, "group.created", "group", group_id, item.name, now))
             result.groups += 1
-        elif isinstance(record, TeamRecord):
-            team_id = _new_name(names.teams, record.name, "team", line_number)
+        elif isinstance(item, CheckedTeam):
+            if item.name.lower() in names.teams:
+                result.existing_teams += 1
+                continue
+            team_id = _new_name(names.teams, item.name)
             teams.append(
                 {
                     "id": team_id,
                     "tenant_id": actor.tenant_id,
-                    "name": record.name,
-                    "description": record.description,
+                    "name": item.name,
+                    "description": item.description,
                     "manager_id": None,
                     "created_at": now,
                     "modified_at": now,
                 }
             )
-            audit_rows.append(_audit(actor, "team.created", "team", team_id, record.name, now))
+            audit_rows.append(_audit(actor, "team.created", "team", team_id, item.name, now))
             result.teams += 1
+        elif item.username_key in existing_users:
+            result.existing_users += 1
         else:
-            user = _user_row(actor, names, record, line_number, now)
+            user = _user_row(actor, names, item, now)
             users.append(user)
-            for name in dict.fromkeys(g.lower() for g in record.groups):
+            for name in item.groups:
                 memberships.append(
                     {
-                        "group_id": _lookup(names.groups, name, "group", line_number),
+                        "group_id": _lookup(names.groups, name, "group", item.line),
                         "user_id": user["id"],
                         "tenant_id": actor.tenant_id,
                         "created_at": now,
@@ -243,41 +470,25 @@ def _write_batch(
     return result
 
 
-def _user_row(
-    actor: Actor, names: Names, record: UserRecord, line_number: int, now: datetime
-) -> dict[str, Any]:
-    # The record's own user fields; names of other rows and what only an import sets aside.
-    fields = record.model_dump(
-        exclude={"type", "role", "team", "groups", "last_login_at", "status"}
-    )
-    if not fields["username"]:
-        del fields["username"]
-    try:
-        columns = user_fields.columns(fields, None, strict_phone=False)
-        user_fields.login_name(columns)
-    except DomainError as exc:
-        raise type(exc)(f"line {line_number}: {exc.message}", exc.details) from exc
+def _user_row(actor: Actor, names: Names, item: CheckedUser, now: datetime) -> dict[str, Any]:
     return {
-        **columns,
+        **item.columns,
         "id": uuid.uuid4(),
         "tenant_id": actor.tenant_id,
         "email_unique": not names.shared_emails,
-        "status": record.status,
-        "role_id": _lookup(names.roles, record.role, "role", line_number),
-        "team_id": _lookup(names.teams, record.team, "team", line_number),
-        "last_login_at": record.last_login_at,
+        "status": item.status,
+        "role_id": _lookup(names.roles, item.role, "role", item.line),
+        "team_id": _lookup(names.teams, item.team, "team", item.line),
+        "last_login_at": item.last_login_at,
         "created_at": now,
         "modified_at": now,
         "version": 1,
     }
 
 
-def _new_name(table: dict[str, uuid.UUID], name: str, what: str, line_number: int) -> uuid.UUID:
-    key = name.lower()
-    if key in table:
-        raise Conflict(f"line {line_number}: a {what} named {name!r} already exists")
-    table[key] = uuid.uuid4()
-    return table[key]
+def _new_name(table: dict[str, uuid.UUID], name: str) -> uuid.UUID:
+    table[name.lower()] = uuid.uuid4()
+    return table[name.lower()]
 
 
 def _lookup(

@@ -1,0 +1,53 @@
+"""SQL of the import journal (rosterd.models.import_journal), tenant-scoped."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from rosterd.models import ImportBatch
+
+
+def record(
+    session: Session,
+    tenant_id: uuid.UUID,
+    import_id: str,
+    first_line: int,
+    last_line: int,
+    counts: dict[str, Any],
+) -> None:
+    """Note a batch as done, in the caller's (the batch's) transaction. A second run writing
+    the same batch meanwhile makes one of the two fail on the primary key."""
+    session.execute(
+        insert(ImportBatch).values(
+            tenant_id=tenant_id,
+            import_id=import_id,
+            first_line=first_line,
+            last_line=last_line,
+            counts=counts,
+        )
+    )
+
+
+def batches(session: Session, tenant_id: uuid.UUID, import_id: str) -> list[ImportBatch]:
+    """The batches of an import committed so far, in file order."""
+    return list(
+        session.scalars(
+            select(ImportBatch)
+            .where(ImportBatch.tenant_id == tenant_id, ImportBatch.import_id == import_id)
+            .order_by(ImportBatch.first_line)
+        )
+    )
+
+
+def last_line(session: Session, tenant_id: uuid.UUID, import_id: str) -> int:
+    """The last file line a committed batch of the import covered; 0 before the first."""
+    found = session.scalar(
+        select(func.max(ImportBatch.last_line)).where(
+            ImportBatch.tenant_id == tenant_id, ImportBatch.import_id == import_id
+        )
+    )
+    return int(found or 0)
