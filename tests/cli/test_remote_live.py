@@ -159,6 +159,12 @@ def test_the_remote_commands_against_a_live_server(live_server: LiveServer, tmp_
     assert {r["status"] for r in records[2:]} == {"inactive"}
     assert by_email[ada["email"]]["title"] == "Engineer"
 
+    # The export imported over HTTP into the tenant it came from: everything already there.
+    again = json.loads(shell.ok("import", str(exported), "--remote", "--json").stdout)
+    assert again["result"]["users"] == 0, again
+    assert again["result"]["existing_users"] == 3, again
+    assert len(shell.json("users", "list")["items"]) == 3
+
     # Round trip: import the file into another tenant's store, export that tenant again.
     copy_slug = _login(shell, live_server, "copy")
     store_env = server_env(live_server.settings, live_server.base_url)
