@@ -31,7 +31,7 @@ class Overview:
     by_status: list[Bucket]
     total: int
     never_signed_in: int
-    # Signed in within 30 days, idle 30-60, 60-90 and 90+ days (never-signed-in users apart).
+    # Signed in within 30 days, idle 30-60, 60-90 and 90+ days, never signed in.
     sign_in_recency: list[Bucket]
 
 
@@ -59,6 +59,7 @@ def overview(session: Session, actor: Actor, now: datetime) -> Overview:
         Bucket("idle 30-60 days", idle[0] - idle[1]),
         Bucket("idle 60-90 days", idle[1] - idle[2]),
         Bucket("idle 90+ days", idle[2]),
+        Bucket("never signed in", never),
     ]
     return Overview(
         by_status=by_status, total=total, never_signed_in=never, sign_in_recency=recency
