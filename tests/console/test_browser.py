@@ -71,6 +71,7 @@ def test_an_admins_day_in_the_console(page: Page, live_server: LiveServer, backe
     surname = f"Quixote{secrets.token_hex(3)}"
     user = tenant.user(firstName="Zebulon", lastName=surname, username=f"zq-{surname}")
     tenant.user(firstName="Another", lastName="Person")
+    tenant.team(name="Platform", managerId=user["id"])
     group = tenant.group(name=f"Pilots {secrets.token_hex(3)}")
     client_id, client_secret = tenant.client_credentials(["user:read"])
     token_url = f"{base}/tenants/{tenant.slug}/connect/token"
@@ -140,6 +141,17 @@ def test_an_admins_day_in_the_console(page: Page, live_server: LiveServer, backe
         expect(log).to_contain_text(action)
     expect(log).to_contain_text("console")
     look_at(page, "audit", backend)
+
+    # The group the user joined, from the top of the tree; roles; teams.
+    page.get_by_role("link", name="Groups").click()
+    look_at(page, "groups", backend)
+    page.get_by_role("link", name=group["name"]).click()
+    expect(page.get_by_role("link", name=f"Zebulon {surname}")).to_be_visible()
+    look_at(page, "group", backend)
+    page.get_by_role("link", name="Roles").click()
+    look_at(page, "roles", backend)
+    page.get_by_role("link", name="Teams").click()
+    look_at(page, "teams", backend)
 
     page.get_by_role("link", name="Dashboard").click()
     expect(page.get_by_role("heading", name="Last sign-in")).to_be_visible()

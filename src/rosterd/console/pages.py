@@ -3,17 +3,22 @@ a form (POST, then GET) with a notice, and show errors as pages."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.datastructures import URL
 
+from rosterd.api.deps import in_unit_of_work
 from rosterd.api.routing import api_router
 from rosterd.console.session import PREFIX, ConsoleAdmin, SignInRequired
 from rosterd.console.templating import templates
-from rosterd.services.errors import DomainError, RateLimited
+from rosterd.db.work import Kind
+from rosterd.runtime import Runtime
+from rosterd.services.errors import DomainError, NotFound, RateLimited
 
 router = api_router(prefix=PREFIX, include_in_schema=False)
 
@@ -46,6 +51,21 @@ def back_to(path: str, *, notice: str | None = None, error: str | None = None) -
     """Redirect (303, so the browser GETs) to ``path`` with a message to show there."""
     query = urlencode({k: v for k, v in (("notice", notice), ("error", error)) if v})
     return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
+
+
+async def write_then_back(
+    runtime: Runtime, path: str, work: Callable[[Session], object], notice: str
+) -> Response:
+    """Run ``work`` as the request's write and go back to ``path`` saying what happened; a
+    refused change is shown there and writes nothing. NotFound (not of the admin's tenant)
+    is raised on: a 404 page."""
+    try:
+        await in_unit_of_work(runtime, Kind.WRITE, work)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return back_to(path, error=str(exc))
+    return back_to(path, notice=notice)
 
 
 def render_error(request: Request, exc: DomainError, status: int) -> Response:

@@ -17,11 +17,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from rosterd.api.deps import RuntimeDep, SearchSession, WriteSession, in_unit_of_work
+from rosterd.api.deps import RuntimeDep, SearchSession, WriteSession
 from rosterd.api.v2 import keyset
-from rosterd.console.pages import back_to, page, router
+from rosterd.console.pages import back_to, page, router, write_then_back
 from rosterd.console.session import PREFIX, FormAdmin, SignedInAdmin
-from rosterd.db.work import Kind
 from rosterd.domain.commands import UserPatch
 from rosterd.models import UserStatus
 from rosterd.repositories.audit import AuditFilter
@@ -35,7 +34,7 @@ from rosterd.services import roles as roles_service
 from rosterd.services import teams as teams_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import DomainError, NotFound, invalid_field
+from rosterd.services.errors import DomainError, invalid_field
 
 PAGE_SIZE = 50
 MOST_AT_ONCE = 100
@@ -273,16 +272,7 @@ async def update_user(
 async def _write(
     runtime: Runtime, user_id: uuid.UUID, work: Callable[[Session], object], notice: str
 ) -> Response:
-    """Run ``work`` as the request's write and go back to the user's page saying what
-    happened; a refused change is shown there and writes nothing. NotFound (the user is not
-    one of the admin's tenant) is raised on: a 404 page."""
-    try:
-        await in_unit_of_work(runtime, Kind.WRITE, work)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        return back_to(f"{PREFIX}/users/{user_id}", error=str(exc))
-    return back_to(f"{PREFIX}/users/{user_id}", notice=notice)
+    return await write_then_back(runtime, f"{PREFIX}/users/{user_id}", work, notice)
 
 
 @router.post("/users/{user_id}/deactivate")
