@@ -145,13 +145,15 @@ def test_an_admins_day_in_the_console(page: Page, live_server: LiveServer, backe
     # The group the user joined, from the top of the tree; roles; teams.
     page.get_by_role("link", name="Groups").click()
     look_at(page, "groups", backend)
-    page.get_by_role("link", name=group["name"]).click()
+    page.get_by_role("link", name=group["name"], exact=True).click()
     expect(page.get_by_role("link", name=f"Zebulon {surname}")).to_be_visible()
     look_at(page, "group", backend)
     page.get_by_role("link", name="Roles").click()
     look_at(page, "roles", backend)
     page.get_by_role("link", name="Teams").click()
     look_at(page, "teams", backend)
+    page.get_by_role("link", name="Settings").click()
+    look_at(page, "settings", backend)
 
     page.get_by_role("link", name="Dashboard").click()
     expect(page.get_by_role("heading", name="Last sign-in")).to_be_visible()
