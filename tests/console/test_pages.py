@@ -1,8 +1,6 @@
-"""The dashboard, the audit log and /docs (offline)."""
+"""The dashboard and the audit log."""
 
 from __future__ import annotations
-
-from fastapi.testclient import TestClient
 
 from tests.console.conftest import Console
 
@@ -29,12 +27,3 @@ def test_the_audit_log_filters_by_actor(console: Console) -> None:
     assert "user.created" not in mine.text
     bad = console.get("/admin/audit", params={"since": "yesterday"})
     assert bad.status_code == 400
-
-
-def test_docs_load_swagger_ui_from_this_server(http: TestClient) -> None:
-    page = http.get("/docs")
-    assert page.status_code == 200
-    assert "cdn" not in page.text.lower()
-    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
-        assert f"/docs/assets/{asset}" in page.text
-        assert http.get(f"/docs/assets/{asset}").status_code == 200
