@@ -73,7 +73,7 @@ def audit_page(
         request,
         "audit.html",
         admin,
-        filters={k: v for k, v in filters.items()},
+        filters=filters,
         events=result.events,
         next_cursor=result.next_cursor,
         problem=None,

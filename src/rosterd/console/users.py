@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import Form, Query, Request, Response
+from fastapi import Depends, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import RuntimeDep, SearchSession, WriteSession
@@ -104,9 +104,7 @@ def _results(
         query = _query(session, actor, f, cursor)
     except DomainError as exc:
         return {"rows": [], "total": None, "next_cursor": None, "problem": str(exc)}
-    rows, total = users_service.list_user_rows(
-        session, actor, UserQuery(**{**query.__dict__, "count_up_to": limit})
-    )
+    rows, total = users_service.list_user_rows(session, actor, replace(query, count_up_to=limit))
     next_cursor = None
     if len(rows) == PAGE_SIZE:
         last = rows[-1]
@@ -133,25 +131,22 @@ def _filters(
     return Filters(q, status, group, role, team, created_before, last_login_before, order)
 
 
+FiltersDep = Annotated[Filters, Depends(_filters)]
+Cursor = Annotated[str | None, Query(max_length=keyset.MAX_LENGTH)]
+
+
 @router.get("/users")
 def users_page(
     request: Request,
     admin: SignedInAdmin,
     session: SearchSession,
     runtime: RuntimeDep,
-    q: Short = "",
-    status: Short = "",
-    group: Short = "",
-    role: Short = "",
-    team: Short = "",
-    created_before: Short = "",
-    last_login_before: Short = "",
-    order: Annotated[Literal["newest", "oldest"], Query()] = "newest",
-    cursor: Annotated[str | None, Query(max_length=keyset.MAX_LENGTH)] = None,
+    filters: FiltersDep,
+    cursor: Cursor = None,
 ) -> Response:
-    f = _filters(q, status, group, role, team, created_before, last_login_before, order)
-    results = _results(session, admin.actor, f, cursor, runtime.settings.search_exact_total_limit)
-    return page(request, "users.html", admin, filters=f, statuses=list(UserStatus), **results)
+    limit = runtime.settings.search_exact_total_limit
+    results = _results(session, admin.actor, filters, cursor, limit)
+    return page(request, "users.html", admin, filters=filters, statuses=list(UserStatus), **results)
 
 
 @router.get("/users/rows")
@@ -160,20 +155,13 @@ def user_rows(
     admin: SignedInAdmin,
     session: SearchSession,
     runtime: RuntimeDep,
-    q: Short = "",
-    status: Short = "",
-    group: Short = "",
-    role: Short = "",
-    team: Short = "",
-    created_before: Short = "",
-    last_login_before: Short = "",
-    order: Annotated[Literal["newest", "oldest"], Query()] = "newest",
-    cursor: Annotated[str | None, Query(max_length=keyset.MAX_LENGTH)] = None,
+    filters: FiltersDep,
+    cursor: Cursor = None,
 ) -> Response:
     """The results of the list as an HTML fragment: what search-as-you-type swaps in."""
-    f = _filters(q, status, group, role, team, created_before, last_login_before, order)
-    results = _results(session, admin.actor, f, cursor, runtime.settings.search_exact_total_limit)
-    return page(request, "_user_results.html", admin, filters=f, **results)
+    limit = runtime.settings.search_exact_total_limit
+    results = _results(session, admin.actor, filters, cursor, limit)
+    return page(request, "_user_results.html", admin, filters=filters, **results)
 
 
 @router.post("/users/bulk")
