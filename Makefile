@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint typecheck pytest install dev clean bench wrk
+.PHONY: run test lint typecheck pytest install dev clean bench wrk chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ wrk:
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk \
 		|| echo "wrk could not be installed: the bench smoke test will be skipped"
 
-pytest: dev wrk
+# Debian's chromium runs the admin console's browser tests (Playwright drives it; its own
+# browser download is not used). Required in CI (see .ci/run).
+chromium:
+	@command -v chromium >/dev/null || apt-get install -y chromium || sudo apt-get install -y chromium \
+		|| echo "chromium could not be installed: the console's browser tests will be skipped"
+
+pytest: dev wrk chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

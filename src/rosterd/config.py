@@ -70,16 +70,16 @@ class Settings(BaseSettings):
     )
     login_limits_per_account: str = Field(
         default="5/minute;10/10 minutes;20/hour",
-        description="Failed /api/v1 logins allowed for one username from one client address, "
-        "as `limits` rate strings separated by ';'. Each tier is a moving window; once any is "
-        "used up, further attempts are answered 429 with Retry-After until it frees, so the "
-        "wait grows as failures pile up. Other addresses are not affected, and "
-        "`rosterd admins unlock` lifts it.",
+        description="Failed /api/v1 logins and admin console sign-ins allowed for one username "
+        "from one client address, as `limits` rate strings separated by ';'. Each tier is a "
+        "moving window; once any is used up, further attempts are answered 429 with "
+        "Retry-After until it frees, so the wait grows as failures pile up. Other addresses "
+        "are not affected, and `rosterd admins unlock` lifts it.",
     )
     login_limits_per_address: str = Field(
         default="30/minute;200/hour",
-        description="Failed /api/v1 logins allowed from one client address (an IPv6 /64) "
-        "whatever the username, as `limits` rate strings separated by ';'.",
+        description="Failed /api/v1 logins and console sign-ins allowed from one client "
+        "address (an IPv6 /64) whatever the username, as `limits` rate strings separated by ';'.",
     )
     access_token_ttl_seconds: int = Field(
         default=3600,
@@ -93,6 +93,20 @@ class Settings(BaseSettings):
         ge=60,
         le=86400,
         description="Lifetime of the JWTs POST /api/v1/authentication/login returns.",
+    )
+    console_idle_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=1440,
+        description="The admin console (/admin) signs an admin out after this many minutes "
+        "without a request. Fractions are allowed (tests use seconds).",
+    )
+    console_absolute_hours: float = Field(
+        default=12,
+        gt=0,
+        le=720,
+        description="The admin console signs an admin out this many hours after signing in, "
+        "however active the session is.",
     )
     idempotency_ttl_seconds: int = Field(
         default=86400,

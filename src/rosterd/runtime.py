@@ -1,7 +1,8 @@
 """Everything a running rosterd holds: settings, database, secrets, token signer.
 
 ``open_runtime`` makes the SQLite file private, migrates the store, and on an empty store
-creates the default tenant with a bootstrap admin client whose credentials go to a file.
+creates the default tenant with a bootstrap admin client and the admin console's first admin
+account, whose credentials go to a file.
 Signing keys are made per tenant when it first signs (rosterd.auth.tokens).
 Only ``rosterd serve`` and ``rosterd migrate`` may create a store: every other command opens
 the runtime with ``create=False``, which refuses (``NoStore``) where there is none, instead of
@@ -11,6 +12,7 @@ quietly starting a second, empty one beside the server's.
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ from rosterd.key_ring import StoreKeys
 from rosterd.models import ScimToken
 from rosterd.private_files import private_sqlite_store, write_private_file
 from rosterd.repositories import tenants as tenants_repo
+from rosterd.services import admins as admins_service
 from rosterd.services import clients as clients_service
 from rosterd.services import scim_tokens, signing_keys
 from rosterd.services import tenants as tenants_service
@@ -41,6 +44,8 @@ from rosterd.services.secret_gate import SecretGate
 
 BOOTSTRAP_FILE = "bootstrap-credentials.json"
 BOOTSTRAP_ACTOR = "rosterd"
+# The first admin account, for the admin console (/admin) and /api/v1 logins.
+BOOTSTRAP_ADMIN = "admin"
 _POINT_AT_IT = (
     "Run the command where the server runs, or point at the server's store with --data-dir DIR "
     "or --database-url URL (or ROSTERD_DATA_DIR / ROSTERD_DATABASE_URL); `rosterd migrate` "
@@ -107,17 +112,22 @@ def _bootstrap_default_tenant(runtime: Runtime) -> None:
 
 
 def _bootstrap(runtime: Runtime) -> None:
+    admin_password = secrets.token_urlsafe(18)
     with runtime.db.writer.begin() as session:
         if tenants_repo.list_all(session):
             return
         tenant = tenants_service.create_tenant(session, runtime.settings.default_tenant)
+        actor = Actor(tenant_id=tenant.id, actor=BOOTSTRAP_ACTOR, surface="bootstrap")
         issued = clients_service.create_client(
             session,
             tenant,
             name="bootstrap admin",
             scopes=[Scope.admin.value],
             hmac_key=runtime.hmac_key,
-            actor=Actor(tenant_id=tenant.id, actor=BOOTSTRAP_ACTOR, surface="bootstrap"),
+            actor=actor,
+        )
+        admins_service.create_admin(
+            session, tenant, username=BOOTSTRAP_ADMIN, password=admin_password, actor=actor
         )
         path = runtime.settings.data_dir / BOOTSTRAP_FILE
         write_private_file(
@@ -129,6 +139,12 @@ def _bootstrap(runtime: Runtime) -> None:
                     "client_id": issued.client.client_id,
                     "client_secret": issued.client_secret,
                     "scopes": issued.client.scopes,
+                    "console": {
+                        "url": f"{runtime.settings.public_url.rstrip('/')}/admin/",
+                        "tenant": tenant.slug,
+                        "username": BOOTSTRAP_ADMIN,
+                        "password": admin_password,
+                    },
                 },
                 indent=2,
             )

@@ -240,6 +240,11 @@ def test_first_start_of_the_installed_command(
     assert "up to date" in first.stdout
     assert "default" in rosterd("tenants", "list").stdout
     _assert_not_leaked(creds["client_secret"], first.stdout, first.stderr)
+    # ... and the console's first admin account, whose password is nowhere else either.
+    console = creds["console"]
+    assert (console["tenant"], console["username"]) == ("default", "admin")
+    assert console["url"].endswith("/admin/")
+    _assert_not_leaked(console["password"], first.stdout, first.stderr)
 
     # A second start finds the store bootstrapped: no new tenant, client or file.
     content = path.read_bytes()
@@ -260,6 +265,8 @@ def test_first_start_of_the_installed_command(
     with served(cli) as http:
         body = _token(http, "default", creds["client_id"], creds["client_secret"])
         assert body["scope"] == "admin"
+        login = {"username": console["username"], "password": console["password"]}
+        assert http.post("/api/v1/authentication/login", json=login).status_code == 200
 
 
 def test_bootstrap_keeps_stdout_clean(fresh_cli: Cli) -> None:

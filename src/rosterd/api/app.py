@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from rosterd import __version__
-from rosterd.api import idempotency, ops
+from rosterd import __version__, console
+from rosterd.api import docs, idempotency, ops
 from rosterd.api.admin import admins as admin_admins
 from rosterd.api.admin import api_keys as admin_api_keys
 from rosterd.api.admin import oauth_clients as admin_oauth_clients
@@ -78,6 +78,9 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
         telemetry=None if runtime.settings.opentelemetry else _NO_TELEMETRY,
         title="rosterd",
         version=__version__,
+        # Served by rosterd.api.docs from installed files (FastAPI's load from a CDN).
+        docs_url=None,
+        redoc_url=None,
         description=DESCRIPTION,
         openapi_tags=[
             {"name": "Users", "description": "Operations for managing user accounts."},
@@ -98,6 +101,7 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
     errors = SurfaceErrors(default=plain_json)
     errors.register((v2.PREFIX,), v2_errors.render)
     errors.register((admin.PREFIX,), admin.render)
+    console.register_errors(errors)
     errors.register((oauth.PREFIX,), oauth.render)
     errors.register(scim.PREFIXES, scim_errors.render)
     errors.register(v1.PREFIXES, v1_errors.render)
@@ -126,6 +130,10 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(adminusers.router)
     app.include_router(identities.router)
+    # After /admin/api's routers: the console has the other paths under /admin.
+    console.install(app)
+    # Swagger UI from the installed swagger-ui-bundle, not a CDN.
+    docs.install(app)
 
     def too_large(request: Request, limit: int) -> Response:
         err = TooLarge(f"request body larger than {limit} bytes")

@@ -51,8 +51,9 @@ def settings() -> Settings:
 def _announce_bootstrap(runtime: Runtime) -> None:
     if runtime.bootstrap_credentials is not None:
         err.print(
-            f"[bold]First start:[/bold] created tenant '{runtime.settings.default_tenant}' and a "
-            f"bootstrap admin OAuth client. Its credentials are in "
+            f"[bold]First start:[/bold] created tenant '{runtime.settings.default_tenant}', a "
+            "bootstrap admin OAuth client and the admin console's first admin account "
+            f"({runtime.settings.public_url.rstrip('/')}/admin/). Their credentials are in "
             f"[bold]{runtime.bootstrap_credentials}[/bold] (readable only by you); store them "
             "and delete the file."
         )

@@ -2,6 +2,7 @@
 
 from rosterd.models.audit import AuditEvent
 from rosterd.models.base import Base
+from rosterd.models.console import ConsoleSession
 from rosterd.models.credential import AdminUser, ApiKey, OAuthClient, ScimToken, SigningKey
 from rosterd.models.group import Group, GroupMembership
 from rosterd.models.idempotency import IdempotencyKey, KeyState
@@ -20,6 +21,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "ConsoleSession",
     "ExternalIdentity",
     "Group",
     "GroupMembership",

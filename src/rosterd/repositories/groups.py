@@ -104,15 +104,19 @@ def search(
     offset: int,
     limit: int,
     after: tuple[str, uuid.UUID] | None = None,
+    roots_only: bool = False,
 ) -> tuple[list[Group], int]:
     """A page of the tenant's groups in name order (case-insensitive, then id): past
     ``offset`` rows, or after the group of this (name, id) — a keyset page, which groups
-    created or deleted before it do not shift — and how many groups match."""
+    created or deleted before it do not shift — and how many groups match. ``roots_only``:
+    the groups without a parent (the top of the tree)."""
     stmt = select(Group).where(Group.tenant_id == tenant_id)
     if query:
         stmt = stmt.where(contains_ci([Group.name], query))
     if parent_id is not None:
         stmt = stmt.where(Group.parent_id == parent_id)
+    if roots_only:
+        stmt = stmt.where(Group.parent_id.is_(None))
     total = count(session, stmt)
     if after is not None:
         name, last_id = after

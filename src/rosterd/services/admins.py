@@ -64,6 +64,7 @@ class LoginCandidate:
     """What a login needs to know of an admin, read before the password is checked."""
 
     id: uuid.UUID
+    tenant_id: uuid.UUID
     password_hash: str
     throttle_epoch: int
 
@@ -75,11 +76,15 @@ class PasswordCheck:
     rehash: str | None = None
 
 
-def find_for_login(session: Session, username: str) -> LoginCandidate | None:
+def find_for_login(
+    session: Session, username: str, tenant_id: uuid.UUID | None = None
+) -> LoginCandidate | None:
+    """The admin ``username`` names (in ``tenant_id`` when given: an admin of another tenant
+    is as unknown as a username nobody has)."""
     admin = admins_repo.find_by_username(session, username)
-    if admin is None:
+    if admin is None or (tenant_id is not None and admin.tenant_id != tenant_id):
         return None
-    return LoginCandidate(admin.id, admin.password_hash, admin.throttle_epoch)
+    return LoginCandidate(admin.id, admin.tenant_id, admin.password_hash, admin.throttle_epoch)
 
 
 def check_password(candidate: LoginCandidate | None, password: str) -> PasswordCheck:

@@ -57,6 +57,7 @@ def list_groups(
     offset: int = 0,
     limit: int = 25,
     after: tuple[str, uuid.UUID] | None = None,
+    roots_only: bool = False,
 ) -> tuple[list[Group], int]:
     return groups_repo.search(
         session,
@@ -66,6 +67,7 @@ def list_groups(
         offset=offset,
         limit=limit,
         after=after,
+        roots_only=roots_only,
     )
 
 

@@ -97,3 +97,12 @@ def delete_team(session: Session, actor: Actor, team_id: uuid.UUID) -> None:
     before = audit.snapshot(team)
     teams_repo.remove(session, team)
     audit.record(session, actor, "team.deleted", "team", team_id, before=before)
+
+
+def find(session: Session, actor: Actor, ref: str) -> Team | None:
+    """A team by id or, failing that, by name (case-insensitive)."""
+    try:
+        team = teams_repo.get(session, actor.tenant_id, uuid.UUID(ref))
+    except ValueError:
+        team = None
+    return team or teams_repo.find_by_name(session, actor.tenant_id, ref)

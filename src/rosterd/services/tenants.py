@@ -15,6 +15,8 @@ from rosterd.ratelimit.tenant_policies import CREDENTIAL, TENANT
 from rosterd.repositories import roles as roles_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
+from rosterd.services import audit
+from rosterd.services.context import Actor
 from rosterd.services.errors import Conflict, NotFound, invalid_field
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -171,3 +173,35 @@ def set_idle_sweep_guard(
             raise invalid_field("idle_sweep_guard_users", "use a number of users, 0 or more")
         own["users"] = users
     tenant.settings = {**tenant.settings, IDLE_SWEEP_GUARD_SETTING: own}
+
+
+def configure_behaviour(
+    session: Session,
+    tenant: Tenant,
+    actor: Actor,
+    *,
+    scim_delete: str,
+    sso_only: bool,
+    shared_emails: bool,
+) -> None:
+    """Set the tenant's SCIM DELETE behaviour, SSO-only and shared emails together (the
+    console's settings form), audited as one change when anything changed."""
+    before = {key: tenant.settings.get(key) for key in _BEHAVIOUR}
+    set_scim_delete(session, tenant, scim_delete)
+    set_sso_only(session, tenant, sso_only)
+    if shared_emails != emails_shared_in(tenant.settings):
+        set_shared_emails(session, tenant, shared_emails)
+    after = {key: tenant.settings.get(key) for key in _BEHAVIOUR}
+    if after != before:
+        audit.record(
+            session,
+            actor,
+            "tenant.settings_changed",
+            "tenant",
+            tenant.id,
+            before=before,
+            after=after,
+        )
+
+
+_BEHAVIOUR = (SCIM_DELETE_SETTING, SSO_ONLY_SETTING, SHARED_EMAILS_SETTING)

@@ -8,21 +8,17 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import ReadSession, RuntimeDep, WriteSession, request_id
 from rosterd.api.idempotency import idempotent
 from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.api.routing import api_router
+from rosterd.api.sign_in import sign_in
 from rosterd.auth.credential_kinds import LOGIN_ENDPOINT, Kind, Need, from_authorization, identify
-from rosterd.auth.login_guard import LoginGuard, Throttled
 from rosterd.auth.tokens import API_V1_AUDIENCE
-from rosterd.models.base import utcnow
-from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
-from rosterd.services.admins import PasswordCheck
 from rosterd.services.context import Actor
-from rosterd.services.errors import RateLimited, Unauthenticated
+from rosterd.services.errors import Unauthenticated
 
 router = api_router(prefix="/api/v1/authentication", tags=["API v1"])
 
@@ -32,7 +28,6 @@ _bearer = HTTPBearer(
     bearerFormat="JWT",
     description="A token from POST /api/v1/authentication/login.",
 )
-LOGIN_REFUSED = "invalid username or password"
 NEED = Need(
     Kind.API_V1_TOKEN,
     f"this API needs a token from {LOGIN_ENDPOINT} (Authorization: Bearer)",
@@ -52,24 +47,6 @@ class LoginToken(BaseModel):
     expires_in: int
 
 
-async def _login_guard(request: Request) -> LoginGuard:
-    guard: LoginGuard = request.app.state.login_guard
-    return guard
-
-
-def _find(runtime: Runtime, username: str) -> admins_service.LoginCandidate | None:
-    with runtime.db.reader() as session:
-        return admins_service.find_for_login(session, username)
-
-
-def _complete(
-    runtime: Runtime, candidate: admins_service.LoginCandidate, check: PasswordCheck
-) -> tuple[uuid.UUID, uuid.UUID, int, str] | None:
-    with runtime.db.writer.begin() as session:
-        admin = admins_service.complete_login(session, candidate, check, utcnow())
-        return (admin.id, admin.tenant_id, admin.token_epoch, admin.username) if admin else None
-
-
 @router.post(
     "/login",
     operation_id="apiV1Login",
@@ -86,41 +63,15 @@ def _complete(
     },
 )
 async def login(
-    body: Annotated[Login, Body()],
-    request: Request,
-    runtime: RuntimeDep,
-    guard: Annotated[LoginGuard, Depends(_login_guard)],
+    body: Annotated[Login, Body()], request: Request, runtime: RuntimeDep
 ) -> LoginToken:
-    # No transaction is open while the password is checked: the admin is read first, argon2
-    # runs outside any session, and only a success writes (last_login_at). Unknown usernames
-    # take the same path against a dummy hash; failures are counted by the guard.
-    candidate = await run_in_threadpool(_find, runtime, body.username)
-    attempt = guard.attempt(
+    admin_id, tenant_id, epoch, username = await sign_in(
+        request,
+        runtime,
         body.username,
-        request.client.host if request.client else None,
-        candidate.throttle_epoch if candidate else 0,
+        body.password,
+        lambda _, admin: (admin.id, admin.tenant_id, admin.token_epoch, admin.username),
     )
-
-    def verify() -> tuple[bool, PasswordCheck]:
-        check = admins_service.check_password(candidate, body.password)
-        return check.ok, check
-
-    try:
-        check = await guard.check(attempt, verify)
-    except Throttled as exc:
-        raise RateLimited(
-            f"too many failed logins; try again in {exc.retry_after} seconds",
-            retry_after=exc.retry_after,
-        ) from exc
-    claims = (
-        await run_in_threadpool(_complete, runtime, candidate, check)
-        if check.ok and candidate is not None
-        else None
-    )
-    if claims is None:
-        # One message for every failure, so it never tells whether a username exists.
-        raise Unauthenticated(LOGIN_REFUSED)
-    admin_id, tenant_id, epoch, username = claims
     ttl = runtime.settings.api_v1_token_ttl_seconds
     token = runtime.signer.issue(
         issuer=runtime.settings.public_url.rstrip("/") + "/api/v1",
