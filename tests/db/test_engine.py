@@ -8,6 +8,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from rosterd.db.engine import make_database
+from rosterd.repositories import audit as audit_repo
+from rosterd.runtime import Runtime
+from tests.factories import bare_tenant
 
 
 def test_concurrent_sqlite_writers_all_commit(tmp_path: Path) -> None:
@@ -49,3 +52,36 @@ def test_sqlite_readers_see_committed_rows_while_a_writer_is_open(tmp_path: Path
             assert reading.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
         writing.commit()
     db.dispose()
+
+
+def test_json_columns_keep_their_values(runtime: Runtime) -> None:
+    """JSON columns are written by orjson, and what it cannot encode by the standard
+    library: every value reads back as it was given, on both databases."""
+    tenant_id = bare_tenant(runtime)
+    given = [
+        {"ä": "ünïcode ✓", "n": 1, "x": 1.5, "none": None, "list": [True, False]},
+        {"huge": 2**70},
+        {1: "a key that is not text"},
+    ]
+    with runtime.db.writer.begin() as session:
+        for n, value in enumerate(given):
+            audit_repo.add(
+                session,
+                {
+                    "tenant_id": tenant_id,
+                    "actor": "json",
+                    "surface": "test",
+                    "action": "json",
+                    "resource_type": "json",
+                    "resource_id": str(n),
+                    "before": value,
+                    "after": None,
+                    "request_id": None,
+                },
+            )
+    with runtime.db.reader() as session:
+        read = [
+            audit_repo.for_resource(session, tenant_id, "json", str(n))[0].before
+            for n in range(len(given))
+        ]
+    assert read == [given[0], given[1], {"1": "a key that is not text"}]

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
-from sqlalchemy import Integer, bindparam, func, select, text
+from sqlalchemy import Integer, Table, bindparam, func, insert, select, text, update
 
 from rosterd.db.point_reads import APPLICATION_NAME
-from rosterd.db.prepared import PointReader, Prepared
-from rosterd.models import Role, User, UserStatus
+from rosterd.db.prepared import PointReader, Prepared, PreparedWrite
+from rosterd.models import AuditEvent, Role, User, UserStatus
+from rosterd.repositories import audit as audit_repo
 from rosterd.runtime import Runtime
 from tests.factories import bare_tenant, stored_user
 
@@ -98,3 +100,64 @@ def test_a_point_read_survives_its_connection_dying(runtime: Runtime, backend: s
 
     first, second = asyncio.run(main())
     assert first != second
+
+
+def test_a_prepared_write_stores_what_sqlalchemy_would(runtime: Runtime) -> None:
+    tenant_id = bare_tenant(runtime)
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    values = {
+        "tenant_id": tenant_id,
+        "occurred_at": at,
+        "actor": "prepared",
+        "surface": "v2",
+        "action": "user.updated",
+        "resource_type": "user",
+        "resource_id": str(uuid.uuid4()),
+        "before": {"email": "a@example.com", "emails": [{"value": "ä@example.com"}], "n": 1},
+        "after": None,
+        "request_id": None,
+    }
+    with runtime.db.writer.begin() as session:
+        session.execute(insert(cast(Table, AuditEvent.__table__)), values)
+        audit_repo.add(session, values)
+    with runtime.db.reader() as session:
+        rows = audit_repo.for_resource(session, tenant_id, "user", values["resource_id"])
+        stored = session.execute(
+            select(AuditEvent.__table__.c.before, AuditEvent.__table__.c.after).where(
+                AuditEvent.tenant_id == tenant_id
+            )
+        ).all()
+    assert len(rows) == 2
+    seen = [{c: getattr(row, c) for c in values} for row in rows]
+    assert seen[0] == seen[1] == values
+    assert rows[0].tx == rows[1].tx  # the database's default filled in both
+    # JSON null, as SQLAlchemy stores a None of a JSON column (not SQL NULL)
+    assert stored[0] == stored[1]
+
+
+def test_a_prepared_write_counts_rows_and_sees_pending_entities(runtime: Runtime) -> None:
+    tenant_id = bare_tenant(runtime)
+    rename = PreparedWrite(
+        update(cast(Table, Role.__table__))
+        .where(Role.__table__.c.tenant_id == bindparam("t"))
+        .values(description=bindparam("d"), modified_at=bindparam("m"))
+    )
+    now = datetime.now(UTC)
+    with runtime.db.writer.begin() as session:
+        session.add(Role(tenant_id=tenant_id, name="pending", permissions=[]))
+        # The role is flushed first, as Session.execute would: the UPDATE finds it.
+        assert rename.run(session, {"t": tenant_id, "d": "seen", "m": now}) == 1
+        assert rename.run(session, {"t": uuid.uuid4(), "d": "none", "m": now}) == 0
+    with runtime.db.reader() as session:
+        role = session.scalars(select(Role).where(Role.tenant_id == tenant_id)).one()
+    assert role.description == "seen"
+
+
+def test_a_prepared_write_refuses_python_side_defaults(runtime: Runtime) -> None:
+    with (
+        runtime.db.writer.begin() as session,
+        pytest.raises(TypeError, match="no Python-side defaults"),
+    ):
+        PreparedWrite(insert(cast(Table, AuditEvent.__table__))).run(
+            session, {"tenant_id": uuid.uuid4()}, columns=["tenant_id"]
+        )

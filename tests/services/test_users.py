@@ -25,17 +25,28 @@ from tests.factories import bare_tenant, stored_user
 
 @contextmanager
 def statements(session: Session) -> Iterator[list[str]]:
+    """The SQL the session's connection runs meanwhile, as its driver cursors are given it:
+    SQLAlchemy's executions and prepared statements (rosterd.db.prepared) alike."""
     seen: list[str] = []
+    fairy = session.connection().connection
+    cursor = fairy.cursor
 
-    def record(*args: Any) -> None:
-        seen.append(args[2])
+    class Recording:
+        def __init__(self, real: Any) -> None:
+            self._real = real
 
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
+        def execute(self, sql: str, *args: Any) -> Any:
+            seen.append(sql)
+            return self._real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._real, name)
+
+    fairy.cursor = lambda *args, **kwargs: Recording(cursor(*args, **kwargs))  # type: ignore[method-assign]
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        del fairy.cursor  # type: ignore[method-assign]
 
 
 @contextmanager

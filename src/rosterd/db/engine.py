@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,9 +51,21 @@ class Database:
             self.write_engine.dispose()
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's value as stored: orjson's text (the standard library's encoder was
+    two-fifths of an audit row's INSERT, whose before and after snapshots are JSON). What
+    orjson does not take (an integer beyond 64 bits) goes to the standard library as
+    before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
 def _sqlite_engine(url: str, begin: str, pool_size: int, max_overflow: int) -> Engine:
     engine = create_engine(
         url,
+        json_serializer=json_text,
         connect_args={"check_same_thread": False, "timeout": 30},
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -86,6 +100,7 @@ def make_database(url: str, pool_size: int = 10, prepare_threshold: int | None =
         prepared = make_url(url).get_driver_name() == "psycopg"
         reader = writer = create_engine(
             url,
+            json_serializer=json_text,
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=30,

@@ -4,8 +4,10 @@ import uuid
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
+from rosterd.db.prepared import PreparedWrite
 from rosterd.models import Tenant
 
 
@@ -45,7 +47,7 @@ def allocate_user_numbers(session: Session, tenant_id: uuid.UUID, n: int = 1) ->
 _TENANTS = cast(Table, Tenant.__table__)
 # Built once and on the table (no ORM session synchronisation: nothing reads a tenant's
 # last_user_number from an entity), which took most of the statement's CPU.
-_NEXT_USER_NUMBER = (
+_NEXT_USER_NUMBER = PreparedWrite(
     update(_TENANTS)
     .where(_TENANTS.c.id == bindparam("tenant_id"))
     .values(last_user_number=_TENANTS.c.last_user_number + 1)
@@ -56,5 +58,8 @@ _NEXT_USER_NUMBER = (
 def allocate_user_number(session: Session, tenant_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
     """Reserve one user number (as ``allocate_user_numbers``) and return it with the
     tenant's settings, which a create reads too: one statement instead of a SELECT more."""
-    last, settings = session.execute(_NEXT_USER_NUMBER, {"tenant_id": tenant_id}).one()
+    rows = _NEXT_USER_NUMBER.returned(session, {"tenant_id": tenant_id})
+    if len(rows) != 1:
+        raise NoResultFound(f"tenant {tenant_id} not found")
+    last, settings = rows[0]
     return int(last), dict(settings)

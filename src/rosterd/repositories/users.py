@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.util import ClauseAdapter
 
-from rosterd.db.prepared import PointReader, Prepared
+from rosterd.db.prepared import PointReader, Prepared, PreparedWrite
 from rosterd.models import GroupMembership, Role, Team, User, UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import user_search, user_tallies
@@ -599,9 +599,12 @@ def add(session: Session, values: Mapping[str, Any]) -> User | None:
     return user
 
 
-# The SET clause is the columns a call passes; the row is named by id and the version read.
-_UPDATE_USER = update(_USERS).where(
-    _USERS.c.id == bindparam("row_id"), _USERS.c.version == bindparam("row_version")
+# The SET clause is the columns a call passes (compiled once per set of them); the row is
+# named by id and the version read.
+_UPDATE_USER = PreparedWrite(
+    update(_USERS).where(
+        _USERS.c.id == bindparam("row_id"), _USERS.c.version == bindparam("row_version")
+    )
 )
 
 
@@ -611,15 +614,13 @@ def update_row(session: Session, user: User, changes: Mapping[str, Any]) -> None
     work's flush of the same UPDATE cost about half of a one-field change. Like the flush, it
     raises StaleDataError if the row is not at the entity's version."""
     values = {**changes, "modified_at": utcnow(), "version": user.version + 1}
-    result = session.execute(
-        _UPDATE_USER,
-        {
-            **{_COLUMNS[key].key: value for key, value in values.items()},
-            "row_id": user.id,
-            "row_version": user.version,
-        },
+    set_columns = {_COLUMNS[key].key: value for key, value in values.items()}
+    written = _UPDATE_USER.run(
+        session,
+        {**set_columns, "row_id": user.id, "row_version": user.version},
+        columns=sorted(set_columns),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if written != 1:
         raise StaleDataError(f"user {user.id} is no longer at version {user.version}")
     for key, value in values.items():
         set_committed_value(user, key, value)
@@ -627,19 +628,26 @@ def update_row(session: Session, user: User, changes: Mapping[str, Any]) -> None
 
 # ``remove``'s statements, on the tables, built once: the unit of work's DELETE (and
 # building these per call) cost more than running them.
-_UNMANAGE = (
-    update(cast(Table, Team.__table__))
-    .where(Team.tenant_id == bindparam("of_tenant"), Team.manager_id == bindparam("leaver"))
-    .values(manager_id=None)
+_TEAMS = cast(Table, Team.__table__)
+# A team losing its manager is modified now (the column's onupdate, which a prepared write
+# is given as a value).
+_UNMANAGE = PreparedWrite(
+    update(_TEAMS)
+    .where(_TEAMS.c.tenant_id == bindparam("of_tenant"), _TEAMS.c.manager_id == bindparam("leaver"))
+    .values(manager_id=None, modified_at=bindparam("now"))
 )
-_LEAVE_GROUPS = delete(cast(Table, GroupMembership.__table__)).where(
-    GroupMembership.tenant_id == bindparam("tenant_id"),
-    GroupMembership.user_id == bindparam("user_id"),
+_LEAVE_GROUPS = PreparedWrite(
+    delete(cast(Table, GroupMembership.__table__)).where(
+        GroupMembership.tenant_id == bindparam("tenant_id"),
+        GroupMembership.user_id == bindparam("user_id"),
+    )
 )
-_DELETE_USER = delete(_USERS).where(
-    _USERS.c.tenant_id == bindparam("tenant_id"),
-    _USERS.c.id == bindparam("user_id"),
-    _USERS.c.version == bindparam("version"),
+_DELETE_USER = PreparedWrite(
+    delete(_USERS).where(
+        _USERS.c.tenant_id == bindparam("tenant_id"),
+        _USERS.c.id == bindparam("user_id"),
+        _USERS.c.version == bindparam("version"),
+    )
 )
 
 
@@ -647,10 +655,9 @@ def remove(session: Session, user: User) -> None:
     """Delete the user's row (at the version the entity has), its memberships, and its
     place as a team's manager; the entity leaves the session."""
     params = {"tenant_id": user.tenant_id, "user_id": user.id}
-    session.execute(_UNMANAGE, {"of_tenant": user.tenant_id, "leaver": user.id})
-    session.execute(_LEAVE_GROUPS, params)
-    result = session.execute(_DELETE_USER, {**params, "version": user.version})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    _UNMANAGE.run(session, {"of_tenant": user.tenant_id, "leaver": user.id, "now": utcnow()})
+    _LEAVE_GROUPS.run(session, params)
+    if _DELETE_USER.run(session, {**params, "version": user.version}) != 1:
         raise StaleDataError(f"user {user.id} is no longer at version {user.version}")
     session.expunge(user)
 
