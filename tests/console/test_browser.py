@@ -31,8 +31,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "console-screenshots
 SERIOUS = {"serious", "critical"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for this module's tests only: while Playwright's sync API is open it keeps an
+    event loop running in this thread, and any later test calling asyncio.run would fail."""
     if not CHROMIUM.exists():
         if os.environ.get("ROSTERD_TEST_REQUIRE_CHROMIUM"):
             pytest.fail("chromium is not installed: `make test` installs it with apt")
