@@ -62,6 +62,10 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+# How long a SQLite statement waits for another connection's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_engine(url: str, begin: str, pool_size: int, max_overflow: int) -> Engine:
     engine = create_engine(
         url,
@@ -80,7 +84,7 @@ def _sqlite_engine(url: str, begin: str, pool_size: int, max_overflow: int) -> E
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -130,7 +130,7 @@ def _servers(url: str, data_dirs: list[Path]) -> Iterator[list[Server]]:
         )
         servers.append(Server(f"http://127.0.0.1:{port}", data_dir))
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # both migrate and start on a shared, loaded host
         for proc, server in zip(procs, servers, strict=True):
             while True:
                 try:
