@@ -30,6 +30,7 @@ from rosterd.config import Settings
 from rosterd.runtime import Runtime
 from tests.conftest import free_port, server_env, serving
 from tests.factories import TenantHandle, make_tenant
+from tests.receiver import receiving
 
 pytestmark = pytest.mark.live
 
@@ -53,6 +54,9 @@ def server(settings: Settings, runtime: Runtime) -> Iterator[Server]:
         **server_env(settings, f"http://127.0.0.1:{port}"),
         "ROSTERD_ACCESS_TOKEN_TTL_SECONDS": str(TOKEN_TTL),
         "ROSTERD_RATE_LIMIT_PER_CREDENTIAL": PER_CLIENT,
+        # Webhooks to this test's receiver on 127.0.0.1, delivered promptly.
+        "ROSTERD_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+        "ROSTERD_WEBHOOK_POLL_SECONDS": "0.1",
     }
     with serving(port, env) as base:
         yield Server(base, runtime)
@@ -154,6 +158,39 @@ def test_users_groups_and_lifecycle_through_the_sdk(server: Server) -> None:
         assert {"user.created", "user.updated"} <= actions
         types = {e.type for e in client.events.iterate(types=["user.created"])}
         assert types == {"user.created"}
+
+
+def test_webhooks_through_the_sdk(server: Server) -> None:
+    """Subscribe, receive a signed delivery verified with the secret shown once, read the
+    delivery log, retry, rotate the secret, change and delete the webhook."""
+    client, _ = sdk(server, server.tenant())
+    with client, receiving() as receiver:
+        hook = client.webhooks.create(url=receiver.url, event_types=["user.created"])
+        assert hook.secret is not None and hook.secret.startswith("whsec_")
+        assert hook.event_types == ["user.created"] and hook.enabled
+        assert client.webhooks.get(hook.id).secret is None
+        assert [h.id for h in client.webhooks.list()] == [hook.id]
+
+        user = client.users.create(email=email(), first_name="Hook", last_name="Ed")
+        got = receiver.wait_for(lambda r: len(r) >= 1)
+        event = got[0].verified(hook.secret)
+        assert (event["type"], event["subject"]) == ("user.created", user.id)
+
+        delivered = list(client.webhooks.deliveries(hook.id, status="succeeded", page_size=1))
+        assert [d.event_type for d in delivered] == ["user.created"]
+        assert delivered[0].response_code == 200 and delivered[0].attempts == 1
+        retried = client.webhooks.retry(hook.id, delivered[0].id)
+        assert retried.id == delivered[0].id and retried.status == "pending"
+        test = client.webhooks.test(hook.id)
+        assert test.event_type == "webhook.test"
+
+        rotated = client.webhooks.rotate_secret(hook.id)
+        assert rotated.secret is not None and rotated.secret != hook.secret
+        off = client.webhooks.update(hook.id, enabled=False, event_types=None)
+        assert (off.enabled, off.event_types) == (False, None)
+        client.webhooks.delete(hook.id)
+        with pytest.raises(NotFound):
+            client.webhooks.get(hook.id)
 
 
 def test_a_post_sent_twice_with_one_key_creates_once(server: Server) -> None:

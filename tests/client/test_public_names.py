@@ -38,6 +38,8 @@ def test_public_names_are_pinned() -> None:
         "TransportError",
         "User",
         "ValidationError",
+        "Webhook",
+        "WebhookDelivery",
         "errors",
     ]
     for name in rosterd.client.__all__:

@@ -48,6 +48,8 @@ from rosterd.client.models import (
     Role,
     Team,
     User,
+    Webhook,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -78,5 +80,7 @@ __all__ = [
     "TransportError",
     "User",
     "ValidationError",
+    "Webhook",
+    "WebhookDelivery",
     "errors",
 ]

@@ -24,6 +24,7 @@ from rosterd.client._resources.lifecycle import AsyncLifecycle, Lifecycle
 from rosterd.client._resources.roles import AsyncRoles, Roles
 from rosterd.client._resources.teams import AsyncTeams, Teams
 from rosterd.client._resources.users import AsyncUsers, Users
+from rosterd.client._resources.webhooks import AsyncWebhooks, Webhooks
 from rosterd.client._retry import RetryPolicy
 from rosterd.client._transport import AsyncTransport, Transport
 
@@ -149,6 +150,7 @@ class Client:
         self.audit = Audit(self._transport)
         self.events = Events(self._transport)
         self.lifecycle = Lifecycle(self._transport)
+        self.webhooks = Webhooks(self._transport)
 
     def authenticate(self) -> None:
         """Get an access token now (the first call otherwise does): a check of the client id
@@ -256,6 +258,7 @@ class AsyncClient:
         self.audit = AsyncAudit(self._transport)
         self.events = AsyncEvents(self._transport)
         self.lifecycle = AsyncLifecycle(self._transport)
+        self.webhooks = AsyncWebhooks(self._transport)
 
     async def authenticate(self) -> None:
         """Example: ``await client.authenticate()`` (see ``Client.authenticate``)."""

@@ -142,6 +142,38 @@ class EventPage(Model):
     has_more: bool
 
 
+class Webhook(Model):
+    """A subscription to the tenant's events. ``secret`` is there only in the answer to
+    ``create`` and ``rotate_secret`` (None in every other answer)."""
+
+    id: str
+    url: str
+    event_types: list[str] | None
+    enabled: bool
+    exclude_own_events: bool
+    created_by: str
+    disabled_reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    secret: str | None = None
+
+
+class WebhookDelivery(Model):
+    """One event's delivery to one webhook: ``status`` pending, succeeded or failed."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    response_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    created_at: datetime | None = None
+
+
 class Named(Model):
     id: str
     name: str
