@@ -251,7 +251,7 @@ class ImportSurface(Surface):
             with runtime.db.writer.begin() as session:
                 names = imports_service.Names.load(session, self.tenant.id)
                 record = imports_service.parse(1, line)
-                imports_service.import_batch(session, actor, names, [(1, record)])
+                done = imports_service.import_batch(session, actor, names, [(1, record)])
         except DomainError as exc:
             return Answer(status_for(exc), _told(exc))
         except IntegrityError as exc:
@@ -259,6 +259,10 @@ class ImportSurface(Surface):
             if conflict is None:
                 raise  # not a unique index: a bug, not an answer
             return Answer(409, _told(conflict))
+        if done.existing_users:
+            # The importer's 409: a user whose login name is taken is "already there" (so a
+            # re-run is safe), reported and left as it was, nothing created.
+            return Answer(409, "username already there")
         return Answer(201)
 
 
