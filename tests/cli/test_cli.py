@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 
 from rosterd.api.app import create_app
 from rosterd.auth.scopes import ALL_SCOPES
+from rosterd.auth.secrets import API_KEY_PREFIX, CLIENT_SECRET_PREFIX, SCIM_TOKEN_PREFIX
 from rosterd.cli.main import app
 from rosterd.config import Settings, get_settings
 from rosterd.db.migrate import alembic_config
@@ -165,8 +166,14 @@ def _squeezed(text: str) -> str:
     return "".join(text.split())
 
 
+SECRET_PREFIXES = (CLIENT_SECRET_PREFIX, SCIM_TOKEN_PREFIX, API_KEY_PREFIX)
+
+
 def _assert_not_leaked(secret: str, *outputs: str) -> None:
-    random_part = secret.split("_", 1)[1]
+    """Neither the secret nor its random part (after a typed prefix such as `rcs_`, if it has
+    one; a password has none) appears in any output, even wrapped across lines."""
+    typed = [p for p in SECRET_PREFIXES if secret.startswith(p)]
+    random_part = secret.removeprefix(typed[0]) if typed else secret
     for output in outputs:
         assert secret not in output
         assert random_part not in _squeezed(output)
