@@ -33,7 +33,7 @@ from rosterd.auth.secrets import API_KEY_PREFIX, CLIENT_SECRET_PREFIX, SCIM_TOKE
 from rosterd.cli.main import app
 from rosterd.config import Settings, get_settings
 from rosterd.db.migrate import alembic_config
-from rosterd.models import OAuthClient, ScimToken, Tenant
+from rosterd.models import AuditEvent, OAuthClient, ScimToken, Tenant
 from rosterd.runtime import BOOTSTRAP_FILE, open_runtime
 from tests.backends import postgres_url, sqlite_url
 
@@ -549,3 +549,23 @@ def test_tenants_configure_sets_the_idle_sweep_guard(cli: Cli) -> None:
     assert '"idle_sweep_guard": {"percent": 25.0, "users": 50}' in result.stdout
     result = cli.fails("tenants", "configure", "acme", "--idle-sweep-guard-percent", "150")
     assert "percent" in result.stderr
+
+
+def test_tenants_configure_is_audited_once_per_change(cli: Cli) -> None:
+    """Each change is one audit event by the CLI with only what changed; a refused change
+    and a no-op record nothing."""
+    cli.ok("tenants", "create", "acme")
+    cli.ok("tenants", "configure", "acme", "--scim-delete", "deactivate", "--sso-only")
+    cli.ok("tenants", "configure", "acme", "--scim-delete", "deactivate")
+    cli.fails("tenants", "configure", "acme", "--idle-sweep-guard-users", "-1")
+    cli.ok("tenants", "configure", "acme", "--no-sso-only")
+    events = _rows(
+        cli.database_url,
+        select(AuditEvent.actor, AuditEvent.surface, AuditEvent.before, AuditEvent.after)
+        .where(AuditEvent.action == "tenant.settings_changed")
+        .order_by(AuditEvent.id),
+    )
+    assert [(e.actor, e.surface) for e in events] == [("cli", "cli")] * 2
+    assert events[0].before == {"scim_delete": None, "sso_only": None}
+    assert events[0].after == {"scim_delete": "deactivate", "sso_only": True}
+    assert (events[1].before, events[1].after) == ({"sso_only": True}, {"sso_only": False})

@@ -186,22 +186,29 @@ def configure_behaviour(
 ) -> None:
     """Set the tenant's SCIM DELETE behaviour, SSO-only and shared emails together (the
     console's settings form), audited as one change when anything changed."""
-    before = {key: tenant.settings.get(key) for key in _BEHAVIOUR}
+    before = dict(tenant.settings)
     set_scim_delete(session, tenant, scim_delete)
     set_sso_only(session, tenant, sso_only)
     if shared_emails != emails_shared_in(tenant.settings):
         set_shared_emails(session, tenant, shared_emails)
-    after = {key: tenant.settings.get(key) for key in _BEHAVIOUR}
-    if after != before:
+    record_settings_change(session, tenant, actor, before)
+
+
+def record_settings_change(
+    session: Session, tenant: Tenant, actor: Actor, before: Mapping[str, Any]
+) -> None:
+    """Audit what changed in the tenant's settings since ``before`` as one event, with the
+    changed settings only (nothing when nothing changed): every surface that configures a
+    tenant ends with this."""
+    after = tenant.settings
+    changed = sorted(key for key in {*before, *after} if before.get(key) != after.get(key))
+    if changed:
         audit.record(
             session,
             actor,
             "tenant.settings_changed",
             "tenant",
             tenant.id,
-            before=before,
-            after=after,
+            before={key: before.get(key) for key in changed},
+            after={key: after.get(key) for key in changed},
         )
-
-
-_BEHAVIOUR = (SCIM_DELETE_SETTING, SSO_ONLY_SETTING, SHARED_EMAILS_SETTING)

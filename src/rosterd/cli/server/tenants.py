@@ -89,9 +89,10 @@ def tenants_configure(
         ),
     ] = None,
 ) -> None:
-    """Change a tenant's settings."""
+    """Change a tenant's settings (audited as one change, by the CLI)."""
     with store.runtime() as runtime, runtime.db.writer.begin() as session:
         tenant = tenants_service.get_tenant_by_slug(session, slug)
+        before = dict(tenant.settings)
         if scim_delete is not None:
             tenants_service.set_scim_delete(session, tenant, scim_delete)
         if sso_only is not None:
@@ -109,4 +110,5 @@ def tenants_configure(
             tenants_service.set_idle_sweep_guard(
                 session, tenant, percent=idle_sweep_guard_percent, users=idle_sweep_guard_users
             )
+        tenants_service.record_settings_change(session, tenant, store.cli_actor(tenant.id), before)
         output.out.print(f"{tenant.slug}: {json.dumps(tenant.settings)}")
