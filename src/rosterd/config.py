@@ -42,7 +42,8 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8080",
         description="External base URL (scheme, host, port) clients reach rosterd at: the issuer "
         "of access tokens and the base of every URL a response carries (SCIM Location and "
-        "meta.location, $ref, next-page URLs). The Host header is never used for these.",
+        "meta.location, $ref, next-page URLs). The Host header is never used for these. "
+        "Unset, `rosterd serve` uses the address it listens on.",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -348,7 +348,7 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     for name in list(os.environ):
         if name.startswith("ROSTERD_"):
             monkeypatch.delenv(name)
-    for name in ("ROSTERD_DATA_DIR", "ROSTERD_DATABASE_URL"):
+    for name in ("ROSTERD_DATA_DIR", "ROSTERD_DATABASE_URL", "ROSTERD_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
@@ -435,6 +435,7 @@ def test_several_workers_on_postgresql_load_the_factory_and_warn_of_per_worker_l
     # The workers find the store named on the command line in their environment.
     assert run.environment["ROSTERD_DATABASE_URL"] == url
     assert run.environment["ROSTERD_DATA_DIR"] == str((clean_env / "data").resolve())
+    assert run.environment["ROSTERD_PUBLIC_URL"] == "http://127.0.0.1:8080"
     # A worker's app starts no scheduler: the serve process runs the only one.
     assert not any("scheduler" in name for name in run.threads), run.threads
     warning = " ".join(result.stderr.split())
@@ -560,3 +561,31 @@ def test_scheduled_access_is_carried_out_once_by_two_nodes(
         "user.deactivated": 4,
         "group.member.removed": 4,
     }
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "public_url"),
+    [
+        (["--port", "9123"], {}, "http://127.0.0.1:9123"),
+        (["--host", "0.0.0.0", "--port", "9124"], {}, "http://127.0.0.1:9124"),  # noqa: S104
+        (["--host", "::1", "--port", "9125"], {}, "http://[::1]:9125"),
+        (["--port", "9126"], {"ROSTERD_PUBLIC_URL": "https://dir.example"}, "https://dir.example"),
+    ],
+    ids=["port", "all-interfaces", "ipv6", "set-explicitly"],
+)
+def test_serve_is_its_own_public_url_unless_one_is_set(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    public_url: str,
+) -> None:
+    """Tokens' issuer, SCIM locations and the first-start message name the port serve
+    listens on, not the default's 8080; ROSTERD_PUBLIC_URL (a proxy's address) wins."""
+    with sqlite_url(clean_env) as url:
+        store = ["--data-dir", str(clean_env / "data"), "--database-url", url]
+        result, started = _serve_without_listening(monkeypatch, "serve", *store, *args, env=env)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    [run] = started
+    assert run.app.state.runtime.settings.public_url == public_url
+    assert f"{public_url}/admin/" in "".join(result.stderr.split())

@@ -48,6 +48,20 @@ def settings() -> Settings:
     return _invocation_settings.get() or get_settings()
 
 
+def serve_at(host: str, port: int) -> Settings:
+    """The settings ``serve`` runs with: where it listens is its public URL (token issuer,
+    SCIM locations, the console's address) unless ROSTERD_PUBLIC_URL says otherwise, so
+    ``rosterd serve --port 9000`` does not issue tokens naming port 8080."""
+    current = settings()
+    if "public_url" in current.model_fields_set:
+        return current
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (compared)
+    bracketed = f"[{reachable}]" if ":" in reachable else reachable
+    chosen = current.model_copy(update={"public_url": f"http://{bracketed}:{port}"})
+    _invocation_settings.set(chosen)
+    return chosen
+
+
 def _announce_bootstrap(runtime: Runtime) -> None:
     if runtime.bootstrap_credentials is not None:
         err.print(

@@ -43,7 +43,7 @@ def serve(
 
     from rosterd.api.app import create_app
 
-    settings = store.settings()
+    settings = store.serve_at(host, port)
     count = settings.workers if workers is None else workers
     if count > 1:
         _check_workers(settings, count)
@@ -112,6 +112,7 @@ def _hand_store_to_workers(settings: Settings) -> None:
     environment the spawned workers read their settings from."""
     os.environ["ROSTERD_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["ROSTERD_DATABASE_URL"] = settings.resolved_database_url
+    os.environ["ROSTERD_PUBLIC_URL"] = settings.public_url
 
 
 def migrate() -> None:
