@@ -340,6 +340,38 @@ def test_kill_9_at_half_then_a_rerun_stores_every_record_once(store: Store, tmp_
     _every_record_once(store, users)
 
 
+def test_two_runs_of_one_import_at_once_store_every_record_once(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two operators (or a retrying script) start the same import together: both finish,
+    each passing over the batches the other stored (never a traceback, never a conflict on
+    a name the other run made), and every record is stored once."""
+    users = 996  # 1,000 lines, 20 batches
+    data = _write(tmp_path / "people.jsonl", _lines(users))
+    command = [str(ROSTERD), "import", str(data), "--tenant", "acme", "--batch-size", "50"]
+    runs = [
+        subprocess.Popen(
+            [*command, "--json"],
+            env=store.subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert b"Traceback" not in err, err.decode()
+        report = json.loads(out)
+        assert run.returncode == ExitCode.OK, report.get("stopped")
+        assert "stopped" not in report
+    final = subprocess.run(
+        [*command, "--json"], env=store.subprocess_env(), capture_output=True, check=True
+    )
+    report = json.loads(final.stdout)
+    assert report["earlier_runs"]["users"] + report["result"]["users"] == users
+    _every_record_once(store, users)
+
+
 # ---- remote ---------------------------------------------------------------------------------
 
 

@@ -42,10 +42,12 @@ from rosterd.db.maintenance import refresh_statistics
 from rosterd.models import UserStatus
 from rosterd.repositories import bulk as bulk_repo
 from rosterd.repositories import import_journal, user_tallies
+from rosterd.runtime import Runtime
 from rosterd.services import import_files, remote_imports
 from rosterd.services import imports as imports_service
 from rosterd.services import tenants as tenants_service
-from rosterd.services.errors import DomainError
+from rosterd.services.context import Actor
+from rosterd.services.errors import Conflict, DomainError
 from rosterd.services.import_checks import FileCheck, KnownNames, Spool, TakenKeys
 from rosterd.services.import_files import FileFacts, Format
 from rosterd.services.imports import ImportResult, Problem
@@ -199,8 +201,9 @@ def _import_local(
             for result in earlier:
                 before.add(result)
             summary["earlier_runs"] = before.counts()
-            actor = store.cli_actor(tenant_id)
-            existing = check.expected.existing_users > 0
+            batches = _LocalBatches(
+                runtime, store.cli_actor(tenant_id), names, check.expected.existing_users > 0
+            )
             try:
                 with output.progress() as bar:
                     task = bar.add_task("importing", total=spool.items)
@@ -208,10 +211,7 @@ def _import_local(
                         entry = imports_service.JournalEntry(
                             facts.import_id, batch[0].line, batch[-1].line
                         )
-                        with runtime.db.writer.begin() as session:
-                            done = imports_service.write_batch(
-                                session, actor, names, batch, entry, look_up_existing=existing
-                            )
+                        done = batches.store(batch, entry)
                         total.add(done)
                         summary["done_through_line"] = entry.last_line
                         bar.advance(task, len(batch))
@@ -223,6 +223,61 @@ def _import_local(
                 summary["result"] = total.counts()
             refresh_statistics(runtime.db)
     return True
+
+
+class _LocalBatches:
+    """Writes the batches of a local import, each in a transaction of its own with its
+    journal entry, and copes with another run of the same import (or another writer) at
+    the same time: a batch refused because what it writes appeared meanwhile is looked at
+    again, and passed over once the other run's journal has it."""
+
+    # Tries of one batch while another run keeps storing what it writes.
+    TRIES = 3
+
+    def __init__(
+        self, runtime: Runtime, actor: Actor, names: imports_service.Names, existing: bool
+    ) -> None:
+        self._runtime = runtime
+        self._actor = actor
+        self._names = names
+        self._look_up_existing = existing
+
+    def store(
+        self, batch: list[imports_service.Checked], entry: imports_service.JournalEntry
+    ) -> ImportResult:
+        """Write ``batch``; what this run did (nothing when another run did it); raises what
+        the last try was refused with."""
+        tries_left = self.TRIES
+        while True:
+            try:
+                return self._write(batch, entry)
+            except (Conflict, IntegrityError):
+                tries_left -= 1
+                tenant_id = self._actor.tenant_id
+                with self._runtime.db.reader() as session:
+                    # The failed transaction may have noted names it never stored, and the
+                    # other run made names the next batches use.
+                    self._names = imports_service.Names.load(session, tenant_id)
+                    if import_journal.has_batch(
+                        session, tenant_id, entry.import_id, entry.first_line
+                    ):
+                        return ImportResult()
+                if not tries_left:
+                    raise
+                self._look_up_existing = True
+
+    def _write(
+        self, batch: list[imports_service.Checked], entry: imports_service.JournalEntry
+    ) -> ImportResult:
+        with self._runtime.db.writer.begin() as session:
+            return imports_service.write_batch(
+                session,
+                self._actor,
+                self._names,
+                batch,
+                entry,
+                look_up_existing=self._look_up_existing,
+            )
 
 
 def _taken_keys(runtime: Any, tenant_id: uuid.UUID, lines: int) -> TakenKeys:

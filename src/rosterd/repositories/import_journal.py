@@ -51,3 +51,15 @@ def last_line(session: Session, tenant_id: uuid.UUID, import_id: str) -> int:
         )
     )
     return int(found or 0)
+
+
+def has_batch(session: Session, tenant_id: uuid.UUID, import_id: str, first_line: int) -> bool:
+    """Whether a run of the import committed the batch that starts at ``first_line``."""
+    found = session.scalar(
+        select(ImportBatch.first_line).where(
+            ImportBatch.tenant_id == tenant_id,
+            ImportBatch.import_id == import_id,
+            ImportBatch.first_line == first_line,
+        )
+    )
+    return found is not None
