@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from rosterd.models import AuditEvent, IdleSweep, User
+from rosterd.runtime import Runtime
 from rosterd.services import tenants as tenants_service
-from tests.console.conftest import Console
+from tests.console.conftest import Console, make_admin
 from tests.factories import V2, TenantHandle
 
 
@@ -222,3 +224,29 @@ def test_scheduled_expiries_soonest_first_a_page_at_a_time(console: Console) -> 
         later[0]["id"],
     ]
     assert console.get("/admin/lifecycle", params={"cursor": "zzz"}).status_code == 400
+
+
+def test_two_admins_applying_one_plan_at_once_act_on_each_user_once(
+    console: Console, runtime: Runtime, http: TestClient
+) -> None:
+    tenant = console.tenant
+    _guard(tenant, percent=100, users=1000)
+    idle = [tenant.user() for _ in range(3)]
+    for user in idle:
+        _created_days_ago(tenant, user["id"], 100)
+    plan = _plan(console, 90)
+    other = Console(TestClient(http.app), tenant, make_admin(runtime, tenant.slug))
+    assert other.sign_in().status_code == 303
+    other.get(plan)
+
+    def apply(c: Console) -> str:
+        r = c.post(f"{plan}/apply", {"confirm": "true"})
+        assert r.status_code == 303, r.text
+        return str(r.headers["location"])
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(apply, [console, other]))
+    assert all("Applied%3A+3+deactivated" in a for a in answers), answers
+    assert len(_console_audit(tenant, "idle_sweep.applied")) == 1
+    assert len(_console_audit(tenant, "user.deactivated")) == 3
+    assert all(_status(http, tenant, u["id"]) == "inactive" for u in idle)

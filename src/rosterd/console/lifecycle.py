@@ -18,6 +18,7 @@ from fastapi import Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import RuntimeDep, SearchSession, in_unit_of_work
+from rosterd.api.errors import status_for
 from rosterd.api.v2.lifecycle_wire import after_cursor, cursor_of
 from rosterd.console.pages import back_to, page, router
 from rosterd.console.session import PREFIX, ConsoleAdmin, FormAdmin, SignedInAdmin
@@ -124,11 +125,17 @@ async def plan_sweep(
     try:
         sweep_id = await in_unit_of_work(runtime, Kind.WRITE, make)
     except DomainError as exc:
-        problem = str(exc)
+        refused = exc
 
         def again(session: Session) -> Response:
             return _lifecycle_page(
-                request, session, admin, None, form=form, problem=problem, status_code=400
+                request,
+                session,
+                admin,
+                None,
+                form=form,
+                problem=str(refused),
+                status_code=status_for(refused),
             )
 
         return await in_unit_of_work(runtime, Kind.SLOW_READ, again)

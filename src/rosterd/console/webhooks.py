@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import ReadSession, RuntimeDep, SearchSession, in_unit_of_work
+from rosterd.api.errors import status_for
 from rosterd.console.pages import back_to, page, router, write_then_back
 from rosterd.console.session import PREFIX, ConsoleAdmin, FormAdmin, SignedInAdmin
 from rosterd.db.work import Kind
@@ -114,11 +115,13 @@ async def create_webhook(
     form = HookForm(url.strip(), types, event_type or [], enabled)
     spec = webhooks.WebhookSpec(form.url, form.event_types, form.enabled, False)
 
-    async def refused(problem: str) -> Response:
+    async def refused(exc: DomainError) -> Response:
         return await in_unit_of_work(
             runtime,
             Kind.POINT_READ,
-            lambda s: _list_page(request, s, admin, form=form, status_code=400, problem=problem),
+            lambda s: _list_page(
+                request, s, admin, form=form, status_code=status_for(exc), problem=str(exc)
+            ),
         )
 
     try:
@@ -129,7 +132,7 @@ async def create_webhook(
             lambda s: webhooks.create(s, admin.actor, spec, runtime.keys.sealer),
         )
     except DomainError as exc:
-        return await refused(str(exc))
+        return await refused(exc)
     return await in_unit_of_work(
         runtime,
         Kind.POINT_READ,
@@ -214,12 +217,18 @@ async def update_webhook(
     except NotFound:
         raise
     except DomainError as exc:
-        problem = str(exc)
+        refused = exc
         return await in_unit_of_work(
             runtime,
             Kind.SLOW_READ,
             lambda s: _hook_page(
-                request, s, admin, webhook_id, form=form, status_code=400, problem=problem
+                request,
+                s,
+                admin,
+                webhook_id,
+                form=form,
+                status_code=status_for(refused),
+                problem=str(refused),
             ),
         )
     return back_to(_hook_path(webhook_id), notice="Webhook saved.")
