@@ -13,16 +13,23 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import update
 
-from tests.conftest import LiveServer
+from rosterd.config import Settings
+from rosterd.models import User
+from rosterd.runtime import Runtime
+from tests.conftest import LiveServer, free_port, server_env, serving
 from tests.console.conftest import PASSWORD, make_admin
+from tests.receiver import receiving
 
 pytestmark = pytest.mark.live
 
@@ -44,6 +51,19 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def webhook_server(settings: Settings, runtime: Runtime) -> Iterator[LiveServer]:
+    """`rosterd serve` that may send webhooks to a receiver on 127.0.0.1, promptly."""
+    port = free_port()
+    env = {
+        **server_env(settings, f"http://127.0.0.1:{port}"),
+        "ROSTERD_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+        "ROSTERD_WEBHOOK_POLL_SECONDS": "0.1",
+    }
+    with serving(port, env) as base:
+        yield LiveServer(base_url=base, settings=settings, runtime=runtime)
 
 
 @pytest.fixture
@@ -166,3 +186,94 @@ def test_an_admins_day_in_the_console(page: Page, live_server: LiveServer, backe
     expect(page.get_by_role("status")).to_have_text("You are signed out.")
     page.goto(f"{base}/admin/")
     expect(page).to_have_url(re.compile(r"/admin/sign-in"))
+
+
+def sign_in(page: Page, base: str, tenant: str, username: str) -> None:
+    page.goto(f"{base}/admin/sign-in")
+    page.get_by_label("Tenant").fill(tenant)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def test_lifecycle_and_webhooks_in_the_console(
+    page: Page, webhook_server: LiveServer, backend: str
+) -> None:
+    base = webhook_server.base_url
+    tenant = webhook_server.tenant()
+    username = make_admin(webhook_server.runtime, tenant.slug)
+    idle = tenant.user(firstName="Ida", lastName="Idle", username=f"idle-{secrets.token_hex(3)}")
+    with webhook_server.runtime.db.writer.begin() as session:
+        session.execute(
+            update(User)
+            .where(User.tenant_id == tenant.id, User.id == uuid.UUID(idle["id"]))
+            .values(created_at=datetime.now(UTC) - timedelta(days=120))
+        )
+    ends = (datetime.now(UTC) + timedelta(days=14)).isoformat()
+    leaving = tenant.user(firstName="Lea", lastName="Ving", expiresAt=ends)
+    tenant.user(firstName="Stay", lastName="Ing")
+    sign_in(page, base, tenant.slug, username)
+
+    # Scheduled expiries, soonest first, each a link to its user.
+    page.get_by_role("link", name="Lifecycle").click()
+    expect(page.get_by_role("heading", name="Lifecycle", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Lea Ving")).to_have_attribute(
+        "href", f"/admin/users/{leaving['id']}"
+    )
+    look_at(page, "lifecycle", backend)
+
+    # Plan users idle 90 days: one of three active users, above the default guard (10%).
+    page.get_by_label("Idle for (days)").fill("90")
+    page.get_by_role("button", name="Plan sweep").click()
+    expect(page.get_by_role("heading", name="Held by the tenant's guard")).to_be_visible()
+    expect(page.get_by_role("link", name=idle["username"])).to_be_visible()
+    look_at(page, "lifecycle-sweep", backend)
+    page.get_by_label("I have reviewed the plan").check()
+    page.get_by_role("button", name="Apply plan").click()
+    expect(page.get_by_role("alert")).to_contain_text("guard holds this plan")
+    page.get_by_label("I have reviewed the plan").check()
+    page.get_by_label("Override the guard").check()
+    page.get_by_role("button", name="Apply plan").click()
+    expect(page.get_by_role("status")).to_have_text("Applied: 1 deactivated.")
+    look_at(page, "lifecycle-sweep-applied", backend)
+    v2 = httpx.get(f"{base}/integration/v2/users/{idle['id']}", headers=tenant.headers())
+    assert v2.json()["status"] == "inactive"
+
+    with receiving() as receiver:
+        # A webhook to the receiver: its signing secret shown once, with a Copy button.
+        page.get_by_role("link", name="Webhooks").click()
+        expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
+        page.get_by_label("Receiver URL").fill(receiver.url)
+        page.get_by_role("button", name="Create webhook").click()
+        secret = page.locator("#webhook-secret").input_value()
+        assert secret.startswith("whsec_")
+        expect(page.get_by_role("button", name="Copy")).to_be_visible()
+        look_at(page, "webhooks-new-secret", backend)
+
+        # A test event, delivered and signed with that secret; the log says so.
+        page.get_by_role("link", name="Open the webhook").click()
+        page.get_by_role("button", name="Send test event").click()
+        expect(page.get_by_role("status")).to_contain_text("Test event queued")
+        got = receiver.wait_for(lambda r: any(b"webhook.test" in x.body for x in r))
+        assert any(r.verified(secret)["type"] == "webhook.test" for r in got)
+        row = page.get_by_role("row").filter(has_text="webhook.test ").first
+        for _ in range(100):
+            page.reload()
+            if "succeeded" in (row.text_content() or ""):
+                break
+        expect(row).to_contain_text("succeeded")
+        expect(row).to_contain_text("200")
+        assert secret not in page.content()
+        look_at(page, "webhook", backend)
+
+        # Rotating asks first; the new secret is shown once.
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Rotate secret").click()
+        expect(page.get_by_role("heading", name="New signing secret — shown once")).to_be_visible()
+        assert page.locator("#webhook-secret").input_value() not in ("", secret)
+
+        page.get_by_role("link", name="Webhooks", exact=True).first.click()
+        expect(page.get_by_role("link", name=receiver.url)).to_be_visible()
+        assert "whsec_" not in page.content()
+        look_at(page, "webhooks", backend)

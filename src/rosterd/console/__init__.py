@@ -12,13 +12,23 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from rosterd.api.errors import SurfaceErrors
-from rosterd.console import access, audit, dashboard, groups, settings, sign_in, users
+from rosterd.console import (
+    access,
+    audit,
+    dashboard,
+    groups,
+    lifecycle,
+    settings,
+    sign_in,
+    users,
+    webhooks,
+)
 from rosterd.console.pages import render_error, router
 from rosterd.console.session import PREFIX
 from rosterd.console.templating import STATIC_DIR
 
 # Imported for the routes they add to ``router``.
-PAGES = (access, audit, dashboard, groups, settings, sign_in, users)
+PAGES = (access, audit, dashboard, groups, lifecycle, settings, sign_in, users, webhooks)
 
 
 def register_errors(errors: SurfaceErrors) -> None:

@@ -80,6 +80,8 @@ TYPES: dict[str, tuple[str, ...]] = {
     "webhook.updated": ("webhook.updated",),
     "webhook.deleted": ("webhook.deleted",),
     "webhook.secret_rotated": ("webhook.secret_rotated",),
+    "webhook.test_sent": ("webhook.test_sent",),
+    "webhook.delivery_retried": ("webhook.delivery_retried",),
     # A delivery ran out of retries and its webhook was switched off (rosterd.lifecycle.webhooks)
     WEBHOOK_DISABLED: (WEBHOOK_DISABLED,),
     "idle_sweep.planned": ("idle_sweep.planned",),

@@ -47,6 +47,17 @@ def get(
     return session.scalar(stmt)
 
 
+def recent(session: Session, tenant_id: uuid.UUID, limit: int) -> list[IdleSweep]:
+    """The tenant's latest plans, newest first (ix_idle_sweeps_tenant_created_at)."""
+    stmt = (
+        select(IdleSweep)
+        .where(IdleSweep.tenant_id == tenant_id)
+        .order_by(IdleSweep.created_at.desc(), IdleSweep.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def plan_users(session: Session, sweep: IdleSweep) -> int:
     """Write the tenant's active users that are idle by ``sweep``'s rules as its plan;
     how many there are."""

@@ -747,6 +747,26 @@ def due_for_expiry(session: Session, now: datetime, limit: int) -> list[User]:
     )
 
 
+def expiring_page(
+    session: Session,
+    tenant_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[User]:
+    """A keyset page of the tenant's users with an expiry still to be carried out (not
+    inactive yet), soonest first, ordered by (expires_at, id): ranges of
+    ix_users_status_expires_at."""
+    stmt = select(User).where(
+        User.tenant_id == tenant_id,
+        User.status.in_(_NOT_INACTIVE),
+        User.expires_at.is_not(None),
+    )
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(or_(User.expires_at > at, and_(User.expires_at == at, User.id > last_id)))
+    return list(session.scalars(stmt.order_by(User.expires_at, User.id).limit(limit)))
+
+
 def due_for_activation(session: Session, now: datetime, limit: int) -> list[User]:
     """Pending users whose validFrom has come, across tenants, claimed (``_claimed``); not
     those whose expiry has come as well (``due_for_expiry`` deactivates them instead)."""

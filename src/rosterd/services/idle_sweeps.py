@@ -126,6 +126,11 @@ def get(session: Session, actor: Actor, sweep_id: uuid.UUID) -> IdleSweep:
     return sweep
 
 
+def recent(session: Session, actor: Actor, limit: int) -> list[IdleSweep]:
+    """The tenant's latest plans, newest first."""
+    return sweeps_repo.recent(session, actor.tenant_id, limit)
+
+
 def apply(
     session: Session,
     actor: Actor,

@@ -25,8 +25,11 @@ claimed with locks, skipping those another node holds, so each action happens on
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -164,6 +167,44 @@ def membership_expiry(expires_at: datetime | None, now: datetime) -> datetime | 
     if expires_at is not None and expires_at <= now:
         raise unprocessable_field("expires_at", "must be in the future")
     return expires_at
+
+
+# ---- what is scheduled ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiryPage:
+    users: list[User]
+    next_cursor: str | None
+
+
+def _expiry_cursor(user: User) -> str:
+    assert user.expires_at is not None
+    raw = f"{user.expires_at.isoformat()}|{user.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after_expiry(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        at, _, user_id = raw.partition("|")
+        moment, after_id = datetime.fromisoformat(at), uuid.UUID(user_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid_field("cursor", "not a cursor rosterd gave") from None
+    if moment.tzinfo is None:
+        raise invalid_field("cursor", "not a cursor rosterd gave")
+    return moment, after_id
+
+
+def scheduled_expiries(
+    session: Session, actor: Actor, cursor: str | None, limit: int
+) -> ExpiryPage:
+    """A keyset page of the tenant's users whose expiry the scheduler is still to carry out,
+    soonest first (one whose time came a moment ago and is not yet done comes first)."""
+    after = None if cursor is None else _after_expiry(cursor)
+    rows = users_repo.expiring_page(session, actor.tenant_id, after, limit + 1)
+    shown = rows[:limit]
+    return ExpiryPage(shown, _expiry_cursor(shown[-1]) if len(rows) > limit else None)
 
 
 # ---- the scheduler's work ------------------------------------------------------------------

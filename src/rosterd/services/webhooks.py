@@ -191,6 +191,9 @@ def send_test(session: Session, actor: Actor, webhook_id: uuid.UUID) -> WebhookD
     delivery = new_delivery(hook, event_id, TEST_TYPE, payload, now)
     repo.add_delivery(session, delivery)
     session.flush()
+    audit.record(
+        session, actor, "webhook.test_sent", "webhook", hook.id, after={"event_id": event_id}
+    )
     return delivery
 
 
@@ -263,8 +266,18 @@ def retry(
     delivery = repo.get_delivery(session, actor.tenant_id, webhook_id, delivery_id)
     if delivery is None:
         raise NotFound(f"delivery {delivery_id} of webhook {webhook_id} not found")
+    before = {"delivery_id": delivery.id, "status": delivery.status}
     now = utcnow()
     delivery.status = repo.PENDING
     delivery.next_attempt_at = now
     delivery.due_since = now
+    audit.record(
+        session,
+        actor,
+        "webhook.delivery_retried",
+        "webhook",
+        webhook_id,
+        before=before,
+        after={"delivery_id": delivery.id, "status": delivery.status},
+    )
     return delivery

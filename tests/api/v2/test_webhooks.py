@@ -221,6 +221,10 @@ def test_test_retry_and_the_delivery_log(
 
     http.patch(f"{HOOKS}/{hook_id}", json={"enabled": False}, headers=h)
     assert http.post(f"{HOOKS}/{hook_id}/test", headers=h).status_code == 409
+    # Sending a test and retrying are writes of the API client's: audited.
+    assert len(_audited(tenant, "webhook.test_sent")) == 3
+    [retried] = _audited(tenant, "webhook.delivery_retried")
+    assert retried.after == {"delivery_id": int(delivery_id), "status": "pending"}
 
 
 def test_tenants_see_only_their_own_webhooks(

@@ -1,5 +1,6 @@
 // The admin console's only script: everything works without it (plain forms and links);
-// with it, the user search updates as you type and secrets get a working Copy button.
+// with it, the user search updates as you type, secrets get a working Copy button and a
+// form marked data-confirm asks before it is sent.
 "use strict";
 
 function debounce(fn, ms) {
@@ -47,7 +48,16 @@ function copyButtons() {
   }
 }
 
+function confirmations() {
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-live-search]")) liveSearch(form);
   copyButtons();
+  confirmations();
 });
