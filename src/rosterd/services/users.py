@@ -32,7 +32,7 @@ from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
 from rosterd.repositories.constraints import violated_unique
-from rosterd.repositories.users import ListingRow, Total, UserQuery
+from rosterd.repositories.users import ListingRow, SortKey, Total, UserQuery
 from rosterd.services import audit, lifecycle
 from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
@@ -88,6 +88,19 @@ def list_user_rows(
 ) -> tuple[Sequence[ListingRow], Total]:
     """``list_users`` as rows of the columns a list page shows (users_repo.search_listing)."""
     return users_repo.search_listing(session, actor.tenant_id, _keyed(session, actor, query))
+
+
+def list_user_page(session: Session, actor: Actor, query: UserQuery) -> Sequence[ListingRow]:
+    """``list_user_rows`` without the total: a keyset page after the first counts nothing."""
+    return users_repo.listing_rows(session, actor.tenant_id, _keyed(session, actor, query))
+
+
+def keyset_of(
+    session: Session, actor: Actor, sort_by: SortKey, user_id: uuid.UUID
+) -> tuple[Any, ...] | None:
+    """The keyset (``UserQuery.after``) of a user of the actor's tenant in ``sort_by``'s
+    order: where the page after the one it ends starts; None if there is no such user."""
+    return users_repo.keyset_of(session, actor.tenant_id, sort_by, user_id)
 
 
 def _keyed(session: Session, actor: Actor, query: UserQuery) -> UserQuery:
