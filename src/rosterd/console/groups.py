@@ -24,7 +24,7 @@ from rosterd.services import roles as roles_service
 from rosterd.services import teams as teams_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import invalid_field
+from rosterd.services.errors import Conflict, NotFound, invalid_field
 
 PAGE_SIZE = 50
 Cursor = Annotated[str | None, Query(max_length=keyset.MAX_LENGTH)]
@@ -137,12 +137,24 @@ async def add_member(
     return await _write_group(runtime, group_id, add, f"Added {user.strip()}.")
 
 
+def leave_group(session: Session, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Remove the user from the group, both of the admin's tenant (else a 404 page). A user
+    who is no longer a member (another admin removed them first, or offboarded them) is
+    said on the page the form came from rather than being a 404."""
+    groups_service.get_group(session, actor, group_id)
+    users_service.get_user(session, actor, user_id)
+    try:
+        groups_service.remove_member(session, actor, group_id, user_id)
+    except NotFound as exc:
+        raise Conflict(f"{exc} (any more)") from exc
+
+
 @router.post("/groups/{group_id}/members/{user_id}/remove")
 async def remove_member(
     group_id: uuid.UUID, user_id: uuid.UUID, admin: FormAdmin, runtime: RuntimeDep
 ) -> Response:
     def remove(session: Session) -> None:
-        groups_service.remove_member(session, admin.actor, group_id, user_id)
+        leave_group(session, admin.actor, group_id, user_id)
 
     return await _write_group(runtime, group_id, remove, "Removed the member.")
 

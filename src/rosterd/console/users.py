@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from rosterd.api.deps import RuntimeDep, SearchSession, WriteSession
 from rosterd.api.v2 import keyset
+from rosterd.console.groups import leave_group
 from rosterd.console.pages import back_to, page, router, write_then_back
 from rosterd.console.session import PREFIX, FormAdmin, SignedInAdmin
 from rosterd.domain.commands import UserPatch
@@ -268,13 +269,14 @@ def bulk(
         return back_to(f"{PREFIX}/users", error="Tick at least one user first.")
     if len(chosen) > MOST_AT_ONCE:
         return back_to(f"{PREFIX}/users", error=f"At most {MOST_AT_ONCE} users at once.")
-    for one in sorted(chosen):
-        if action == "deactivate":
+    if action == "deactivate":
+        # One user at a time, in id order: the order every writer of several users locks in.
+        for one in sorted(chosen):
             users_service.update_user(
                 session, admin.actor, one, UserPatch(status=UserStatus.inactive)
             )
-        else:
-            offboarding.offboard(session, admin.actor, one, offboarding.OffboardOptions())
+    else:
+        offboarding.offboard_many(session, admin.actor, chosen)
     done = "deactivated" if action == "deactivate" else "offboarded"
     return back_to(f"{PREFIX}/users", notice=f"{len(chosen)} user(s) {done}.")
 
@@ -400,7 +402,6 @@ async def remove_from_group(
     user_id: uuid.UUID, group_id: uuid.UUID, admin: FormAdmin, runtime: RuntimeDep
 ) -> Response:
     def remove(session: Session) -> None:
-        users_service.get_user(session, admin.actor, user_id)
-        groups_service.remove_member(session, admin.actor, group_id, user_id)
+        leave_group(session, admin.actor, group_id, user_id)
 
     return await _write(runtime, user_id, remove, "Removed from the group.")
