@@ -134,9 +134,7 @@ def test_a_user_deleted_at_the_page_boundary_skips_nobody(
     first = console.get("/admin/users?order=name")
     link = re.search(r'<a rel="next" href="([^"]+)"', first.text)
     assert link and _ids(first.text) == expected[:3]
-    r = console.tenant.http.delete(
-        f"{V2}/users/{expected[2]}", headers=console.tenant.headers()
-    )
+    r = console.tenant.http.delete(f"{V2}/users/{expected[2]}", headers=console.tenant.headers())
     assert r.status_code == 204, r.text
     assert _walk(console, link.group(1)) == expected[3:]
 

@@ -7,7 +7,7 @@ rosterd.domain.rules to each field it carries, and locks the row it changes befo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
@@ -294,6 +294,25 @@ def update_user(
 ) -> User:
     """Lock the user, check ``expected_version``, and apply ``patch``."""
     return apply_patch(session, actor, lock_user(session, actor, user_id, expected_version), patch)
+
+
+def update_users(
+    session: Session, actor: Actor, user_ids: Collection[uuid.UUID], patch: UserPatch
+) -> list[User]:
+    """Apply one ``patch`` to several users (the console's bulk deactivation), in id order.
+
+    Every user is locked first, in one id-ordered statement, then each is changed. Locking
+    and changing one after another would take a status tally's row lock (the trigger of
+    migration 0006) between two user locks, and two such transactions over overlapping
+    users deadlock on PostgreSQL: one holds the tally and waits for a user the other holds.
+    """
+    wanted = sorted(set(user_ids))
+    locked = {u.id for u in users_repo.lock_many(session, actor.tenant_id, wanted)}
+    missing = [user_id for user_id in wanted if user_id not in locked]
+    if missing:
+        raise _not_found(missing[0])
+    # Each read again as update_user reads it (with its role and team), the lock held.
+    return [update_user(session, actor, user_id, patch) for user_id in wanted]
 
 
 def apply_patch(session: Session, actor: Actor, user: User, patch: UserPatch) -> User:
