@@ -391,20 +391,26 @@ def _page(
         found = matching.offset(0).subquery()
         u = aliased(User, found) if entities else found.c
         page = select(u) if entities else select(found)
-    if q.after is not None:
-        page = page.where(_after(q, u))
     order = _order(q.sort_by, q.descending, u)
     return page.order_by(*order).offset(q.offset).limit(q.limit), u
 
 
-def _after(q: UserQuery, u: Users) -> Any:
+def _after(q: UserQuery, u: Users, *, split: bool = False) -> list[Any]:
     """The users past ``q.after`` (the values of ``q.sort_by``'s columns, then the id, of
     the last user of the previous page) in ``q``'s order: one row-value comparison over
-    the order's terms, which both databases answer from an index range.
+    the order's terms, which PostgreSQL answers from an index range.
 
     A column the cursor has as NULL is left out of it: rows that tie with the cursor up to
     that column's NULL flag have it NULL too, so it cannot tell them apart, and leaving it
-    in would make the comparison NULL."""
+    in would make the comparison NULL.
+
+    ``split`` (for SQLite): when the order leads with a NULL flag, the same users as
+    consecutive parts of the order, to be read one after the other: those with the cursor's
+    flag and past it in the rest of the order, then those of the later flag. SQLite uses a
+    row value as an index range only from a plain column on, so one comparison led by the
+    flag (an expression) walked the index from the tenant's first user; equal to a flag,
+    the rest of it is a range again.
+    """
     assert q.after is not None
     *values, last_id = q.after
     columns = _sort_columns(q.sort_by, u)
@@ -423,9 +429,24 @@ def _after(q: UserQuery, u: Users) -> Any:
             right.append(literal(value, type_=column.type))
     left.append(u.id)
     right.append(literal(last_id, type_=u.id.type))
-    if q.descending:
-        return tuple_(*left) < tuple_(*right)
-    return tuple_(*left) > tuple_(*right)
+
+    def past(lhs: list[Any], rhs: list[Any]) -> Any:
+        return tuple_(*lhs) < tuple_(*rhs) if q.descending else tuple_(*lhs) > tuple_(*rhs)
+
+    if not (split and columns[0][1]):
+        return [past(left, right)]
+    flag, cursor_flag = left[0], right[0].value
+    # The flag's later value: NULLs (IS NULL true ascending, IS NOT NULL false descending).
+    later = not q.descending
+    first = and_(flag == literal(cursor_flag), past(left[1:], right[1:]))
+    if values[0] is None:
+        # Spelled out too, so that SQLite's range starts at the id (IS NULL is an equality
+        # to it) instead of at the first user without a value.
+        first = and_(first, columns[0][0].is_(None))
+    parts = [first]
+    if cursor_flag != later:
+        parts.append(flag == literal(later))
+    return parts
 
 
 def keyset_of(
@@ -446,6 +467,8 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
     the exact total (whatever ``q.count_up_to``)."""
     matching = _matching(tenant_id, q)
     page, u = _page(session, q, matching, entities=True)
+    if q.after is not None:
+        page = page.where(*_after(q, u))
     users = list(session.scalars(_with_refs(page, u)).unique())
     exact = replace(q, count_up_to=None)
     return users, _total(session, tenant_id, exact, matching, shown=len(users)).value
@@ -526,7 +549,23 @@ def _listing_rows(session: Session, q: UserQuery, matching: Select[User]) -> Seq
         .outerjoin(Role, Role.id == u.role_id)
         .outerjoin(Team, Team.id == u.team_id)
     )
-    return session.execute(page).all()
+    if q.after is None:
+        return session.execute(page).all()
+    led_by_flag = _sort_columns(q.sort_by, u)[0][1]
+    split = session.get_bind().dialect.name == "sqlite" and not q.offset and led_by_flag
+    parts = _after(q, u, split=split)
+    if not split:
+        return session.execute(page.where(*parts)).all()
+    # Each part has one value of the leading flag; ordered by the rest of the terms, SQLite
+    # sees that the index delivers the order (by all of them, it sorts the part).
+    rest = _order(q.sort_by, q.descending, u)[1:]
+    rows: list[ListingRow] = []
+    for part in parts:
+        stmt = page.where(part).order_by(None).order_by(*rest).limit(q.limit - len(rows))
+        rows += session.execute(stmt).all()
+        if len(rows) >= q.limit:
+            break
+    return rows
 
 
 def _listing_by_status(
