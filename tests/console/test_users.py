@@ -172,3 +172,15 @@ def test_groups_are_added_and_removed(console: Console) -> None:
         ("group.member_removed", "console"),
         ("group.member_added", "console"),
     ]
+
+
+@pytest.mark.parametrize("action", ["deactivate", "offboard"])
+def test_a_bulk_action_with_another_tenants_user_writes_nothing(
+    console: Console, other_tenant: TenantHandle, action: str
+) -> None:
+    ours = console.tenant.user()["id"]
+    theirs = other_tenant.user()["id"]
+    r = console.post("/admin/users/bulk", {"action": action, "user_id": [ours, theirs]})
+    assert r.status_code == 404
+    assert _v2_user(console.tenant, ours)["status"] == "active"
+    assert _v2_user(other_tenant, theirs)["status"] == "active"

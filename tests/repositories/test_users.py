@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -102,3 +103,43 @@ def test_page_total_counts_only_when_the_page_cannot_tell(
     shown: int, offset: int, limit: int, total: int
 ) -> None:
     assert page_total(shown, offset, limit, counted=lambda: 99) == total
+
+
+@pytest.mark.parametrize("sort_by", ["name", "lastLoginAt", "createdAt", "email", "username"])
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("search", [None, "example"])
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_keyset_pages_walk_the_offset_order(
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    sort_by: users_repo.SortKey,
+    descending: bool,
+    search: str | None,
+    size: int,
+) -> None:
+    """Page after page from each page's last keyset (listing_rows, which SQLite reads in
+    parts split at the leading NULL flag) is the order of one offset page of everyone,
+    across ties, users without a value, and the boundary between the two."""
+    with runtime.db.writer.begin() as session:
+        ids = [uuid.UUID(r.id) for r in users_repo.listing_rows(session, tenant_id,
+               users_repo.UserQuery(sort_by="createdAt", limit=10))]  # fmt: skip
+        # Two tie on their last sign-in; the rest never signed in.
+        for user_id in ids[:2]:
+            users_repo.record_sign_in(session, tenant_id, user_id, datetime(2026, 1, 1, tzinfo=UTC))
+    with runtime.db.reader.begin() as session:
+        q = users_repo.UserQuery(search=search, sort_by=sort_by, descending=descending, limit=50)
+        everyone = [r.id for r in users_repo.listing_rows(session, tenant_id, q)]
+        walked: list[str] = []
+        after = None
+        while True:
+            page = users_repo.listing_rows(
+                session, tenant_id, users_repo.UserQuery(
+                    search=search, sort_by=sort_by, descending=descending, limit=size, after=after
+                ),
+            )  # fmt: skip
+            walked += [r.id for r in page]
+            if len(page) < size:
+                break
+            after = users_repo.keyset_of(session, tenant_id, sort_by, uuid.UUID(page[-1].id))
+        assert walked == everyone
+        assert len(everyone) == 5

@@ -1,6 +1,7 @@
 """Groups, roles and teams: /admin/groups (the tree by parent, keyset pages in name order),
 /admin/groups/{id} (its members, paged by keyset, added and removed), /admin/roles and
-/admin/teams (with their member counts and the team's manager)."""
+/admin/teams (with their member counts and the team's manager), each paged by keyset in
+name order."""
 
 from __future__ import annotations
 
@@ -23,12 +24,9 @@ from rosterd.services import roles as roles_service
 from rosterd.services import teams as teams_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import invalid_field
+from rosterd.services.errors import Conflict, NotFound, invalid_field
 
 PAGE_SIZE = 50
-# Roles and teams are few per tenant; their services page by offset, and the page says
-# when there are more than it shows.
-MOST_SHOWN = 200
 Cursor = Annotated[str | None, Query(max_length=keyset.MAX_LENGTH)]
 
 
@@ -139,25 +137,53 @@ async def add_member(
     return await _write_group(runtime, group_id, add, f"Added {user.strip()}.")
 
 
+def leave_group(session: Session, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Remove the user from the group, both of the admin's tenant (else a 404 page). A user
+    who is no longer a member (another admin removed them first, or offboarded them) is
+    said on the page the form came from rather than being a 404."""
+    groups_service.get_group(session, actor, group_id)
+    users_service.get_user(session, actor, user_id)
+    try:
+        groups_service.remove_member(session, actor, group_id, user_id)
+    except NotFound as exc:
+        raise Conflict(f"{exc} (any more)") from exc
+
+
 @router.post("/groups/{group_id}/members/{user_id}/remove")
 async def remove_member(
     group_id: uuid.UUID, user_id: uuid.UUID, admin: FormAdmin, runtime: RuntimeDep
 ) -> Response:
     def remove(session: Session) -> None:
-        groups_service.remove_member(session, admin.actor, group_id, user_id)
+        leave_group(session, admin.actor, group_id, user_id)
 
     return await _write_group(runtime, group_id, remove, "Removed the member.")
 
 
 @router.get("/roles")
-def roles_page(request: Request, admin: SignedInAdmin, session: ReadSession) -> Response:
-    roles, total = roles_service.list_roles(session, admin.actor, limit=MOST_SHOWN)
+def roles_page(
+    request: Request, admin: SignedInAdmin, session: ReadSession, cursor: Cursor = None
+) -> Response:
+    """The roles in name order, a keyset page at a time."""
+    roles = roles_service.page_roles(
+        session, admin.actor, after=keyset.group_after(cursor) if cursor else None, limit=PAGE_SIZE
+    )
     counts = roles_service.user_counts(session, admin.actor, roles)
-    return page(request, "roles.html", admin, roles=roles, counts=counts, total=total)
+    next_cursor = (
+        keyset.group_cursor(roles[-1].name, roles[-1].id) if len(roles) == PAGE_SIZE else None
+    )
+    return page(request, "roles.html", admin, roles=roles, counts=counts, next_cursor=next_cursor)
 
 
 @router.get("/teams")
-def teams_page(request: Request, admin: SignedInAdmin, session: ReadSession) -> Response:
-    teams, total = teams_service.list_teams(session, admin.actor, limit=MOST_SHOWN)
+def teams_page(
+    request: Request, admin: SignedInAdmin, session: ReadSession, cursor: Cursor = None
+) -> Response:
+    """The teams in name order with their managers, a keyset page at a time."""
+    teams = teams_service.page_teams(
+        session, admin.actor, after=keyset.group_after(cursor) if cursor else None, limit=PAGE_SIZE
+    )
     counts = teams_service.member_counts(session, admin.actor, teams)
-    return page(request, "teams.html", admin, teams=teams, counts=counts, total=total)
+    next_cursor = (
+        keyset.group_cursor(teams[-1].name, teams[-1].id) if len(teams) == PAGE_SIZE else None
+    )
+    return page(request, "teams.html", admin, teams=teams, counts=counts, next_cursor=next_cursor)

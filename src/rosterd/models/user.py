@@ -161,3 +161,28 @@ SORT_NAME = (
 # instead of sorted.
 Index("ix_users_tenant_status_sort_name", User.tenant_id, User.status, *SORT_NAME)
 Index("ix_users_tenant_sort_name", User.tenant_id, *SORT_NAME)
+# Descending name order walks this one backwards (IS NOT NULL flags, so that every term of
+# the order runs one way: repositories.users._sort_terms); last sign-in has one per direction.
+Index(
+    "ix_users_tenant_sort_name_desc",
+    User.tenant_id,
+    User.last_name_key.is_not(None),
+    User.last_name_key,
+    User.first_name_key.is_not(None),
+    User.first_name_key,
+    User.id,
+)
+Index(
+    "ix_users_tenant_sort_login",
+    User.tenant_id,
+    User.last_login_at.is_(None),
+    User.last_login_at,
+    User.id,
+)
+Index(
+    "ix_users_tenant_sort_login_desc",
+    User.tenant_id,
+    User.last_login_at.is_not(None),
+    User.last_login_at,
+    User.id,
+)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from rosterd.models import Role, User
@@ -34,6 +34,20 @@ def search(
         stmt.order_by(func.lower(Role.name), Role.id).offset(offset).limit(limit)
     )
     return list(rows), total
+
+
+def page_after(
+    session: Session, tenant_id: uuid.UUID, *, after: tuple[str, uuid.UUID] | None, limit: int
+) -> list[Role]:
+    """A keyset page in ``search``'s order (name, case-insensitively, then id): the roles
+    after the one of this (name, id), however many come before it."""
+    stmt = select(Role).where(Role.tenant_id == tenant_id)
+    if after is not None:
+        name, last_id = after
+        stmt = stmt.where(
+            tuple_(func.lower(Role.name), Role.id) > tuple_(func.lower(literal(name)), last_id)
+        )
+    return list(session.scalars(stmt.order_by(func.lower(Role.name), Role.id).limit(limit)))
 
 
 def user_counts(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session, joinedload
 
 from rosterd.models import Team, User
@@ -46,6 +46,21 @@ def search(
         .limit(limit)
     )
     return list(rows), total
+
+
+def page_after(
+    session: Session, tenant_id: uuid.UUID, *, after: tuple[str, uuid.UUID] | None, limit: int
+) -> list[Team]:
+    """A keyset page in ``search``'s order (name, case-insensitively, then id), with each
+    team's manager: the teams after the one of this (name, id)."""
+    stmt = select(Team).where(Team.tenant_id == tenant_id)
+    if after is not None:
+        name, last_id = after
+        stmt = stmt.where(
+            tuple_(func.lower(Team.name), Team.id) > tuple_(func.lower(literal(name)), last_id)
+        )
+    stmt = stmt.options(joinedload(Team.manager)).order_by(func.lower(Team.name), Team.id)
+    return list(session.scalars(stmt.limit(limit)))
 
 
 def member_counts(

@@ -17,9 +17,11 @@ from sqlalchemy import (
     delete,
     func,
     inspect,
+    literal,
     or_,
     select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,9 +70,9 @@ class UserQuery:
     descending: bool = False
     offset: int = 0
     limit: int = 25
-    # Keyset paging in creation order (sort_by "createdAt"): the page continues after the
-    # user of this (created_at, id), whatever changed before it since.
-    after: tuple[datetime, uuid.UUID] | None = None
+    # Keyset paging in any order: the page continues after the user of this keyset (the
+    # values of sort_by's columns, then the id; see keyset_of), whatever changed before it.
+    after: tuple[Any, ...] | None = None
     # Count the matches of a search exactly up to this many; above it, estimate the total
     # (see Total). None, or no search: always exact.
     count_up_to: int | None = None
@@ -225,18 +227,34 @@ def hold_emails_unique(session: Session, tenant_id: uuid.UUID) -> None:
     )
 
 
-def _sort_columns(sort_by: SortKey, u: Users = User) -> list[Any]:
+def _sort_columns(sort_by: SortKey, u: Users = User) -> list[tuple[Any, bool]]:
+    """The columns ``sort_by`` orders by, each with whether it may be NULL."""
     match sort_by:
         case "name":
-            return [u.last_name_key, u.first_name_key]
+            return [(u.last_name_key, True), (u.first_name_key, True)]
         case "email":
-            return [u.email_key]
+            return [(u.email_key, True)]
         case "createdAt":
-            return [u.created_at]
+            return [(u.created_at, False)]
         case "lastLoginAt":
-            return [u.last_login_at]
+            return [(u.last_login_at, True)]
         case "username":
-            return [u.username_key]
+            return [(u.username_key, False)]
+
+
+def _sort_terms(sort_by: SortKey, descending: bool, u: Users = User) -> list[Any]:
+    """The terms of ``sort_by``'s order, all sorted in one direction: a nullable column is
+    led by whether it is NULL (``IS NULL`` ascending, ``IS NOT NULL`` descending, so that
+    rows without a value come last either way), then the id breaks ties. One direction for
+    every term lets an index be walked forwards or backwards for the whole order, and lets
+    a keyset be one row-value comparison (``_after``)."""
+    terms: list[Any] = []
+    for column, nullable in _sort_columns(sort_by, u):
+        if nullable:
+            terms.append(column.is_not(None) if descending else column.is_(None))
+        terms.append(column)
+    terms.append(u.id)
+    return terms
 
 
 _SEARCHED = [User.first_name, User.last_name, User.display_name, User.email, User.username]
@@ -373,20 +391,75 @@ def _page(
         found = matching.offset(0).subquery()
         u = aliased(User, found) if entities else found.c
         page = select(u) if entities else select(found)
-    if q.after is not None:
-        page = page.where(_after(q, u))
     order = _order(q.sort_by, q.descending, u)
     return page.order_by(*order).offset(q.offset).limit(q.limit), u
 
 
-def _after(q: UserQuery, u: Users) -> Any:
-    """The users past ``q.after`` in ``q``'s creation order (created_at is NOT NULL, so the
-    order is (created_at, id) either way)."""
-    assert q.after is not None and q.sort_by == "createdAt"
-    created, last_id = q.after
-    if q.descending:
-        return or_(u.created_at < created, and_(u.created_at == created, u.id < last_id))
-    return or_(u.created_at > created, and_(u.created_at == created, u.id > last_id))
+def _after(q: UserQuery, u: Users, *, split: bool = False) -> list[Any]:
+    """The users past ``q.after`` (the values of ``q.sort_by``'s columns, then the id, of
+    the last user of the previous page) in ``q``'s order: one row-value comparison over
+    the order's terms, which PostgreSQL answers from an index range.
+
+    A column the cursor has as NULL is left out of it: rows that tie with the cursor up to
+    that column's NULL flag have it NULL too, so it cannot tell them apart, and leaving it
+    in would make the comparison NULL.
+
+    ``split`` (for SQLite): when the order leads with a NULL flag, the same users as
+    consecutive parts of the order, to be read one after the other: those with the cursor's
+    flag and past it in the rest of the order, then those of the later flag. SQLite uses a
+    row value as an index range only from a plain column on, so one comparison led by the
+    flag (an expression) walked the index from the tenant's first user; equal to a flag,
+    the rest of it is a range again.
+    """
+    assert q.after is not None
+    *values, last_id = q.after
+    columns = _sort_columns(q.sort_by, u)
+    if len(values) != len(columns):
+        raise ValueError(f"a keyset of {q.sort_by} has {len(columns)} value(s)")
+    left: list[Any] = []
+    right: list[Any] = []
+    for (column, nullable), value in zip(columns, values, strict=True):
+        if nullable:
+            left.append(column.is_not(None) if q.descending else column.is_(None))
+            right.append(literal((value is not None) if q.descending else (value is None)))
+        elif value is None:
+            raise ValueError(f"a keyset of {q.sort_by} has no NULL")
+        if value is not None:
+            left.append(column)
+            right.append(literal(value, type_=column.type))
+    left.append(u.id)
+    right.append(literal(last_id, type_=u.id.type))
+
+    def past(lhs: list[Any], rhs: list[Any]) -> Any:
+        return tuple_(*lhs) < tuple_(*rhs) if q.descending else tuple_(*lhs) > tuple_(*rhs)
+
+    if not (split and columns[0][1]):
+        return [past(left, right)]
+    flag, cursor_flag = left[0], right[0].value
+    # The flag's later value: NULLs (IS NULL true ascending, IS NOT NULL false descending).
+    later = not q.descending
+    first = and_(flag == literal(cursor_flag), past(left[1:], right[1:]))
+    if values[0] is None:
+        # Spelled out too, so that SQLite's range starts at the id (IS NULL is an equality
+        # to it) instead of at the first user without a value.
+        first = and_(first, columns[0][0].is_(None))
+    parts = [first]
+    if cursor_flag != later:
+        parts.append(flag == literal(later))
+    return parts
+
+
+def keyset_of(
+    session: Session, tenant_id: uuid.UUID, sort_by: SortKey, user_id: uuid.UUID
+) -> tuple[Any, ...] | None:
+    """The keyset of user ``user_id`` in ``sort_by``'s order (``UserQuery.after``: the
+    values it is sorted by, then its id), or None if there is no such user."""
+    row = session.execute(
+        select(*(c for c, _ in _sort_columns(sort_by)), User.id).where(
+            User.tenant_id == tenant_id, User.id == user_id
+        )
+    ).first()
+    return tuple(row) if row is not None else None
 
 
 def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[User], int]:
@@ -394,6 +467,8 @@ def search(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> tuple[list[U
     the exact total (whatever ``q.count_up_to``)."""
     matching = _matching(tenant_id, q)
     page, u = _page(session, q, matching, entities=True)
+    if q.after is not None:
+        page = page.where(*_after(q, u))
     users = list(session.scalars(_with_refs(page, u)).unique())
     exact = replace(q, count_up_to=None)
     return users, _total(session, tenant_id, exact, matching, shown=len(users)).value
@@ -457,14 +532,40 @@ def search_listing(
     if q.after is None and statuses is not None and len(statuses) in (1, len(UserStatus)):
         return _listing_by_status(session, tenant_id, q, statuses)
     matching = _matching(tenant_id, q)
+    rows = _listing_rows(session, q, matching)
+    return rows, _total(session, tenant_id, q, matching, shown=len(rows))
+
+
+def listing_rows(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> Sequence[ListingRow]:
+    """``search_listing``'s page without its total: what a page after the first shows,
+    with nothing counted."""
+    return _listing_rows(session, q, _matching(tenant_id, q))
+
+
+def _listing_rows(session: Session, q: UserQuery, matching: Select[User]) -> Sequence[ListingRow]:
     page, u = _page(session, q, matching, entities=False)
     page = (
         page.with_only_columns(*_listing(u))
         .outerjoin(Role, Role.id == u.role_id)
         .outerjoin(Team, Team.id == u.team_id)
     )
-    rows = session.execute(page).all()
-    return rows, _total(session, tenant_id, q, matching, shown=len(rows))
+    if q.after is None:
+        return session.execute(page).all()
+    led_by_flag = _sort_columns(q.sort_by, u)[0][1]
+    split = session.get_bind().dialect.name == "sqlite" and not q.offset and led_by_flag
+    parts = _after(q, u, split=split)
+    if not split:
+        return session.execute(page.where(*parts)).all()
+    # Each part has one value of the leading flag; ordered by the rest of the terms, SQLite
+    # sees that the index delivers the order (by all of them, it sorts the part).
+    rest = _order(q.sort_by, q.descending, u)[1:]
+    rows: list[ListingRow] = []
+    for part in parts:
+        stmt = page.where(part).order_by(None).order_by(*rest).limit(q.limit - len(rows))
+        rows += session.execute(stmt).all()
+        if len(rows) >= q.limit:
+            break
+    return rows
 
 
 def _listing_by_status(
@@ -549,13 +650,11 @@ def _order(sort_by: SortKey, descending: bool, u: Users = User) -> list[Any]:
 
     ``x IS NULL`` is its own leading key rather than ``NULLS LAST``, which SQLite cannot serve
     from an index; ascending name order then walks ix_users_tenant_sort_name (and its status
-    variant) and stops after one page instead of sorting every row of the tenant.
+    variant) and stops after one page instead of sorting every row of the tenant, and the
+    other orders have their indexes too (migration 0019).
     """
-    order: list[Any] = []
-    for c in _sort_columns(sort_by, u):
-        order += [c.is_(None), c.desc() if descending else c.asc()]
-    order.append(u.id.desc() if descending else u.id.asc())
-    return order
+    terms = _sort_terms(sort_by, descending, u)
+    return [t.desc() if descending else t.asc() for t in terms]
 
 
 _USERS = cast(Table, User.__table__)

@@ -29,7 +29,7 @@ from rosterd.repositories import users as users_repo
 from rosterd.services import audit
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
-from rosterd.services.errors import invalid_field
+from rosterd.services.errors import NotFound, invalid_field
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,28 @@ def offboard(
         if users_repo.get(session, actor.tenant_id, options.reassign_to) is None:
             raise invalid_field("reassignTo", f"user {options.reassign_to} does not exist")
     return offboard_locked(session, actor, user, options, utcnow())
+
+
+def offboard_many(
+    session: Session, actor: Actor, user_ids: Collection[uuid.UUID]
+) -> list[Offboarded]:
+    """Offboard several users in one transaction (the console's bulk action), each as
+    ``offboard`` does with the default options.
+
+    Every lock is taken before anything changes, each kind in one id-ordered statement:
+    the users, then every group any of them is in. Offboarding one user after another
+    instead interleaves user and group locks (user A, A's groups, user B, B's groups), and
+    two such transactions over users who share groups deadlock on PostgreSQL.
+    """
+    wanted = sorted(set(user_ids))
+    users = users_repo.lock_many(session, actor.tenant_id, wanted)
+    missing = set(wanted) - {u.id for u in users}
+    if missing:
+        raise NotFound(f"user {min(missing)} not found")
+    joined = groups_repo.groups_of_many(session, actor.tenant_id, wanted)
+    groups_repo.lock(session, actor.tenant_id, sorted({g for gs in joined.values() for g, _ in gs}))
+    now = utcnow()
+    return [offboard_locked(session, actor, user, OffboardOptions(), now) for user in users]
 
 
 def offboard_locked(

@@ -39,6 +39,13 @@ def list_roles(
     return roles_repo.search(session, actor.tenant_id, offset=offset, limit=limit)
 
 
+def page_roles(
+    session: Session, actor: Actor, *, after: tuple[str, uuid.UUID] | None, limit: int
+) -> list[Role]:
+    """``list_roles``' order by keyset (the console's pages; the API's keep offset)."""
+    return roles_repo.page_after(session, actor.tenant_id, after=after, limit=limit)
+
+
 def user_counts(session: Session, actor: Actor, roles: list[Role]) -> dict[uuid.UUID, int]:
     return roles_repo.user_counts(session, actor.tenant_id, [r.id for r in roles])
 

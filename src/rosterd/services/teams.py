@@ -32,6 +32,13 @@ def list_teams(
     return teams_repo.search(session, actor.tenant_id, query=query, offset=offset, limit=limit)
 
 
+def page_teams(
+    session: Session, actor: Actor, *, after: tuple[str, uuid.UUID] | None, limit: int
+) -> list[Team]:
+    """``list_teams``' order by keyset (the console's pages; the API's keep offset)."""
+    return teams_repo.page_after(session, actor.tenant_id, after=after, limit=limit)
+
+
 def member_counts(session: Session, actor: Actor, teams: list[Team]) -> dict[uuid.UUID, int]:
     return teams_repo.member_counts(session, actor.tenant_id, [t.id for t in teams])
 

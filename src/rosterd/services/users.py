@@ -7,7 +7,7 @@ rosterd.domain.rules to each field it carries, and locks the row it changes befo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
@@ -32,7 +32,7 @@ from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
 from rosterd.repositories.constraints import violated_unique
-from rosterd.repositories.users import ListingRow, Total, UserQuery
+from rosterd.repositories.users import ListingRow, SortKey, Total, UserQuery
 from rosterd.services import audit, lifecycle
 from rosterd.services import tenants as tenants_service
 from rosterd.services.context import Actor
@@ -88,6 +88,19 @@ def list_user_rows(
 ) -> tuple[Sequence[ListingRow], Total]:
     """``list_users`` as rows of the columns a list page shows (users_repo.search_listing)."""
     return users_repo.search_listing(session, actor.tenant_id, _keyed(session, actor, query))
+
+
+def list_user_page(session: Session, actor: Actor, query: UserQuery) -> Sequence[ListingRow]:
+    """``list_user_rows`` without the total: a keyset page after the first counts nothing."""
+    return users_repo.listing_rows(session, actor.tenant_id, _keyed(session, actor, query))
+
+
+def keyset_of(
+    session: Session, actor: Actor, sort_by: SortKey, user_id: uuid.UUID
+) -> tuple[Any, ...] | None:
+    """The keyset (``UserQuery.after``) of a user of the actor's tenant in ``sort_by``'s
+    order: where the page after the one it ends starts; None if there is no such user."""
+    return users_repo.keyset_of(session, actor.tenant_id, sort_by, user_id)
 
 
 def _keyed(session: Session, actor: Actor, query: UserQuery) -> UserQuery:
@@ -281,6 +294,25 @@ def update_user(
 ) -> User:
     """Lock the user, check ``expected_version``, and apply ``patch``."""
     return apply_patch(session, actor, lock_user(session, actor, user_id, expected_version), patch)
+
+
+def update_users(
+    session: Session, actor: Actor, user_ids: Collection[uuid.UUID], patch: UserPatch
+) -> list[User]:
+    """Apply one ``patch`` to several users (the console's bulk deactivation), in id order.
+
+    Every user is locked first, in one id-ordered statement, then each is changed. Locking
+    and changing one after another would take a status tally's row lock (the trigger of
+    migration 0006) between two user locks, and two such transactions over overlapping
+    users deadlock on PostgreSQL: one holds the tally and waits for a user the other holds.
+    """
+    wanted = sorted(set(user_ids))
+    locked = {u.id for u in users_repo.lock_many(session, actor.tenant_id, wanted)}
+    missing = [user_id for user_id in wanted if user_id not in locked]
+    if missing:
+        raise _not_found(missing[0])
+    # Each read again as update_user reads it (with its role and team), the lock held.
+    return [update_user(session, actor, user_id, patch) for user_id in wanted]
 
 
 def apply_patch(session: Session, actor: Actor, user: User, patch: UserPatch) -> User:
