@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from rosterd.auth.scopes import ALL_SCOPES
-from rosterd.repositories import admins as admins_repo
 from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
 from rosterd.services import clients as clients_service
@@ -78,12 +77,13 @@ def make_admin(runtime: Runtime, slug: str, scopes: list[str] | None = None) -> 
     with runtime.db.writer.begin() as session:
         tenant = tenants_service.get_tenant_by_slug(session, slug)
         admins_service.create_admin(
-            session, tenant, username=username, password=PASSWORD, actor=_actor(tenant.id)
+            session,
+            tenant,
+            username=username,
+            password=PASSWORD,
+            actor=_actor(tenant.id),
+            scopes=scopes,
         )
-        if scopes is not None:
-            admin = admins_repo.find_by_username(session, username)
-            assert admin is not None
-            admin.scopes = scopes
     return username
 
 
