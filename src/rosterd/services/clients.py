@@ -75,6 +75,34 @@ def check_redirect_uri(uri: str) -> str:
     )
 
 
+def redirect_uri_matches(client: OAuthClient, presented: str) -> bool:
+    """Whether ``presented`` is one of the client's redirect URIs, character for character;
+    for an http URI to a loopback IP address, any port (RFC 8252 §7.3: a native app, such as
+    ``rosterd login --browser``, listens on whatever port the system gives it)."""
+    if presented in client.redirect_uris:
+        return True
+    try:
+        asked = urlsplit(presented)
+        asked_port = asked.port
+    except ValueError:
+        return False
+    if asked.scheme != "http" or asked.hostname in (None, "localhost"):
+        return False
+    if not _loopback(asked.hostname) or asked_port is None:
+        return False
+    for registered in client.redirect_uris:
+        known = urlsplit(registered)
+        if (
+            known.scheme == "http"
+            and known.hostname == asked.hostname
+            and (known.path, known.query) == (asked.path, asked.query)
+            and known.username is None
+            and asked.username is None
+        ):
+            return True
+    return False
+
+
 def check_grant_types(grant_types: list[str], redirect_uris: list[str], public: bool) -> list[str]:
     chosen = sorted(set(grant_types))
     unknown = [g for g in chosen if g not in GRANT_TYPES]

@@ -122,7 +122,7 @@ class Client(ClientMixin):  # type: ignore[misc]
         return None if allowed is None else " ".join(allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.row.redirect_uris  # exact, character for character
+        return clients_service.redirect_uri_matches(self.row, redirect_uri)
 
     def check_client_secret(self, client_secret: str) -> bool:
         return clients_service.secret_matches(self.row, client_secret, self._hmac_key)
