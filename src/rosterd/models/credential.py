@@ -64,6 +64,10 @@ class OAuthGrant(Base):
         ForeignKey("oauth_clients.id", ondelete="CASCADE")
     )
     admin_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"))
+    # The admin's ``token_epoch`` at consent: once it moves on (logout everywhere, a
+    # password reset, offboarding), the grant's tokens stop working as the admin's other
+    # sessions do.
+    admin_token_epoch: Mapped[int]
     scopes: Mapped[list[str]] = mapped_column(JSON)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     redirect_uri: Mapped[str] = mapped_column(String(2000))

@@ -50,16 +50,20 @@ def grant(session: Session, tenant_id: uuid.UUID, grant_id: uuid.UUID) -> OAuthG
     )
 
 
-def grant_revoked_at(
+def grant_standing(
     session: Session, tenant_id: uuid.UUID, grant_id: uuid.UUID
-) -> tuple[datetime | None] | None:
-    """A grant's revoked_at alone (asked often, by primary key); None when there is none."""
+) -> tuple[datetime | None, bool] | None:
+    """A grant's revoked_at, and whether its admin's token_epoch is still the one it was
+    granted under (asked often, by primary keys); None when there is no such grant."""
     row = session.execute(
-        select(OAuthGrant.revoked_at).where(
-            OAuthGrant.id == grant_id, OAuthGrant.tenant_id == tenant_id
+        select(
+            OAuthGrant.revoked_at,
+            (AdminUser.token_epoch == OAuthGrant.admin_token_epoch).label("current"),
         )
+        .join(AdminUser, AdminUser.id == OAuthGrant.admin_id)
+        .where(OAuthGrant.id == grant_id, OAuthGrant.tenant_id == tenant_id)
     ).one_or_none()
-    return None if row is None else (row.revoked_at,)
+    return None if row is None else (row.revoked_at, bool(row.current))
 
 
 def revoke(session: Session, grant_id: uuid.UUID, when: datetime) -> None:

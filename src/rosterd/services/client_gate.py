@@ -59,10 +59,15 @@ class GrantStanding:
 
     exists: bool
     revoked_at: datetime | None = None
+    # False once the admin ended their sessions (logout everywhere, password reset,
+    # offboarding) after granting.
+    admin_current: bool = True
 
     def refusal(self, now: datetime | None = None) -> str | None:
         if not self.exists or self.revoked_at is not None:
             return "the authorization this access token was issued under has been revoked"
+        if not self.admin_current:
+            return "the admin this access token acts for has ended their sessions"
         return None
 
 
@@ -83,10 +88,12 @@ def read_standing(session: Session, tenant_id: uuid.UUID, client_id: str) -> Sta
 
 def read_grant_standing(session: Session, tenant_id: uuid.UUID, grant_id: str) -> GrantStanding:
     try:
-        found = grants_repo.grant_revoked_at(session, tenant_id, uuid.UUID(grant_id))
+        found = grants_repo.grant_standing(session, tenant_id, uuid.UUID(grant_id))
     except ValueError:
         found = None
-    return GrantStanding(exists=False) if found is None else GrantStanding(True, found[0])
+    if found is None:
+        return GrantStanding(exists=False)
+    return GrantStanding(True, found[0], found[1])
 
 
 class Gate(Generic[S]):

@@ -116,6 +116,7 @@ def start(
         tenant_id=client.tenant_id,
         client_row_id=client.id,
         admin_id=admin.id,
+        admin_token_epoch=admin.token_epoch,
         scopes=grantable(scopes, admin),
         code_hash=token_hash(hmac_key, code),
         redirect_uri=redirect_uri,
@@ -196,9 +197,12 @@ def mark_refresh_token_used(row: OAuthRefreshToken) -> None:
 
 
 def delegation(session: Session, grant: OAuthGrant) -> Delegation | None:
-    """Who the grant acts for, while that admin still exists."""
+    """Who the grant acts for, while that admin exists and has not ended their sessions
+    since (``token_epoch``)."""
     admin = grants_repo.admin(session, grant.tenant_id, grant.admin_id)
-    return None if admin is None else Delegation(admin=admin, grant=grant)
+    if admin is None or admin.token_epoch != grant.admin_token_epoch:
+        return None
+    return Delegation(admin=admin, grant=grant)
 
 
 def current_scopes(found: Delegation) -> list[str]:

@@ -21,6 +21,7 @@ from rosterd.auth.tokens import AUDIENCE
 from rosterd.models import AuditEvent, OAuthGrant, OAuthRefreshToken
 from rosterd.repositories import admins as admins_repo
 from rosterd.runtime import Runtime
+from rosterd.services import admins as admins_service
 from rosterd.services.client_gate import TTL
 from tests.api.oauth.flow import (
     App,
@@ -430,6 +431,19 @@ def test_only_the_codes_and_tokens_hmacs_are_stored(
         ]
     assert stored and all(len(h) == 64 and not h.startswith("r") for h in stored)
     assert tokens["refresh_token"] not in stored
+
+
+def test_an_admin_ending_their_sessions_ends_the_apps_tokens(
+    runtime: Runtime, http: TestClient, tenant: TenantHandle, browser: Browser, app: App
+) -> None:
+    tokens = _tokens(http, tenant, browser, app)
+    assert _users(http, tokens["access_token"]) == 200
+    with runtime.db.writer.begin() as session:  # logout everywhere, as /api/v1 offers
+        admin = admins_repo.find_by_username(session, browser.username)
+        assert admin is not None
+        admins_service.logout(session, admin)
+    assert _refused_soon(http, tokens["access_token"])
+    _oauth_error(refresh(http, tenant.slug, app, tokens["refresh_token"]), 400, "invalid_grant")
 
 
 # ---- revocation (RFC 7009) ----------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
@@ -213,7 +214,8 @@ def _client_credentials(
 async def _authlib(request: Request, runtime: Runtime, tenant: str, endpoint: str) -> Response:
     """Run Authlib's token or revocation endpoint in a write transaction of its own, which
     commits whatever the answer (a refusal writes nothing but the revocation of a grant
-    whose code or refresh token was replayed)."""
+    whose code or refresh token was replayed); a refusal is then raised as the DomainError
+    ``render`` answers with."""
     form = await request.form()
     items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     authlib_request = oauth_server.Request(request.method, str(request.url), request.headers, items)
@@ -244,7 +246,20 @@ async def _authlib(request: Request, runtime: Runtime, tenant: str, endpoint: st
             response = server.create_endpoint_response("revocation", authlib_request)
         return response
 
-    return await in_unit_of_work(runtime, WorkKind.WRITE, run)
+    response = await in_unit_of_work(runtime, WorkKind.WRITE, run)
+    if response.status_code >= 400:
+        # Refused (and committed: a replay's revocation stands). Raised, so the refusal
+        # takes this surface's one error path and is not counted as an issued token.
+        raise _refusal(response)
+    return response
+
+
+def _refusal(response: Response) -> DomainError:
+    body = json.loads(bytes(response.body))
+    message = str(body.get("error_description") or body.get("error") or "refused")
+    if response.status_code == 401:
+        return Unauthenticated(message)
+    return Invalid(message, code=str(body.get("error", "invalid_request")))
 
 
 @router.post(

@@ -254,7 +254,12 @@ class Refresh(RefreshTokenGrant):  # type: ignore[misc]
             )
         except oauth_grants.Replayed:
             return None  # the whole grant is revoked in this transaction, which commits
-        return None if found is None else RefreshToken(*found)
+        # The admin is checked here, not only in authenticate_user: Authlib answers a
+        # missing user with invalid_request, where RFC 6749 §5.2 has invalid_grant for a
+        # refresh token that no longer stands.
+        if found is None or oauth_grants.delegation(ctx.session, found[1]) is None:
+            return None
+        return RefreshToken(*found)
 
     def authenticate_user(self, refresh_token: RefreshToken) -> oauth_grants.Delegation | None:
         return oauth_grants.delegation(self.server.ctx.session, refresh_token.grant)

@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("client_row_id", sa.Uuid(), nullable=False),
         sa.Column("admin_id", sa.Uuid(), nullable=False),
+        sa.Column("admin_token_epoch", sa.Integer(), nullable=False),
         sa.Column("scopes", sa.JSON(), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column("redirect_uri", sa.String(length=2000), nullable=False),
