@@ -186,7 +186,7 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
 # Paths whose requests carry credentials in their body: a 401 there counts against the
 # client's address like a bad token does.
 CREDENTIAL_EXCHANGES = re.compile(
-    rf"^{re.escape(oauth.PREFIX)}/[^/]+/connect/token/?$|^/api/v1/authentication/login/?$"
+    rf"^{re.escape(oauth.PREFIX)}/[^/]+/connect/(token|revoke)/?$|^/api/v1/authentication/login/?$"
 )
 
 

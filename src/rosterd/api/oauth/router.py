@@ -138,6 +138,8 @@ async def issue_token(
     scope: Annotated[str | None, Form(max_length=1000)] = None,
     client_id: Annotated[str | None, Form(max_length=255)] = None,
     client_secret: Annotated[str | None, Form(max_length=255)] = None,
+    # The authorization_code and refresh_token parameters, declared for the API description
+    # and its limits; Authlib reads them from the form.
     code: Annotated[str | None, Form(max_length=255)] = None,
     redirect_uri: Annotated[str | None, Form(max_length=2000)] = None,
     code_verifier: Annotated[str | None, Form(max_length=255)] = None,
