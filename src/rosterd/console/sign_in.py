@@ -48,7 +48,10 @@ def _safe_next(target: str) -> str:
     (rosterd.console.authorize) only, on this server (no open redirect)."""
     if "\\" in target or target.startswith("//"):
         return f"{PREFIX}/"
-    if target.startswith(f"{PREFIX}/") or is_authorize_path(urlsplit(target).path):
+    if target.startswith(f"{PREFIX}/"):
+        return target
+    parts = urlsplit(target)
+    if not parts.scheme and not parts.netloc and is_authorize_path(parts.path):
         return target
     return f"{PREFIX}/"
 

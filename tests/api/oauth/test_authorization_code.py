@@ -196,6 +196,23 @@ def test_signing_in_on_the_way_comes_back_to_the_request(
     assert back.headers["location"].startswith(f"/tenants/{tenant.slug}/authorize?")
 
 
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "https://evil.example/tenants/x/authorize?client_id=a",
+        "//evil.example/tenants/x/authorize",
+        "/tenants/x/authorize-not",
+        "/tenants/x/users",
+    ],
+)
+def test_signing_in_goes_back_to_the_authorization_endpoint_only(
+    runtime: Runtime, http: TestClient, tenant: TenantHandle, elsewhere: str
+) -> None:
+    person = Browser(TestClient(http.app), tenant.slug, make_admin(runtime, tenant.slug))
+    back = person.sign_in(next_page=elsewhere)
+    assert back.status_code == 303 and back.headers["location"] == "/admin/"
+
+
 def test_denying_sends_access_denied_back(browser: Browser, app: App) -> None:
     _, challenge = pkce()
     assert browser.authorize(request_params(app, challenge)).status_code == 200
