@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from rosterd.auth.tokens import AUDIENCE
 from rosterd.models import AuditEvent, OAuthGrant, OAuthRefreshToken
+from rosterd.models.base import utcnow
 from rosterd.repositories import admins as admins_repo
 from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
@@ -154,7 +156,15 @@ def test_a_public_app_gets_tokens_for_the_admin_who_consented(
                 )
             )
         )
+        consented = session.execute(
+            select(AuditEvent.actor, AuditEvent.after).where(
+                AuditEvent.tenant_id == tenant.id, AuditEvent.action == "oauth_grant.created"
+            )
+        ).one()
     assert actors == {f"admin:{browser.username} via client:{app.client_id}"}
+    # The consent itself is audited as the admin's, on the console.
+    assert consented.actor == f"admin:{browser.username}"
+    assert consented.after == {"client_id": app.client_id, "scopes": ["user:read", "user:write"]}
 
     # Refreshing rotates: a new refresh token, and a new access token that works.
     again = refresh(http, tenant.slug, app, body["refresh_token"])
@@ -387,6 +397,20 @@ def test_a_code_used_twice_revokes_what_it_issued(
     _oauth_error(redeem(http, tenant.slug, app, code, verifier), 400, "invalid_grant")
     assert _refused_soon(http, tokens["access_token"])
     _oauth_error(refresh(http, tenant.slug, app, tokens["refresh_token"]), 400, "invalid_grant")
+
+
+def test_an_expired_code_is_refused(
+    runtime: Runtime, http: TestClient, tenant: TenantHandle, browser: Browser, app: App
+) -> None:
+    verifier, challenge = pkce()
+    code = consent(browser, app, challenge)["code"]
+    with runtime.db.writer.begin() as session:
+        session.execute(
+            update(OAuthGrant)
+            .where(OAuthGrant.tenant_id == tenant.id)
+            .values(code_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    _oauth_error(redeem(http, tenant.slug, app, code, verifier), 400, "invalid_grant")
 
 
 def test_a_code_is_the_apps_own(
