@@ -87,10 +87,11 @@ async def _with_server(
 ) -> Response:
     def run(session: Session) -> Response:
         row = tenants_service.get_tenant_by_slug(session, tenant)
-        ctx = oauth_server.Context(runtime=runtime, session=session, tenant=row, actor=admin.actor)
-        return work(
-            oauth_server.Server(ctx), oauth_grants.admin_of(session, row.id, admin.username)
+        admin_row = oauth_grants.admin_of(session, row.id, admin.username)
+        ctx = oauth_server.Context(
+            runtime=runtime, session=session, tenant=row, actor=admin.actor, grantor=admin_row
         )
+        return work(oauth_server.Server(ctx), admin_row)
 
     return await in_unit_of_work(runtime, kind, run)
 

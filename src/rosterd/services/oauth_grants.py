@@ -66,11 +66,19 @@ def admin_of(session: Session, tenant_id: uuid.UUID, username: str) -> AdminUser
     return admin
 
 
-def client_allows(client: OAuthClient, requested: str | None) -> list[str] | None:
-    """The scopes of an authorization request that the client may ask for (its own when it
-    names none); None when it names a scope the client does not hold or nobody knows."""
+def client_allows(
+    client: OAuthClient, requested: str | None, admin: AdminUser | None = None
+) -> list[str] | None:
+    """The scopes of an authorization request that the client may ask for; None when it
+    names a scope the client does not hold or nobody knows. A request naming none asks for
+    the client's scopes that ``admin`` (who is asked to consent) holds, and None when there
+    are none."""
     if not requested:
-        return sorted(client.scopes)
+        rights = admin_scopes(admin) if admin is not None else frozenset(ALL_SCOPES)
+        if "admin" in rights:
+            return sorted(client.scopes)
+        mine = sorted(s for s in client.scopes if s in rights)
+        return mine or None
     asked = set(requested.split())
     held = set(client.scopes)
     if not asked <= set(ALL_SCOPES) or not (asked <= held or "admin" in held):

@@ -105,9 +105,10 @@ class Request(OAuth2Request):  # type: ignore[misc]
 class Client(ClientMixin):  # type: ignore[misc]
     """A stored client as Authlib asks about it."""
 
-    def __init__(self, row: OAuthClient, hmac_key: bytes) -> None:
+    def __init__(self, row: OAuthClient, hmac_key: bytes, grantor: AdminUser | None = None) -> None:
         self.row = row
         self._hmac_key = hmac_key
+        self._grantor = grantor
 
     def get_client_id(self) -> str:
         return self.row.client_id
@@ -118,7 +119,7 @@ class Client(ClientMixin):  # type: ignore[misc]
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
-        allowed = oauth_grants.client_allows(self.row, scope)
+        allowed = oauth_grants.client_allows(self.row, scope, self._grantor)
         return None if allowed is None else " ".join(allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
@@ -305,8 +306,10 @@ class Context:
     runtime: Runtime
     session: Session
     tenant: Tenant
-    # Who acts on the authorization endpoint: the signed-in admin.
+    # Who acts on the authorization endpoint: the signed-in admin (``grantor``, whose rights
+    # bound a request that names no scope).
     actor: Actor
+    grantor: AdminUser | None = None
     found: dict[str, Any] = field(default_factory=dict)
 
 
@@ -320,7 +323,7 @@ class Server(AuthorizationServer):  # type: ignore[misc]
 
     def query_client(self, client_id: str) -> Client | None:
         row = clients_service.live_client(self.ctx.session, self.ctx.tenant.id, client_id)
-        return None if row is None else Client(row, self.ctx.runtime.hmac_key)
+        return None if row is None else Client(row, self.ctx.runtime.hmac_key, self.ctx.grantor)
 
     def generate_token(
         self,
