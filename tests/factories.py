@@ -47,6 +47,7 @@ class TenantHandle:
                 hmac_key=self.runtime.hmac_key,
                 actor=Actor(tenant_id=tenant.id, actor="test", surface="test"),
             )
+            assert issued.client_secret is not None
             return issued.client.client_id, issued.client_secret
 
     def token(self, *scopes: str) -> str:

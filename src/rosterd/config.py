@@ -95,6 +95,20 @@ class Settings(BaseSettings):
         le=86400,
         description="Lifetime of the JWTs POST /api/v1/authentication/login returns.",
     )
+    authorization_code_ttl_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=600,
+        description="Lifetime of an OAuth authorization code (RFC 6749 recommends at most 10 "
+        "minutes); each is usable once.",
+    )
+    refresh_token_ttl_days: float = Field(
+        default=30,
+        gt=0,
+        le=365,
+        description="Lifetime of an OAuth refresh token. Each use rotates it: the new one lives "
+        "this long again, and presenting a used one revokes its whole grant.",
+    )
     console_idle_minutes: float = Field(
         default=30,
         gt=0,

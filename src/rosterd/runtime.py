@@ -37,7 +37,7 @@ from rosterd.services import admins as admins_service
 from rosterd.services import clients as clients_service
 from rosterd.services import scim_tokens, signing_keys
 from rosterd.services import tenants as tenants_service
-from rosterd.services.client_gate import ClientGate
+from rosterd.services.client_gate import ClientGate, GrantGate
 from rosterd.services.context import Actor
 from rosterd.services.errors import Conflict, NotFound
 from rosterd.services.secret_gate import SecretGate
@@ -73,6 +73,7 @@ class Runtime:
     signer: TokenSigner
     keys: StoreKeys
     client_gate: ClientGate
+    grant_gate: GrantGate
     scim_gate: SecretGate[ScimToken]
     # Where requests' database work runs (rosterd.db.work).
     work: Runner
@@ -222,6 +223,7 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
         signer=TokenSigner(keys, refresh_seconds=settings.signing_key_refresh_seconds),
         keys=keys,
         client_gate=ClientGate(db.reader),
+        grant_gate=GrantGate(db.reader),
         scim_gate=SecretGate(
             scim_tokens.KIND, db.reader, db.writer, hmac_key, settings.scim_token_cache_seconds
         ),

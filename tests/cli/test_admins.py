@@ -141,3 +141,20 @@ def test_delete_removes_the_admin_and_its_tokens_stop_working(
 @pytest.mark.parametrize("command", ["unlock", "reset-password", "delete"])
 def test_an_unknown_admin_is_an_error(runtime: Runtime, command: str) -> None:
     assert "not found" in fails(runtime, "admins", command, "nobody-here", stdin="long enough pw\n")
+
+
+def test_create_with_the_scopes_the_admin_may_grant(runtime: Runtime, tenant: TenantHandle) -> None:
+    name = f"granter-{tenant.slug}"
+    args = ("admins", "create", "--tenant", tenant.slug, "--username", name)
+    ok(runtime, *args, "--scopes", "user:read,group:read", stdin="a good password\n")
+    with runtime.db.reader() as session:
+        row = session.scalar(select(AdminUser).where(AdminUser.username == name))
+        assert row is not None and row.scopes == ["group:read", "user:read"]
+    bad = fails(
+        runtime,
+        *[a if a != name else f"{name}-2" for a in args],
+        "--scopes",
+        "x:y",
+        stdin="a good password\n",
+    )
+    assert "scopes" in bad

@@ -80,6 +80,50 @@ def test_the_bootstrap_client_can_be_revoked(cli: Cli) -> None:
     assert revoked_at is not None
 
 
+def test_clients_create_for_the_authorization_code_flow(cli: Cli) -> None:
+    public = _json(
+        cli.ok(
+            "clients", "create", "--tenant", "default", "--scopes", "user:read",
+            "--grant", "authorization_code", "--grant", "refresh_token",
+            "--redirect-uri", "http://127.0.0.1/callback", "--public", "--json",
+        )
+    )  # fmt: skip
+    assert "client_secret" not in public
+    assert public["grant_types"] == ["authorization_code", "refresh_token"]
+    assert public["redirect_uris"] == ["http://127.0.0.1/callback"]
+    # A public client has no secret: it cannot use client_credentials, nor be rotated.
+    assert "no secret" in cli.ok(
+        "clients", "create", "--tenant", "default", "--scopes", "user:read",
+        "--redirect-uri", "https://app.example/cb", "--public",
+    ).stdout  # fmt: skip
+    assert (
+        "public client"
+        in cli.fails("clients", "rotate", public["client_id"], "--tenant", "default").stderr
+    )
+    confidential = _json(
+        cli.ok(
+            "clients", "create", "--tenant", "default", "--scopes", "user:read",
+            "--grant", "authorization_code", "--redirect-uri", "https://app.example/cb", "--json",
+        )
+    )  # fmt: skip
+    assert confidential["client_secret"].startswith("rcs_")
+    listed = cli.ok("clients", "list", "--tenant", "default").stdout
+    assert "authorization_code refresh_token (public)" in listed
+    assert "https://app.example/cb" in listed
+
+    for bad, says in [
+        (["--grant", "authorization_code"], "redirect_uris"),
+        (["--redirect-uri", "http://app.example/cb"], "loopback"),
+        (["--redirect-uri", "https://app.example/cb#frag"], "fragment"),
+        (["--grant", "client_credentials", "--public"], "public client"),
+        (["--grant", "password"], "grant_types"),
+    ]:
+        failed = cli.fails(
+            "clients", "create", "--tenant", "default", "--scopes", "user:read", *bad
+        )
+        assert says in failed.stderr, (bad, failed.stderr)
+
+
 def test_clients_rotate_keeps_the_old_secret_for_the_grace(cli: Cli) -> None:
     made = _json(cli.ok("clients", "create", "--tenant", "default", "--scopes", "admin", "--json"))
     cid, old = made["client_id"], made["client_secret"]

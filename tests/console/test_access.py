@@ -91,3 +91,32 @@ def test_another_tenants_client_is_not_found(
         data={"grant_type": "client_credentials", "client_id": elsewhere, "client_secret": secret},
     )
     assert r.status_code == 200
+
+
+def test_a_client_of_the_authorization_code_flow(console: Console, http: TestClient) -> None:
+    r = console.post(
+        "/admin/access/clients",
+        {
+            "name": "roster app",
+            "scope": ["user:read"],
+            "grant": ["authorization_code", "refresh_token"],
+            "redirect_uris": "https://app.example/cb\r\nhttp://127.0.0.1/callback\r\n",
+            "public": "true",
+        },
+    )
+    assert r.status_code == 201, r.text
+    client_id = _shown(r.text, "client-id")
+    assert 'id="client-secret"' not in r.text and "no secret" in r.text
+    page = console.get("/admin/access")
+    row = page.text.split(client_id, 1)[1].split("</tr>", 1)[0]
+    assert "authorization_code refresh_token (public)" in row
+    assert "https://app.example/cb" in row and "http://127.0.0.1/callback" in row
+    assert "Rotate secret" not in row
+    # A redirect URI that could leak the code is refused, and nothing is made.
+    bad = console.post(
+        "/admin/access/clients",
+        {"name": "leaky", "scope": ["user:read"], "grant": ["authorization_code"],
+         "redirect_uris": "http://app.example/cb"},
+    )  # fmt: skip
+    assert bad.status_code == 400 and "loopback" in bad.text
+    assert "leaky" not in console.get("/admin/access").text

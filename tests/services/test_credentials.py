@@ -294,6 +294,9 @@ def test_every_credential_operation_is_audited_with_its_actor_and_never_the_secr
     assert events[0].after == {
         "name": "hr-sync",
         "scopes": ["user:read"],
+        "grant_types": ["client_credentials"],
+        "redirect_uris": [],
+        "public": False,
         "expires_at": expires.isoformat(),
     }
     assert events[1].after is not None and events[1].after["previous_secret_expires_at"]
@@ -362,3 +365,57 @@ def test_concurrent_requests_for_one_client_cost_one_query(runtime: Runtime) -> 
         answers = list(pool.map(lambda _: gate.load(tenant_id, cid), range(64)))
     assert reads == 1
     assert all(a.refusal() is None for a in answers)
+
+
+# ---- clients of the authorization code flow ----------------------------------------------
+
+
+def test_redirect_uris_match_exactly_but_a_loopback_port_may_vary(
+    session: Session, tenant: Tenant, actor: Actor
+) -> None:
+    made = _client(
+        session,
+        tenant,
+        actor,
+        grant_types=["authorization_code"],
+        redirect_uris=["https://app.example/cb", "http://127.0.0.1/callback"],
+        public=True,
+    ).client
+    assert made.is_public and made.grant_types == ["authorization_code"]
+    matches = [
+        "https://app.example/cb",
+        "http://127.0.0.1/callback",
+        "http://127.0.0.1:53100/callback",  # RFC 8252 §7.3: the native app's own port
+    ]
+    refused = [
+        "https://app.example/cb/",
+        "https://app.example/CB",
+        "https://app.example:8443/cb",
+        "http://127.0.0.1:53100/callback/x",
+        "http://127.0.0.1:53100/callback?x=1",
+        "http://localhost:53100/callback",
+        "http://127.0.0.2:53100/callback",
+        "https://127.0.0.1:53100/callback",
+    ]
+    assert all(clients.redirect_uri_matches(made, uri) for uri in matches)
+    assert not any(clients.redirect_uri_matches(made, uri) for uri in refused)
+
+
+def test_a_public_client_has_no_secret_to_authenticate_or_rotate(
+    session: Session, tenant: Tenant, actor: Actor
+) -> None:
+    issued = _client(
+        session,
+        tenant,
+        actor,
+        grant_types=["authorization_code", "refresh_token"],
+        redirect_uris=["http://127.0.0.1/callback"],
+        public=True,
+    )
+    assert issued.client_secret is None and issued.client.secret_hash is None
+    with pytest.raises(Unauthenticated):
+        clients.authenticate(session, tenant, issued.client.client_id, "", KEY)
+    with pytest.raises(Conflict):
+        clients.rotate_secret(session, tenant, issued.client.client_id, hmac_key=KEY, actor=actor)
+    with pytest.raises(Invalid, match="client_credentials"):
+        clients.grant_scopes(issued.client, None)

@@ -42,6 +42,7 @@ from rosterd.api.v1 import router as v1
 from rosterd.api.v2 import errors as v2_errors
 from rosterd.api.v2 import router as v2
 from rosterd.auth.login_guard import LoginGuard, async_storage
+from rosterd.console import authorize
 from rosterd.db.unavailable import STORE_UNAVAILABLE_ERRORS
 from rosterd.runtime import Runtime
 from rosterd.services.errors import TooLarge
@@ -102,7 +103,7 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
     errors.register((v2.PREFIX,), v2_errors.render)
     errors.register((admin.PREFIX,), admin.render)
     console.register_errors(errors)
-    errors.register((oauth.PREFIX,), oauth.render)
+    errors.register((oauth.PREFIX,), authorize.errors_beside(oauth.render))
     errors.register(scim.PREFIXES, scim_errors.render)
     errors.register(v1.PREFIXES, v1_errors.render)
     errors.register((adminusers.PREFIX,), adminusers_errors.render)
@@ -121,6 +122,7 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
         app.mount(prefix, scim_routes)
     app.include_router(ops.router)
     app.include_router(oauth.router)
+    app.include_router(authorize.router)
     app.include_router(v2.router)
     app.include_router(admin_oauth_clients.router)
     app.include_router(admin_scim_tokens.router)
@@ -184,7 +186,7 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
 # Paths whose requests carry credentials in their body: a 401 there counts against the
 # client's address like a bad token does.
 CREDENTIAL_EXCHANGES = re.compile(
-    rf"^{re.escape(oauth.PREFIX)}/[^/]+/connect/token/?$|^/api/v1/authentication/login/?$"
+    rf"^{re.escape(oauth.PREFIX)}/[^/]+/connect/(token|revoke)/?$|^/api/v1/authentication/login/?$"
 )
 
 

@@ -15,6 +15,9 @@ from rosterd.private_files import make_private_dir
 
 CLIENT_ID_PREFIX = "rcl_"
 CLIENT_SECRET_PREFIX = "rcs_"  # noqa: S105 (a prefix, not a secret)
+# The authorization code flow's one-time codes and its rotating refresh tokens.
+AUTHORIZATION_CODE_PREFIX = "rac_"
+REFRESH_TOKEN_PREFIX = "rrt_"  # noqa: S105 (a prefix, not a secret)
 # Reserved for the SCIM bearer tokens, so other surfaces can tell the caller what went wrong.
 SCIM_TOKEN_PREFIX = "rscim_"  # noqa: S105 (a prefix, not a secret)
 # API keys start with "seam_" because the official Seam SDK refuses any other key format.

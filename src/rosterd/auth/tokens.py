@@ -253,6 +253,13 @@ class TokenSigner:
         }
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "at+jwt"})
 
+    def ensure_signing_key(self, tenant_id: uuid.UUID) -> None:
+        """Make the tenant's first key now if it has none (in a transaction of its own), so
+        that ``issue`` then only reads: call it before a write transaction that issues."""
+        self._refresh_if_due()
+        if tenant_id not in self._ring.signing:
+            self._first_key(tenant_id)
+
     def _first_key(self, tenant_id: uuid.UUID) -> str:
         with self._first_key_lock:
             kid = self._ring.signing.get(tenant_id)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from rosterd.cli import output, profiles, remote
+from rosterd.cli import browser_login, output, profiles, remote
 from rosterd.cli.output import ExitCode, fail, id_column, reporting
 
 profiles_app = typer.Typer(help="The login profiles of the remote commands.", no_args_is_help=True)
@@ -32,17 +32,30 @@ def login(
     ],
     client_id: Annotated[str, typer.Option(help="An OAuth client of the tenant.")],
     tenant: Annotated[str, typer.Option(help="The tenant's slug.")] = "default",
+    browser: Annotated[
+        bool,
+        typer.Option(
+            "--browser",
+            help="Sign in as an admin in your browser instead of giving a client secret "
+            "(the client is a public one with the redirect URI http://127.0.0.1/callback).",
+        ),
+    ] = False,
 ) -> None:
     """Check an OAuth client's credentials against a server and keep them as a profile.
 
     The secret comes from ROSTERD_CLIENT_SECRET (then it is not stored: the commands read it
     from there), else from a prompt (stdin when not a terminal); a prompted secret is stored
-    in a file only you can read. --profile NAME names the profile (default: 'default').
+    in a file only you can read. With --browser there is no secret: you sign in and allow
+    the command line in your browser, and it keeps a refresh token in that file instead.
+    --profile NAME names the profile (default: 'default').
     """
     try:
         name = profiles.check_name(remote.profile_name())
     except profiles.ProfileError as exc:
         fail(str(exc), ExitCode.USAGE)
+    if browser:
+        _browser_login(name, server, tenant, client_id)
+        return
     from_env = bool(os.environ.get(profiles.SECRET_ENV))
     secret = _read_secret()
     if not secret:
@@ -59,6 +72,25 @@ def login(
         output.err.print(f"The secret is not stored: it will be read from {profiles.SECRET_ENV}.")
     else:
         output.err.print(f"The secret is in {profiles.secret_file(name)} (readable only by you).")
+
+
+def _browser_login(name: str, server: str, tenant: str, client_id: str) -> None:
+    def show(url: str) -> None:
+        output.err.print(f"Sign in and allow rosterd in your browser; if none opens, visit:\n{url}")
+
+    try:
+        tokens = browser_login.sign_in(server, tenant, client_id, show=show)
+    except browser_login.BrowserLoginError as exc:
+        fail(str(exc), ExitCode.AUTH)
+    profile = profiles.Profile(name, server.rstrip("/"), tenant, client_id, profiles.BROWSER)
+    profiles.save(profile, tokens.refresh_token)
+    output.err.print(
+        f"logged in to {profile.server} (tenant {tenant}) as profile '{name}', "
+        f"with the scopes {tokens.scope or '(none)'}"
+    )
+    output.err.print(
+        f"The refresh token is in {profiles.secret_file(name)} (readable only by you)."
+    )
 
 
 def logout() -> None:

@@ -10,7 +10,9 @@ XDG_CONFIG_HOME is unset), one table each::
 
 A profile's client secret is never in that file: it is in ``secrets/<profile>`` beside it,
 readable by its owner only (0600, in a 0700 directory), or not stored at all when it comes
-from ROSTERD_CLIENT_SECRET.
+from ROSTERD_CLIENT_SECRET. A profile made by ``rosterd login --browser`` (``auth =
+"browser"``) has a public client and no secret: the same file holds its refresh token,
+replaced by the next one each time it is used.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from rosterd.private_files import make_private_dir, write_private_file
 SECRET_ENV = "ROSTERD_CLIENT_SECRET"  # noqa: S105 (a variable's name)
 PROFILE_ENV = "ROSTERD_PROFILE"
 DEFAULT_PROFILE = "default"
+CLIENT_CREDENTIALS = "client_credentials"
+BROWSER = "browser"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -41,6 +45,8 @@ class Profile:
     server: str
     tenant: str
     client_id: str
+    # How the profile gets tokens: its client's secret, or a refresh token (BROWSER).
+    auth: str = CLIENT_CREDENTIALS
 
 
 def config_dir() -> Path:
@@ -108,7 +114,10 @@ def _profile(name: str, fields: object) -> Profile:
         raise ProfileError(
             f"profile {name!r} in {profiles_file()} needs server, tenant and client_id"
         )
-    return Profile(name, fields["server"], fields["tenant"], fields["client_id"])
+    auth = fields.get("auth", CLIENT_CREDENTIALS)
+    if auth not in (CLIENT_CREDENTIALS, BROWSER):
+        raise ProfileError(f"profile {name!r} in {profiles_file()}: unknown auth {auth!r}")
+    return Profile(name, fields["server"], fields["tenant"], fields["client_id"], auth)
 
 
 def save(profile: Profile, secret: str | None) -> None:
@@ -117,15 +126,23 @@ def save(profile: Profile, secret: str | None) -> None:
     profiles = _read()
     fields = asdict(profile)
     del fields["name"]
+    if profile.auth == CLIENT_CREDENTIALS:
+        del fields["auth"]
     profiles[check_name(profile.name)] = fields
     _write(profiles)
     path = secret_file(profile.name)
     if secret is None:
         path.unlink(missing_ok=True)
     else:
-        # Made afresh, so it is 0600 whatever mode a file left there had.
-        path.unlink(missing_ok=True)
-        write_private_file(path, secret)
+        store_secret(profile.name, secret)
+
+
+def store_secret(name: str, secret: str) -> None:
+    """Keep the profile's secret (or refresh token) in its private file."""
+    path = secret_file(name)
+    # Made afresh, so it is 0600 whatever mode a file left there had.
+    path.unlink(missing_ok=True)
+    write_private_file(path, secret)
 
 
 def remove(name: str) -> bool:

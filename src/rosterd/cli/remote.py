@@ -50,6 +50,28 @@ def make_client(server: str, tenant: str, client_id: str, client_secret: str) ->
     return Client(server, tenant, client_id=client_id, client_secret=client_secret)
 
 
+def browser_client(profile: profiles.Profile) -> Client:
+    """The SDK client of a ``login --browser`` profile: tokens from its refresh token, each
+    rotated one kept in the profile's private file as soon as it arrives."""
+    refresh_token = profiles.stored_secret(profile.name)
+    if not refresh_token:
+        fail(
+            f"profile {profile.name!r} has no refresh token: run `rosterd login --browser` again",
+            ExitCode.AUTH,
+        )
+
+    def keep(rotated: str) -> None:
+        profiles.store_secret(profile.name, rotated)
+
+    return Client(
+        profile.server,
+        profile.tenant,
+        client_id=profile.client_id,
+        refresh_token=refresh_token,
+        on_refresh_token=keep,
+    )
+
+
 @contextmanager
 def connect() -> Iterator[Client]:
     """A client for the chosen profile, closed after the block; SDK errors in the block end
@@ -58,7 +80,12 @@ def connect() -> Iterator[Client]:
         profile = profiles.load(profile_name())
     except profiles.ProfileError as exc:
         fail(str(exc), ExitCode.AUTH)
-    client = make_client(profile.server, profile.tenant, profile.client_id, client_secret(profile))
+    if profile.auth == profiles.BROWSER:
+        client = browser_client(profile)
+    else:
+        client = make_client(
+            profile.server, profile.tenant, profile.client_id, client_secret(profile)
+        )
     with client, reporting():
         yield client
 

@@ -1,4 +1,7 @@
-"""OAuth 2.0 client credentials (RFC 6749 §4.4) against ``/tenants/{tenant}/connect/token``.
+"""Access tokens from ``/tenants/{tenant}/connect/token``: OAuth 2.0 client credentials (RFC
+6749 §4.4), or a refresh token (§6) from the authorization code flow (``rosterd login
+--browser``). Refresh tokens rotate: each answer carries the next one, which replaces the
+one used and is handed to ``on_refresh_token`` to be kept (the used one no longer works).
 
 The token is fetched on first use and again shortly before it expires (``refresh_margin``
 seconds before, at most half its lifetime), so a long run does not meet an expired token.
@@ -16,7 +19,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -30,8 +33,10 @@ Clock = Callable[[], float]
 class Credentials:
     tenant: str
     client_id: str
-    client_secret: str
+    client_secret: str | None
     scopes: Sequence[str] | None = None
+    refresh_token: str | None = None
+    on_refresh_token: Callable[[str], None] | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
         return f"Credentials(tenant={self.tenant!r}, client_id={self.client_id!r})"
@@ -48,6 +53,7 @@ class TokenState:
         self.refresh_margin = refresh_margin
         self.clock = clock
         self.token: str | None = None
+        self.refresh_token = credentials.refresh_token
         self.refresh_at = 0.0
         self.fetches = 0  # token requests made; what tests of single flight count
 
@@ -64,11 +70,13 @@ class TokenState:
 
     def request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         c = self.credentials
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": c.client_id,
-            "client_secret": c.client_secret,
-        }
+        form = {"client_id": c.client_id}
+        if self.refresh_token is not None:
+            form.update(grant_type="refresh_token", refresh_token=self.refresh_token)
+        else:
+            form["grant_type"] = "client_credentials"
+        if c.client_secret is not None:
+            form["client_secret"] = c.client_secret
         if c.scopes:
             form["scope"] = " ".join(c.scopes)
         return client.build_request("POST", self.url, data=form)
@@ -81,6 +89,11 @@ class TokenState:
         body = response.json()
         lifetime = float(body.get("expires_in") or 3600)
         self.token = str(body["access_token"])
+        rotated = body.get("refresh_token")
+        if self.refresh_token is not None and isinstance(rotated, str) and rotated:
+            self.refresh_token = rotated
+            if self.credentials.on_refresh_token is not None:
+                self.credentials.on_refresh_token(rotated)
         self.refresh_at = self.clock() + lifetime - min(self.refresh_margin, lifetime / 2)
         return self.token
 

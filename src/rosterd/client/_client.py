@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -63,15 +63,21 @@ class _Settings:
         base_url: str,
         tenant: str,
         client_id: str,
-        client_secret: str,
+        client_secret: str | None,
         scopes: Sequence[str] | None,
         max_retries: int | None,
         retry: RetryPolicy | None,
         token_refresh_margin: float,
         clock: Clock,
+        refresh_token: str | None = None,
+        on_refresh_token: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        credentials = Credentials(tenant, client_id, client_secret, scopes)
+        if client_secret is None and refresh_token is None:
+            raise ValueError("give the client's secret, or a refresh token")
+        credentials = Credentials(
+            tenant, client_id, client_secret, scopes, refresh_token, on_refresh_token
+        )
         self.tokens = TokenState(
             self.base_url, credentials, refresh_margin=token_refresh_margin, clock=clock
         )
@@ -91,7 +97,10 @@ class Client:
 
     ``base_url`` is the server (``http://127.0.0.1:8080``); ``tenant`` the tenant's slug;
     ``client_id`` and ``client_secret`` an OAuth client of that tenant (``rosterd clients
-    create``), ``scopes`` the scopes to ask for (all the client has when None). Pass
+    create``); instead of a secret, a ``refresh_token`` of the authorization code flow (a
+    public client's, as ``rosterd login --browser`` gets), each rotated one handed to
+    ``on_refresh_token`` to keep; ``scopes`` the scopes to ask for (all the client has when
+    None). Pass
     ``http_client`` to bring your own ``httpx.Client`` (proxies, TLS, event hooks; it is
     then yours to close). ``max_retries`` (or a whole ``retry`` policy) bounds the retries of
     429, 503 and lost connections; ``token_refresh_margin`` is how many seconds before expiry
@@ -115,7 +124,7 @@ class Client:
         tenant: str = "default",
         *,
         client_id: str,
-        client_secret: str,
+        client_secret: str | None = None,
         scopes: Sequence[str] | None = None,
         http_client: httpx.Client | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -123,6 +132,8 @@ class Client:
         retry: RetryPolicy | None = None,
         token_refresh_margin: float = 60.0,
         clock: Clock = monotonic,
+        refresh_token: str | None = None,
+        on_refresh_token: Callable[[str], None] | None = None,
     ) -> None:
         s = _Settings(
             base_url,
@@ -134,6 +145,8 @@ class Client:
             retry,
             token_refresh_margin,
             clock,
+            refresh_token,
+            on_refresh_token,
         )
         self.base_url = s.base_url
         self.tenant = tenant

@@ -30,6 +30,7 @@ def _lists(session: Session, admin: ConsoleAdmin) -> dict[str, Any]:
         "clients": clients_service.list_clients(session, tenant),
         "api_keys": bearer_secrets.list_all(session, api_keys.KIND, tenant),
         "all_scopes": ALL_SCOPES,
+        "grant_types": clients_service.GRANT_TYPES,
     }
 
 
@@ -93,7 +94,13 @@ def create_client(
     runtime: RuntimeDep,
     name: Name,
     scope: Annotated[list[str] | None, Form()] = None,
+    grant: Annotated[list[str] | None, Form()] = None,
+    redirect_uris: Annotated[str, Form(max_length=20000)] = "",
+    public: Annotated[bool, Form()] = False,
 ) -> Response:
+    """A new client: by default of the client_credentials grant; with the authorization
+    code grant, its redirect URIs (one a line) and, for an app that cannot keep a secret, no
+    secret at all (public)."""
     issued = clients_service.create_client(
         session,
         tenant_of(session, admin.actor),
@@ -101,6 +108,9 @@ def create_client(
         scopes=scope or [],
         hmac_key=runtime.hmac_key,
         actor=admin.actor,
+        grant_types=grant,
+        redirect_uris=[line.strip() for line in redirect_uris.splitlines() if line.strip()],
+        public=public,
     )
     return _page(
         request,

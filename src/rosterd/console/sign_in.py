@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Form, Request, Response
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from rosterd.api.deps import RuntimeDep
 from rosterd.api.sign_in import sign_in
 from rosterd.auth.secrets import new_token, token_hash
+from rosterd.console.authorize import is_authorize_path
 from rosterd.console.pages import back_to, page, router
 from rosterd.console.session import (
     COOKIE,
@@ -42,24 +44,37 @@ def _form_token(runtime: Runtime, pre_session: str) -> str:
 
 
 def _safe_next(target: str) -> str:
-    """Where to go after signing in: a console path only (no open redirect)."""
-    if target.startswith(f"{PREFIX}/") and not target.startswith("//") and "\\" not in target:
+    """Where to go after signing in: a console path or the OAuth authorization endpoint
+    (rosterd.console.authorize) only, on this server (no open redirect)."""
+    if "\\" in target or target.startswith("//"):
+        return f"{PREFIX}/"
+    if target.startswith(f"{PREFIX}/"):
+        return target
+    parts = urlsplit(target)
+    if not parts.scheme and not parts.netloc and is_authorize_path(parts.path):
         return target
     return f"{PREFIX}/"
+
+
+def _tenant_of(target: str) -> str | None:
+    """The tenant an authorization request names, to fill in the sign-in form."""
+    path = urlsplit(target).path
+    return path.split("/")[2] if is_authorize_path(path) else None
 
 
 def _form(
     request: Request, runtime: Runtime, *, status_code: int = 200, **context: object
 ) -> Response:
     pre_session = request.cookies.get(PRE_SESSION_COOKIE) or new_token("")
+    next_page = _safe_next(str(context.pop("next", "")) or request.query_params.get("next", ""))
     response = page(
         request,
         "sign_in.html",
         None,
         status_code=status_code,
         form_token=_form_token(runtime, pre_session),
-        next=_safe_next(request.query_params.get("next", "")),
-        tenant=runtime.settings.default_tenant,
+        next=next_page,
+        tenant=_tenant_of(next_page) or runtime.settings.default_tenant,
         **context,
     )
     response.set_cookie(
@@ -98,6 +113,7 @@ async def sign_in_post(
             status_code=403,
             failure="The sign-in form expired; please try again.",
             username=username,
+            next=next,
         )
 
     def tenant_id() -> uuid.UUID:
@@ -121,7 +137,9 @@ async def sign_in_post(
             tenant_id=await run_in_threadpool(tenant_id),
         )
     except RateLimited as exc:
-        response = _form(request, runtime, status_code=429, failure=str(exc), username=username)
+        response = _form(
+            request, runtime, status_code=429, failure=str(exc), username=username, next=next
+        )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except Unauthenticated:
@@ -131,6 +149,7 @@ async def sign_in_post(
             status_code=401,
             failure="Wrong tenant, username or password.",
             username=username,
+            next=next,
         )
     response = back_to(_safe_next(next))
     set_session_cookie(response, runtime, token)

@@ -3,7 +3,15 @@
 from rosterd.models.audit import AuditEvent
 from rosterd.models.base import Base
 from rosterd.models.console import ConsoleSession
-from rosterd.models.credential import AdminUser, ApiKey, OAuthClient, ScimToken, SigningKey
+from rosterd.models.credential import (
+    AdminUser,
+    ApiKey,
+    OAuthClient,
+    OAuthGrant,
+    OAuthRefreshToken,
+    ScimToken,
+    SigningKey,
+)
 from rosterd.models.group import Group, GroupMembership
 from rosterd.models.idempotency import IdempotencyKey, KeyState
 from rosterd.models.identity import ExternalIdentity
@@ -31,6 +39,8 @@ __all__ = [
     "ImportBatch",
     "KeyState",
     "OAuthClient",
+    "OAuthGrant",
+    "OAuthRefreshToken",
     "Role",
     "ScimToken",
     "SigningKey",

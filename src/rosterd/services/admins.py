@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.auth.secrets import hash_password, password_needs_rehash, verify_password
 from rosterd.models import AdminUser, Tenant
 from rosterd.repositories import admins as admins_repo
@@ -44,18 +45,43 @@ def new_password_hash(password: str) -> str:
 
 
 def create_admin(
-    session: Session, tenant: Tenant, *, username: str, password: str, actor: Actor
+    session: Session,
+    tenant: Tenant,
+    *,
+    username: str,
+    password: str,
+    actor: Actor,
+    scopes: list[str] | None = None,
 ) -> AdminUser:
+    """A new admin. ``scopes`` bounds what they may grant an app in the OAuth authorization
+    code flow (None: every scope)."""
     if not username.strip() or len(username) > 255:
         raise invalid_field("username", "give a username of 1 to 255 characters")
+    if scopes is not None:
+        unknown = sorted(set(scopes) - set(ALL_SCOPES))
+        if unknown or not scopes:
+            raise invalid_field("scopes", f"give known scopes ({', '.join(ALL_SCOPES)})")
+        scopes = sorted(set(scopes))
     check_password_rules(password)
     if admins_repo.find_by_username(session, username) is not None:
         raise Conflict(f"an admin named {username!r} already exists")
     admin = admins_repo.add(
         session,
-        AdminUser(tenant_id=tenant.id, username=username, password_hash=hash_password(password)),
+        AdminUser(
+            tenant_id=tenant.id,
+            username=username,
+            password_hash=hash_password(password),
+            scopes=scopes,
+        ),
     )
-    audit.record(session, actor, "admin.created", "admin", admin.id, after={"username": username})
+    audit.record(
+        session,
+        actor,
+        "admin.created",
+        "admin",
+        admin.id,
+        after={"username": username, "scopes": scopes},
+    )
     return admin
 
 

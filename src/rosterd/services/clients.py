@@ -9,9 +9,11 @@ tokens, and the tokens it holds stop working within seconds (rosterd.services.cl
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -29,12 +31,92 @@ RESOURCE = "oauth_client"
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 LONGEST_ROTATION_GRACE = timedelta(days=30)
 AUTHENTICATION_FAILED = "client authentication failed"
+CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
+REFRESH_TOKEN = "refresh_token"  # noqa: S105 (a grant type, not a secret)
+GRANT_TYPES = (CLIENT_CREDENTIALS, AUTHORIZATION_CODE, REFRESH_TOKEN)
 
 
 @dataclass(frozen=True)
 class IssuedClient:
     client: OAuthClient
-    client_secret: str
+    # None for a public client, which has no secret.
+    client_secret: str | None
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def check_redirect_uri(uri: str) -> str:
+    """An acceptable redirect URI: absolute, without a fragment (RFC 6749 §3.1.2), https or
+    http to a loopback address (RFC 8252 §7.3), or a private-use scheme with a dot in it
+    (RFC 8252 §7.1, e.g. com.example.app:/callback)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        raise invalid_field("redirect_uris", f"{uri!r} is not a URI") from exc
+    if len(uri) > 2000 or any(c.isspace() for c in uri) or parts.fragment or "#" in uri:
+        raise invalid_field("redirect_uris", f"{uri!r}: no spaces, no fragment, 2000 characters")
+    if parts.scheme == "https" and parts.hostname:
+        return uri
+    if parts.scheme == "http" and _loopback(parts.hostname):
+        return uri
+    if "." in parts.scheme and parts.scheme not in ("http", "https") and parts.path:
+        return uri
+    raise invalid_field(
+        "redirect_uris",
+        f"{uri!r}: use https, http to a loopback address, or a reverse-domain scheme",
+    )
+
+
+def redirect_uri_matches(client: OAuthClient, presented: str) -> bool:
+    """Whether ``presented`` is one of the client's redirect URIs, character for character;
+    for an http URI to a loopback IP address, any port (RFC 8252 §7.3: a native app, such as
+    ``rosterd login --browser``, listens on whatever port the system gives it)."""
+    if presented in client.redirect_uris:
+        return True
+    try:
+        asked = urlsplit(presented)
+        asked_port = asked.port
+    except ValueError:
+        return False
+    if asked.scheme != "http" or asked.hostname in (None, "localhost"):
+        return False
+    if not _loopback(asked.hostname) or asked_port is None:
+        return False
+    for registered in client.redirect_uris:
+        known = urlsplit(registered)
+        if (
+            known.scheme == "http"
+            and known.hostname == asked.hostname
+            and (known.path, known.query) == (asked.path, asked.query)
+            and known.username is None
+            and asked.username is None
+        ):
+            return True
+    return False
+
+
+def check_grant_types(grant_types: list[str], redirect_uris: list[str], public: bool) -> list[str]:
+    chosen = sorted(set(grant_types))
+    unknown = [g for g in chosen if g not in GRANT_TYPES]
+    if unknown or not chosen:
+        raise invalid_field("grant_types", f"choose from {', '.join(GRANT_TYPES)}")
+    if public and CLIENT_CREDENTIALS in chosen:
+        raise invalid_field("grant_types", "a public client has no secret: no client_credentials")
+    if REFRESH_TOKEN in chosen and AUTHORIZATION_CODE not in chosen:
+        raise invalid_field("grant_types", "refresh_token comes with authorization_code")
+    if AUTHORIZATION_CODE in chosen and not redirect_uris:
+        raise invalid_field("redirect_uris", "authorization_code needs at least one")
+    if redirect_uris and AUTHORIZATION_CODE not in chosen:
+        raise invalid_field("redirect_uris", "only the authorization_code grant redirects")
+    return chosen
 
 
 def create_client(
@@ -46,7 +128,13 @@ def create_client(
     hmac_key: bytes,
     actor: Actor,
     expires_at: datetime | None = None,
+    grant_types: list[str] | None = None,
+    redirect_uris: list[str] | None = None,
+    public: bool = False,
 ) -> IssuedClient:
+    """A new client: by default a confidential client of the client_credentials grant. A
+    public client (``public``) gets no secret and may use authorization_code (with PKCE,
+    as every client must) and refresh_token only."""
     if not name.strip() or len(name) > 255:
         raise invalid_field("name", "give a name of 1 to 255 characters")
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
@@ -55,15 +143,19 @@ def create_client(
     if not scopes:
         raise invalid_field("scopes", "at least one scope is required")
     expires_at = credentials.check_expiry(expires_at)
-    secret = new_token(CLIENT_SECRET_PREFIX)
+    uris = list(dict.fromkeys(check_redirect_uri(u) for u in redirect_uris or []))
+    grants = check_grant_types(grant_types or [CLIENT_CREDENTIALS], uris, public)
+    secret = None if public else new_token(CLIENT_SECRET_PREFIX)
     client = credentials_repo.add_client(
         session,
         OAuthClient(
             tenant_id=tenant.id,
             client_id=new_token(CLIENT_ID_PREFIX, 12),
-            secret_hash=token_hash(hmac_key, secret),
+            secret_hash=None if secret is None else token_hash(hmac_key, secret),
             name=name,
             scopes=sorted(set(scopes)),
+            grant_types=grants,
+            redirect_uris=uris,
             expires_at=expires_at,
         ),
     )
@@ -76,6 +168,9 @@ def create_client(
         after={
             "name": client.name,
             "scopes": client.scopes,
+            "grant_types": client.grant_types,
+            "redirect_uris": client.redirect_uris,
+            "public": client.is_public,
             "expires_at": audit.jsonable(expires_at),
         },
     )
@@ -108,6 +203,8 @@ def rotate_secret(
     client = _locked(session, tenant, client_id)
     if client.revoked_at is not None:
         raise Conflict(f"{LABEL} {client_id} is revoked; create a new client instead")
+    if client.is_public:
+        raise Conflict(f"{LABEL} {client_id} is a public client: it has no secret to rotate")
     now = utcnow()
     if grace:
         client.previous_secret_hash = client.secret_hash
@@ -138,6 +235,8 @@ def revoke_client(session: Session, tenant: Tenant, client_id: str, actor: Actor
 
 
 def _secret_matches(client: OAuthClient, presented_hash: str) -> bool:
+    if client.secret_hash is None:
+        return False
     if hmac.compare_digest(presented_hash, client.secret_hash):
         return True
     previous, until = client.previous_secret_hash, client.previous_secret_expires_at
@@ -168,6 +267,21 @@ def authenticate(
     return client
 
 
+def secret_matches(client: OAuthClient, client_secret: str, hmac_key: bytes) -> bool:
+    """Whether ``client_secret`` is the client's secret (or its previous one, in its grace)."""
+    return _secret_matches(client, token_hash(hmac_key, client_secret))
+
+
+def live_client(session: Session, tenant_id: uuid.UUID, client_id: str) -> OAuthClient | None:
+    """The client, unless it does not exist, is revoked or has expired."""
+    client = credentials_repo.find_client(session, tenant_id, client_id)
+    if client is None or client.revoked_at is not None:
+        return None
+    if credentials.expiry_refusal(LABEL, client.expires_at) is not None:
+        return None
+    return client
+
+
 def is_stale(client: OAuthClient) -> bool:
     """Whether the client's last_used_at is old enough to be worth a write."""
     return credentials.is_stale(client.last_used_at)
@@ -178,7 +292,13 @@ def mark_used(session: Session, client_row_id: uuid.UUID) -> None:
 
 
 def grant_scopes(client: OAuthClient, requested: str | None) -> list[str]:
-    """The scopes to put in a token: those asked for, which the client must hold."""
+    """The scopes to put in a client_credentials token: those asked for, which the client
+    must hold."""
+    if CLIENT_CREDENTIALS not in client.grant_types:
+        raise Invalid(
+            "this client may not use the client_credentials grant",
+            code="unauthorized_client",
+        )
     if not requested:
         return list(client.scopes)
     asked = requested.split()

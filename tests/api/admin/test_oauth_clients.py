@@ -55,6 +55,9 @@ def test_create_shows_the_secret_once_and_list_never(
         "clientId",
         "name",
         "scopes",
+        "grantTypes",
+        "redirectUris",
+        "public",
         "createdAt",
         "expiresAt",
         "lastUsedAt",
@@ -180,3 +183,31 @@ def test_every_operation_is_audited_with_the_acting_client_and_no_secret(
     dumped = json.dumps([[e.before, e.after] for e in events])
     for secret in (made["clientSecret"], rotated.json()["clientSecret"]):
         assert secret.removeprefix("rcs_") not in dumped
+
+
+def test_create_a_public_client_of_the_authorization_code_flow(
+    http: TestClient, tenant: TenantHandle
+) -> None:
+    r = _create(
+        http,
+        tenant,
+        grantTypes=["authorization_code", "refresh_token"],
+        redirectUris=["https://app.example/callback"],
+        public=True,
+    )
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert "clientSecret" not in made and made["public"] is True
+    assert made["grantTypes"] == ["authorization_code", "refresh_token"]
+    assert made["redirectUris"] == ["https://app.example/callback"]
+    listed = http.get(CLIENTS, headers=tenant.headers("admin")).json()["items"]
+    assert [c["redirectUris"] for c in listed if c["clientId"] == made["clientId"]] == [
+        ["https://app.example/callback"]
+    ]
+    bad = _error(
+        _create(
+            http, tenant, grantTypes=["authorization_code"], redirectUris=["http://x.example/"]
+        ),
+        400,
+    )
+    assert "redirect_uris" in bad["message"]

@@ -410,7 +410,7 @@ def test_basic_and_body_credentials_together_are_refused(
 # ---- malformed requests --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("grant_type", ["password", "authorization_code", "refresh_token", "x"])
+@pytest.mark.parametrize("grant_type", ["password", "implicit", "x"])
 def test_other_grant_types_are_unsupported(
     http: TestClient, tenant: TenantHandle, grant_type: str
 ) -> None:
@@ -427,6 +427,17 @@ def test_other_grant_types_are_unsupported(
         },
     )
     _oauth_error(r, 400, "unsupported_grant_type")
+
+
+@pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token"])
+def test_a_client_credentials_client_may_not_use_the_other_grants(
+    http: TestClient, tenant: TenantHandle, grant_type: str
+) -> None:
+    cid, secret = tenant.client_credentials(["user:read"])
+    data = {"grant_type": grant_type, "code": "rac_x", "refresh_token": "rrt_x"}
+    _oauth_error(
+        _post_token(http, tenant.slug, data, _basic(cid, secret)), 400, "unauthorized_client"
+    )
 
 
 def test_missing_grant_type_is_invalid_request(http: TestClient, tenant: TenantHandle) -> None:
@@ -524,10 +535,18 @@ def test_authorization_server_metadata(http: TestClient, tenant: TenantHandle) -
     assert meta["issuer"] == issuer
     assert meta["token_endpoint"] == f"{issuer}/connect/token"
     assert meta["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
-    assert meta["grant_types_supported"] == ["client_credentials"]
+    assert set(meta["grant_types_supported"]) == {
+        "client_credentials",
+        "authorization_code",
+        "refresh_token",
+    }
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["authorization_endpoint"] == f"{issuer}/authorize"
+    assert meta["revocation_endpoint"] == f"{issuer}/connect/revoke"
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",
+        "none",
     }
     assert set(meta["scopes_supported"]) == set(ALL_SCOPES)
 

@@ -32,6 +32,22 @@ class ClientCreate(CredentialCreate):
     scopes: list[str] = Field(
         min_length=1, max_length=len(ALL_SCOPES), description=f"Of: {' '.join(ALL_SCOPES)}."
     )
+    grant_types: list[str] | None = Field(
+        default=None,
+        max_length=len(clients.GRANT_TYPES),
+        alias="grantTypes",
+        description=f"Of: {' '.join(clients.GRANT_TYPES)}. Default: client_credentials.",
+    )
+    redirect_uris: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        alias="redirectUris",
+        description="The authorization code grant's redirect URIs, matched exactly.",
+    )
+    public: bool = Field(
+        default=False,
+        description="A public client: no secret (authorization code with PKCE only).",
+    )
 
 
 class ClientRotate(BaseModel):
@@ -49,6 +65,9 @@ class ClientRotate(BaseModel):
 class ClientOut(CredentialOut):
     clientId: str  # noqa: N815
     scopes: list[str]
+    grantTypes: list[str]  # noqa: N815
+    redirectUris: list[str]  # noqa: N815
+    public: bool
     previousSecretExpiresAt: str | None = None  # noqa: N815
 
     @classmethod
@@ -56,13 +75,16 @@ class ClientOut(CredentialOut):
         return cls(
             clientId=client.client_id,
             scopes=list(client.scopes),
+            grantTypes=list(client.grant_types),
+            redirectUris=list(client.redirect_uris),
+            public=client.is_public,
             previousSecretExpiresAt=iso_timestamp(client.previous_secret_expires_at),
             **credential_fields(client),
         )
 
 
 class ClientIssued(ClientOut):
-    clientSecret: str  # noqa: N815
+    clientSecret: str | None = None  # noqa: N815 (a public client has none)
 
 
 class ClientList(BaseModel):
@@ -89,6 +111,9 @@ def create(
         hmac_key=runtime.hmac_key,
         actor=actor,
         expires_at=body.expires_at,
+        grant_types=body.grant_types,
+        redirect_uris=body.redirect_uris,
+        public=body.public,
     )
     return ClientIssued(
         **ClientOut.of(issued.client).model_dump(), clientSecret=issued.client_secret

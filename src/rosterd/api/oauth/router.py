@@ -1,23 +1,41 @@
-"""OAuth 2.0 token endpoint (client_credentials, RFC 6749 §4.4), JWKS and server metadata."""
+"""OAuth 2.0 token endpoint, token revocation (RFC 7009), JWKS and server metadata (RFC 8414).
+
+The token endpoint serves three grants. ``authorization_code`` and ``refresh_token`` run on
+Authlib's server (rosterd.api.oauth.server), in a write transaction of their own that
+commits even when the request is refused, so that a replayed code or refresh token
+revokes its grant. ``client_credentials`` keeps its own path below, older than Authlib
+here: a read (a client's token costs no write beyond a ``last_used_at`` once a minute), its
+refusals saying which credential was expected (rosterd.auth.credential_kinds), and the
+secret of a rotation's grace period; Authlib's ClientCredentialsGrant would need all three
+written around it, so it would not make one implementation of the endpoint.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+import uuid
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
 from fastapi import Depends, Form, Header, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from rosterd.api.deps import ReadSession, RuntimeDep
+from rosterd.api.deps import ReadSession, RuntimeDep, in_unit_of_work
+from rosterd.api.oauth import server as oauth_server
 from rosterd.api.ratelimit.dependencies import limit_issued_tokens
 from rosterd.api.routing import api_router
 from rosterd.auth.credential_kinds import Kind, Need, Presented, from_authorization, identify
 from rosterd.auth.scopes import ALL_SCOPES
+from rosterd.db.work import Kind as WorkKind
+from rosterd.runtime import Runtime
 from rosterd.services import clients as clients_service
 from rosterd.services import signing_keys
 from rosterd.services import tenants as tenants_service
+from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError, Invalid, NotFound, Unauthenticated
 
 PREFIX = "/tenants"
@@ -40,6 +58,8 @@ _OAUTH_ERRORS = {
     "unsupported_grant_type",
     "invalid_scope",
 }
+# The grants Authlib's server runs (rosterd.api.oauth.server).
+AUTHLIB_GRANTS = ("authorization_code", "refresh_token")
 
 
 def render(request: Request, exc: DomainError, status: int) -> Response:
@@ -93,29 +113,41 @@ def _client_of(authorization: str | None, client_id: str | None) -> str | None:
 @router.post(
     "/{tenant}/connect/token",
     operation_id="issueToken",
-    summary="Issue an access token (client_credentials)",
-    description="Form-encoded; the client authenticates with HTTP Basic or with `client_id` and "
-    "`client_secret` in the body. Returns a signed JWT access token. During a secret rotation "
-    "the previous secret is accepted until its grace period ends; a revoked or expired client "
-    "is refused with `invalid_client`.",
+    summary="Issue an access token (client_credentials, authorization_code, refresh_token)",
+    description="Form-encoded. `client_credentials`: the client authenticates with HTTP Basic "
+    "or with `client_id` and `client_secret` in the body and gets a signed JWT access token. "
+    "During a secret rotation the previous secret is accepted until its grace period ends; "
+    "a revoked or expired client is refused with `invalid_client`. `authorization_code`: "
+    "`code`, `redirect_uri` (the one of the authorization request) and the PKCE "
+    "`code_verifier`; a public client sends its `client_id` alone. `refresh_token`: "
+    "returns a new refresh token each time; presenting a used one revokes its grant.",
     responses={
         400: {
-            "description": "RFC 6749 error: invalid_request, unsupported_grant_type, invalid_scope"
+            "description": "RFC 6749 error: invalid_request, invalid_grant, "
+            "unauthorized_client, unsupported_grant_type, invalid_scope"
         },
         401: {"description": "RFC 6749 error: invalid_client"},
     },
     dependencies=[Depends(limit_issued_tokens(_client_of), scope="function")],
 )
-def issue_token(
+async def issue_token(
+    request: Request,
     tenant: str,
     runtime: RuntimeDep,
-    session: ReadSession,
     grant_type: Annotated[str, Form(max_length=64)],
     scope: Annotated[str | None, Form(max_length=1000)] = None,
     client_id: Annotated[str | None, Form(max_length=255)] = None,
     client_secret: Annotated[str | None, Form(max_length=255)] = None,
+    # The authorization_code and refresh_token parameters, declared for the API description
+    # and its limits; Authlib reads them from the form.
+    code: Annotated[str | None, Form(max_length=255)] = None,
+    redirect_uri: Annotated[str | None, Form(max_length=2000)] = None,
+    code_verifier: Annotated[str | None, Form(max_length=255)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=255)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> JSONResponse:
+) -> Response:
+    if grant_type in AUTHLIB_GRANTS:
+        return await _authlib(request, runtime, tenant, "token")
     if grant_type != "client_credentials":
         raise Invalid(f"grant_type {grant_type!r} is not supported", code="unsupported_grant_type")
     basic = _basic_credentials(authorization)
@@ -125,6 +157,22 @@ def issue_token(
     if not cid or not secret:
         presented = from_authorization(authorization) if basic is None else None
         raise Unauthenticated(NEED.refusal(presented))
+    credentials = (cid, secret)
+    return await in_unit_of_work(
+        runtime,
+        WorkKind.POINT_READ,
+        lambda session: _client_credentials(runtime, session, tenant, credentials, scope),
+    )
+
+
+def _client_credentials(
+    runtime: Runtime,
+    session: Session,
+    tenant: str,
+    credentials: tuple[str, str],
+    scope: str | None,
+) -> JSONResponse:
+    cid, secret = credentials
     try:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
         client = clients_service.authenticate(session, tenant_row, cid, secret, runtime.hmac_key)
@@ -165,6 +213,79 @@ def issue_token(
     )
 
 
+async def _authlib(request: Request, runtime: Runtime, tenant: str, endpoint: str) -> Response:
+    """Run Authlib's token or revocation endpoint in a write transaction of its own, which
+    commits whatever the answer (a refusal writes nothing but the revocation of a grant
+    whose code or refresh token was replayed); a refusal is then raised as the DomainError
+    ``render`` answers with."""
+    form = await request.form()
+    items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    authlib_request = oauth_server.Request(request.method, str(request.url), request.headers, items)
+
+    def tenant_id() -> uuid.UUID:
+        with runtime.db.reader() as session:
+            return tenants_service.get_tenant_by_slug(session, tenant).id
+
+    try:
+        found = await run_in_threadpool(tenant_id)
+    except NotFound as exc:
+        raise Unauthenticated("unknown tenant or client") from exc
+    # A tenant's first signing key is made in a transaction of its own: before the write.
+    await run_in_threadpool(runtime.signer.ensure_signing_key, found)
+
+    def run(session: Session) -> Response:
+        row = tenants_service.get_tenant_by_slug(session, tenant)
+        ctx = oauth_server.Context(
+            runtime=runtime,
+            session=session,
+            tenant=row,
+            actor=Actor(tenant_id=row.id, actor="rosterd", surface="oauth"),
+        )
+        server = oauth_server.Server(ctx)
+        if endpoint == "token":
+            response: Response = server.create_token_response(authlib_request)
+        else:
+            response = server.create_endpoint_response("revocation", authlib_request)
+        return response
+
+    response = await in_unit_of_work(runtime, WorkKind.WRITE, run)
+    if response.status_code >= 400:
+        # Refused (and committed: a replay's revocation stands). Raised, so the refusal
+        # takes this surface's one error path and is not counted as an issued token.
+        raise _refusal(response)
+    return response
+
+
+def _refusal(response: Response) -> DomainError:
+    body = json.loads(bytes(response.body))
+    message = str(body.get("error_description") or body.get("error") or "refused")
+    if response.status_code == 401:
+        return Unauthenticated(message)
+    return Invalid(message, code=str(body.get("error", "invalid_request")))
+
+
+@router.post(
+    "/{tenant}/connect/revoke",
+    operation_id="revokeToken",
+    summary="Revoke a refresh token or access token (RFC 7009)",
+    description="Form-encoded `token` (and optional `token_type_hint`); the client "
+    "authenticates as at the token endpoint (a public client by `client_id`). Revoking a "
+    "refresh token, or an access token of the authorization code flow, ends the whole "
+    "grant: every token issued from it. An unknown token is answered 200 as well.",
+    responses={401: {"description": "RFC 6749 error: invalid_client"}},
+)
+async def revoke_token(
+    request: Request,
+    tenant: str,
+    runtime: RuntimeDep,
+    token: Annotated[str, Form(max_length=4000)],
+    token_type_hint: Annotated[str | None, Form(max_length=64)] = None,
+    client_id: Annotated[str | None, Form(max_length=255)] = None,
+    client_secret: Annotated[str | None, Form(max_length=255)] = None,
+) -> Response:
+    return await _authlib(request, runtime, tenant, "revocation")
+
+
 @router.get(
     "/{tenant}/.well-known/jwks.json",
     operation_id="getJwks",
@@ -187,9 +308,15 @@ def metadata(tenant: str, runtime: RuntimeDep, session: ReadSession) -> dict[str
     issuer = runtime.issuer(row.slug)
     return {
         "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/connect/token",
+        "revocation_endpoint": f"{issuer}/connect/revoke",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(clients_service.GRANT_TYPES),
+        "code_challenge_methods_supported": [oauth_server.CODE_CHALLENGE_METHOD],
+        "token_endpoint_auth_methods_supported": oauth_server.CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": oauth_server.CLIENT_AUTH_METHODS,
         "scopes_supported": list(ALL_SCOPES),
     }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,6 +16,7 @@ from rosterd.api.ratelimit.dependencies import charge, rate_limited
 from rosterd.auth.credential_kinds import TOKEN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.scopes import Scope, grants
 from rosterd.runtime import Runtime
+from rosterd.services.client_gate import Gate
 from rosterd.services.context import Actor
 from rosterd.services.errors import Forbidden, Unauthenticated
 
@@ -57,24 +59,36 @@ async def bearer_actor(
         access = await run_in_threadpool(runtime.signer.verify, token)
     if access is None:
         raise Unauthenticated(need.refusal(identify(token)))
-    gate = runtime.client_gate
-    standing = gate.cached(access.tenant_id, access.subject)
-    if standing is None:
-        standing = await run_in_threadpool(gate.load, access.tenant_id, access.subject)
-    refusal = standing.refusal()
-    if refusal is not None:
-        raise Unauthenticated(refusal)
+    # A token of the authorization code flow acts for an admin (``sub``) through a client
+    # (``client_id``) under a grant (``gid``); a client_credentials token is the client's.
+    client_id = str(access.claims.get("client_id", access.subject))
+    grant_id = access.claims.get("gid")
+    await _check_standing(runtime.client_gate, access.tenant_id, client_id)
+    if isinstance(grant_id, str):
+        await _check_standing(runtime.grant_gate, access.tenant_id, grant_id)
     if not grants(access.scopes, scope):
         raise Forbidden(
             f"the access token lacks the scope {scope.value}", code="insufficient_scope"
         )
+    actor = f"client:{client_id}"
+    if isinstance(grant_id, str):
+        # Audited as both: the admin who consented and the app that acted.
+        actor = f"admin:{access.claims.get('preferred_username', access.subject)} via {actor}"
     return Actor(
         tenant_id=access.tenant_id,
-        actor=f"client:{access.subject}",
+        actor=actor,
         surface=surface,
         request_id=request_id,
         scopes=access.scopes,
     )
+
+
+async def _check_standing(gate: Gate[Any], tenant_id: uuid.UUID, key: str) -> None:
+    cached = gate.cached(tenant_id, key)
+    standing = cached if cached is not None else await run_in_threadpool(gate.load, tenant_id, key)
+    refusal: str | None = standing.refusal()
+    if refusal is not None:
+        raise Unauthenticated(refusal)
 
 
 def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]]:

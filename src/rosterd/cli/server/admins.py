@@ -10,6 +10,7 @@ from rich.table import Table
 
 from rosterd.cli import output, store
 from rosterd.cli.output import id_column
+from rosterd.cli.server.options import parse_scopes
 from rosterd.services import admins as admins_service
 from rosterd.services import tenants as tenants_service
 
@@ -28,6 +29,14 @@ def _read_password(prompt: bool) -> str:
 def admins_create(
     tenant: Annotated[str, typer.Option(help="Tenant slug.")],
     username: Annotated[str, typer.Option(help="Login name, unique across the server.")],
+    scopes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scopes",
+            help="The OAuth scopes this admin may grant an app (authorization code flow), "
+            "comma- or space-separated. Default: every scope.",
+        ),
+    ] = None,
 ) -> None:
     """Create an admin; the password is read from stdin, or prompted for on a terminal."""
     password = _read_password(prompt=True)
@@ -39,6 +48,7 @@ def admins_create(
             username=username,
             password=password,
             actor=store.cli_actor(tenant_row.id),
+            scopes=parse_scopes(scopes) if scopes else None,
         )
         output.out.print(f"created admin {admin.username} in {tenant_row.slug}")
 

@@ -30,12 +30,39 @@ def clients_create(
         typer.Option("--scopes", help=f"Scopes, comma- or space-separated: {' '.join(ALL_SCOPES)}"),
     ],
     name: Annotated[str, typer.Option(help="A label for the client.")] = "cli",
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant",
+            help="A grant the client may use (repeatable): "
+            f"{', '.join(clients_service.GRANT_TYPES)}. Default: client_credentials.",
+        ),
+    ] = None,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--redirect-uri",
+            help="A redirect URI of the authorization code grant (repeatable), matched "
+            "exactly: https, or http to 127.0.0.1/[::1]/localhost.",
+        ),
+    ] = None,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="A public client (an app that cannot keep a secret, such as a CLI or a "
+            "single-page app): no secret; authorization code with PKCE only.",
+        ),
+    ] = False,
     expires_in: ExpiresIn = None,
     expires_at: ExpiresAt = None,
     as_json: AsJson = False,
 ) -> None:
-    """Create an OAuth client and print its id and secret once."""
+    """Create an OAuth client and print its id and secret (if it has one) once."""
     expiry = expiry_of(expires_in, expires_at)
+    grants = parse_scopes(grant or [])
+    if (redirect_uri or public) and not grants:
+        grants = [clients_service.AUTHORIZATION_CODE, clients_service.REFRESH_TOKEN]
     with store.runtime() as runtime, runtime.db.writer.begin() as session:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
         issued = clients_service.create_client(
@@ -46,19 +73,34 @@ def clients_create(
             hmac_key=runtime.hmac_key,
             actor=store.cli_actor(tenant_row.id),
             expires_at=expiry,
+            grant_types=grants or None,
+            redirect_uris=redirect_uri or [],
+            public=public,
         )
         client = issued.client
         if as_json:
-            printed = {"client_id": client.client_id, "client_secret": issued.client_secret}
+            printed: dict[str, object] = {"client_id": client.client_id}
+            if issued.client_secret is not None:
+                printed["client_secret"] = issued.client_secret
+            printed["grant_types"] = client.grant_types
+            if client.redirect_uris:
+                printed["redirect_uris"] = client.redirect_uris
             if client.expires_at:
                 printed["expires_at"] = when(client.expires_at)
             typer.echo(json.dumps(printed))
         else:
             output.out.print(f"client_id:     {client.client_id}")
-            output.out.print(f"client_secret: {issued.client_secret}")
+            if issued.client_secret is not None:
+                output.out.print(f"client_secret: {issued.client_secret}")
             output.out.print(f"scopes:        {' '.join(client.scopes)}")
+            output.out.print(f"grants:        {' '.join(client.grant_types)}")
+            for uri in client.redirect_uris:
+                output.out.print(f"redirect URI:  {uri}")
             output.out.print(f"expires:       {when(client.expires_at, 'never')}")
-            output.out.print("The secret is shown only now; rosterd keeps only its hash.")
+            if issued.client_secret is None:
+                output.out.print("A public client: it has no secret, and proves PKCE instead.")
+            else:
+                output.out.print("The secret is shown only now; rosterd keeps only its hash.")
 
 
 @clients_app.command("list")
@@ -70,6 +112,7 @@ def clients_list(tenant: Tenant) -> None:
             id_column("client_id"),
             "name",
             "scopes",
+            "grants",
             time_column("last used"),
             time_column("state"),
         )
@@ -78,10 +121,17 @@ def clients_list(tenant: Tenant) -> None:
                 c.client_id,
                 c.name,
                 " ".join(c.scopes),
+                _grants(c),
                 when(c.last_used_at, "never"),
                 _client_state(c),
             )
         output.out.print(table)
+
+
+def _grants(client: OAuthClient) -> str:
+    """The grants, whether it is public, and its redirect URIs, one to a line."""
+    head = " ".join(client.grant_types) + (" (public)" if client.is_public else "")
+    return "\n".join([head, *client.redirect_uris])
 
 
 def _client_state(client: OAuthClient) -> str:
