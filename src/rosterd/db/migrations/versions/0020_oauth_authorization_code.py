@@ -1,8 +1,8 @@
 """OAuth authorization code flow: client grants, redirect URIs, public clients, grants
 (consents with their one authorization code) and rotating refresh tokens
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-05 09:00:00
 
 Existing clients keep working as they did: they may use client_credentials only and have no
@@ -18,8 +18,8 @@ from alembic import op
 
 import rosterd.models.base
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
