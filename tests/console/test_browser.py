@@ -10,7 +10,6 @@ ROSTERD_TEST_REQUIRE_CHROMIUM), where it fails.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import uuid
@@ -21,36 +20,27 @@ from pathlib import Path
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 
 from rosterd.config import Settings
 from rosterd.models import User
 from rosterd.runtime import Runtime
+from tests.browser import chromium
 from tests.conftest import LiveServer, free_port, server_env, serving
 from tests.console.conftest import PASSWORD, make_admin
 from tests.receiver import receiving
 
 pytestmark = pytest.mark.live
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "console-screenshots"
 SERIOUS = {"serious", "critical"}
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium for this module's tests only: while Playwright's sync API is open it keeps an
-    event loop running in this thread, and any later test calling asyncio.run would fail."""
-    if not CHROMIUM.exists():
-        if os.environ.get("ROSTERD_TEST_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is not installed: `make test` installs it with apt")
-        pytest.skip("chromium is not installed (`make test` installs it)")
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI and the dev machines run the tests as root.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,40 +10,29 @@ own page would be: what it receives is the URL the browser was sent to.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.api.oauth.flow import PASSWORD, make_admin, register_app
+from tests.browser import chromium
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.live
 
-CHROMIUM = Path("/usr/bin/chromium")
 REDIRECT_URI = "https://roster-sync.example/oauth/callback"
 SERIOUS = {"serious", "critical"}
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium for this module only (Playwright's sync API keeps an event loop running in
-    this thread while it is open)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("ROSTERD_TEST_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is not installed: `make test` installs it with apt")
-        pytest.skip("chromium is not installed (`make test` installs it)")
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI and the dev machines run the tests as root.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
