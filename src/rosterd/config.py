@@ -177,6 +177,25 @@ class Settings(BaseSettings):
         "`rosterd serve` deletes older ones in batches of 500, each in its own transaction, "
         "never in one unbounded DELETE. 0 keeps them forever.",
     )
+    oauth_grant_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        description="Days spent OAuth rows are kept before the scheduler of `rosterd serve` "
+        "deletes them (in batches of 500, each in its own transaction): grants whose code "
+        "expired unredeemed, revoked grants, refresh tokens past their lifetime (used or "
+        "not) and every refresh token of a revoked grant; then grants left without refresh "
+        "tokens. A used refresh token of a live grant is kept while within its lifetime, so "
+        "presenting it again still revokes the grant. At least a day, longer than any "
+        "access token lives.",
+    )
+    import_journal_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days the local import journal remembers an import after its last "
+        "batch; the scheduler of `rosterd serve` then forgets the whole import (a re-run "
+        "starts again from the first line and finds what it made there). 0 keeps it forever.",
+    )
     webhook_allow_private_urls: bool = Field(
         default=False,
         description="Accept webhook URLs whose host is or resolves to a private, loopback, "

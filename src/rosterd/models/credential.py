@@ -81,6 +81,9 @@ class OAuthGrant(Base):
         Index("ix_oauth_grants_tenant_id", "tenant_id"),
         Index("ix_oauth_grants_client_row_id", "client_row_id"),
         Index("ix_oauth_grants_admin_id", "admin_id"),
+        # The scheduler's retention (services.oauth_grants.purge_spent).
+        Index("ix_oauth_grants_tenant_revoked", "tenant_id", "revoked_at"),
+        Index("ix_oauth_grants_tenant_code_expires", "tenant_id", "code_expires_at"),
     )
 
 
@@ -99,7 +102,10 @@ class OAuthRefreshToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_oauth_refresh_tokens_grant_id", "grant_id"),)
+    __table_args__ = (
+        Index("ix_oauth_refresh_tokens_grant_id", "grant_id"),
+        Index("ix_oauth_refresh_tokens_tenant_expires", "tenant_id", "expires_at"),
+    )
 
 
 class SigningKey(Base):

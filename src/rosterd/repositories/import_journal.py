@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from rosterd.models import ImportBatch
@@ -63,3 +64,29 @@ def has_batch(session: Session, tenant_id: uuid.UUID, import_id: str, first_line
         )
     )
     return found is not None
+
+
+def delete_finished_before(
+    session: Session, tenant_id: uuid.UUID, cutoff: datetime, batch: int
+) -> int:
+    """Delete at most ``batch`` journal rows of the tenant's imports whose last batch was
+    done before ``cutoff``; how many went. An import is forgotten whole, never in part: a
+    re-run of one that was forgotten starts from its first line and finds what it made
+    there already."""
+    finished = (
+        select(ImportBatch.import_id)
+        .where(ImportBatch.tenant_id == tenant_id)
+        .group_by(ImportBatch.import_id)
+        .having(func.max(ImportBatch.done_at) < cutoff)
+    )
+    key = tuple_(ImportBatch.tenant_id, ImportBatch.import_id, ImportBatch.first_line)
+    due = (
+        select(ImportBatch.tenant_id, ImportBatch.import_id, ImportBatch.first_line)
+        .where(ImportBatch.tenant_id == tenant_id, ImportBatch.import_id.in_(finished))
+        .limit(batch)
+    )
+    result = session.execute(
+        delete(ImportBatch).where(key.in_(due)),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -377,6 +377,19 @@ def write_batch(
             done.counts(),
         )
     return done
+
+
+def forget_old_imports(
+    session: Session, tenant_id: uuid.UUID, now: datetime, retention_days: int, batch: int
+) -> int:
+    """Delete at most ``batch`` journal rows of the tenant's imports whose last batch is
+    older than ``retention_days``; how many went. Forgetting is safe: a re-run of such an
+    import writes from its first line again, finding what it made there (counted as
+    existing). The scheduler calls it again, each time in a transaction of its own, while a
+    full batch went."""
+    return import_journal.delete_finished_before(
+        session, tenant_id, now - timedelta(days=retention_days), batch
+    )
 
 
 def _write_batch(

@@ -254,3 +254,19 @@ def grant_by_id(session: Session, tenant_id: uuid.UUID, grant_id: uuid.UUID) -> 
 def revoke(session: Session, grant: OAuthGrant) -> None:
     """End the grant at its client's request (RFC 7009): every token issued from it."""
     _revoke(session, grant, utcnow(), "revoked by the client")
+
+
+def purge_spent(
+    session: Session, tenant_id: uuid.UUID, now: datetime, grace: timedelta, batch: int
+) -> int:
+    """Delete at most ``batch`` of the tenant's spent rows, ``grace`` after they were spent;
+    how many went. Refresh tokens go first (expired ones, and all of a revoked grant), then
+    grants with no token left whose code expired unredeemed, that were revoked, or whose
+    last refresh token expired. A used refresh token of a live grant stays while it is within
+    its lifetime, so that its reuse is still caught. The scheduler calls it again, each time
+    in a transaction of its own, while a full batch went."""
+    cutoff = now - grace
+    done = grants_repo.delete_spent_refresh_tokens(session, tenant_id, cutoff, batch)
+    if done < batch:
+        done += grants_repo.delete_spent_grants(session, tenant_id, cutoff, batch - done)
+    return done

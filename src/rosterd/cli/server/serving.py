@@ -55,6 +55,8 @@ def serve(
         runtime.db,
         interval_seconds=settings.scheduler_interval_seconds,
         audit_retention_days=settings.audit_retention_days,
+        oauth_grant_retention_days=settings.oauth_grant_retention_days,
+        import_journal_retention_days=settings.import_journal_retention_days,
     )
     scheduler.start()
     # SQLite's search index is brought up to date in the background (PostgreSQL keeps its own).
