@@ -1,5 +1,6 @@
-"""A scripted rosterd for httpx.MockTransport: it issues numbered tokens, answers the v2
-calls the tests script, and records every request it sees."""
+"""A scripted rosterd for httpx.MockTransport: it issues numbered tokens (and, for a refresh
+token it issued, the next one in its place: rotation), answers the v2 calls the tests script,
+and records every request it sees."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 
@@ -34,7 +36,8 @@ def user_json(n: int, **extra: Any) -> dict[str, Any]:
 
 @dataclass
 class FakeServer:
-    """``routes`` maps "METHOD /path" to a handler; ``token_lifetime`` is expires_in."""
+    """``routes`` maps "METHOD /path" to a handler; ``token_lifetime`` is expires_in.
+    ``refresh_tokens`` are those a refresh token grant may use (each once)."""
 
     routes: dict[str, Handler] = field(default_factory=dict)
     token_lifetime: int = 3600
@@ -42,6 +45,7 @@ class FakeServer:
     seen: list[httpx.Request] = field(default_factory=list)
     token_delay: threading.Event | None = None
     refused_tokens: set[str] = field(default_factory=set)
+    refresh_tokens: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -60,17 +64,19 @@ class FakeServer:
     def _token(self, request: httpx.Request) -> httpx.Response:
         if self.token_delay is not None:
             self.token_delay.wait(5)
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        answer: dict[str, Any] = {"token_type": "Bearer", "expires_in": self.token_lifetime}
         with self._lock:
+            if form["grant_type"] == "refresh_token":
+                if form.get("refresh_token") not in self.refresh_tokens:
+                    return httpx.Response(400, json={"error": "invalid_grant"})
+                self.refresh_tokens.remove(form["refresh_token"])
             self.tokens_issued += 1
             number = self.tokens_issued
-        return httpx.Response(
-            200,
-            json={
-                "access_token": f"tok-{number}",
-                "token_type": "Bearer",
-                "expires_in": self.token_lifetime,
-            },
-        )
+            if form["grant_type"] == "refresh_token":
+                answer["refresh_token"] = f"rrt-{number}"
+                self.refresh_tokens.add(answer["refresh_token"])
+        return httpx.Response(200, json={"access_token": f"tok-{number}", **answer})
 
     def calls(self, path: str) -> list[httpx.Request]:
         return [r for r in self.seen if r.url.path == path]

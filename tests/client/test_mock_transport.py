@@ -15,6 +15,7 @@ import pytest
 from rosterd.client import (
     AsyncClient,
     AuthError,
+    BadRequest,
     Client,
     Conflict,
     NotFound,
@@ -204,6 +205,89 @@ def test_concurrent_first_calls_fetch_one_token() -> None:
 
     asyncio.run(main())
     assert server.tokens_issued == 1
+
+
+def refreshing_async_client_of(server: FakeServer, kept: list[str], **kw: Any) -> AsyncClient:
+    """A public client's AsyncClient with the refresh token ``rrt-0``; rotated ones go to
+    ``kept``."""
+    server.refresh_tokens.add("rrt-0")
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05 if request.url.path == TOKEN_PATH else 0.001)
+        return server.handle(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    return AsyncClient(
+        BASE,
+        "acme",
+        client_id="cl",
+        refresh_token="rrt-0",
+        on_refresh_token=kept.append,
+        http_client=http,
+        **kw,
+    )
+
+
+def _form(request: httpx.Request) -> dict[str, str]:
+    return dict(httpx.QueryParams(request.content.decode()))
+
+
+def test_an_async_client_with_a_refresh_token_rotates_it_and_hands_each_on() -> None:
+    server = FakeServer(routes={f"GET {USERS}/{U1}": get_user}, token_lifetime=300)
+    clock, kept = Clock(), []
+
+    async def main() -> None:
+        async with refreshing_async_client_of(server, kept, clock=clock) as client:
+            await client.users.get(U1)
+            clock.now += 300  # the access token is due: renewed with the rotated token
+            await client.users.get(U1)
+
+    asyncio.run(main())
+    forms = [_form(r) for r in server.calls(TOKEN_PATH)]
+    assert forms == [
+        {"client_id": "cl", "grant_type": "refresh_token", "refresh_token": "rrt-0"},
+        {"client_id": "cl", "grant_type": "refresh_token", "refresh_token": "rrt-1"},
+    ]
+    assert kept == ["rrt-1", "rrt-2"]
+    assert server.calls(f"{USERS}/{U1}")[-1].headers["Authorization"] == "Bearer tok-2"
+
+
+def test_tasks_refused_together_rotate_the_refresh_token_once() -> None:
+    server = FakeServer(routes={f"GET {USERS}/{U1}": get_user})
+    kept: list[str] = []
+
+    async def main() -> None:
+        async with refreshing_async_client_of(server, kept) as client:
+            await client.users.get(U1)
+            server.refused_tokens.add("tok-1")
+            users = await asyncio.gather(*(client.users.get(U1) for _ in range(8)))
+            assert [u.id for u in users] == [U1] * 8
+
+    asyncio.run(main())
+    # One renewal for all eight: a second would present the spent rrt-1 and be refused.
+    assert server.tokens_issued == 2
+    assert kept == ["rrt-1", "rrt-2"]
+    assert [_form(r)["refresh_token"] for r in server.calls(TOKEN_PATH)] == ["rrt-0", "rrt-1"]
+
+
+def test_a_refused_refresh_token_is_the_servers_invalid_grant_and_nothing_is_kept() -> None:
+    server = FakeServer(routes={f"GET {USERS}/{U1}": get_user})
+    kept: list[str] = []
+
+    async def main() -> None:
+        async with refreshing_async_client_of(server, kept) as client:
+            server.refresh_tokens.clear()  # revoked, or rotated by someone else
+            with pytest.raises(BadRequest) as refused:
+                await client.users.get(U1)
+            assert refused.value.code == "invalid_grant"
+
+    asyncio.run(main())
+    assert kept == [] and server.calls(f"{USERS}/{U1}") == []
+
+
+def test_an_async_client_needs_a_secret_or_a_refresh_token() -> None:
+    with pytest.raises(ValueError, match="refresh token"):
+        AsyncClient(BASE, "acme", client_id="cl")
 
 
 # ---- retries -----------------------------------------------------------------------------

@@ -216,7 +216,9 @@ class Client:
 class AsyncClient:
     """``Client`` for asyncio, over ``httpx.AsyncClient``: the same arguments and
     namespaces, every call awaited, every listing an async iterator; safe to share between
-    the tasks of one event loop.
+    the tasks of one event loop. With a ``refresh_token`` instead of a secret, tasks refused
+    together renew it once (a rotated token works once, so a second renewal would fail), and
+    ``on_refresh_token`` (a plain function, called in the event loop) gets each rotated one.
 
     Example::
 
@@ -236,7 +238,7 @@ class AsyncClient:
         tenant: str = "default",
         *,
         client_id: str,
-        client_secret: str,
+        client_secret: str | None = None,
         scopes: Sequence[str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -244,6 +246,8 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         token_refresh_margin: float = 60.0,
         clock: Clock = monotonic,
+        refresh_token: str | None = None,
+        on_refresh_token: Callable[[str], None] | None = None,
     ) -> None:
         s = _Settings(
             base_url,
@@ -255,6 +259,8 @@ class AsyncClient:
             retry,
             token_refresh_margin,
             clock,
+            refresh_token,
+            on_refresh_token,
         )
         self.base_url = s.base_url
         self.tenant = tenant
