@@ -8,8 +8,9 @@ form) and the browser goes to the app's redirect URI with a single-use code.
 
 Errors follow RFC 6749 §4.1.2.1: an unknown client or a redirect URI that is not one of
 the client's (exactly) is shown to the person and never redirected, so the endpoint can
-never send a browser to an address an attacker chose; any other error goes back to the
-client's redirect URI with ``error`` and ``state``. The protocol checks are Authlib's
+never send a browser to an address an attacker chose; this is checked before anything else
+(``KnownClient``), so nobody is asked to sign in for such a link. Any other error goes back
+to the client's redirect URI with ``error`` and ``state``. The protocol checks are Authlib's
 (rosterd.api.oauth.server); the scopes an admin may grant are rosterd's rule
 (rosterd.services.oauth_grants).
 """
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error
-from fastapi import Form, Request, Response
+from fastapi import Depends, Form, Request, Response
 from sqlalchemy.orm import Session
 
 from rosterd.api.deps import RuntimeDep, in_unit_of_work
@@ -29,12 +30,13 @@ from rosterd.api.oauth import server as oauth_server
 from rosterd.api.routing import api_router
 from rosterd.auth.scopes import SCOPE_WORDS
 from rosterd.console.pages import page, render_error
-from rosterd.console.session import ConsoleAdmin, FormAdmin, SignedInAdmin
+from rosterd.console.session import SURFACE, ConsoleAdmin, FormAdmin, SignedInAdmin
 from rosterd.db.work import Kind
 from rosterd.models import AdminUser
 from rosterd.runtime import Runtime
 from rosterd.services import oauth_grants
 from rosterd.services import tenants as tenants_service
+from rosterd.services.context import Actor
 from rosterd.services.errors import DomainError, Forbidden, Invalid
 
 PREFIX = "/tenants"
@@ -96,16 +98,43 @@ async def _with_server(
     return await in_unit_of_work(runtime, kind, run)
 
 
+def _not_valid(error: OAuth2Error) -> str:
+    return f"This sign-in link is not valid: {error.get_error_description() or error.error}"
+
+
 def _error(request: Request, server: oauth_server.Server, error: OAuth2Error) -> Response:
     """Back to the client when its redirect URI is known good, else shown here."""
     if error.redirect_uri:
         response: Response = server.handle_error_response(None, error)
         return response
-    description = error.get_error_description() or error.error
-    return _refused(request, f"This sign-in link is not valid: {description}")
+    return _refused(request, _not_valid(error))
 
 
-@router.get(PATH)
+async def known_client(request: Request, tenant: str, runtime: RuntimeDep) -> None:
+    """Invalid (shown as an error page) when the authorization request names no live client
+    of the tenant or a redirect URI that is not the client's: errors that may not go back to
+    the app. Checked before the sign-in, by Authlib's checks of the whole request; whatever
+    else they find waits for the admin (their rights decide the scopes asked for)."""
+    authlib_request = _authlib_request(request)
+
+    def check(session: Session) -> None:
+        row = tenants_service.get_tenant_by_slug(session, tenant)
+        actor = Actor(tenant_id=row.id, actor="anonymous", surface=SURFACE)
+        ctx = oauth_server.Context(runtime=runtime, session=session, tenant=row, actor=actor)
+        try:
+            oauth_server.Server(ctx).get_consent_grant(authlib_request, end_user=None)
+        except OAuth2Error as error:
+            if not error.redirect_uri:
+                raise Invalid(_not_valid(error)) from error
+
+    await in_unit_of_work(runtime, Kind.POINT_READ, check)
+
+
+# A route dependency: FastAPI resolves those before the endpoint's own (the admin).
+KnownClient = Depends(known_client)
+
+
+@router.get(PATH, dependencies=[KnownClient])
 async def authorize(
     request: Request, tenant: str, runtime: RuntimeDep, admin: SignedInAdmin
 ) -> Response:

@@ -257,11 +257,45 @@ def test_a_bad_client_or_redirect_uri_is_shown_not_redirected(
     assert _grants(runtime, tenant) == 0
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"client_id": "bogus", "redirect_uri": "https://evil.example/cb"},
+        {"redirect_uri": "https://evil.example/cb"},
+        {"redirect_uri": ""},
+    ],
+)
+def test_a_bad_client_or_redirect_uri_is_shown_before_any_sign_in(
+    runtime: Runtime, http: TestClient, tenant: TenantHandle, app: App, change: dict[str, str]
+) -> None:
+    person = Browser(TestClient(http.app), tenant.slug, make_admin(runtime, tenant.slug))
+    _, challenge = pkce()
+    params = {**request_params(app, challenge), **change}
+    r = person.authorize({k: v for k, v in params.items() if v})
+    assert r.status_code == 400, r.text
+    assert "location" not in r.headers
+    assert "not valid" in r.text and "csrf_token" not in r.text  # no sign-in form
+    # Nor is a tenant nobody has.
+    r = person.authorize(request_params(app, challenge), slug="no-such-tenant")
+    assert r.status_code == 404 and "location" not in r.headers
+    # A good client's request still asks the person to sign in first.
+    r = person.authorize(request_params(app, challenge, scope="no-such-scope"))
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/sign-in?next=")
+    assert _grants(runtime, tenant) == 0
+
+
 def test_another_tenants_client_is_refused_on_the_page(
-    runtime: Runtime, tenant: TenantHandle, other_tenant: TenantHandle, browser: Browser
+    runtime: Runtime,
+    http: TestClient,
+    tenant: TenantHandle,
+    other_tenant: TenantHandle,
+    browser: Browser,
 ) -> None:
     foreign = register_app(runtime, other_tenant.slug)
     _, challenge = pkce()
+    stranger = Browser(TestClient(http.app), tenant.slug, "nobody")
+    r = stranger.authorize(request_params(foreign, challenge))
+    assert r.status_code == 400 and "location" not in r.headers  # before any sign-in
     r = browser.authorize(request_params(foreign, challenge))
     assert r.status_code == 400 and "location" not in r.headers
     # Nor may an admin of one tenant consent on another tenant's authorization endpoint.
