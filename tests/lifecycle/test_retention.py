@@ -8,6 +8,7 @@ looks only at its own rows and never at how many a sweep deleted in total.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -205,6 +206,53 @@ def test_a_used_token_past_its_lifetime_goes_but_its_live_grant_stays(
     assert _grant_exists(runtime, grant)
     r = refresh(http, tenant.slug, app, second["refresh_token"])
     assert r.status_code == 200, r.text
+
+
+def test_nodes_sweeping_at_once_while_a_live_grant_refreshes(
+    runtime: Runtime,
+    http: TestClient,
+    tenant: TenantHandle,
+    browser: Browser,
+    app: App,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spent = []
+    for _ in range(4):
+        tokens = _tokens(http, tenant, browser, app)
+        spent.append(_grant_of(runtime, tokens["refresh_token"]))
+        r = http.post(
+            f"/tenants/{tenant.slug}/connect/revoke",
+            data={"token": tokens["refresh_token"], "client_id": app.client_id},
+        )
+        assert r.status_code == 200, r.text
+    current = _tokens(http, tenant, browser, app)["refresh_token"]
+    live = _grant_of(runtime, current)
+    monkeypatch.setattr(scheduler_module, "BATCH", 1)
+    later = utcnow() + timedelta(days=GRACE_DAYS + 1)
+    failures: list[Exception] = []
+
+    def sweep() -> None:
+        try:
+            _sweep_at(runtime, later).purge_oauth_grants()
+        except Exception as exc:  # reported below, with the other threads'
+            failures.append(exc)
+
+    nodes = [threading.Thread(target=sweep) for _ in range(3)]
+    for node in nodes:
+        node.start()
+    rotated = []
+    for _ in range(3):  # meanwhile the app goes on refreshing
+        r = refresh(http, tenant.slug, app, current)
+        assert r.status_code == 200, r.text
+        rotated.append(current)
+        current = r.json()["refresh_token"]
+    for node in nodes:
+        node.join()
+
+    assert not failures, failures
+    assert not any(_grant_exists(runtime, g) for g in spent)
+    assert _grant_exists(runtime, live)
+    assert all(_token_row(runtime, t) is not None for t in [*rotated, current])
 
 
 # ---- the import journal -------------------------------------------------------------------
