@@ -290,7 +290,7 @@ def test_bootstrap_keeps_stdout_clean(fresh_cli: Cli) -> None:
     _assert_not_leaked(creds["client_secret"], result.stdout, result.stderr)
 
     made = cli.ok("clients", "create", "--tenant", "default", "--scopes", "user:read", "--json")
-    assert set(json.loads(made.stdout)) == {"client_id", "client_secret"}
+    assert set(json.loads(made.stdout)) == {"client_id", "client_secret", "grant_types"}
     again = cli.ok("tenants", "list")
     assert BOOTSTRAP_FILE not in _squeezed(again.stderr)
     assert json.loads(cli.bootstrap_file.read_text()) == creds
@@ -400,7 +400,8 @@ def test_clients_create_json_credentials_get_a_token(cli: Cli, scope_args: list[
 
     assert len(result.stdout.strip().splitlines()) == 1, result.stdout
     printed = json.loads(result.stdout)
-    assert set(printed) == {"client_id", "client_secret"}
+    assert set(printed) == {"client_id", "client_secret", "grant_types"}
+    assert printed["grant_types"] == ["client_credentials"]
     assert printed["client_id"].startswith("rcl_")
     assert printed["client_secret"].startswith("rcs_")
     assert printed["client_secret"] not in result.stderr

@@ -108,7 +108,7 @@ def test_clients_create_for_the_authorization_code_flow(cli: Cli) -> None:
     )  # fmt: skip
     assert confidential["client_secret"].startswith("rcs_")
     listed = cli.ok("clients", "list", "--tenant", "default").stdout
-    assert "authorization_code refresh_token (public)" in listed
+    assert "authorization code, refresh token (public)" in listed
     assert "https://app.example/cb" in listed
 
     for bad, says in [

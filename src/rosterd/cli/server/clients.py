@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from rosterd.auth.scopes import ALL_SCOPES
 from rosterd.cli import output, store
@@ -110,28 +111,28 @@ def clients_list(tenant: Tenant) -> None:
         tenant_row = tenants_service.get_tenant_by_slug(session, tenant)
         table = Table(
             id_column("client_id"),
-            "name",
+            Column("name, grants", overflow="fold"),
             "scopes",
-            "grants",
             time_column("last used"),
             time_column("state"),
         )
         for c in clients_service.list_clients(session, tenant_row):
             table.add_row(
                 c.client_id,
-                c.name,
-                " ".join(c.scopes),
-                _grants(c),
+                _name_and_grants(c),
+                "\n".join(c.scopes),
                 when(c.last_used_at, "never"),
                 _client_state(c),
             )
         output.out.print(table)
 
 
-def _grants(client: OAuthClient) -> str:
-    """The grants, whether it is public, and its redirect URIs, one to a line."""
-    head = " ".join(client.grant_types) + (" (public)" if client.is_public else "")
-    return "\n".join([head, *client.redirect_uris])
+def _name_and_grants(client: OAuthClient) -> Text:
+    """The name, then (dimmed) the grants in words, whether it is public, and its redirect
+    URIs, one to a line: words wrap, so scopes and ids keep their room in a narrow terminal."""
+    grants = ", ".join(g.replace("_", " ") for g in client.grant_types)
+    details = "\n".join([grants + (" (public)" if client.is_public else ""), *client.redirect_uris])
+    return Text.assemble(client.name, "\n", (details, "dim"))
 
 
 def _client_state(client: OAuthClient) -> str:
