@@ -12,6 +12,7 @@ token and nothing more is stored (a synchronizer token bound to the session).
 from __future__ import annotations
 
 import hmac
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -96,6 +97,7 @@ def resume(
     return SignedIn(admin=admin, tenant=tenant, csrf_token=csrf_token(hmac_key, token))
 
 
-def end(session: Session, token: str, hmac_key: bytes) -> None:
-    """Sign out: the session's row goes, so its cookie opens nothing from now on."""
-    sessions_repo.remove(session, token_hash(hmac_key, token))
+def end(session: Session, token: str, hmac_key: bytes) -> uuid.UUID | None:
+    """Sign out: the session's row goes, so its cookie opens nothing from now on. Returns
+    the id of the admin signed out, or None when the session had ended already."""
+    return sessions_repo.remove(session, token_hash(hmac_key, token))
