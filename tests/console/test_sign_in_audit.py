@@ -185,3 +185,19 @@ def test_concurrent_sign_ins_of_one_admin_are_each_recorded(
     assert asyncio.run(burst()) == [303] * 6
     events = _admin_events(tenant)
     assert [e["action"] for e in events] == ["admin.signed_in"] * 6
+
+
+def test_an_api_v1_login_writes_the_same_row_with_its_surface(
+    runtime: Runtime, app: FastAPI, tenant: TenantHandle
+) -> None:
+    username = make_admin(runtime, tenant.slug)
+    http = TestClient(app, client=(ADDRESS, 50000))
+    r = http.post("/api/v1/authentication/login", json={"username": username, "password": WRONG})
+    assert r.status_code == 401
+    r = http.post("/api/v1/authentication/login", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+
+    signed_in, failed = _admin_events(tenant)
+    assert (signed_in["action"], signed_in["surface"]) == ("admin.signed_in", "api_v1")
+    assert (failed["action"], failed["surface"]) == ("admin.sign_in_failed", "api_v1")
+    assert failed["after"]["reason"] == "wrong_password"

@@ -78,7 +78,7 @@ async def sign_in(
         ) from exc
     if candidate is None:
         raise Unauthenticated(LOGIN_REFUSED)
-    audited = admin_sign_ins.Attempt(
+    audited = admin_sign_ins.SignIn(
         admin_id=candidate.id,
         tenant_id=candidate.tenant_id,
         username=candidate.username,

@@ -169,7 +169,7 @@ async def sign_out(request: Request, admin: FormAdmin, runtime: RuntimeDep) -> R
             if admin_id is not None:
                 admin_sign_ins.signed_out(
                     session,
-                    admin_sign_ins.Attempt(
+                    admin_sign_ins.SignIn(
                         admin_id=admin_id,
                         tenant_id=admin.actor.tenant_id,
                         username=admin.username,

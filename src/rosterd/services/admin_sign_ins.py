@@ -36,7 +36,7 @@ class Refusal(StrEnum):
 
 
 @dataclass(frozen=True)
-class Attempt:
+class SignIn:
     """Who tried to sign in, through which surface and from which client address (the peer,
     or X-Forwarded-For from ROSTERD_TRUSTED_PROXIES)."""
 
@@ -59,38 +59,38 @@ class Attempt:
         return {"username": self.username, "client_address": self.client_address, **more}
 
 
-def signed_in(session: Session, attempt: Attempt) -> None:
+def signed_in(session: Session, who: SignIn) -> None:
     """Record a sign-in, in the transaction that records the login itself."""
     audit.record(
         session,
-        attempt.actor(),
+        who.actor(),
         "admin.signed_in",
         RESOURCE,
-        attempt.admin_id,
-        after=attempt.after(),
+        who.admin_id,
+        after=who.after(),
     )
 
 
-def refused(session: Session, attempt: Attempt, reason: Refusal) -> None:
+def refused(session: Session, who: SignIn, reason: Refusal) -> None:
     """Record a refused sign-in of a known admin (a short transaction of its own: the
     refusal itself writes nothing else)."""
     audit.record(
         session,
-        attempt.actor(),
+        who.actor(),
         "admin.sign_in_failed",
         RESOURCE,
-        attempt.admin_id,
-        after=attempt.after(reason=reason.value),
+        who.admin_id,
+        after=who.after(reason=reason.value),
     )
 
 
-def signed_out(session: Session, attempt: Attempt) -> None:
+def signed_out(session: Session, who: SignIn) -> None:
     """Record a sign-out, in the transaction that ends the session."""
     audit.record(
         session,
-        attempt.actor(),
+        who.actor(),
         "admin.signed_out",
         RESOURCE,
-        attempt.admin_id,
-        after=attempt.after(),
+        who.admin_id,
+        after=who.after(),
     )
