@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,9 +18,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from rosterd.models.base import utcnow
 from rosterd.runtime import Runtime
 from tests.api.v1.support import door
-from tests.console.conftest import PASSWORD, Console, csrf_of, make_admin
+from tests.console.conftest import PASSWORD, Console, age_sessions, csrf_of, make_admin
 from tests.factories import V2, TenantHandle
 
 ADDRESS = "203.0.113.41"
@@ -154,7 +156,30 @@ def test_a_sign_out_is_recorded_once(runtime: Runtime, app: FastAPI, tenant: Ten
     assert signed_out["actor"] == f"admin:{console.username}"
     assert signed_out["surface"] == "console"
     assert signed_out["resourceId"] == signed_in["resourceId"]
-    assert signed_out["after"] == {"username": console.username, "clientAddress": ADDRESS}
+    assert signed_out["after"] == {
+        "username": console.username,
+        "clientAddress": ADDRESS,
+        "reason": "signed_out",
+    }
+
+
+@pytest.mark.parametrize(
+    ("moment", "reason"), [("last_seen", "idle_timeout"), ("created", "absolute_timeout")]
+)
+def test_a_session_ended_by_a_timeout_is_recorded_once_when_it_comes_back(
+    runtime: Runtime, app: FastAPI, tenant: TenantHandle, moment: str, reason: str
+) -> None:
+    console = _console(app, tenant, make_admin(runtime, tenant.slug))
+    assert console.sign_in().status_code == 303
+    age_sessions(runtime, console, **{moment: utcnow() - timedelta(days=2)})
+
+    for _ in range(2):
+        assert console.get("/admin/").status_code == 303  # to the sign-in page
+
+    ended, _ = _admin_events(tenant)
+    assert ended["action"] == "admin.signed_out"
+    assert ended["actor"] == f"admin:{console.username}"
+    assert ended["after"]["reason"] == reason
 
 
 async def _sign_in(app: FastAPI, tenant: TenantHandle, username: str) -> int:

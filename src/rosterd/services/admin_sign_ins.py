@@ -6,7 +6,9 @@ would echo whatever a stranger typed into the tenant's trail. Attempts refused b
 throttle (rosterd.auth.login_guard) record nothing either, and a refusal is recorded only
 after a password was actually checked: so the rows a login flood can write are bounded by
 the throttles (per username and address, and per address), never one per attempt. The
-password is never part of a row.
+password is never part of a row. A console session that ends by a timeout is recorded as
+signed out, with the timeout as its reason, when it is next presented (nothing watches the
+clock for it).
 """
 
 from __future__ import annotations
@@ -84,13 +86,15 @@ def refused(session: Session, who: SignIn, reason: Refusal) -> None:
     )
 
 
-def signed_out(session: Session, who: SignIn) -> None:
-    """Record a sign-out, in the transaction that ends the session."""
+def signed_out(session: Session, who: SignIn, *, reason: str = "signed_out") -> None:
+    """Record the end of a session, in the transaction that ends it: by sign-out, or by a
+    timeout (``reason``, rosterd.services.console_sessions), found by the request the
+    timed-out session came back with (whose address is recorded)."""
     audit.record(
         session,
         who.actor(),
         "admin.signed_out",
         RESOURCE,
         who.admin_id,
-        after=who.after(),
+        after=who.after(reason=reason),
     )
