@@ -226,3 +226,26 @@ def test_an_api_v1_login_writes_the_same_row_with_its_surface(
     assert (signed_in["action"], signed_in["surface"]) == ("admin.signed_in", "api_v1")
     assert (failed["action"], failed["surface"]) == ("admin.sign_in_failed", "api_v1")
     assert failed["after"]["reason"] == "wrong_password"
+
+
+def test_the_sign_in_of_an_oauth_authorization_is_the_same_sign_in(
+    runtime: Runtime, app: FastAPI, tenant: TenantHandle
+) -> None:
+    console = _console(app, tenant, make_admin(runtime, tenant.slug))
+    authorize = f"/tenants/{tenant.slug}/oauth2/authorize?client_id=x&response_type=code"
+    form = console.http.get("/admin/sign-in", params={"next": authorize})
+    r = console.http.post(
+        "/admin/sign-in",
+        data={
+            "tenant": tenant.slug,
+            "username": console.username,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(form.text),
+            "next": authorize,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == authorize
+
+    [event] = _admin_events(tenant)
+    assert (event["action"], event["surface"]) == ("admin.signed_in", "console")
