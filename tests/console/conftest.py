@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from rosterd.models import ConsoleSession
 from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
 from rosterd.services import tenants as tenants_service
@@ -85,3 +88,13 @@ def console(runtime: Runtime, http: TestClient, tenant: TenantHandle) -> Console
     r = signed.sign_in()
     assert r.status_code == 303, r.text
     return signed
+
+
+def age_sessions(runtime: Runtime, console: Console, **moments: datetime) -> None:
+    """Move the admin's sessions back in time (``created``, ``last_seen``)."""
+    values = {f"{name}_at": moment for name, moment in moments.items()}
+    with runtime.db.writer.begin() as session:
+        admin = admins_service.get(session, console.username)
+        session.execute(
+            update(ConsoleSession).where(ConsoleSession.admin_id == admin.id).values(**values)
+        )

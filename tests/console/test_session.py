@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from rosterd.console.session import COOKIE
 from rosterd.models import ConsoleSession
@@ -14,7 +13,7 @@ from rosterd.runtime import Runtime
 from rosterd.services import admins as admins_service
 from rosterd.services.console_sessions import csrf_token
 from rosterd.services.context import Actor
-from tests.console.conftest import PASSWORD, Console, csrf_of, make_admin
+from tests.console.conftest import PASSWORD, Console, age_sessions, csrf_of, make_admin
 from tests.factories import TenantHandle
 
 
@@ -128,13 +127,13 @@ def test_the_cookie_is_dead_after_sign_out(console: Console) -> None:
 def test_the_cookie_is_dead_after_the_idle_timeout(runtime: Runtime, console: Console) -> None:
     idle = timedelta(minutes=runtime.settings.console_idle_minutes)
     assert console.get("/admin/").status_code == 200
-    _age_sessions(runtime, console, last_seen=utcnow() - idle - timedelta(seconds=1))
+    age_sessions(runtime, console, last_seen=utcnow() - idle - timedelta(seconds=1))
     assert console.get("/admin/").status_code == 303
 
 
 def test_the_cookie_is_dead_after_the_absolute_timeout(runtime: Runtime, console: Console) -> None:
     lifetime = timedelta(hours=runtime.settings.console_absolute_hours)
-    _age_sessions(runtime, console, created=utcnow() - lifetime - timedelta(seconds=1))
+    age_sessions(runtime, console, created=utcnow() - lifetime - timedelta(seconds=1))
     assert console.get("/admin/").status_code == 303
 
 
@@ -154,13 +153,3 @@ def test_the_csrf_token_is_bound_to_the_session(runtime: Runtime, console: Conso
     page = console.get("/admin/")
     token = console.http.cookies[COOKIE]
     assert csrf_of(page.text) == csrf_token(runtime.hmac_key, token)
-
-
-def _age_sessions(runtime: Runtime, console: Console, **moments: datetime) -> None:
-    """Move the admin's sessions back in time (``created``, ``last_seen``)."""
-    values = {f"{name}_at": moment for name, moment in moments.items()}
-    with runtime.db.writer.begin() as session:
-        admin = admins_service.get(session, console.username)
-        session.execute(
-            update(ConsoleSession).where(ConsoleSession.admin_id == admin.id).values(**values)
-        )

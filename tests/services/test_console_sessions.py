@@ -41,6 +41,7 @@ def test_a_session_resumes_until_signed_out(session: Session, admin: AdminUser) 
     stored = session.scalars(select(ConsoleSession.token_hash)).all()
     assert token not in stored
     signed = console_sessions.resume(session, token, KEY, LIFETIMES, now + timedelta(minutes=5))
+    assert isinstance(signed, console_sessions.SignedIn)
     assert signed.admin.id == admin.id
     assert console_sessions.csrf_matches(KEY, token, signed.csrf_token)
     assert not console_sessions.csrf_matches(KEY, token, "0" * 64)
@@ -57,9 +58,10 @@ def test_use_keeps_a_session_alive_until_its_absolute_end(
     moment = start
     while moment + timedelta(minutes=20) < start + LIFETIMES.absolute:
         moment += timedelta(minutes=20)
-        console_sessions.resume(session, token, KEY, LIFETIMES, moment)
-    with pytest.raises(Unauthenticated):
-        console_sessions.resume(session, token, KEY, LIFETIMES, start + LIFETIMES.absolute)
+        resumed = console_sessions.resume(session, token, KEY, LIFETIMES, moment)
+        assert isinstance(resumed, console_sessions.SignedIn)
+    ended = console_sessions.resume(session, token, KEY, LIFETIMES, start + LIFETIMES.absolute)
+    assert ended == console_sessions.Ended((admin, console_sessions.ABSOLUTE_TIMEOUT))
     # Ended sessions are deleted, not kept to be refused again.
     assert (
         session.scalars(select(ConsoleSession).where(ConsoleSession.admin_id == admin.id)).all()
@@ -67,9 +69,12 @@ def test_use_keeps_a_session_alive_until_its_absolute_end(
     )
 
 
-def test_an_idle_session_ends(session: Session, admin: AdminUser) -> None:
+def test_an_idle_session_ends_once(session: Session, admin: AdminUser) -> None:
     start = utcnow()
     token = console_sessions.start(session, admin, KEY, start)
+    ended = console_sessions.resume(session, token, KEY, LIFETIMES, start + LIFETIMES.idle)
+    assert ended == console_sessions.Ended((admin, console_sessions.IDLE_TIMEOUT))
+    # Deleted: whoever presents it again finds no session.
     with pytest.raises(Unauthenticated):
         console_sessions.resume(session, token, KEY, LIFETIMES, start + LIFETIMES.idle)
 
@@ -82,8 +87,9 @@ def test_a_password_reset_ends_the_admins_sessions(
     admins_service.reset_password(
         session, admin, admins_service.new_password_hash("new one!"), actor
     )
-    with pytest.raises(Unauthenticated):
-        console_sessions.resume(session, token, KEY, LIFETIMES, now)
+    # Ended, by what the reset audited itself: not a timeout.
+    ended = console_sessions.resume(session, token, KEY, LIFETIMES, now)
+    assert ended == console_sessions.Ended(None)
 
 
 def test_a_token_of_another_key_opens_nothing(session: Session, admin: AdminUser) -> None:

@@ -150,6 +150,14 @@ class LoginGuard:
                     await self._limiter.hit(item, *key)
         return result
 
+    async def locked(self, attempt: Attempt) -> bool:
+        """Whether a throttle of the attempt's account (for its address) is used up: the
+        next attempt will be refused unchecked."""
+        for item in self._per_account:
+            if not await self._limiter.test(item, *attempt.account):
+                return True
+        return False
+
     def _tiers(self, attempt: Attempt) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
         return [(item, attempt.account) for item in self._per_account] + [
             (item, attempt.address) for item in self._per_address

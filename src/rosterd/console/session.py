@@ -22,7 +22,7 @@ from rosterd.db.work import Kind
 from rosterd.models import Tenant
 from rosterd.models.base import utcnow
 from rosterd.runtime import Runtime
-from rosterd.services import console_sessions
+from rosterd.services import admin_sign_ins, console_sessions
 from rosterd.services.context import Actor
 from rosterd.services.errors import Forbidden, Unauthenticated
 
@@ -86,16 +86,32 @@ async def signed_in_admin(request: Request) -> ConsoleAdmin:
     runtime: Runtime = request.app.state.runtime
     now = utcnow()
 
-    def resume(session: Session) -> ConsoleAdmin:
+    def resume(session: Session) -> ConsoleAdmin | None:
         try:
             signed = console_sessions.resume(
                 session, token, runtime.hmac_key, lifetimes(runtime), now
             )
         except Unauthenticated as exc:
             raise SignInRequired(str(exc)) from exc
+        if isinstance(signed, console_sessions.Ended):
+            if signed.timed_out is not None:
+                admin, reason = signed.timed_out
+                who = admin_sign_ins.SignIn(
+                    admin_id=admin.id,
+                    tenant_id=admin.tenant_id,
+                    username=admin.username,
+                    surface=SURFACE,
+                    client_address=request.client.host if request.client else None,
+                    request_id=request_id(request),
+                )
+                admin_sign_ins.signed_out(session, who, reason=reason)
+            return None  # committed: the ended session's row goes
         return _console_admin(request, signed.admin.username, signed.tenant, signed.csrf_token)
 
-    return await in_unit_of_work(runtime, Kind.WRITE, resume)
+    signed_in = await in_unit_of_work(runtime, Kind.WRITE, resume)
+    if signed_in is None:
+        raise SignInRequired("the session has ended; sign in again")
+    return signed_in
 
 
 def _console_admin(request: Request, username: str, tenant: Tenant, csrf: str) -> ConsoleAdmin:

@@ -24,6 +24,7 @@ from rosterd.console.pages import back_to, page, router
 from rosterd.console.session import (
     COOKIE,
     PREFIX,
+    SURFACE,
     FormAdmin,
     clear_session_cookie,
     secure_cookies,
@@ -33,7 +34,7 @@ from rosterd.models import AdminUser
 from rosterd.models.base import utcnow
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import Runtime
-from rosterd.services import console_sessions
+from rosterd.services import admin_sign_ins, console_sessions
 from rosterd.services.errors import RateLimited, Unauthenticated
 
 PRE_SESSION_COOKIE = "rosterd_console_signin"
@@ -134,6 +135,7 @@ async def sign_in_post(
             username.strip(),
             password,
             start,
+            surface=SURFACE,
             tenant_id=await run_in_threadpool(tenant_id),
         )
     except RateLimited as exc:
@@ -163,7 +165,19 @@ async def sign_out(request: Request, admin: FormAdmin, runtime: RuntimeDep) -> R
 
     def end() -> None:
         with runtime.db.writer.begin() as session:
-            console_sessions.end(session, token, runtime.hmac_key)
+            admin_id = console_sessions.end(session, token, runtime.hmac_key)
+            if admin_id is not None:
+                admin_sign_ins.signed_out(
+                    session,
+                    admin_sign_ins.SignIn(
+                        admin_id=admin_id,
+                        tenant_id=admin.actor.tenant_id,
+                        username=admin.username,
+                        surface=SURFACE,
+                        client_address=request.client.host if request.client else None,
+                        request_id=admin.actor.request_id,
+                    ),
+                )
 
     await run_in_threadpool(end)
     response = back_to(f"{PREFIX}/sign-in", notice="You are signed out.")

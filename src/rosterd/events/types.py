@@ -76,6 +76,10 @@ TYPES: dict[str, tuple[str, ...]] = {
     "admin.password_reset": ("admin.password_reset",),
     "admin.deleted": ("admin.deleted",),
     "admin.sessions_ended": ("admin.sessions_ended",),
+    # Sign-ins to the console and /api/v1 (rosterd.services.admin_sign_ins)
+    "admin.signed_in": ("admin.signed_in",),
+    "admin.sign_in_failed": ("admin.sign_in_failed",),
+    "admin.signed_out": ("admin.signed_out",),
     "webhook.created": ("webhook.created",),
     "webhook.updated": ("webhook.updated",),
     "webhook.deleted": ("webhook.deleted",),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -18,5 +20,12 @@ def find(session: Session, token_hash: str) -> ConsoleSession | None:
     return session.scalar(select(ConsoleSession).where(ConsoleSession.token_hash == token_hash))
 
 
-def remove(session: Session, token_hash: str) -> None:
-    session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == token_hash))
+def remove(session: Session, token_hash: str) -> uuid.UUID | None:
+    """Delete the session; its admin's id, or None when it was gone already (so of two
+    concurrent removals, one only sees it go)."""
+    removed = session.execute(
+        delete(ConsoleSession)
+        .where(ConsoleSession.token_hash == token_hash)
+        .returning(ConsoleSession.admin_id)
+    )
+    return removed.scalar_one_or_none()

@@ -91,6 +91,7 @@ class LoginCandidate:
 
     id: uuid.UUID
     tenant_id: uuid.UUID
+    username: str
     password_hash: str
     throttle_epoch: int
 
@@ -110,7 +111,9 @@ def find_for_login(
     admin = admins_repo.find_by_username(session, username)
     if admin is None or (tenant_id is not None and admin.tenant_id != tenant_id):
         return None
-    return LoginCandidate(admin.id, admin.tenant_id, admin.password_hash, admin.throttle_epoch)
+    return LoginCandidate(
+        admin.id, admin.tenant_id, admin.username, admin.password_hash, admin.throttle_epoch
+    )
 
 
 def check_password(candidate: LoginCandidate | None, password: str) -> PasswordCheck:

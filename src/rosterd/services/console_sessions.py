@@ -12,6 +12,7 @@ token and nothing more is stored (a synchronizer token bound to the session).
 from __future__ import annotations
 
 import hmac
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,11 +71,25 @@ def csrf_matches(hmac_key: bytes, token: str, presented: str) -> bool:
     return hmac.compare_digest(csrf_token(hmac_key, token), presented)
 
 
+@dataclass(frozen=True)
+class Ended:
+    """A session found ended, and deleted (in the caller's transaction, which is to commit):
+    ``timed_out`` names the admin it was (once, whoever finds it first) and why, when it
+    ended by a timeout; an ending by password reset, offboarding or deletion is audited by
+    what did it."""
+
+    timed_out: tuple[AdminUser, str] | None
+
+
+IDLE_TIMEOUT = "idle_timeout"
+ABSOLUTE_TIMEOUT = "absolute_timeout"
+
+
 def resume(
     session: Session, token: str, hmac_key: bytes, lifetimes: Lifetimes, now: datetime
-) -> SignedIn:
-    """The admin of a valid session, whose use is recorded; Unauthenticated otherwise (an
-    expired session is deleted)."""
+) -> SignedIn | Ended:
+    """The admin of a valid session, whose use is recorded; Ended when it has ended (it is
+    deleted); Unauthenticated when there is none."""
     digest = token_hash(hmac_key, token)
     record = sessions_repo.find(session, digest)
     if record is None:
@@ -82,20 +97,28 @@ def resume(
     admin = admins_repo.get(session, record.admin_id)
     tenant = tenants_repo.get(session, record.tenant_id)
     if (
-        now - record.created_at >= lifetimes.absolute
-        or now - record.last_seen_at >= lifetimes.idle
-        or admin is None
+        admin is None
         or tenant is None
         or admin.token_epoch != record.token_epoch
         or admin.tenant_id != record.tenant_id
     ):
         sessions_repo.remove(session, digest)
-        raise Unauthenticated("the session has ended; sign in again")
+        return Ended(None)
+    if now - record.created_at >= lifetimes.absolute:
+        timeout: str | None = ABSOLUTE_TIMEOUT
+    elif now - record.last_seen_at >= lifetimes.idle:
+        timeout = IDLE_TIMEOUT
+    else:
+        timeout = None
+    if timeout is not None:
+        removed = sessions_repo.remove(session, digest)
+        return Ended((admin, timeout) if removed is not None else None)
     if now - record.last_seen_at >= TOUCH_EVERY:
         record.last_seen_at = now
     return SignedIn(admin=admin, tenant=tenant, csrf_token=csrf_token(hmac_key, token))
 
 
-def end(session: Session, token: str, hmac_key: bytes) -> None:
-    """Sign out: the session's row goes, so its cookie opens nothing from now on."""
-    sessions_repo.remove(session, token_hash(hmac_key, token))
+def end(session: Session, token: str, hmac_key: bytes) -> uuid.UUID | None:
+    """Sign out: the session's row goes, so its cookie opens nothing from now on. Returns
+    the id of the admin signed out, or None when the session had ended already."""
+    return sessions_repo.remove(session, token_hash(hmac_key, token))

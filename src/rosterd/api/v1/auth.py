@@ -71,6 +71,7 @@ async def login(
         body.username,
         body.password,
         lambda _, admin: (admin.id, admin.tenant_id, admin.token_epoch, admin.username),
+        surface="api_v1",
     )
     ttl = runtime.settings.api_v1_token_ttl_seconds
     token = runtime.signer.issue(
