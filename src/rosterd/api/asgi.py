@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from rosterd.api.app import create_app
+from rosterd.api.heap import freeze_startup_objects
 from rosterd.config import get_settings
 from rosterd.runtime import open_runtime
 
@@ -36,4 +37,5 @@ def create() -> FastAPI:
             runtime.close()
 
     app.router.lifespan_context = lifespan
+    freeze_startup_objects()
     return app

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from rosterd.api.heap import freeze_startup_objects
 from rosterd.cli import output, store
 from rosterd.config import Settings
 from rosterd.lifecycle.scheduler import Scheduler
@@ -79,7 +80,9 @@ def serve(
     }
     try:
         if count == 1:
-            uvicorn.run(create_app(runtime), **options)
+            app = create_app(runtime)
+            freeze_startup_objects()
+            uvicorn.run(app, **options)
         else:
             _hand_store_to_workers(settings)
             uvicorn.run(ASGI_FACTORY, factory=True, workers=count, **options)
