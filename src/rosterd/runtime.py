@@ -32,6 +32,8 @@ from rosterd.db.work import PooledRunner, Runner, SqliteRunner
 from rosterd.key_ring import StoreKeys
 from rosterd.models import ScimToken
 from rosterd.private_files import private_sqlite_store, write_private_file
+from rosterd.repositories import bulk as bulk_repo
+from rosterd.repositories import deferred_indexes
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.services import admins as admins_service
 from rosterd.services import clients as clients_service
@@ -194,6 +196,16 @@ def _runner(settings: Settings, db: Database) -> Runner:
     )
 
 
+def restore_deferred_indexes(db: Database) -> None:
+    """Build the indexes a bulk load on SQLite set aside and has not built again: it is
+    running, or it was killed (rosterd.repositories.deferred_indexes)."""
+    if not db.is_sqlite:
+        return
+    with db.writer.begin() as session:
+        bulk_repo.prepare_load(session)
+        deferred_indexes.restore(session.connection())
+
+
 def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = True) -> Runtime:
     """The runtime on the settings' store, migrated; ``create=False`` refuses to make one."""
     database_url = settings.resolved_database_url
@@ -203,6 +215,8 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
             _check_store_exists(settings, db)
         private_sqlite_store(database_url)
         upgrade(db.write_engine)
+        if create:
+            restore_deferred_indexes(db)
     except BaseException:
         db.dispose()
         raise

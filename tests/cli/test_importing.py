@@ -18,16 +18,25 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from typer.testing import CliRunner
 
 from rosterd.auth.scopes import ALL_SCOPES
+from rosterd.cli import importing
 from rosterd.cli.main import app
 from rosterd.cli.output import ExitCode
 from rosterd.client import Client
 from rosterd.config import get_settings
-from rosterd.models import AuditEvent, Group, GroupMembership, ImportBatch, Team, User
-from rosterd.repositories import import_journal
+from rosterd.models import (
+    AuditEvent,
+    DeferredIndex,
+    Group,
+    GroupMembership,
+    ImportBatch,
+    Team,
+    User,
+)
+from rosterd.repositories import deferred_indexes, import_journal
 from tests.backends import database_url
 from tests.conftest import LiveServer
 
@@ -456,3 +465,107 @@ def test_a_remote_import_without_credentials_or_server_says_so(
     assert no_profile.exit_code == ExitCode.AUTH, no_profile.output
     assert "rosterd login" in no_profile.stderr
     assert "Traceback" not in no_profile.output
+
+
+# ---- large loads on SQLite set the non-unique indexes aside (deferred_indexes) -------------
+
+
+def _indexes(store: Store) -> dict[str, str]:
+    """Every index of the store, by name: its statement on SQLite, its definition elsewhere."""
+    if store.url.startswith("sqlite"):
+        query = "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'index'"
+    else:
+        query = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+    return dict(store.rows(text(query)))
+
+
+@pytest.fixture
+def deferrals(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many indexes each ``deferred_indexes.defer`` of a load set aside, with any load of
+    10 records or more counting as large."""
+    monkeypatch.setattr(importing, "DEFER_INDEXES_FROM", 10)
+    made: list[int] = []
+    defer = deferred_indexes.defer
+
+    def counted(connection: Any) -> int:
+        made.append(defer(connection))
+        return made[-1]
+
+    monkeypatch.setattr(deferred_indexes, "defer", counted)
+    return made
+
+
+def test_a_large_load_builds_every_index_again(
+    store: Store, tmp_path: Path, deferrals: list[int]
+) -> None:
+    before = _indexes(store)
+    data = _write(tmp_path / "people.jsonl", _lines(46))
+    store.ok("import", str(data), "--tenant", "acme", "--batch-size", "10")
+    _every_record_once(store, 46)
+    assert _indexes(store) == before
+    assert store.count(DeferredIndex) == 0
+    if store.url.startswith("sqlite"):
+        # users' 16 non-unique indexes and group_memberships' 2; the unique ones stayed.
+        assert deferrals == [18]
+    else:
+        assert deferrals == []
+
+
+def test_a_load_of_fewer_records_than_the_store_has_users_keeps_its_indexes(
+    store: Store, tmp_path: Path, deferrals: list[int]
+) -> None:
+    store.ok("import", str(_write(tmp_path / "first.jsonl", _lines(46))), "--tenant", "acme")
+    deferrals.clear()
+    more = [{"type": "user", "username": f"more{n}", "email": f"m{n}@x.example"} for n in range(20)]
+    store.ok("import", str(_write(tmp_path / "more.jsonl", more)), "--tenant", "acme")
+    assert deferrals == []
+    assert store.count(User) == 66
+
+
+def test_a_failed_large_load_builds_its_indexes_again(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deferrals: list[int]
+) -> None:
+    before = _indexes(store)
+    record = import_journal.record
+    calls = 0
+
+    def third_fails(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("injected: batch 3 fails")
+        record(*args, **kwargs)
+
+    monkeypatch.setattr(import_journal, "record", third_fails)
+    data = _write(tmp_path / "people.jsonl", _lines(46))
+    died = store.run("import", str(data), "--tenant", "acme", "--batch-size", "10")
+    assert isinstance(died.exception, RuntimeError)
+    assert _indexes(store) == before
+    assert store.count(DeferredIndex) == 0
+
+
+@pytest.mark.parametrize("then", ["migrate", "import"])
+def test_indexes_a_killed_load_left_aside_are_built_by_the_next_start(
+    store: Store, tmp_path: Path, then: str
+) -> None:
+    """A load killed between setting its indexes aside and building them leaves them in
+    deferred_indexes: ``rosterd serve``/``migrate`` (the same start) or the next import
+    builds them."""
+    if not store.url.startswith("sqlite"):
+        pytest.skip("only SQLite loads set indexes aside")
+    before = _indexes(store)
+    engine = create_engine(store.url)
+    try:
+        with engine.begin() as conn:
+            assert deferred_indexes.defer(conn) == 18
+    finally:
+        engine.dispose()
+    assert len(_indexes(store)) == len(before) - 18
+    assert store.count(DeferredIndex) == 18
+    if then == "migrate":
+        store.ok("migrate")
+    else:
+        small = [{"type": "user", "username": "solo", "email": "solo@x.example"}]
+        store.ok("import", str(_write(tmp_path / "solo.jsonl", small)), "--tenant", "acme")
+    assert _indexes(store) == before
+    assert store.count(DeferredIndex) == 0

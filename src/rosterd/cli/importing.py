@@ -41,8 +41,8 @@ from rosterd.client import Client
 from rosterd.db.maintenance import refresh_statistics
 from rosterd.models import UserStatus
 from rosterd.repositories import bulk as bulk_repo
-from rosterd.repositories import import_journal, user_tallies
-from rosterd.runtime import Runtime
+from rosterd.repositories import deferred_indexes, import_journal, user_tallies
+from rosterd.runtime import Runtime, restore_deferred_indexes
 from rosterd.services import import_files, remote_imports
 from rosterd.services import imports as imports_service
 from rosterd.services import tenants as tenants_service
@@ -166,6 +166,8 @@ def _import_local(
     summary: dict[str, Any],
 ) -> bool:
     with store.runtime() as runtime:
+        # Those a load killed before its end set aside.
+        restore_deferred_indexes(runtime.db)
         with runtime.db.reader() as session:
             tenant_id = tenants_service.get_tenant_by_slug(session, tenant).id
             names = imports_service.Names.load(session, tenant_id)
@@ -205,7 +207,7 @@ def _import_local(
                 runtime, store.cli_actor(tenant_id), names, check.expected.existing_users > 0
             )
             try:
-                with output.progress() as bar:
+                with output.progress() as bar, _indexes_deferred(runtime, spool.items):
                     task = bar.add_task("importing", total=spool.items)
                     for batch in spool.read():
                         entry = imports_service.JournalEntry(
@@ -223,6 +225,29 @@ def _import_local(
                 summary["result"] = total.counts()
             refresh_statistics(runtime.db)
     return True
+
+
+# A local load of at least this many records, and of no fewer than the store has users,
+# sets the non-unique indexes of users and memberships aside while it writes
+# (rosterd.repositories.deferred_indexes). A smaller one would spend more building them
+# again, over every user of the store, than it saves.
+DEFER_INDEXES_FROM = 20_000
+
+
+@contextmanager
+def _indexes_deferred(runtime: Runtime, records: int) -> Iterator[None]:
+    """The block with the indexes set aside when the load is large enough (SQLite), and
+    built again after it, whether it ended well or not."""
+    deferred = 0
+    if runtime.db.is_sqlite and records >= DEFER_INDEXES_FROM:
+        with runtime.db.writer.begin() as session:
+            if records >= user_tallies.store_total(session):
+                deferred = deferred_indexes.defer(session.connection())
+    try:
+        yield
+    finally:
+        if deferred:
+            restore_deferred_indexes(runtime.db)
 
 
 class _LocalBatches:

@@ -12,6 +12,7 @@ from rosterd.models.credential import (
     ScimToken,
     SigningKey,
 )
+from rosterd.models.deferred_index import DeferredIndex
 from rosterd.models.group import Group, GroupMembership
 from rosterd.models.idempotency import IdempotencyKey, KeyState
 from rosterd.models.identity import ExternalIdentity
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ConsoleSession",
+    "DeferredIndex",
     "ExternalIdentity",
     "Group",
     "GroupMembership",

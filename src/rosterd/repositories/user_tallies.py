@@ -20,6 +20,11 @@ def total(session: Session, tenant_id: uuid.UUID, statuses: Collection[UserStatu
     return int(session.scalar(stmt) or 0)
 
 
+def store_total(session: Session) -> int:
+    """How many users the store has, in every tenant and status."""
+    return int(session.scalar(select(func.coalesce(func.sum(UserTally.users), 0))) or 0)
+
+
 _ALL = Prepared(
     select(func.coalesce(func.sum(UserTally.users), 0)).where(
         UserTally.tenant_id == bindparam("tenant_id")
