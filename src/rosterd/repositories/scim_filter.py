@@ -374,6 +374,37 @@ class SqlFilter(FilterVisitor[ColumnElement[bool]]):
         return multi.wrap(inner)
 
 
+# User attributes whose eq a tenant-scoped index answers (the primary key, the unique
+# username key, ix_users_tenant_external_id, the email key's indexes).
+_INDEXED_EQ = frozenset({"id", "externalid", "username", "emails", "emails.value"})
+
+
+def finds_by_index(tree: FilterNode | None) -> bool:
+    """Whether a users filter pins its users to an index: an ``eq`` on an attribute of
+    ``_INDEXED_EQ`` (also as Entra ID's ``emails[type eq "work"].value eq``), alone or
+    ANDed with anything. Such a search reads a few rows whatever the tenant's size, where
+    another may read many: Okta and Entra ID ask ``userName eq`` before every create."""
+    if isinstance(tree, Comparison):
+        try:
+            key = attribute_key(tree.attr_path, USER_SCHEMA)
+        except UnsupportedFilter:
+            return False
+        return tree.op == CompareOperator.eq and key in _INDEXED_EQ
+    if isinstance(tree, LogicalExpr) and tree.op == LogicalOperator.and_:
+        return any(finds_by_index(term) for term in tree.terms)
+    if isinstance(tree, ValuePath) and tree.attr_path.attr.lower() == "emails":
+        return not tree.attr_path.uri and _pins_value(tree.val_filter)
+    return False
+
+
+def _pins_value(tree: FilterNode) -> bool:
+    if isinstance(tree, Comparison):
+        return tree.op == CompareOperator.eq and tree.attr_path.attr.lower() == "value"
+    if isinstance(tree, LogicalExpr) and tree.op == LogicalOperator.and_:
+        return any(_pins_value(term) for term in tree.terms)
+    return False
+
+
 def user_condition(tree: FilterNode, *, unique_emails: UniqueKeys = _NO) -> ColumnElement[bool]:
     return SqlFilter(USER_COLUMNS, USER_MULTI, USER_SCHEMA, unique_emails).visit(tree)
 

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 
+from rosterd.db.work import Kind
 from rosterd.models import User
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import Runtime
@@ -616,3 +617,26 @@ def test_nothing_matches_among_many(http: TestClient, tenant: TenantHandle) -> N
     assert body.get("Resources", []) == []
     everyone = http.get(f"{SCIM}/Users", params={"count": 0}, headers=tenant.scim_headers())
     assert everyone.json()["totalResults"] == 120
+
+
+def test_lookups_by_an_indexed_key_run_as_point_reads(
+    directory: Directory, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The IdPs' lookups before a create (``userName eq``, Entra ID's work email form) are
+    point reads, run on the event loop on SQLite, with the same answers; a substring search
+    stays a search."""
+    kinds: list[Kind] = []
+    run = runtime.work.run
+
+    async def recorded(kind: Kind, sessions: Any, call: Any) -> Any:
+        kinds.append(kind)
+        return await run(kind, sessions, call)
+
+    monkeypatch.setattr(runtime.work, "run", recorded)
+    assert directory.users('userName eq "alice.smith@example.com"') == {"alice"}
+    assert directory.users('emails[type eq "work"].value eq "BOB@x.io"') == {"bob"}
+    assert directory.users('externalId eq "nobody"') == set()
+    assert kinds == [Kind.POINT_READ] * 3
+    kinds.clear()
+    assert directory.users('userName co "smith"') == {"alice"}
+    assert kinds == [Kind.SLOW_READ]

@@ -35,6 +35,7 @@ from rosterd.api.scim.policy import PATCH_POLICY, REQUEST_POLICY, base_url, reso
 from rosterd.db.work import Kind
 from rosterd.domain.commands import NewUser, UserPatch
 from rosterd.models import User, UserStatus
+from rosterd.repositories import scim_filter
 from rosterd.services import tenants as tenants_service
 from rosterd.services import users as users_service
 from rosterd.services.context import Actor
@@ -255,9 +256,12 @@ async def list_users_fast(request: Request, params: Mapping[str, Any]) -> Respon
     if actor is None:
         return None
     listing = list_params(**arguments)
+    # A lookup by an indexed key reads a few rows: run it as a point read (on the event
+    # loop, on SQLite), not with the searches that may read many.
+    found_by_index = scim_filter.finds_by_index(listing.filter_tree)
     return await in_unit_of_work(
         request.app.state.runtime,
-        Kind.SLOW_READ,
+        Kind.POINT_READ if found_by_index else Kind.SLOW_READ,
         lambda session: list_users(request=request, actor=actor, session=session, params=listing),
     )
 
