@@ -142,21 +142,28 @@ def _every_record_once(store: Store, users: int, groups: int = 3) -> None:
     assert created[0][0] == users
 
 
+def _journal_fails_in_batch(batch: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make the journal entry of the run's ``batch``-th batch fail, as if the process died
+    in it; the real ``import_journal.record``, to put back."""
+    record = import_journal.record
+    calls = 0
+
+    def fails(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == batch:
+            raise RuntimeError(f"injected: the process dies in batch {batch}")
+        record(*args, **kwargs)
+
+    monkeypatch.setattr(import_journal, "record", fails)
+    return record
+
+
 def test_a_rerun_after_a_failed_batch_goes_on_after_the_last_committed_one(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = _write(tmp_path / "people.jsonl", _lines(46))  # 50 lines: 5 batches of 10
-    record = import_journal.record
-    calls = 0
-
-    def third_fails(*args: Any, **kwargs: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise RuntimeError("injected: the process dies in batch 3")
-        record(*args, **kwargs)
-
-    monkeypatch.setattr(import_journal, "record", third_fails)
+    record = _journal_fails_in_batch(3, monkeypatch)
     died = store.run("import", str(data), "--tenant", "acme", "--batch-size", "10")
     assert isinstance(died.exception, RuntimeError)
     # Batch 3 wrote its rows before its journal entry failed: its transaction took them back.
@@ -526,17 +533,7 @@ def test_a_failed_large_load_builds_its_indexes_again(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deferrals: list[int]
 ) -> None:
     before = _indexes(store)
-    record = import_journal.record
-    calls = 0
-
-    def third_fails(*args: Any, **kwargs: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise RuntimeError("injected: batch 3 fails")
-        record(*args, **kwargs)
-
-    monkeypatch.setattr(import_journal, "record", third_fails)
+    _journal_fails_in_batch(3, monkeypatch)
     data = _write(tmp_path / "people.jsonl", _lines(46))
     died = store.run("import", str(data), "--tenant", "acme", "--batch-size", "10")
     assert isinstance(died.exception, RuntimeError)
