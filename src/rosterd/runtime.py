@@ -32,7 +32,6 @@ from rosterd.db.work import PooledRunner, Runner, SqliteRunner
 from rosterd.key_ring import StoreKeys
 from rosterd.models import ScimToken
 from rosterd.private_files import private_sqlite_store, write_private_file
-from rosterd.repositories import bulk as bulk_repo
 from rosterd.repositories import deferred_indexes
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.services import admins as admins_service
@@ -198,11 +197,15 @@ def _runner(settings: Settings, db: Database) -> Runner:
 
 def restore_deferred_indexes(db: Database) -> None:
     """Build the indexes a bulk load on SQLite set aside and has not built again: it is
-    running, or it was killed (rosterd.repositories.deferred_indexes)."""
+    running, or it was killed (rosterd.repositories.deferred_indexes).
+
+    On the writer's connection as it is: a load's own connection already has its large page
+    cache (rosterd.repositories.bulk.prepare_load), and a server's one writer connection must
+    not keep one for its lifetime.
+    """
     if not db.is_sqlite:
         return
     with db.writer.begin() as session:
-        bulk_repo.prepare_load(session)
         deferred_indexes.restore(session.connection())
 
 
