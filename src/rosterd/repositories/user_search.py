@@ -96,7 +96,7 @@ _FTS_COLUMNS: tuple[tuple[Any, str], ...] = (
     (ID_HEX, "id"),
 )
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 
 class _FtsMatch(ColumnElement[bool]):

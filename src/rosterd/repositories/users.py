@@ -786,6 +786,21 @@ def find_by_phone_e164(session: Session, tenant_id: uuid.UUID, phone: str) -> Us
     )
 
 
+# What the user-identities surface shows of a user, by the User attribute names.
+IDENTITY_COLUMNS = (
+    User.id,
+    User.tenant_id,
+    User.identity_key,
+    User.email,
+    User.phone,
+    User.username,
+    User.display_name,
+    User.first_name,
+    User.last_name,
+    User.created_at,
+)
+
+
 def page_after(
     session: Session,
     tenant_id: uuid.UUID,
@@ -795,9 +810,11 @@ def page_after(
     ids: Sequence[uuid.UUID] | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[User]:
-    """A keyset page ordered by (created_at, id): stable while rows come and go."""
-    stmt = select(User).where(User.tenant_id == tenant_id)
+) -> Sequence[ListingRow]:
+    """A keyset page ordered by (created_at, id): stable while rows come and go, as rows
+    of ``IDENTITY_COLUMNS`` (loading a page of 100 users as entities took as long as
+    finding them)."""
+    stmt = select(*IDENTITY_COLUMNS).where(User.tenant_id == tenant_id)
     if search:
         stmt = user_search.where(
             stmt,
@@ -816,7 +833,7 @@ def page_after(
         stmt = stmt.where(
             or_(User.created_at > created, and_(User.created_at == created, User.id > last_id))
         )
-    return list(session.scalars(stmt.order_by(User.created_at, User.id).limit(limit)))
+    return session.execute(stmt.order_by(User.created_at, User.id).limit(limit)).all()
 
 
 # The statuses a user may leave for inactive by its expiry: a range each of

@@ -498,8 +498,9 @@ def page_after(
     ids: Sequence[uuid.UUID] | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[User]:
-    """A keyset page of users in creation order (the user identities list)."""
+) -> Sequence[ListingRow]:
+    """A keyset page of users in creation order (the user identities list), as rows of
+    ``users_repo.IDENTITY_COLUMNS``."""
     return users_repo.page_after(
         session,
         actor.tenant_id,

@@ -13,8 +13,9 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -25,7 +26,7 @@ from rosterd.api.identities.auth import IdentitiesActor
 from rosterd.api.routing import api_router
 from rosterd.api.wire import Text, field_table
 from rosterd.domain.commands import NewUser, UserPatch
-from rosterd.models import User
+from rosterd.models.user import full_name
 from rosterd.services import users as users_service
 from rosterd.services.errors import FieldError, Invalid, invalid_field
 
@@ -131,14 +132,40 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _out(user: User) -> dict[str, Any]:
+class _Shown(Protocol):
+    """What ``_out`` reads of a user: a User, or a row of ``users_repo.IDENTITY_COLUMNS``."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+    @property
+    def identity_key(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str | None: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def _out(user: _Shown) -> dict[str, Any]:
+    name = full_name(user.first_name, user.last_name)
     return {
         "user_identity_id": str(user.id),
         "user_identity_key": user.identity_key,
         "email_address": user.email,
         "phone_number": user.phone,
-        "display_name": user.display_name or user.full_name or user.email or user.username,
-        "full_name": user.full_name,
+        "display_name": user.display_name or name or user.email or user.username,
+        "full_name": name,
         "created_at": _iso(user.created_at),
         "workspace_id": str(user.tenant_id),
         "errors": [],
@@ -196,7 +223,7 @@ def list_identities(
     params = _validate(ListParams, raw)
     if params.credential_manager_acs_system_id is not None:
         # rosterd has no access-control systems, so nothing can belong to one.
-        users: list[User] = []
+        users: Sequence[_Shown] = []
     else:
         after = decode_cursor(runtime.hmac_key, params.page_cursor) if params.page_cursor else None
         created_before = params.created_before
