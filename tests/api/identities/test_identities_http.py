@@ -130,6 +130,10 @@ def test_an_identity_without_a_name_or_key_has_nulls(http: TestClient, key: str)
     assert created["user_identity_key"] is None
     assert created["phone_number"] is None
     assert isinstance(created["display_name"], str) and created["display_name"]
+    # The list reads its page as rows, not users: it shows the same fallbacks.
+    r = http.get(f"{UI}/list", headers=_auth(key))
+    assert r.status_code == 200, r.text
+    assert r.json()["user_identities"] == [created]
 
 
 def test_list_by_get_and_by_post_agree(http: TestClient, key: str) -> None:
