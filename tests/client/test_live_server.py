@@ -178,7 +178,9 @@ def test_webhooks_through_the_sdk(server: Server) -> None:
 
         delivered = list(client.webhooks.deliveries(hook.id, status="succeeded", page_size=1))
         assert [d.event_type for d in delivered] == ["user.created"]
-        assert delivered[0].response_code == 200 and delivered[0].attempts == 1
+        # At least once: on a loaded machine a first attempt can fail and the deliverer
+        # retries it (seen once in CI on PostgreSQL, attempts == 2); the log says so.
+        assert delivered[0].response_code == 200 and delivered[0].attempts >= 1
         retried = client.webhooks.retry(hook.id, delivered[0].id)
         assert retried.id == delivered[0].id and retried.status == "pending"
         test = client.webhooks.test(hook.id)
