@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy import Dialect, Engine, PoolProxiedConnection
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
+from rosterd.db.engine import json_text
 from rosterd.db.prepared import PointReader
 
 T = TypeVar("T")
@@ -117,6 +119,16 @@ async def _keep(_connection: asyncpg.Connection) -> None:
     transaction, no SET, LISTEN or advisory lock."""
 
 
+async def _json_values(connection: asyncpg.Connection) -> None:
+    """JSON and JSONB as Python values, as SQLAlchemy's asyncpg dialect sets up each of its
+    connections (its JSON types then leave decoding to the driver, so a statement compiled for
+    that dialect returns them as text otherwise); decoded as psycopg's sessions decode them."""
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            name, schema="pg_catalog", encoder=json_text, decoder=json.loads, format="text"
+        )
+
+
 class AsyncpgPointReads:
     """Point reads on a pool of asyncpg connections per event loop (a pool's connections
     belong to the loop that made them). Statements are compiled for SQLAlchemy's asyncpg
@@ -153,6 +165,7 @@ class AsyncpgPointReads:
             server_settings={"application_name": APPLICATION_NAME},
             statement_cache_size=self._statement_cache_size,
             reset=_keep,
+            init=_json_values,
         )
 
     async def run(self, read: PointRead[T]) -> T:

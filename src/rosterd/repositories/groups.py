@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from rosterd.db.prepared import Prepared
+from rosterd.db.prepared import PointReader, Prepared
 from rosterd.models import Group, GroupMembership, User
 from rosterd.models.base import utcnow
 from rosterd.models.user import SORT_NAME
@@ -461,6 +461,14 @@ _GROUPS_OF_ONE = Prepared(
     )
     .order_by(Group.name)
 )
+
+
+async def groups_of_one(
+    db: PointReader, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> list[tuple[uuid.UUID, str]]:
+    """``groups_of_many`` of one user, as a point read."""
+    rows = await _GROUPS_OF_ONE.all(db, {"tenant_id": tenant_id, "user_id": user_id})
+    return [(gid, name) for gid, name in rows]
 
 
 def groups_of_many(

@@ -405,6 +405,80 @@ def _pins_value(tree: FilterNode) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class KeyLookup:
+    """A users filter that is one equality on a key unique in the tenant: ``userName eq``,
+    ``id eq``, ``emails eq`` (also ``emails.value eq`` and Entra ID's ``emails[type eq
+    "work"].value eq``), the lookups Okta and Entra ID send before every create.
+
+    ``value`` is the key as stored (folded by ``fold``, or the UUID). It selects the users
+    ``user_condition`` selects for the same filter: ``username_key``, ``id`` or ``email_key``
+    equal to it; for an address, where the tenant keeps addresses unique, also
+    ``email_unique`` (``compare`` with ``unique_keys``). rosterd.repositories.users reads them
+    by index (``find_by_key``), without building a statement per request.
+    """
+
+    attribute: Literal["username", "id", "emails"]
+    value: str | uuid.UUID
+
+
+def key_lookup(tree: FilterNode | None) -> KeyLookup | None:
+    """The filter as a ``KeyLookup``, or None when it is anything else."""
+    if isinstance(tree, Comparison):
+        key = _key_of(tree.attr_path, USER_SCHEMA)
+        value = _eq_text(tree)
+        if value is None:
+            return None
+        if key == "username":
+            return KeyLookup("username", fold(value))
+        if key in ("emails", "emails.value"):
+            return KeyLookup("emails", fold(value))
+        if key == "id":
+            try:
+                return KeyLookup("id", uuid.UUID(value))
+            except ValueError:
+                return None  # matches no one: left to the general search
+        return None
+    if not isinstance(tree, ValuePath) or _key_of(tree.attr_path, USER_SCHEMA) != "emails":
+        return None
+    inner = tree.val_filter
+    and_terms = isinstance(inner, LogicalExpr) and inner.op == LogicalOperator.and_
+    terms = list(inner.terms) if isinstance(inner, LogicalExpr) and and_terms else [inner]
+    values = [_eq_text(t) for t in terms if _sub_key(t) == "value"]
+    others = [t for t in terms if _sub_key(t) != "value"]
+    if len(values) != 1 or values[0] is None or not all(_is_work_type(t) for t in others):
+        return None
+    return KeyLookup("emails", fold(values[0]))
+
+
+def _key_of(path: AttrPath, schema: str) -> str | None:
+    try:
+        return attribute_key(path, schema)
+    except UnsupportedFilter:
+        return None
+
+
+def _sub_key(tree: FilterNode) -> str | None:
+    """The key of a comparison's attribute inside a value path (``value``, ``type``...)."""
+    if not isinstance(tree, Comparison) or tree.attr_path.uri:
+        return None
+    return _key_of(tree.attr_path, USER_SCHEMA)
+
+
+def _eq_text(tree: FilterNode) -> str | None:
+    """The text an ``eq`` comparison compares with; None for anything else."""
+    if isinstance(tree, Comparison) and tree.op == CompareOperator.eq:
+        return tree.value if isinstance(tree.value, str) else None
+    return None
+
+
+def _is_work_type(tree: FilterNode) -> bool:
+    """``type eq "work"`` in any case: what every stored address's type is (see ``_work``).
+    ASCII only, as SQL's lower() folds it on both databases."""
+    value = _eq_text(tree) if _sub_key(tree) == "type" else None
+    return value is not None and value.isascii() and value.lower() == "work"
+
+
 def user_condition(tree: FilterNode, *, unique_emails: UniqueKeys = _NO) -> ColumnElement[bool]:
     return SqlFilter(USER_COLUMNS, USER_MULTI, USER_SCHEMA, unique_emails).visit(tree)
 

@@ -7,12 +7,21 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
-from rosterd.db.prepared import PreparedWrite
+from rosterd.db.prepared import PointReader, Prepared, PreparedWrite
 from rosterd.models import Tenant
 
 
 def get(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
     return session.get(Tenant, tenant_id)
+
+
+_SETTINGS = Prepared(select(Tenant.settings).where(Tenant.id == bindparam("tenant_id")))
+
+
+async def settings_of(db: PointReader, tenant_id: uuid.UUID) -> dict[str, Any]:
+    """The tenant's settings, as a point read; empty for a tenant that is not there."""
+    row = await _SETTINGS.first(db, {"tenant_id": tenant_id})
+    return dict(row.settings or {}) if row is not None else {}
 
 
 def get_by_slug(session: Session, slug: str) -> Tenant | None:

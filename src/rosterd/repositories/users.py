@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeAlias, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Dialect,
     Integer,
     Row,
     Select,
@@ -35,6 +36,7 @@ from rosterd.models import GroupMembership, Role, Team, User, UserStatus
 from rosterd.models.base import utcnow
 from rosterd.repositories import user_search, user_tallies
 from rosterd.repositories._sql import contains_ci, count, page_total
+from rosterd.repositories.scim_filter import KeyLookup
 from rosterd.repositories.text_columns import plain_text, utc_text, uuid_text
 from rosterd.repositories.user_search import FULL_NAME, ID_HEX
 
@@ -520,6 +522,43 @@ _LISTING_BY_ID = Prepared(
 async def get_listing(db: PointReader, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Any | None:
     """The user's listing columns (as ``search_listing`` gives them, by the same names)."""
     return await _LISTING_BY_ID.first(db, {"tenant_id": tenant_id, "user_id": user_id})
+
+
+# Every column of a user but its password hash: what a SCIM document shows, by the names of
+# the model's attributes. One statement per key a ``scim_filter.KeyLookup`` compares. No ORDER
+# BY: with one, SQLite would rather walk the tenant's users in creation order than read the
+# key's index (the few rows found are sorted in Python).
+_KEYED_COLUMNS = [c for c in cast(Table, User.__table__).columns if c.key != "password_hash"]
+_BY_KEY = {
+    attribute: Prepared(
+        select(*_KEYED_COLUMNS).where(
+            User.tenant_id == bindparam("tenant_id"), key == bindparam("value")
+        ),
+        name="KeyedUser",
+    )
+    for attribute, key in (
+        ("username", User.username_key),
+        ("id", User.id),
+        ("emails", User.email_key),
+    )
+}
+
+
+def find_by_key_sql(dialect: Dialect, tenant_id: uuid.UUID, lookup: KeyLookup) -> tuple[str, Any]:
+    """The SQL and driver arguments ``find_by_key`` runs (to EXPLAIN it)."""
+    return _BY_KEY[lookup.attribute].sql_for(
+        dialect, {"tenant_id": tenant_id, "value": lookup.value}
+    )
+
+
+async def find_by_key(db: PointReader, tenant_id: uuid.UUID, lookup: KeyLookup) -> list[Any]:
+    """The tenant's users whose ``lookup.attribute`` key is ``lookup.value``, rows of every
+    column but the password hash, oldest first. For an address, every user holding it, with
+    ``email_unique``: whether that user's copy is the unique one is the caller's to weigh
+    (``scim_filter.KeyLookup``)."""
+    found = await _BY_KEY[lookup.attribute].all(db, {"tenant_id": tenant_id, "value": lookup.value})
+    # The order of a SCIM search without sortBy (created_at is never null).
+    return sorted(found, key=lambda row: (row.created_at, row.id))
 
 
 def search_listing(

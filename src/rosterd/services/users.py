@@ -445,6 +445,28 @@ def search_by_filter(
         raise Invalid(str(exc), code="invalidFilter") from exc
 
 
+async def find_by_key(
+    db: PointReader,
+    actor: Actor,
+    lookup: scim_filter.KeyLookup,
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[tuple[Any, list[tuple[uuid.UUID, str]]]], int]:
+    """``search_by_filter`` for a filter that is a ``KeyLookup``, as point reads: one page of
+    (user row, its groups) and the total. The same users: an address held by a user whose
+    copy is not the unique one counts only where the tenant shares addresses."""
+    found = await users_repo.find_by_key(db, actor.tenant_id, lookup)
+    if lookup.attribute == "emails" and not all(row.email_unique for row in found):
+        settings = await tenants_repo.settings_of(db, actor.tenant_id)
+        if not tenants_service.emails_shared_in(settings):
+            found = [row for row in found if row.email_unique]
+    page = found[offset : offset + limit]
+    return [
+        (row, await groups_repo.groups_of_one(db, actor.tenant_id, row.id)) for row in page
+    ], len(found)
+
+
 def groups_of_users(
     session: Session, actor: Actor, user_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from scim2_models import (
     BaseModel,
@@ -38,11 +38,44 @@ from scim2_models import (
 
 from rosterd.domain.commands import Contact
 from rosterd.models import Group as GroupRow
-from rosterd.models import User as UserRow
 from rosterd.models import UserStatus
+from rosterd.models.user import full_name
 from rosterd.services.errors import Invalid
 
 ScimUser = User[EnterpriseUser]
+
+
+class StoredUser(Protocol):
+    """What a user document is made from: a ``models.User``, or a row of its columns by the
+    same names (users_repo.find_by_key). ``user_document`` reads these, and the columns of
+    ``USER_ATTRIBUTES`` by name."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def emails(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def phone_numbers(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def status(self) -> UserStatus: ...
+    @property
+    def manager_id(self) -> uuid.UUID | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def modified_at(self) -> datetime: ...
+    @property
+    def version(self) -> int: ...
+
+
 # A resource as it is sent: what scim2-models would dump for it, built without it.
 Document = dict[str, Any]
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -145,13 +178,15 @@ def _contact_documents(
     return out
 
 
-def user_document(user: UserRow, groups: list[tuple[uuid.UUID, str]], base: str) -> dict[str, Any]:
+def user_document(
+    user: StoredUser, groups: list[tuple[uuid.UUID, str]], base: str
+) -> dict[str, Any]:
     """The user as SCIM sends it, straight from the row: what scim2-models would dump for the
     same resource (tests/api/scim/test_mapping.py holds the two together), without
     validating again what the store returned. ``groups``: (id, name) of its groups."""
     sections: dict[str | None, dict[str, Any]] = {None: {}, "name": {}, ENTERPRISE_URN: {}}
-    if user.full_name:
-        sections["name"]["formatted"] = user.full_name
+    if formatted := full_name(user.first_name, user.last_name):
+        sections["name"]["formatted"] = formatted
     for section, key, field in _USER_PLAIN:
         value = getattr(user, field)
         if value is not None:
@@ -188,7 +223,7 @@ def user_document(user: UserRow, groups: list[tuple[uuid.UUID, str]], base: str)
     return doc
 
 
-def user_to_scim(user: UserRow, groups: list[tuple[uuid.UUID, str]], base: str) -> ScimUser:
+def user_to_scim(user: StoredUser, groups: list[tuple[uuid.UUID, str]], base: str) -> ScimUser:
     """The user as a scim2-models resource, for what needs its semantics (PATCH, the
     attributes a client asks for)."""
     return ScimUser.model_validate(user_document(user, groups, base))

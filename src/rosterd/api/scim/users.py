@@ -256,6 +256,9 @@ async def list_users_fast(request: Request, params: Mapping[str, Any]) -> Respon
     if actor is None:
         return None
     listing = list_params(**arguments)
+    lookup = scim_filter.key_lookup(listing.filter_tree) if listing.sort_by is None else None
+    if lookup is not None:
+        return await _found_by_key(request, actor, listing, lookup)
     # A lookup by an indexed key reads a few rows: run it as a point read (on the event
     # loop, on SQLite), not with the searches that may read many.
     found_by_index = scim_filter.finds_by_index(listing.filter_tree)
@@ -264,6 +267,22 @@ async def list_users_fast(request: Request, params: Mapping[str, Any]) -> Respon
         Kind.POINT_READ if found_by_index else Kind.SLOW_READ,
         lambda session: list_users(request=request, actor=actor, session=session, params=listing),
     )
+
+
+async def _found_by_key(
+    request: Request, actor: Actor, listing: ListParams, lookup: scim_filter.KeyLookup
+) -> Response:
+    """``list_users`` for a filter on a unique key (the IdPs' lookup before a create), as
+    point reads of rows: no session, transaction or statement built per request, which cost
+    several times the lookup (users_service.find_by_key)."""
+    found, total = await request.app.state.runtime.work.read_point(
+        lambda db: users_service.find_by_key(
+            db, actor, lookup, offset=listing.offset, limit=listing.count
+        )
+    )
+    base = base_url(request)
+    documents = [mapping.user_document(row, groups, base) for row, groups in found]
+    return list_response(documents, _UserList, listing, total)
 
 
 async def get_user_fast(request: Request, params: Mapping[str, Any]) -> Response | None:
