@@ -442,8 +442,9 @@ def key_lookup(tree: FilterNode | None) -> KeyLookup | None:
     if not isinstance(tree, ValuePath) or _key_of(tree.attr_path, USER_SCHEMA) != "emails":
         return None
     inner = tree.val_filter
-    and_terms = isinstance(inner, LogicalExpr) and inner.op == LogicalOperator.and_
-    terms = list(inner.terms) if isinstance(inner, LogicalExpr) and and_terms else [inner]
+    if isinstance(inner, LogicalExpr) and inner.op != LogicalOperator.and_:
+        return None
+    terms = list(inner.terms) if isinstance(inner, LogicalExpr) else [inner]
     values = [_eq_text(t) for t in terms if _sub_key(t) == "value"]
     others = [t for t in terms if _sub_key(t) != "value"]
     if len(values) != 1 or values[0] is None or not all(_is_work_type(t) for t in others):
