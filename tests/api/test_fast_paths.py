@@ -20,6 +20,10 @@ from starlette.types import Receive, Scope, Send
 from rosterd.api.app import create_app
 from rosterd.api.fast_paths import FastPaths
 from rosterd.runtime import Runtime
+from rosterd.services import api_keys, bearer_secrets
+from rosterd.services import tenants as tenants_service
+from rosterd.services.context import Actor
+from tests.api.identities.test_identities_http import issue_api_key
 from tests.api.ratelimit.support import limited_runtime
 from tests.factories import V2, TenantHandle, make_tenant
 
@@ -495,3 +499,67 @@ def test_scim_reads_answer_as_the_routes_do(
     found = http.get(f"{prefix}/Users", params={"filter": f'userName eq "{name}"'}, headers=scim)
     assert [u["id"] for u in found.json()["Resources"]] == [uid]
     assert found.json()["Resources"][0]["groups"][0]["value"] == group
+
+
+def test_identity_lists_answer_as_the_route_does(
+    http: TestClient, slow: TestClient, tenant: TenantHandle, other_tenant: TenantHandle
+) -> None:
+    """GET /user_identities/list: the fast path takes the query string as the route merges
+    it, and answers as the route does (pages, cursors, searches, errors, refusals); a request
+    with a body goes to the route."""
+    key, key_id = issue_api_key(tenant)
+    other_key, _ = issue_api_key(other_tenant)
+    made = [
+        http.post(
+            "/user_identities/create",
+            json={"email_address": f"fp-{n}-{uuid.uuid4().hex[:6]}@example.com",
+                  "full_name": f"Fast Path{n}"},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()["user_identity"]
+        for n in range(3)
+    ]  # fmt: skip
+    auth = {"Authorization": f"Bearer {key}"}
+    first = http.get("/user_identities/list?limit=2", headers=auth).json()
+    cursor = first["pagination"]["next_page_cursor"]
+    assert cursor is not None
+    ids = "&".join(f"user_identity_ids={m['user_identity_id']}" for m in (made[0], made[2]))
+    taken = [
+        ("", auth),
+        ("limit=2", auth),
+        (f"limit=2&page_cursor={cursor}", auth),
+        ("search=path1", auth),
+        ("search=PATH&limit=1", auth),
+        (ids, auth),
+        ("created_before=2020-01-01T00:00:00Z", auth),
+        (f"credential_manager_acs_system_id={uuid.uuid4()}", auth),
+        ("_strict=true&limit=1", auth),
+        ("limit=0", auth),
+        ("limit=many", auth),
+        ("page_cursor=forged.cursor", auth),
+        ("unknown=1", auth),
+        ("", {"Authorization": f"Bearer {other_key}"}),
+        ("", {"Authorization": "Bearer seam_rosterd_not_a_real_key"}),
+        ("", {"Authorization": f"Bearer {tenant.token('user:read')}"}),
+    ]
+    to_route = [("", {}), ("", {"x-api-key": key})]
+    for query, headers in taken + to_route:
+        url = "/user_identities/list" + (f"?{query}" if query else "")
+        with passed_on(http.app) as passed:  # type: ignore[arg-type]
+            fast = http.get(url, headers=headers)
+        assert (passed == []) is ((query, headers) in taken), (query, headers)
+        assert_same(fast, slow.get(url, headers=headers))
+    with passed_on(http.app) as passed:  # type: ignore[arg-type]
+        in_body = http.request(
+            "GET", "/user_identities/list", json={"search": "path2"}, headers=auth
+        )
+    assert passed == ["/user_identities/list"]
+    assert [u["user_identity_id"] for u in in_body.json()["user_identities"]] == [
+        made[2]["user_identity_id"]
+    ]
+    # A revoked key is refused at once, on the fast path as on the route.
+    with tenant.runtime.db.writer.begin() as session:
+        row = tenants_service.get_tenant_by_slug(session, tenant.slug)
+        bearer_secrets.revoke(
+            session, api_keys.KIND, row, key_id, Actor(tenant_id=row.id, actor="t", surface="t")
+        )
+    assert http.get("/user_identities/list", headers=auth).status_code == 401

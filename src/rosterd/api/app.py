@@ -148,7 +148,11 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
     # leave requests with an Idempotency-Key to the routes); the body limit renders with the
     # request id already set.
     if fast_paths:
-        app.add_middleware(FastPaths, paths=(*v2.FAST_PATHS, *scim.FAST_PATHS), errors=errors)
+        app.add_middleware(
+            FastPaths,
+            paths=(*v2.FAST_PATHS, *scim.FAST_PATHS, *identities.FAST_PATHS),
+            errors=errors,
+        )
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

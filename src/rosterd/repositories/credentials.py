@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from rosterd.db.prepared import PointReader, Prepared
 from rosterd.models import OAuthClient
 from rosterd.models.credential import TenantSecret
 
@@ -70,6 +71,23 @@ def add_secret(session: Session, row: TenantSecret) -> None:
 def find_secret(session: Session, model: type[S], token_hash: str) -> S | None:
     """A secret by its hash; the hash is unique across tenants, so it finds the tenant."""
     return session.scalar(select(model).where(model.token_hash == token_hash))
+
+
+_STANDING: dict[type[TenantSecret], Prepared] = {}
+
+
+async def secret_standing(db: PointReader, model: type[S], token_hash: str) -> Any | None:
+    """``find_secret`` as a point read of the row's id, tenant_id, expires_at, last_used_at
+    and revoked_at (a statement compiled once per kind)."""
+    prepared = _STANDING.get(model)
+    if prepared is None:
+        prepared = _STANDING[model] = Prepared(
+            select(
+                model.id, model.tenant_id, model.expires_at, model.last_used_at, model.revoked_at
+            ).where(model.token_hash == bindparam("token_hash")),
+            name="Standing",
+        )
+    return await prepared.first(db, {"token_hash": token_hash})
 
 
 def get_secret(

@@ -63,8 +63,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import BooleanClauseList, Grouping
-from sqlalchemy.sql.visitors import InternalTraversal, iterate, replacement_traverse
+from sqlalchemy.sql.elements import BooleanClauseList, Grouping, UnaryExpression
+from sqlalchemy.sql.visitors import InternalTraversal, replacement_traverse
 
 from rosterd.models import User
 from rosterd.repositories._sql import contains_ci
@@ -192,14 +192,29 @@ def common(session: Session, condition: ColumnElement[bool]) -> bool:
     """Whether every users_fts match in ``condition`` finds more than ``COMMON`` rows, of
     any tenant: read off the index until then, no users row fetched. False without one (and
     so off SQLite, where ``matches`` adds none)."""
-    found = [e for e in iterate(condition) if isinstance(e, _FtsMatch)]
-    if not found or session.get_bind().dialect.name != "sqlite":
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    found = _fts_matches(condition)
+    if not found:
         return False
     for match in found:
         head = match.found.limit(COMMON + 1).subquery()
         if (session.scalar(select(func.count()).select_from(head)) or 0) <= COMMON:
             return False
     return True
+
+
+def _fts_matches(condition: Any) -> list[_FtsMatch]:
+    """The users_fts matches among ``condition``'s ANDs, ORs, NOTs and parentheses, where
+    ``matches`` and the SCIM filters put them: not a walk of every element (each LIKE's
+    functions and binds), which cost more than the capped count that follows."""
+    if isinstance(condition, _FtsMatch):
+        return [condition]
+    if isinstance(condition, BooleanClauseList):
+        return [m for clause in condition.clauses for m in _fts_matches(clause)]
+    if isinstance(condition, Grouping | UnaryExpression):
+        return _fts_matches(condition.element)
+    return []
 
 
 def _without_index(condition: ColumnElement[bool]) -> ColumnElement[bool]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
 from rosterd.auth.secrets import new_token, token_hash
+from rosterd.db.prepared import PointReader
 from rosterd.models import Tenant
 from rosterd.models.base import utcnow
 from rosterd.models.credential import TenantSecret
@@ -25,6 +26,18 @@ from rosterd.services.context import Actor
 from rosterd.services.errors import NotFound, Unauthenticated, invalid_field
 
 S = TypeVar("S", bound=TenantSecret)
+
+
+class _Standing(Protocol):
+    """What deciding whether a secret is honoured reads: a record, or a row of it."""
+
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+R = TypeVar("R", bound=_Standing)
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,19 @@ def revoke(
 def authenticate(session: Session, kind: SecretKind[S], secret: str, hmac_key: bytes) -> S:
     """The live record for a presented secret, or Unauthenticated. Reads only."""
     record = credentials_repo.find_secret(session, kind.model, token_hash(hmac_key, secret))
+    return _honoured(kind, record)
+
+
+async def authenticate_at(
+    db: PointReader, kind: SecretKind[S], secret: str, hmac_key: bytes
+) -> Any:
+    """``authenticate`` as a point read (rosterd.db.work.Runner.read_point): the secret's id,
+    tenant_id, expires_at and last_used_at, read as they are now."""
+    standing = await credentials_repo.secret_standing(db, kind.model, token_hash(hmac_key, secret))
+    return _honoured(kind, standing)
+
+
+def _honoured(kind: SecretKind[S], record: R | None) -> R:
     if record is None or record.revoked_at is not None:
         raise Unauthenticated(f"invalid or revoked {kind.label}")
     credentials.check_not_expired(kind.label, record.expires_at)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.deps import RuntimeDep, bearer_token, request_id
 from rosterd.api.idempotency import idempotent
-from rosterd.api.ratelimit.dependencies import rate_limited
+from rosterd.api.ratelimit.dependencies import charge, rate_limited
 from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import API_KEY_PREFIX
+from rosterd.runtime import Runtime
 from rosterd.services import api_keys, bearer_secrets
+from rosterd.services import credentials as credentials_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import Unauthenticated
 
@@ -27,7 +31,7 @@ NEED = Need(
 )
 
 
-def identities_actor(
+async def identities_actor(
     request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -36,22 +40,43 @@ def identities_actor(
         raise Unauthenticated(
             NEED.refusal(from_authorization(request.headers.get("authorization")))
         )
-    if not credentials.credentials.startswith(API_KEY_PREFIX):
-        raise Unauthenticated(NEED.refusal(identify(credentials.credentials)))
-    with runtime.db.reader() as session:
-        key = bearer_secrets.authenticate(
-            session, api_keys.KIND, credentials.credentials, runtime.hmac_key
-        )
-        tenant_id, key_id, stale = key.tenant_id, key.id, bearer_secrets.is_stale(key)
-    if stale:
-        with runtime.db.writer.begin() as session:
-            bearer_secrets.mark_used(session, api_keys.KIND, key_id)
-    return Actor(
-        tenant_id=tenant_id,
-        actor=f"api-key:{key_id}",
-        surface="user_identities",
-        request_id=request_id(request),
+    return await key_actor(runtime, credentials.credentials, request_id(request))
+
+
+async def key_actor(runtime: Runtime, token: str, request_id: str | None) -> Actor:
+    """The Actor of a valid API key, read as the store holds it now (a revoked key is refused
+    at once): a point read, on the event loop on SQLite, with no session or worker thread.
+    Its last use is written when it is due (at most once a minute), on a worker thread."""
+    if not token.startswith(API_KEY_PREFIX):
+        raise Unauthenticated(NEED.refusal(identify(token)))
+    key = await runtime.work.read_point(
+        lambda db: bearer_secrets.authenticate_at(db, api_keys.KIND, token, runtime.hmac_key)
     )
+    if credentials_service.is_stale(key.last_used_at):
+        await run_in_threadpool(_mark_used, runtime, key.id)
+    return Actor(
+        tenant_id=key.tenant_id,
+        actor=f"api-key:{key.id}",
+        surface="user_identities",
+        request_id=request_id,
+    )
+
+
+def _mark_used(runtime: Runtime, key_id: uuid.UUID) -> None:
+    with runtime.db.writer.begin() as session:
+        bearer_secrets.mark_used(session, api_keys.KIND, key_id)
+
+
+async def fast_actor(request: Request) -> Actor | None:
+    """For a fast path (rosterd.api.fast_paths): what ``IdentitiesActor`` gives a GET (the
+    Actor, the request counted against its rate limits), or None when the request carries
+    no bearer token, which the route itself answers."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    actor = await key_actor(request.app.state.runtime, token, request_id(request))
+    await charge(request, actor)
+    return actor
 
 
 IdentitiesActor = Annotated[Actor, Depends(idempotent(rate_limited(identities_actor)))]
