@@ -33,9 +33,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rosterd.api.deps import in_unit_of_work
+from rosterd.api.deps import bearer_token, in_unit_of_work, request_id
 from rosterd.api.errors import SurfaceErrors
 from rosterd.api.middleware import BodyCut
+from rosterd.api.ratelimit.dependencies import charge
 from rosterd.db.work import Kind
 from rosterd.runtime import Runtime
 from rosterd.services.context import Actor
@@ -115,6 +116,27 @@ def query_arguments(query_string: bytes, forms: Mapping[str, QueryForm]) -> dict
 # Who a request acts for, as a surface's authentication dependency says (its rate limits
 # charged), or None when the request lacks that surface's credential (the route answers it).
 Authenticate = Callable[[Request], Awaitable[Actor | None]]
+# The Actor of a bearer token of one surface's kind (its checks raising as the route's do).
+BearerActor = Callable[[Runtime, str, str | None], Awaitable[Actor]]
+
+
+def bearer_authenticate(actor_of: BearerActor) -> Authenticate:
+    """The ``Authenticate`` of a surface whose credential is a bearer token: ``actor_of``'s
+    Actor for it, the request counted against its rate limits (as the route's
+    ``rate_limited`` dependency does); None when the request carries no bearer token, which
+    the route itself answers."""
+
+    async def authenticate(request: Request) -> Actor | None:
+        token = bearer_token(request)
+        if token is None:
+            return None
+        actor = await actor_of(request.app.state.runtime, token, request_id(request))
+        await charge(request, actor)
+        return actor
+
+    return authenticate
+
+
 # What FastAPI makes of a JSON body for a route's body parameter: a model, or a dict.
 BodyType = type[BaseModel] | type[dict[str, Any]]
 

@@ -9,9 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from rosterd.api.deps import RuntimeDep, bearer_token, request_id
+from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.fast_paths import bearer_authenticate
 from rosterd.api.idempotency import idempotent
-from rosterd.api.ratelimit.dependencies import charge, rate_limited
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import API_KEY_PREFIX
 from rosterd.runtime import Runtime
@@ -67,16 +68,8 @@ def _mark_used(runtime: Runtime, key_id: uuid.UUID) -> None:
         bearer_secrets.mark_used(session, api_keys.KIND, key_id)
 
 
-async def fast_actor(request: Request) -> Actor | None:
-    """For a fast path (rosterd.api.fast_paths): what ``IdentitiesActor`` gives a GET (the
-    Actor, the request counted against its rate limits), or None when the request carries
-    no bearer token, which the route itself answers."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    actor = await key_actor(request.app.state.runtime, token, request_id(request))
-    await charge(request, actor)
-    return actor
+# For the fast paths (rosterd.api.fast_paths): what ``IdentitiesActor`` gives a request.
+fast_actor = bearer_authenticate(key_actor)
 
 
 IdentitiesActor = Annotated[Actor, Depends(idempotent(rate_limited(identities_actor)))]

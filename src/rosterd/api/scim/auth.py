@@ -8,8 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from rosterd.api.deps import RuntimeDep, bearer_token, request_id
-from rosterd.api.ratelimit.dependencies import charge, rate_limited
+from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.fast_paths import bearer_authenticate
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.credential_kinds import Kind, Need, from_authorization, identify
 from rosterd.auth.secrets import SCIM_TOKEN_PREFIX
 from rosterd.runtime import Runtime
@@ -68,16 +69,8 @@ async def token_actor(runtime: Runtime, token: str, request_id: str | None) -> A
     )
 
 
-async def fast_actor(request: Request) -> Actor | None:
-    """For a fast path (rosterd.api.fast_paths) of a SCIM route: what ``ScimActor`` gives
-    (the Actor, the request counted against its rate limits), or None when the request
-    carries no bearer token, which the route itself answers."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    actor = await token_actor(request.app.state.runtime, token, request_id(request))
-    await charge(request, actor)
-    return actor
+# For the fast paths (rosterd.api.fast_paths): what ``ScimActor`` gives a request.
+fast_actor = bearer_authenticate(token_actor)
 
 
 ScimActor = Annotated[Actor, Depends(rate_limited(scim_actor))]
