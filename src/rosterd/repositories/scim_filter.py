@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from rosterd.models import Group, GroupMembership, User, UserStatus
 from rosterd.models.base import fold
 from rosterd.repositories import user_search, user_tallies
-from rosterd.repositories._sql import count, like_pattern, page_total
+from rosterd.repositories._sql import count, like_ci, like_pattern, page_total
 
 Kind = Literal["string", "boolean", "datetime", "uuid"]
 
@@ -189,14 +189,18 @@ def attribute_key(path: AttrPath, core_schema: str) -> str:
     return f"{key}.{path.sub_attr.lower()}" if path.sub_attr else key
 
 
-_SUBSTRING_OPS = frozenset({CompareOperator.co, CompareOperator.sw, CompareOperator.ew})
+# The substring operators, as what a LIKE pattern puts before and after the value.
+_SUBSTRING_OPS = {
+    CompareOperator.co: ("%", "%"),
+    CompareOperator.sw: ("", "%"),
+    CompareOperator.ew: ("%", ""),
+}
 
 
-def _like(
-    expr: Any, value: Any, *, head: str, tail: str, case_exact: bool = False
-) -> ColumnElement[bool]:
+def _like(expr: Any, value: str, *, head: str, tail: str) -> ColumnElement[bool]:
+    """A caseExact attribute's substring match (externalId)."""
     cond: ColumnElement[bool] = expr.like(like_pattern(value, head=head, tail=tail), escape="\\")
-    if not case_exact or not isinstance(value, str) or not value:
+    if not value:
         return cond
     # SQLite's LIKE folds ASCII case whatever the collation, so a caseExact attribute
     # (externalId) is matched again with functions that compare exactly on both backends.
@@ -261,12 +265,6 @@ def compare(
         return and_(expr.is_not(None), ops[op](when))
     if not isinstance(value, str):
         raise UnsupportedFilter(f"{name} is a string: compare it with a quoted value")
-    # co, sw and ew on the user attributes with a trigram index search that index first.
-    narrowed = (
-        user_search.prefilter([([col.expr], value)])
-        if op in _SUBSTRING_OPS and not col.case_exact
-        else None
-    )
     if col.key is not None and op in (CompareOperator.eq, CompareOperator.ne):
         cond = col.key == fold(value)
         if op == CompareOperator.ne:
@@ -274,6 +272,17 @@ def compare(
         return (
             and_(cond, col.unique_where) if col.unique_where is not None and unique_keys() else cond
         )
+    if op in _SUBSTRING_OPS:
+        head, tail = _SUBSTRING_OPS[op]
+        if col.case_exact:
+            cond = _like(expr, value, head=head, tail=tail)
+        else:
+            cond = like_ci(expr, value, head=head, tail=tail)
+            # On the user attributes with a trigram index, that index is searched first.
+            narrowed = user_search.prefilter([([expr], value)])
+            if narrowed is not None:
+                cond = and_(narrowed, cond)
+        return and_(expr.is_not(None), cond)
     if not col.case_exact:
         # lower() on both sides, in SQL, so both fold case the same way on each backend.
         expr, value = func.lower(expr), func.lower(literal(value))
@@ -282,12 +291,6 @@ def compare(
             cond = expr == value
         case CompareOperator.ne:
             return or_(col.expr.is_(None), expr != value)
-        case CompareOperator.co:
-            cond = _like(expr, value, head="%", tail="%", case_exact=col.case_exact)
-        case CompareOperator.sw:
-            cond = _like(expr, value, head="", tail="%", case_exact=col.case_exact)
-        case CompareOperator.ew:
-            cond = _like(expr, value, head="%", tail="", case_exact=col.case_exact)
         case CompareOperator.gt:
             cond = expr > value
         case CompareOperator.ge:
@@ -296,8 +299,6 @@ def compare(
             cond = expr < value
         case CompareOperator.le:
             cond = expr <= value
-    if narrowed is not None:
-        cond = and_(narrowed, cond)
     return and_(col.expr.is_not(None), cond)
 
 

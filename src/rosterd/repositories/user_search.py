@@ -40,6 +40,7 @@ they keep the plain LIKE, a scan of the tenant's users, on both backends.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from string import hexdigits
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
@@ -51,6 +52,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     column,
+    false,
     func,
     literal_column,
     or_,
@@ -167,8 +169,31 @@ def prefilter(terms: Sequence[tuple[Sequence[Any], str]]) -> ColumnElement[bool]
     return _FtsMatch(" OR ".join(phrases)) if phrases else None
 
 
+def _can_hold(columns: Sequence[Any], needle: str) -> list[Any]:
+    """``columns`` without those whose match on ``needle`` another of them already makes:
+    ``ID_HEX`` is hex digits only, so it holds no needle with another character; and a
+    needle without a space is in ``FULL_NAME`` (first and last name around one space) only
+    where it is in the first or the last name. Fewer columns, the same rows: those two
+    were a third of the expressions a search evaluated on each row."""
+    if not needle:
+        return list(columns)
+    names = {id(User.first_name), id(User.last_name)} <= {id(c) for c in columns}
+    kept = []
+    for searched in columns:
+        if searched is ID_HEX and not all(c in hexdigits for c in needle):
+            continue
+        if searched is FULL_NAME and " " not in needle and names:
+            continue
+        kept.append(searched)
+    return kept
+
+
 def matches(*terms: tuple[Sequence[Any], str]) -> ColumnElement[bool]:
     """Case-insensitive substring match: some term's needle is in one of its columns."""
+    held = [(kept, needle) for columns, needle in terms if (kept := _can_hold(columns, needle))]
+    if not held:
+        return false()
+    terms = tuple(held)
     exact = or_(*(contains_ci(list(columns), needle) for columns, needle in terms))
     narrowed = prefilter(terms)
     return exact if narrowed is None else and_(narrowed, exact)
