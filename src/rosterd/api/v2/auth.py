@@ -10,9 +10,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from rosterd.api.deps import RuntimeDep, bearer_token, request_id
+from rosterd.api.deps import RuntimeDep, request_id
+from rosterd.api.fast_paths import Authenticate, bearer_authenticate
 from rosterd.api.idempotency import idempotent
-from rosterd.api.ratelimit.dependencies import charge, rate_limited
+from rosterd.api.ratelimit.dependencies import rate_limited
 from rosterd.auth.credential_kinds import TOKEN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.scopes import Scope, grants
 from rosterd.runtime import Runtime
@@ -111,21 +112,15 @@ def require(scope: Scope, surface: str = "v2") -> Callable[..., Awaitable[Actor]
     return dependency
 
 
-def fast_actor(scope: Scope) -> Callable[[Request], Awaitable[Actor | None]]:
+def fast_actor(scope: Scope) -> Authenticate:
     """For a fast path (rosterd.api.fast_paths) of a v2 route declaring ``scope``: what the
     route's dependencies give (the Actor, the request counted against its rate limits), or
     None when the request carries no bearer token, which the route itself answers."""
 
-    async def authenticate(request: Request) -> Actor | None:
-        token = bearer_token(request)
-        if token is None:
-            return None
-        runtime: Runtime = request.app.state.runtime
-        actor = await bearer_actor(runtime, token, scope, NEEDS["v2"], "v2", request_id(request))
-        await charge(request, actor)
-        return actor
+    async def actor_of(runtime: Runtime, token: str, rid: str | None) -> Actor:
+        return await bearer_actor(runtime, token, scope, NEEDS["v2"], "v2", rid)
 
-    return authenticate
+    return bearer_authenticate(actor_of)
 
 
 UserRead = Annotated[Actor, Depends(idempotent(rate_limited(require(Scope.user_read))))]
