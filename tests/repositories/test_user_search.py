@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cachetools import TTLCache
 from scim2_models import ScimFilter
 from sqlalchemy import ColumnElement, Engine, String, event, func, literal, or_, select, text
 from sqlalchemy.orm import Session
@@ -68,10 +69,12 @@ def _users(runtime: Runtime, tenant_id: uuid.UUID, *people: dict[str, Any]) -> l
         return [u.id for u in users]
 
 
-def _bulk_users(runtime: Runtime, tenant_id: uuid.UUID, people: list[dict[str, Any]]) -> list[Any]:
-    """Users written the way ``rosterd import`` writes them (multi-row INSERTs), created a
-    microsecond apart in list order (two rows stamped in the same microsecond would order by
-    their random ids)."""
+def _bulk_users(
+    runtime: Runtime, tenant_id: uuid.UUID, people: list[dict[str, Any]], first: int = 1
+) -> list[Any]:
+    """Users written the way ``rosterd import`` writes them (multi-row INSERTs), numbered
+    from ``first``, created a microsecond apart in list order (two rows stamped in the same
+    microsecond would order by their random ids)."""
     start = utcnow()
     rows = [
         {
@@ -83,7 +86,7 @@ def _bulk_users(runtime: Runtime, tenant_id: uuid.UUID, people: list[dict[str, A
             "created_at": start + timedelta(microseconds=n),
             **fields,
         }
-        for n, fields in enumerate(people, start=1)
+        for n, fields in enumerate(people, start=first)
     ]
     with runtime.db.writer.begin() as session:
         bulk_repo.insert_users(session, rows)
@@ -604,3 +607,42 @@ def test_a_common_needle_pages_in_creation_order_by_walking_the_tenant(
             )
         (sql, params), *_ = [(s, p) for s, p in seen if re.search(r"FROM users\b", s)]
         assert "SCAN users_fts VIRTUAL TABLE" in _sqlite_plan(session, sql, params)
+
+
+def test_a_needles_count_of_matches_is_remembered_for_a_while(
+    runtime: Runtime, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paging through one needle counts its users_fts matches (its commonness) once per
+    ``COMMON_TTL``; once that has passed it is counted again and the plan follows the store.
+    Either plan finds every match."""
+    if backend != "sqlite":
+        pytest.skip("only SQLite's users_fts is probed")
+    tenant_id = bare_tenant(runtime)
+    tok = "".join(secrets.choice("ghjkmnpqrtvwxyz") for _ in range(6))
+
+    def add(first: int) -> None:
+        people = [{"first_name": "Pat", "last_name": f"W{tok}{n}"} for n in range(30)]
+        _bulk_users(runtime, tenant_id, people, first)
+        SearchIndexer(runtime.db).run_once()
+
+    def search() -> tuple[int, bool]:
+        """How many times users_fts was counted, and whether the page was read through it."""
+        with _statements(runtime.db.engine) as seen:
+            found = _identities(runtime, tenant_id, tok)
+        assert found == _scan(runtime, tenant_id, _old_identities(tok))
+        page = [sql for sql, _ in seen if re.search(r"FROM users\b", sql)]
+        counts = [sql for sql, _ in seen if "users_fts MATCH" in sql and sql not in page]
+        return len(counts), "users_fts" in page[0]
+
+    add(1)
+    monkeypatch.setattr(user_search, "COMMON", 40)
+    now = [0.0]
+    remembered: TTLCache[tuple[str, int], int] = TTLCache(16, ttl=60, timer=lambda: now[0])
+    monkeypatch.setattr(user_search, "_match_counts", remembered)
+
+    assert search() == (1, True)  # 30 matches: through users_fts
+    add(31)
+    now[0] = 59
+    assert search() == (0, True)  # remembered, though there are 60 now
+    now[0] = 61
+    assert search() == (1, False)  # counted again: common, a walk of the tenant

@@ -31,7 +31,11 @@ with SQLite's default page cache), while a walk of the tenant in the page's orde
 finds a page of them within a few thousand rows. ``common`` tells the two apart from the
 index alone (a count that stops at the threshold: a millisecond or two) and ``where`` with
 ``walk_if_common`` then leaves the index out, for pages in an order an index of users
-delivers. PostgreSQL's planner makes that choice itself from its statistics.
+delivers. PostgreSQL's planner makes that choice itself from its statistics. The count is
+remembered per needle for ``COMMON_TTL`` seconds in each process (a person paging, or an
+admin typing the same needle again, pays it once): it only chooses between two plans that
+answer the same rows, so a needle that crosses the threshold meanwhile is still answered
+exactly, by the other plan.
 
 Needles shorter than 3 characters contain no trigram, so no trigram index can serve them:
 they keep the plain LIKE, a scan of the tenant's users, on both backends.
@@ -39,13 +43,16 @@ they keep the plain LIKE, a scan of the tenant's users, on both backends.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from string import hexdigits
 from typing import Any, Self, TypeVar
 
+from cachetools import TTLCache
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Integer,
     Select,
     String,
     Table,
@@ -77,6 +84,8 @@ FTS_TABLE = "users_fts"
 PENDING_TABLE = "users_fts_pending"
 # More users_fts matches than this (in any tenant) make a needle common, see ``common``.
 COMMON = 10_000
+# How long a process remembers a needle's count of users_fts matches (up to COMMON + 1).
+COMMON_TTL = 60.0
 
 _EMPTY = literal_column("''", String)
 FULL_NAME = func.trim(
@@ -114,11 +123,11 @@ class _FtsMatch(ColumnElement[bool]):
         fts = table(FTS_TABLE, column("rowid"))
         pending = table(PENDING_TABLE, column("user_rowid"))
         self.query = query
-        self.found = select(fts.c.rowid).where(
+        found = select(fts.c.rowid).where(
             literal_column(FTS_TABLE).op("MATCH")(bindparam(None, query, String))
         )
         self.element = literal_column("users.rowid").in_(
-            union_all(self.found, select(pending.c.user_rowid))
+            union_all(found, select(pending.c.user_rowid))
         )
 
     def self_group(self, against: Any = None) -> Self:
@@ -213,20 +222,40 @@ def _drives(condition: Any) -> bool:
     return False
 
 
+_FTS_QUERY = bindparam("fts_query", type_=String)
+_FTS_CAP = bindparam("fts_cap", type_=Integer)
+# How many rows of any tenant users_fts matches for a query, up to a cap: built once.
+_CAPPED_MATCHES = select(func.count()).select_from(
+    select(table(FTS_TABLE, column("rowid")).c.rowid)
+    .where(literal_column(FTS_TABLE).op("MATCH")(_FTS_QUERY))
+    .limit(_FTS_CAP)
+    .subquery()
+)
+# (users_fts query, COMMON) -> its matches, up to COMMON + 1; see the module's docstring.
+_match_counts: TTLCache[tuple[str, int], int] = TTLCache(maxsize=4096, ttl=COMMON_TTL)
+_match_counts_lock = threading.Lock()
+
+
 def common(session: Session, condition: ColumnElement[bool]) -> bool:
     """Whether every users_fts match in ``condition`` finds more than ``COMMON`` rows, of
-    any tenant: read off the index until then, no users row fetched. False without one (and
-    so off SQLite, where ``matches`` adds none)."""
+    any tenant: read off the index until then, no users row fetched, and remembered for
+    ``COMMON_TTL``. False without one (and so off SQLite, where ``matches`` adds none)."""
     if session.get_bind().dialect.name != "sqlite":
         return False
     found = _fts_matches(condition)
-    if not found:
-        return False
-    for match in found:
-        head = match.found.limit(COMMON + 1).subquery()
-        if (session.scalar(select(func.count()).select_from(head)) or 0) <= COMMON:
-            return False
-    return True
+    return bool(found) and all(_match_count(session, m.query) > COMMON for m in found)
+
+
+def _match_count(session: Session, query: str) -> int:
+    key = (query, COMMON)
+    with _match_counts_lock:
+        remembered = _match_counts.get(key)
+    if remembered is not None:
+        return remembered
+    counted = session.scalar(_CAPPED_MATCHES, {"fts_query": query, "fts_cap": COMMON + 1}) or 0
+    with _match_counts_lock:
+        _match_counts[key] = counted
+    return counted
 
 
 def _fts_matches(condition: Any) -> list[_FtsMatch]:
