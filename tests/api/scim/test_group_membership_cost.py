@@ -15,6 +15,9 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from rosterd.lifecycle.scheduler import Scheduler
+from rosterd.lifecycle.search_indexer import SearchIndexer
+from rosterd.lifecycle.webhooks import WebhookDeliverer
 from rosterd.runtime import Runtime
 from tests.api.scim.support import GROUP_SCHEMA, SCIM, USER_SCHEMA, patch_op
 from tests.conftest import LiveServer
@@ -56,15 +59,19 @@ def _group(http: httpx.Client | TestClient, tenant: TenantHandle, members: list[
     return str(r.json()["id"])
 
 
+# The threads of the background loops (``rosterd-<loop name>``; the deliverer's pool is
+# ``rosterd-webhook_<n>``), whose statements are not a request's.
+BACKGROUND = tuple(f"rosterd-{loop.name}" for loop in (SearchIndexer, Scheduler, WebhookDeliverer))
+
+
 @contextmanager
 def _statements(runtime: Runtime) -> Iterator[list[str]]:
-    """The statements run on the write engine meanwhile, but for the background loops'
-    (their threads are named ``rosterd-<loop>``): the indexer or the deliverer writing in the
-    same moment is not the request's cost."""
+    """The statements run on the write engine meanwhile, but for the background loops': the
+    indexer or the deliverer writing in the same moment is not the request's cost."""
     seen: list[str] = []
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not threading.current_thread().name.startswith("rosterd-"):
+        if not threading.current_thread().name.startswith(BACKGROUND):
             seen.append(statement)
 
     engine = runtime.db.write_engine
@@ -92,6 +99,7 @@ def test_one_member_change_runs_the_same_statements_for_any_group_size(
     remove = patch_op({"op": "remove", "path": f'members[value eq "{newcomer}"]'})
     for body in (add, remove):
         on_small, on_large = run(small, body), run(large, body)
+        assert on_large, "no statement of the request was seen"
         assert on_small == on_large
         # the group row, the user check, the change, the version, the audit row: a handful
         assert len(on_large) <= 8, on_large
