@@ -212,7 +212,7 @@ def test_concurrent_sign_ins_of_one_admin_are_each_recorded(
     assert [e["action"] for e in events] == ["admin.signed_in"] * 6
 
 
-def test_an_api_v1_login_writes_the_same_row_with_its_surface(
+def test_an_api_v1_login_and_logout_write_the_same_rows_with_their_surface(
     runtime: Runtime, app: FastAPI, tenant: TenantHandle
 ) -> None:
     username = make_admin(runtime, tenant.slug)
@@ -222,10 +222,22 @@ def test_an_api_v1_login_writes_the_same_row_with_its_surface(
     r = http.post("/api/v1/authentication/login", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
 
-    signed_in, failed = _admin_events(tenant)
+    token = r.json()["access_token"]
+    r = http.post("/api/v1/authentication/logout", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+
+    signed_out, signed_in, failed = _admin_events(tenant)
     assert (signed_in["action"], signed_in["surface"]) == ("admin.signed_in", "api_v1")
     assert (failed["action"], failed["surface"]) == ("admin.sign_in_failed", "api_v1")
     assert failed["after"]["reason"] == "wrong_password"
+    assert (signed_out["action"], signed_out["surface"]) == ("admin.signed_out", "api_v1")
+    assert signed_out["actor"] == f"admin:{username}"
+    assert signed_out["resourceId"] == signed_in["resourceId"]
+    assert signed_out["after"] == {
+        "username": username,
+        "clientAddress": ADDRESS,
+        "reason": "signed_out",
+    }
 
 
 def test_the_sign_in_of_an_oauth_authorization_is_the_same_sign_in(

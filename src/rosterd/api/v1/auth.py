@@ -16,6 +16,7 @@ from rosterd.api.routing import api_router
 from rosterd.api.sign_in import sign_in
 from rosterd.auth.credential_kinds import LOGIN_ENDPOINT, Kind, Need, from_authorization, identify
 from rosterd.auth.tokens import API_V1_AUDIENCE
+from rosterd.services import admin_sign_ins
 from rosterd.services import admins as admins_service
 from rosterd.services.context import Actor
 from rosterd.services.errors import Unauthenticated
@@ -120,8 +121,19 @@ ApiV1Actor = Annotated[Actor, Depends(idempotent(rate_limited(api_v1_actor)))]
     operation_id="apiV1Logout",
     summary="Revoke every token of the logged-in admin",
 )
-def logout(actor: ApiV1Actor, session: WriteSession) -> dict[str, bool]:
+def logout(request: Request, actor: ApiV1Actor, session: WriteSession) -> dict[str, bool]:
     admin_name = actor.actor.removeprefix("admin:")
     admin = admins_service.find(session, admin_name)
     admins_service.logout(session, admin)
+    admin_sign_ins.signed_out(
+        session,
+        admin_sign_ins.SignIn(
+            admin_id=admin.id,
+            tenant_id=admin.tenant_id,
+            username=admin.username,
+            surface=actor.surface,
+            client_address=request.client.host if request.client else None,
+            request_id=actor.request_id,
+        ),
+    )
     return {"success": True}
