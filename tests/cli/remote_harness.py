@@ -13,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from rosterd.cli import remote
+from rosterd.cli import output, remote
 from rosterd.cli.main import app
 from rosterd.client import Client, RetryPolicy
 from tests.client.mock_server import BASE, TOKEN_PATH, FakeServer
@@ -78,6 +78,11 @@ def remote_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RemoteCli:
         )
 
     monkeypatch.setattr(remote, "make_client", make_client)
+    # Tables 200 columns wide whatever the process's consoles were made with: under xdist a
+    # table came out 80 wide despite COLUMNS=200 (Rich keeps the COLUMNS it saw when a
+    # console was made, if any, and uses 80 where it finds no terminal).
+    for console in (output.out, output.err):
+        monkeypatch.setattr(console, "_width", 200)
     for name in ("ROSTERD_CLIENT_SECRET", "ROSTERD_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     return RemoteCli(server, tmp_path / "config")

@@ -270,16 +270,19 @@ def test_tasks_refused_together_rotate_the_refresh_token_once() -> None:
     assert [_form(r)["refresh_token"] for r in server.calls(TOKEN_PATH)] == ["rrt-0", "rrt-1"]
 
 
-def test_a_refused_refresh_token_is_the_servers_invalid_grant_and_nothing_is_kept() -> None:
+def test_a_refused_refresh_token_is_an_auth_error_and_nothing_is_kept() -> None:
+    """The token endpoint's 400 invalid_grant is a sign-in refused (AuthError), not a
+    request refused as invalid (BadRequest)."""
     server = FakeServer(routes={f"GET {USERS}/{U1}": get_user})
     kept: list[str] = []
 
     async def main() -> None:
         async with refreshing_async_client_of(server, kept) as client:
             server.refresh_tokens.clear()  # revoked, or rotated by someone else
-            with pytest.raises(BadRequest) as refused:
+            with pytest.raises(AuthError) as refused:
                 await client.users.get(U1)
-            assert refused.value.code == "invalid_grant"
+            assert (refused.value.status, refused.value.code) == (400, "invalid_grant")
+            assert not isinstance(refused.value, BadRequest)
 
     asyncio.run(main())
     assert kept == [] and server.calls(f"{USERS}/{U1}") == []

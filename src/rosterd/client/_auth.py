@@ -85,7 +85,18 @@ class TokenState:
         """Keep the token a token response carries; raise what an error response means."""
         self.fetches += 1
         if response.is_error:
-            raise errors.from_response(response, retry_after=server_wait(response))
+            error = errors.from_response(response, retry_after=server_wait(response))
+            if isinstance(error, errors.BadRequest) and error.code == "invalid_grant":
+                # RFC 6749 answers a refresh token revoked, expired or already used with a
+                # 400: to the caller it is a sign-in refused, to be made again.
+                raise errors.AuthError(
+                    error.message,
+                    status=error.status,
+                    body=error.body,
+                    code=error.code,
+                    request_id=error.request_id,
+                ) from None
+            raise error
         body = response.json()
         lifetime = float(body.get("expires_in") or 3600)
         self.token = str(body["access_token"])

@@ -7,7 +7,9 @@
     └── APIError                    the server answered with an error status
         ├── BadRequest              400 (and 422) — ValidationError is the common case
         │   └── ValidationError     400 naming fields: ``field_errors`` {field: message}
-        ├── AuthError               401: wrong client credentials, or a token refused twice
+        ├── AuthError               401: wrong client credentials, or a token refused twice;
+        │                           the token endpoint's invalid_grant (a refresh token
+        │                           revoked, expired or already used: sign in again)
         ├── PermissionDenied        403: the client lacks the scope
         ├── NotFound                404
         ├── Conflict                409: already exists, held sweep, key still in flight
@@ -103,7 +105,8 @@ class ValidationError(BadRequest):
 
 
 class AuthError(APIError):
-    """401: the client id or secret is wrong, or the server refused a fresh token."""
+    """401: the client id or secret is wrong, or the server refused a fresh token; or the
+    token endpoint refused the refresh token (400 ``invalid_grant``): sign in again."""
 
 
 class PermissionDenied(APIError):
