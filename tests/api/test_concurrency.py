@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.v1.support import LOGOUT, USERS, make_admin
 from tests.conftest import LiveServer
 from tests.factories import V2, TenantHandle
 
@@ -257,6 +258,35 @@ def test_concurrent_membership_sets_of_one_user_end_as_one_of_them(
         g = tenant.http.get(f"{V2}/groups/{group_id}", headers=tenant.headers())
         assert g.status_code == 200, g.text
         assert g.json()["memberCount"] == (1 if group_id in final else 0), group_id
+
+
+def test_concurrent_api_v1_logouts_of_one_admin_all_answer_and_each_is_audited(
+    live_server: LiveServer,
+) -> None:
+    """Eight tokens of one admin log out at once: each answers 200 (or 401 if another
+    logout revoked it first), never a 5xx; every token is revoked after, and each 200 wrote
+    its own admin.signed_out."""
+    tenant = live_server.tenant()
+    admin = make_admin(tenant)
+    tokens = [admin.login(tenant.http) for _ in range(8)]
+
+    async def logout(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        return await client.post(LOGOUT, headers={"Authorization": f"Bearer {tokens[i]}"})
+
+    outcomes = burst(live_server, len(tokens), logout)
+
+    assert_statuses(outcomes, {200, 401})
+    for token in tokens:
+        r = tenant.http.get(USERS, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401, r.text
+    r = tenant.http.get(
+        f"{V2}/audit-events",
+        params={"resourceType": "admin", "action": "admin.signed_out", "limit": 100},
+        headers=tenant.headers("audit:read"),
+    )
+    assert r.status_code == 200, r.text
+    signed_out = [e for e in r.json()["items"] if e["resourceId"] == str(admin.id)]
+    assert len(signed_out) == sum(1 for o in outcomes if o.status == 200) >= 1, report(outcomes)
 
 
 # ---- concurrent creates of one unique value -----------------------------------------------
