@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+FLOOR = "SQL floor of a SCIM create (users + audit rows, commits of 16)"
 SCENARIOS = {
     "bulk load (rosterd import)",
     "GET /integration/v2/users/{id}",
@@ -29,6 +30,7 @@ SCENARIOS = {
     "SCIM userName eq",
     "SCIM emails[type eq work].value eq",
     "SCIM POST /Users",
+    FLOOR,
     "SCIM PATCH add 1 member, large group (wall)",
     "SCIM PATCH add 1 member, large group (server CPU)",
     "full lifecycle, 16 clients",
@@ -37,8 +39,9 @@ SCENARIOS = {
     "webhook deliveries during 16 writers",
     "resident memory after the scenarios",
 }
-# Rows that measure no requests: the import's CPU is per user; memory has none.
-NO_REQUESTS = {"bulk load (rosterd import)", "resident memory after the scenarios"}
+# Rows that measure no requests: the import's CPU is per user, the floor's per create (of
+# the driver and database alone); memory has none.
+NO_REQUESTS = {"bulk load (rosterd import)", FLOOR, "resident memory after the scenarios"}
 
 
 def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
@@ -91,6 +94,11 @@ def test_every_scenario_reports_a_figure(tmp_path: Path) -> None:
             assert figure["cpu_per"] == "request", figure
             assert figure["baseline_cpu_ms"] > 0, figure
             assert figure["cpu_ratio"] == figure["cpu_ms"] / figure["baseline_cpu_ms"], figure
+    floor = next(f for f in figures if f["scenario"] == FLOOR)
+    assert floor["cpu_per"] == "create" and len(floor["cpu_runs"]) == 2, floor
+    post = next(f for f in figures if f["scenario"] == "SCIM POST /Users")
+    # Its baseline is the CPU of one core per create at the POST target: 2x the reference.
+    assert floor["baseline"] == pytest.approx(1000 / (2 * post["baseline"])), floor
     lifecycle = next(f for f in figures if f["scenario"] == "full lifecycle, 16 clients")
     assert lifecycle["cpu_ms_per_lifecycle"] == pytest.approx(5 * lifecycle["cpu_ms"])
     for name in ("event feed followed during 16 writers", "webhook deliveries during 16 writers"):

@@ -146,6 +146,14 @@ class PreparedWrite:
             raise TypeError("a prepared write is given every value: no Python-side defaults")
         return _compiled(compiled, dialect, "Returned")
 
+    def driver_call(
+        self, dialect: Dialect, params: Mapping[str, Any], *, columns: Sequence[str] = ()
+    ) -> tuple[str, Any]:
+        """The SQL and the driver's arguments ``run`` would execute on ``dialect``'s driver
+        (for bench.write_floor, which times the driver alone)."""
+        compiled = self._for(dialect, tuple(columns) if columns else None)
+        return compiled.sql, _arguments(compiled, params)
+
     def run(
         self, session: Session, params: Mapping[str, Any], *, columns: Sequence[str] = ()
     ) -> int:

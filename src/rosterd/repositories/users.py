@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.util import ClauseAdapter
 
 from rosterd.db.prepared import PointReader, Prepared, PreparedWrite
@@ -703,6 +704,13 @@ _INSERT_USER = {
     "postgresql": postgresql.insert(_USERS).on_conflict_do_nothing().returning(_USERS.c.id),
     "sqlite": sqlite.insert(_USERS).on_conflict_do_nothing().returning(_USERS.c.id),
 }
+
+
+def insert_user_statement(dialect_name: str) -> Insert:
+    """The INSERT ``add`` runs on that database (for bench.write_floor)."""
+    return _INSERT_USER[dialect_name]
+
+
 # Attribute name → its column, and the columns' Python-side defaults (id, timestamps,
 # version, status), generated here rather than by the INSERT so that the row is known whole.
 _COLUMNS = {attr.key: attr.columns[0] for attr in inspect(User).column_attrs}
