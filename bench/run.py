@@ -15,6 +15,7 @@ import platform
 import re
 import resource
 import secrets
+import shlex
 import shutil
 import socket
 import statistics
@@ -130,23 +131,35 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
     raise RuntimeError(f"no answer from {url}")
 
 
+# How much of a server's log a failed scenario prints (the servers log warnings and up).
+LOG_TAIL_BYTES = 20_000
+
+
 @contextmanager
 def server(args: list[str], env: dict[str, str], ready_path: str) -> Iterator[tuple[str, int]]:
+    """A server on a free port, its output kept in a temporary file: when the block fails
+    (a scenario saw an error response), the end of that log is printed with the error."""
     port = free_port()
-    proc = subprocess.Popen(
-        [*args, "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base + ready_path, proc)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [*args, "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(base + ready_path, proc)
+            yield base, proc.pid
+        except BaseException:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+            tail = log.read().decode(errors="replace")
+            print(f"--- the end of the log of {shlex.join(args)} ---\n{tail}", file=sys.stderr)
+            raise
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def uvicorn_app(app: str) -> list[str]:
