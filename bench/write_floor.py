@@ -32,6 +32,7 @@ from rosterd.lifecycle.search_indexer import BATCH as INDEX_BATCH
 from rosterd.models import AuditEvent, Tenant, User, UserStatus
 from rosterd.repositories import search_queue
 from rosterd.repositories.users import insert_user_statement
+from rosterd.services import audit
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -93,7 +94,8 @@ def _audit(user: dict[str, Any], now: datetime) -> dict[str, Any]:
         "resource_type": "user",
         "resource_id": str(user["id"]),
         "before": None,
-        "after": {"userName": user["username"], "status": "active", "number": user["number"]},
+        # What services.users.create_user records: the audited fields of the new user.
+        "after": audit.snapshot(User(**user)),
         "request_id": uuid.uuid4().hex,
     }
 
