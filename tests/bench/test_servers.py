@@ -8,14 +8,18 @@ import httpx
 import pytest
 from bench.run import server
 
+# A bare app under uvicorn, logging at info: its startup line and each request are logged.
+CHATTY = [
+    *(sys.executable, "-m", "uvicorn", "bench.ceiling:app"),
+    *("--host", "127.0.0.1", "--log-level", "info"),
+]
+
 
 def test_a_failing_scenario_prints_the_end_of_the_servers_log(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = [sys.executable, "-m", "uvicorn", "bench.ceiling:app", "--host", "127.0.0.1"]
-
     def scenario() -> None:
-        with server([*args, "--log-level", "info"], {}, "/") as (base, _pid):
+        with server(CHATTY, {}, "/") as (base, _pid):
             assert httpx.get(base + "/").status_code == 200
             raise RuntimeError("a scenario failed")
 
@@ -28,7 +32,6 @@ def test_a_failing_scenario_prints_the_end_of_the_servers_log(
 
 
 def test_a_scenario_that_passes_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    args = [sys.executable, "-m", "uvicorn", "bench.ceiling:app", "--host", "127.0.0.1"]
-    with server([*args, "--log-level", "info"], {}, "/") as (base, _pid):
+    with server(CHATTY, {}, "/") as (base, _pid):
         assert httpx.get(base + "/").status_code == 200
     assert capsys.readouterr().err == ""
