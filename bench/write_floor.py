@@ -115,7 +115,7 @@ def measure(url: str, *, tenant: str = "default", creates: int = 3000, batch: in
                 tenant_id, last = connection.execute(
                     select(Tenant.id, Tenant.last_user_number).where(Tenant.slug == tenant)
                 ).one()
-                # The numbers the creates take, handed out as allocate_user_number would.
+                # The numbers the creates take, handed out as tenants.user_number would.
                 connection.execute(
                     update(Tenant)
                     .where(Tenant.id == tenant_id)

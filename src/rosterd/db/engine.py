@@ -33,6 +33,14 @@ class Database:
     statement, SQLAlchemy then invalidates it and the pool's older connections, and the
     request's runner retries the request once on a fresh connection. psycopg prepares a
     statement on the server once it has run ``prepare_threshold`` times on a connection.
+
+    PostgreSQL also gets ``autonomous``, a small pool in autocommit for what must not wait
+    for a request's transaction to end: a user number is taken there as a sequence's next
+    value would be (rosterd.repositories.tenants), so concurrent creators in one tenant do
+    not queue behind each other's transactions. Its sessions carry it in
+    ``Session.info[AUTONOMOUS]``. Its commits do not wait for the WAL to reach the disk: a
+    number is only ever stored in a user row, whose own commit, later in the WAL, flushes
+    the number's with it; a crash before that loses only numbers no row holds.
     """
 
     url: str
@@ -40,6 +48,7 @@ class Database:
     write_engine: Engine
     reader: sessionmaker[Session]
     writer: sessionmaker[Session]
+    autonomous: Engine | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -49,6 +58,8 @@ class Database:
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+        if self.autonomous is not None:
+            self.autonomous.dispose()
 
 
 def json_text(value: Any) -> str:
@@ -96,24 +107,58 @@ def _sqlite_engine(url: str, begin: str, pool_size: int, max_overflow: int) -> E
     return engine
 
 
+# Session.info key: the store's autocommit engine (PostgreSQL), see ``Database``.
+AUTONOMOUS = "rosterd.db.autonomous"
+# Connections of the autonomous pool: its statements are single-row and short.
+AUTONOMOUS_POOL_SIZE = 2
+# How long an autonomous statement waits for a row lock before the caller does the work
+# in its own transaction instead (a transaction that itself holds the lock, say).
+AUTONOMOUS_LOCK_TIMEOUT = "2s"
+
+
+def _autonomous_engine(url: str, connect_args: dict[str, Any]) -> Engine:
+    engine = create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=AUTONOMOUS_POOL_SIZE,
+        max_overflow=0,
+        pool_timeout=30,
+        connect_args=connect_args,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET synchronous_commit = off")
+            cur.execute(f"SET lock_timeout = '{AUTONOMOUS_LOCK_TIMEOUT}'")
+        dbapi_conn.commit()  # should the settings have opened a transaction: keep them
+
+    return engine
+
+
 def make_database(url: str, pool_size: int = 10, prepare_threshold: int | None = 2) -> Database:
     if make_url(url).get_backend_name() == "sqlite":
         reader = _sqlite_engine(url, "BEGIN", pool_size, pool_size)
         writer = _sqlite_engine(url, "BEGIN IMMEDIATE", 1, 0)
+        autonomous = None
     else:
         prepared = make_url(url).get_driver_name() == "psycopg"
+        connect_args = {"prepare_threshold": prepare_threshold} if prepared else {}
         reader = writer = create_engine(
             url,
             json_serializer=json_text,
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=30,
-            connect_args={"prepare_threshold": prepare_threshold} if prepared else {},
+            connect_args=connect_args,
         )
+        autonomous = _autonomous_engine(url, connect_args)
+    info = {AUTONOMOUS: autonomous} if autonomous is not None else {}
     return Database(
         url=url,
         engine=reader,
         write_engine=writer,
-        reader=sessionmaker(reader, expire_on_commit=False),
-        writer=sessionmaker(writer, expire_on_commit=False),
+        reader=sessionmaker(reader, expire_on_commit=False, info=info),
+        writer=sessionmaker(writer, expire_on_commit=False, info=info),
+        autonomous=autonomous,
     )

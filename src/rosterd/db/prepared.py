@@ -169,12 +169,29 @@ class PreparedWrite:
         """``run`` for a statement with RETURNING: the rows it returned, as named tuples."""
         return self._execute(session, params, columns, fetch=True)[1]
 
+    def run_on(self, connection: Connection, params: Mapping[str, Any]) -> int:
+        """``run`` on ``connection``, outside any Session (one in autocommit, say)."""
+        return self._execute_on(connection, params, (), fetch=False)[0]
+
+    def returned_on(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """``returned`` on ``connection``, outside any Session."""
+        return self._execute_on(connection, params, (), fetch=True)[1]
+
     def _execute(
         self, session: Session, params: Mapping[str, Any], columns: Sequence[str], *, fetch: bool
     ) -> tuple[int, list[Any]]:
         if session.autoflush:
             session.flush()
-        connection = session.connection()
+        return self._execute_on(session.connection(), params, columns, fetch=fetch)
+
+    def _execute_on(
+        self,
+        connection: Connection,
+        params: Mapping[str, Any],
+        columns: Sequence[str],
+        *,
+        fetch: bool,
+    ) -> tuple[int, list[Any]]:
         compiled = self._for(connection.dialect, tuple(columns) if columns else None)
         arguments = _arguments(compiled, params)
         dialect = connection.dialect

@@ -10,7 +10,8 @@ Everything it acts on is in the database, so a restart loses nothing.
 
 Background work added later belongs here too, claimed the same way. It also
 purges expired Idempotency-Keys, a batch at a time (two nodes purging at once may pick the
-same rows; whichever deletes them first does, and the other finds them gone).
+same rows; whichever deletes them first does, and the other finds them gone), and folds the
+user tallies' per-backend slots into one row each (rosterd.repositories.user_tallies.fold).
 
 It also enforces the audit trail's retention (``audit_retention_days``): old events go in
 batches of ``BATCH``, each in a transaction of its own, never one unbounded DELETE, and at
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session
 from rosterd.db.engine import Database
 from rosterd.lifecycle.background import BackgroundLoop
 from rosterd.models.base import utcnow
-from rosterd.services import audit, idempotency, imports, lifecycle, oauth_grants
+from rosterd.services import audit, idempotency, imports, lifecycle, oauth_grants, users
 
 BATCH = 500
 RETENTION_BATCHES = 200
@@ -140,10 +141,17 @@ class Scheduler(BackgroundLoop):
             if done < BATCH:
                 return total
 
+    def fold_tallies(self) -> int:
+        """Gather the user tallies' slots (migration 0023) into one row per tenant and
+        status; returns how many tallies changed."""
+        with self.db.writer.begin() as session:
+            return users.fold_tallies(session)
+
     def tick(self) -> None:
         done = self.run_once()
         if done:
             self._log.info("carried out %d scheduled access action(s)", done)
+        self.fold_tallies()
         purged = self.purge_audit()
         if purged:
             self._log.info("deleted %d audit event(s) past the retention", purged)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.exc import NoResultFound
+from sqlalchemy import Engine, Table, bindparam, select, update
+from sqlalchemy.exc import NoResultFound, OperationalError
 from sqlalchemy.orm import Session
 
+from rosterd.db.engine import AUTONOMOUS
 from rosterd.db.prepared import PointReader, Prepared, PreparedWrite
 from rosterd.models import Tenant
 
@@ -38,37 +41,88 @@ def add(session: Session, tenant: Tenant) -> Tenant:
     return tenant
 
 
-def allocate_user_numbers(session: Session, tenant_id: uuid.UUID, n: int = 1) -> int:
-    """Reserve ``n`` consecutive user numbers and return the first.
-
-    A single UPDATE ... RETURNING takes the row lock, so concurrent creators in one tenant are
-    serialised on PostgreSQL and SQLite alike and never share a number.
-    """
-    last = session.execute(
-        update(Tenant)
-        .where(Tenant.id == tenant_id)
-        .values(last_user_number=Tenant.last_user_number + n)
-        .returning(Tenant.last_user_number)
-    ).scalar_one()
-    return int(last) - n + 1
-
+# PostgreSQL's SQLSTATE for a lock_timeout that ran out.
+LOCK_NOT_AVAILABLE = "55P03"
 
 _TENANTS = cast(Table, Tenant.__table__)
 # Built once and on the table (no ORM session synchronisation: nothing reads a tenant's
 # last_user_number from an entity), which took most of the statement's CPU.
-_NEXT_USER_NUMBER = PreparedWrite(
+_NEXT_USER_NUMBERS = PreparedWrite(
     update(_TENANTS)
     .where(_TENANTS.c.id == bindparam("tenant_id"))
-    .values(last_user_number=_TENANTS.c.last_user_number + 1)
+    .values(last_user_number=_TENANTS.c.last_user_number + bindparam("n"))
     .returning(_TENANTS.c.last_user_number, _TENANTS.c.settings)
 )
 
 
-def allocate_user_number(session: Session, tenant_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
-    """Reserve one user number (as ``allocate_user_numbers``) and return it with the
-    tenant's settings, which a create reads too: one statement instead of a SELECT more."""
-    rows = _NEXT_USER_NUMBER.returned(session, {"tenant_id": tenant_id})
+def allocate_user_numbers(session: Session, tenant_id: uuid.UUID, n: int = 1) -> int:
+    """Reserve ``n`` consecutive user numbers and return the first (as
+    ``user_number``, but not given back if the caller fails)."""
+    last, _, _ = _allocate(session, tenant_id, n)
+    return last - n + 1
+
+
+@contextmanager
+def user_number(session: Session, tenant_id: uuid.UUID) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Reserve one user number for a create in the block; yields it with the tenant's
+    settings, which a create reads too (one statement instead of a SELECT more).
+
+    An UPDATE ... RETURNING of the tenant's counter takes its row lock, so concurrent
+    creators never share a number. On PostgreSQL it runs on the store's autonomous
+    connection (``rosterd.db.engine.Database``) and commits at once, as a sequence's
+    ``nextval`` does: the lock is held for that statement alone, not until the creator's
+    transaction ends (which queued every create of a tenant behind the one before). A
+    number is never handed out twice. When the block fails, the number is given back if no
+    one has taken one since (so a refused create changes nothing); otherwise it stays
+    unused, and numbers increase but skip it. Where the autonomous connection cannot serve
+    (SQLite, whose one writer serialises creates anyway; a tenant created in the caller's
+    own transaction, which no other connection sees yet; the row lock held by the caller's
+    transaction itself), the counter moves in the caller's transaction, as it did before,
+    and goes back with it.
+    """
+    last, settings, committed = _allocate(session, tenant_id, 1)
+    try:
+        yield last, settings
+    except BaseException:
+        if committed:
+            _give_back(session, tenant_id, last)
+        raise
+
+
+def _allocate(session: Session, tenant_id: uuid.UUID, n: int) -> tuple[int, dict[str, Any], bool]:
+    """The counter moved by ``n``: its new value, the tenant's settings, and whether that
+    was committed already (on the autonomous connection)."""
+    params = {"tenant_id": tenant_id, "n": n}
+    autonomous: Engine | None = session.info.get(AUTONOMOUS)
+    if autonomous is not None:
+        try:
+            with autonomous.connect() as connection:
+                rows = _NEXT_USER_NUMBERS.returned_on(connection, params)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+        else:
+            if rows:
+                last, settings = rows[0]
+                return int(last), dict(settings), True
+    rows = _NEXT_USER_NUMBERS.returned(session, params)
     if len(rows) != 1:
         raise NoResultFound(f"tenant {tenant_id} not found")
     last, settings = rows[0]
-    return int(last), dict(settings)
+    return int(last), dict(settings), False
+
+
+_GIVE_BACK = PreparedWrite(
+    update(_TENANTS)
+    .where(
+        _TENANTS.c.id == bindparam("tenant_id"),
+        _TENANTS.c.last_user_number == bindparam("number"),
+    )
+    .values(last_user_number=bindparam("number") - 1)
+)
+
+
+def _give_back(session: Session, tenant_id: uuid.UUID, number: int) -> None:
+    autonomous: Engine = session.info[AUTONOMOUS]
+    with autonomous.connect() as connection:
+        _GIVE_BACK.run_on(connection, {"tenant_id": tenant_id, "number": number})

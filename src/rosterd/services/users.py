@@ -27,7 +27,7 @@ from rosterd.models.base import utcnow
 from rosterd.repositories import groups as groups_repo
 from rosterd.repositories import identities as identities_repo
 from rosterd.repositories import roles as roles_repo
-from rosterd.repositories import scim_filter
+from rosterd.repositories import scim_filter, user_tallies
 from rosterd.repositories import teams as teams_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.repositories import users as users_repo
@@ -232,6 +232,12 @@ def _email_unique(session: Session, actor: Actor, columns: Mapping[str, Any]) ->
     return {"email_unique": _unique_emails(session, actor)}
 
 
+def fold_tallies(session: Session) -> int:
+    """Upkeep of the per-status user counts (every tenant's): their slots gathered into one
+    row each (``rosterd.repositories.user_tallies.fold``); how many counts changed."""
+    return user_tallies.fold(session)
+
+
 # ---- writes --------------------------------------------------------------------------------
 
 
@@ -249,23 +255,24 @@ def create_user(session: Session, actor: Actor, data: NewUser) -> User:
     )
     groups = _resolve_groups(session, actor, data.group_ids)
     identities = columns.pop("external_identities", [])
-    number, settings = tenants_repo.allocate_user_number(session, actor.tenant_id)
-    if columns.get("email_key") is not None:
-        columns["email_unique"] = not tenants_service.emails_shared_in(settings)
-    with _unique(columns, identities):
-        user = users_repo.add(session, {**columns, "tenant_id": actor.tenant_id, "number": number})
-        if user is None:
-            raise _held(session, actor, columns)
-        if identities:
-            identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
-    for name in ("role", "team"):
-        set_committed_value(user, name, refs.get(name))
-    if groups:
-        groups_repo.lock(session, actor.tenant_id, [g.id for g in groups])
-        for group in groups:
-            groups_repo.add_members(session, actor.tenant_id, group.id, [user.id])
-        groups_repo.touch(session, actor.tenant_id, [g.id for g in groups])
-    audit.record(session, actor, "user.created", "user", user.id, after=audit.snapshot(user))
+    with tenants_repo.user_number(session, actor.tenant_id) as (number, settings):
+        if columns.get("email_key") is not None:
+            columns["email_unique"] = not tenants_service.emails_shared_in(settings)
+        with _unique(columns, identities):
+            row = {**columns, "tenant_id": actor.tenant_id, "number": number}
+            user = users_repo.add(session, row)
+            if user is None:
+                raise _held(session, actor, columns)
+            if identities:
+                identities_repo.replace_for_user(session, actor.tenant_id, user.id, identities)
+        for name in ("role", "team"):
+            set_committed_value(user, name, refs.get(name))
+        if groups:
+            groups_repo.lock(session, actor.tenant_id, [g.id for g in groups])
+            for group in groups:
+                groups_repo.add_members(session, actor.tenant_id, group.id, [user.id])
+            groups_repo.touch(session, actor.tenant_id, [g.id for g in groups])
+        audit.record(session, actor, "user.created", "user", user.id, after=audit.snapshot(user))
     return user
 
 
@@ -301,10 +308,10 @@ def update_users(
 ) -> list[User]:
     """Apply one ``patch`` to several users (the console's bulk deactivation), in id order.
 
-    Every user is locked first, in one id-ordered statement, then each is changed. Locking
-    and changing one after another would take a status tally's row lock (the trigger of
-    migration 0006) between two user locks, and two such transactions over overlapping
-    users deadlock on PostgreSQL: one holds the tally and waits for a user the other holds.
+    Every user is locked first, in one id-ordered statement, then each is changed: two such
+    transactions over overlapping users then take their locks in the same order and queue
+    on PostgreSQL instead of deadlocking (locked as they are changed, in the order given,
+    each could hold a user the other waits for).
     """
     wanted = sorted(set(user_ids))
     locked = {u.id for u in users_repo.lock_many(session, actor.tenant_id, wanted)}
