@@ -52,6 +52,10 @@ POSTGRES_URL = os.environ.get(
 )
 SCIM_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
+# `rosterd serve --workers` as each store is served: SQLite admits one process, a
+# PostgreSQL deployment runs a worker per core.
+SERVE_WORKERS = {"sqlite": 1, "postgresql": os.cpu_count() or 1}
+
 # Issue 11's targets (SQLite unless said), by scenario and backend.
 CPU_TARGET = "server CPU <= 0.15 ms/request"
 # SCIM POST's, as multiples of scim2-server's rate (the floor's row measures against it too).
@@ -178,14 +182,25 @@ def uvicorn_app(app: str) -> list[str]:
     ]
 
 
+def serve_command(backend: str) -> list[str]:
+    """`rosterd serve` as the bench runs it on ``backend`` (see ``SERVE_WORKERS``)."""
+    workers = str(SERVE_WORKERS[backend])
+    return [str(BIN / "rosterd"), "serve", "--host", "127.0.0.1", "--workers", workers]
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The resident set of the largest process of the server (``pid`` or a worker)."""
+    sizes = [float("nan")]
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        sizes += [int(line.split()[1]) / 1024 for line in status.splitlines() if "VmRSS:" in line]
+    return max(sizes[1:], default=sizes[0])
 
 
-def _process_tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     """``pid`` and its descendants (a server started with workers runs in several)."""
     pids, seen = [pid], 0
     while seen < len(pids):
@@ -203,7 +218,7 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the server (the process and its descendants, every
     thread) has used so far."""
     total = 0
-    for member in _process_tree(pid):
+    for member in process_tree(pid):
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
@@ -731,7 +746,7 @@ def run_backend(backend: str, users: int, data: Path, seconds: int, runs: int) -
         ]
 
         with (
-            server([str(BIN / "rosterd"), "serve", "--host", "127.0.0.1"], env, "/healthz") as (
+            server(serve_command(backend), env, "/healthz") as (
                 base,
                 pid,
             ),

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, bindparam, select, update
-from sqlalchemy.exc import NoResultFound, OperationalError
+from sqlalchemy.exc import NoResultFound, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from rosterd.db.engine import AUTONOMOUS
@@ -41,6 +42,8 @@ def add(session: Session, tenant: Tenant) -> Tenant:
     return tenant
 
 
+log = logging.getLogger(__name__)
+
 # PostgreSQL's SQLSTATE for a lock_timeout that ran out.
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -52,6 +55,15 @@ _NEXT_USER_NUMBERS = PreparedWrite(
     .where(_TENANTS.c.id == bindparam("tenant_id"))
     .values(last_user_number=_TENANTS.c.last_user_number + bindparam("n"))
     .returning(_TENANTS.c.last_user_number, _TENANTS.c.settings)
+)
+# A number given back: only while it is still the last one handed out.
+_GIVE_BACK = PreparedWrite(
+    update(_TENANTS)
+    .where(
+        _TENANTS.c.id == bindparam("tenant_id"),
+        _TENANTS.c.last_user_number == bindparam("number"),
+    )
+    .values(last_user_number=bindparam("number") - 1)
 )
 
 
@@ -89,6 +101,17 @@ def user_number(session: Session, tenant_id: uuid.UUID) -> Iterator[tuple[int, d
         raise
 
 
+def _give_back(session: Session, tenant_id: uuid.UUID, number: int) -> None:
+    """Best effort: a number that cannot be given back (the store unreachable meanwhile) is
+    a gap, and the create's own error is the one to report."""
+    autonomous: Engine = session.info[AUTONOMOUS]
+    try:
+        with autonomous.connect() as connection:
+            _GIVE_BACK.run_on(connection, {"tenant_id": tenant_id, "number": number})
+    except SQLAlchemyError:
+        log.warning("user number %d of tenant %s not given back", number, tenant_id, exc_info=True)
+
+
 def _allocate(session: Session, tenant_id: uuid.UUID, n: int) -> tuple[int, dict[str, Any], bool]:
     """The counter moved by ``n``: its new value, the tenant's settings, and whether that
     was committed already (on the autonomous connection)."""
@@ -110,19 +133,3 @@ def _allocate(session: Session, tenant_id: uuid.UUID, n: int) -> tuple[int, dict
         raise NoResultFound(f"tenant {tenant_id} not found")
     last, settings = rows[0]
     return int(last), dict(settings), False
-
-
-_GIVE_BACK = PreparedWrite(
-    update(_TENANTS)
-    .where(
-        _TENANTS.c.id == bindparam("tenant_id"),
-        _TENANTS.c.last_user_number == bindparam("number"),
-    )
-    .values(last_user_number=bindparam("number") - 1)
-)
-
-
-def _give_back(session: Session, tenant_id: uuid.UUID, number: int) -> None:
-    autonomous: Engine = session.info[AUTONOMOUS]
-    with autonomous.connect() as connection:
-        _GIVE_BACK.run_on(connection, {"tenant_id": tenant_id, "number": number})
