@@ -35,14 +35,20 @@ def _tallies(engine: Engine) -> dict[str, int]:
         return {status: n for status, n in rows if n}
 
 
-def test_0006_counts_the_users_already_there_and_keeps_counting(engine: Engine) -> None:
+def _users_at_0005(engine: Engine, statuses: list[str]) -> uuid.UUID:
+    """A store at 0005 (before the tallies) holding one tenant with users of ``statuses``."""
     upgrade(engine, "0005")
     tenant_id = uuid.uuid4()
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
             _tenants_0003.insert().values(
-                id=tenant_id, slug="t", name="t", settings={}, last_user_number=3, created_at=now
+                id=tenant_id,
+                slug="t",
+                name="t",
+                settings={},
+                last_user_number=len(statuses),
+                created_at=now,
             )
         )
         conn.execute(
@@ -58,9 +64,14 @@ def test_0006_counts_the_users_already_there_and_keeps_counting(engine: Engine) 
                     "modified_at": now,
                     "version": 1,
                 }
-                for number, status in enumerate(["active", "active", "suspended"], start=1)
+                for number, status in enumerate(statuses, start=1)
             ],
         )
+    return tenant_id
+
+
+def test_0006_counts_the_users_already_there_and_keeps_counting(engine: Engine) -> None:
+    _users_at_0005(engine, ["active", "active", "suspended"])
     upgrade(engine)
     assert _tallies(engine) == {"active": 2, "suspended": 1}
     with engine.begin() as conn:
@@ -94,28 +105,7 @@ def _slots(engine: Engine) -> list[tuple[str, int]]:
 
 
 def test_0023_keeps_each_tally_in_slot_0_and_its_downgrade_sums_the_slots(engine: Engine) -> None:
-    upgrade(engine, "0005")
-    tenant_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(
-            _tenants_0003.insert().values(
-                id=tenant_id, slug="t", name="t", settings={}, last_user_number=0, created_at=now
-            )
-        )
-        for number, status in enumerate(["active", "active", "pending"], start=1):
-            conn.execute(
-                _users_0003.insert().values(
-                    id=uuid.uuid4(),
-                    tenant_id=tenant_id,
-                    number=number,
-                    username=f"u{number}",
-                    status=status,
-                    created_at=now,
-                    modified_at=now,
-                    version=1,
-                )
-            )
+    tenant_id = _users_at_0005(engine, ["active", "active", "pending"])
     upgrade(engine, "0022")
     assert _tallies(engine) == {"active": 2, "pending": 1}
     upgrade(engine)

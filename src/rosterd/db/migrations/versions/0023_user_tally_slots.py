@@ -83,7 +83,9 @@ _PG_TRIGGERS = {
     "user_tallies_update": (
         "UPDATE",
         "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-        _DELTAS.format(deltas=_MOVED_DELTAS),
+        # An update that moves no status (a title, a login time) pays for this check alone.
+        f"IF NOT EXISTS (SELECT 1 FROM old_rows AS o {_MOVED}) THEN RETURN NULL; END IF;"  # noqa: S608
+        + _DELTAS.format(deltas=_MOVED_DELTAS),
     ),
 }
 
