@@ -210,7 +210,8 @@ class Settings(BaseSettings):
         le=60,
         description="How often the webhook deliverer of `rosterd serve` reads the event feed "
         "for new events and sends the deliveries that are due: the most a delivery waits "
-        "after its change committed, when the deliverer is idle.",
+        "after its change committed, when the deliverer is idle (after a run that sent "
+        "something, the next starts at once).",
     )
     webhook_timeout_seconds: float = Field(
         default=10.0,

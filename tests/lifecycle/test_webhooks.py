@@ -392,3 +392,92 @@ def test_a_message_id_is_never_used_again(
             r = http.delete(f"{HOOKS}/{hook['id']}", headers=tenant.headers(*WRITE))
             assert r.status_code == 204
     assert len(set(ids)) == 2 and len(set(delivery_ids)) == 2
+
+
+def test_a_batch_stores_each_deliverys_own_outcome(
+    own: tuple[Runtime, TestClient], tenant: TenantHandle, clock: Clock
+) -> None:
+    """Successes and failures sent in one batch: each delivery keeps the answer it got."""
+    runtime, http = own
+    answers = iter([200, 503] * 3)
+    lock = threading.Lock()
+
+    def answer() -> int:
+        with lock:
+            return next(answers)
+
+    with receiving(status=answer) as receiver:
+        hook = subscribe(http, tenant, receiver.url, eventTypes=["user.created"])
+        for _ in range(6):
+            tenant.user()
+        work = WebhookDeliverer(
+            runtime.db, runtime.keys.sealer, allow_private_urls=True, concurrency=1, clock=clock
+        )
+        try:
+            assert run_until(work, 6) == 6
+        finally:
+            work.stop()
+    got = deliveries(http, tenant, hook["id"])
+    done = [d for d in got if d["status"] == "succeeded"]
+    retried = [d for d in got if d["status"] == "pending"]
+    assert len(done) == 3 and len(retried) == 3
+    assert {(d["responseCode"], d["lastError"], d["nextAttemptAt"]) for d in done} == {
+        (200, None, None)
+    }
+    for d in retried:
+        assert d["responseCode"] == 503 and d["lastError"] == "answered HTTP 503"
+        assert datetime.fromisoformat(d["nextAttemptAt"].replace("Z", "+00:00")) > clock.now
+    assert len(receiver.received) == 3
+
+
+def test_a_delivery_whose_webhook_is_deleted_while_it_is_sent_is_dropped(
+    own: tuple[Runtime, TestClient], tenant: TenantHandle, clock: Clock, receiver: Receiver
+) -> None:
+    runtime, http = own
+    hook = subscribe(http, tenant, receiver.url, eventTypes=["user.created"])
+    tenant.user()
+    work = deliverer(runtime, clock)
+    send = work.send
+
+    def send_then_delete(job: Any) -> Any:
+        outcome = send(job)
+        r = http.delete(f"{HOOKS}/{hook['id']}", headers=tenant.headers(*WRITE))
+        assert r.status_code == 204
+        return outcome
+
+    work.send = send_then_delete  # type: ignore[method-assign]
+    try:
+        assert run_until(work, 1) == 1
+    finally:
+        work.stop()
+    assert len(receiver.received) == 1
+    with runtime.db.reader() as session:
+        rows = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.webhook_id == uuid.UUID(hook["id"]))
+        ).all()
+    assert rows == []
+
+
+def test_the_deliverer_runs_again_at_once_while_it_has_work(
+    own: tuple[Runtime, TestClient],
+) -> None:
+    """After a run that sent something the next starts without the poll's wait (so
+    deliveries keep up with a stream of writes); after an idle run it waits the interval."""
+    runtime, _ = own
+    work = WebhookDeliverer(runtime.db, runtime.keys.sealer, poll_seconds=30)
+    runs = iter([3, 0])
+    work.run_once = lambda: next(runs)  # type: ignore[method-assign]
+    guard = threading.Timer(5, work.stop)
+    guard.start()
+    try:
+        work.tick()
+        started = time.monotonic()
+        assert work.wait() is True
+        assert time.monotonic() - started < 1
+        work.tick()
+        started = time.monotonic()
+        assert work.wait() is False  # waited until the guard stopped it
+        assert time.monotonic() - started >= 4
+    finally:
+        guard.cancel()
+        work.stop()

@@ -12,8 +12,13 @@ Each run does two things, each in short transactions of its own:
 2. **Send.** Claim up to a batch of due deliveries of enabled webhooks (``FOR UPDATE SKIP
    LOCKED``; their next attempt moves past a lease and their attempts count up) and commit
    the claim; send them, signed per Standard Webhooks, over HTTP with timeouts outside any
-   transaction, several at once; then record each outcome. A node that dies while sending
-   leaves its claims to run out, and the deliveries are sent again (at least once).
+   transaction, several at once; then record the outcomes (the successes in one statement,
+   each failure from its locked row). A node that dies while sending leaves its claims to
+   run out, and the deliveries are sent again (at least once).
+
+A run that sent something is followed by the next at once; only an idle deliverer waits its
+poll interval, so under a stream of writes the deliveries follow them rather than trailing
+by a poll a run.
 
 A failed delivery is tried again after a wait that doubles each time (with jitter), for
 ``webhook_retry_hours``; then it is marked failed, its webhook disabled and a
@@ -41,6 +46,7 @@ from rosterd.db.engine import Database
 from rosterd.events import feed, webhook_signing, webhook_urls
 from rosterd.events.types import WEBHOOK_DISABLED
 from rosterd.lifecycle.background import BackgroundLoop
+from rosterd.models import WebhookDelivery
 from rosterd.models.base import utcnow
 from rosterd.repositories import audit as audit_repo
 from rosterd.repositories import webhooks as repo
@@ -121,6 +127,7 @@ class WebhookDeliverer(BackgroundLoop):
         self.clock = clock
         self.retention = retention
         self._purged_at: datetime | None = None
+        self._busy = False
         # A claim outlives the longest send; a node dead while sending frees it after this.
         self.lease = timedelta(seconds=2 * timeout_seconds + 5)
         self._rng = random.SystemRandom()
@@ -131,6 +138,18 @@ class WebhookDeliverer(BackgroundLoop):
             headers={"user-agent": f"rosterd/{__version__} (webhooks)"},
             limits=httpx.Limits(max_connections=concurrency),
         )
+
+    def tick(self) -> None:
+        self._busy = False
+        self._busy = self.run_once() > 0
+
+    def wait(self) -> bool:
+        """The poll interval, or no wait at all after a run that sent something: while events
+        keep coming, the next run starts at once and the deliveries follow the writes instead
+        of trailing them by a poll each."""
+        if self._busy:
+            return not self._stop.is_set()
+        return super().wait()
 
     def run_once(self) -> int:
         """Turn new events into deliveries, then send what is due; how many were sent.
@@ -217,8 +236,7 @@ class WebhookDeliverer(BackgroundLoop):
                 return total
             outcomes = list(self._pool.map(self.send, jobs))
             with self.db.writer.begin() as session:
-                for job, outcome in zip(jobs, outcomes, strict=True):
-                    self._record(session, job, outcome)
+                self._record(session, list(zip(jobs, outcomes, strict=True)))
             total += len(jobs)
             if len(jobs) < SEND_BATCH:
                 return total
@@ -248,17 +266,28 @@ class WebhookDeliverer(BackgroundLoop):
             return Outcome(response.status_code, None)
         return Outcome(response.status_code, f"answered HTTP {response.status_code}")
 
-    def _record(self, session: Any, job: _Job, outcome: Outcome) -> None:
-        delivery = repo.delivery_for_update(session, job.delivery_id)
-        if delivery is None:  # its webhook was deleted meanwhile
+    def _record(self, session: Any, sent: list[tuple[_Job, Outcome]]) -> None:
+        """Store a batch's outcomes: the successes in one statement, each failure's next
+        attempt (or its end) from its row, locked. A delivery whose webhook was deleted
+        meanwhile is gone, and nothing is stored for it."""
+        repo.mark_succeeded(
+            session, {job.delivery_id: outcome.status_code for job, outcome in sent if outcome.ok}
+        )
+        failed = [(job, outcome) for job, outcome in sent if not outcome.ok]
+        if not failed:
             return
+        held = repo.deliveries_for_update(session, [job.delivery_id for job, _ in failed])
+        for job, outcome in failed:
+            delivery = held.get(job.delivery_id)
+            if delivery is not None:
+                self._record_failure(session, job, delivery, outcome)
+
+    def _record_failure(
+        self, session: Any, job: _Job, delivery: WebhookDelivery, outcome: Outcome
+    ) -> None:
         now = self.clock()
         delivery.response_code = outcome.status_code
         delivery.last_error = outcome.error
-        if outcome.ok:
-            delivery.status = repo.SUCCEEDED
-            delivery.next_attempt_at = None
-            return
         next_at = now + self.retry.delay(delivery.attempts, self._rng)
         if next_at - delivery.due_since <= self.retry.window:
             delivery.next_attempt_at = next_at

@@ -8,9 +8,11 @@ those another node holds (PostgreSQL; SQLite has one writer at a time).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Mapping
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from rosterd.models import Tenant, Webhook, WebhookDelivery
@@ -148,11 +150,38 @@ def claim_due(
     return [(d, hooks[d.webhook_id]) for d in claimed]
 
 
-def delivery_for_update(session: Session, delivery_id: int) -> WebhookDelivery | None:
-    stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+def mark_succeeded(session: Session, codes: Mapping[int, int | None]) -> None:
+    """Mark the deliveries of ``codes`` (id -> the receiver's HTTP status) succeeded, in one
+    executemany; an id that no longer exists changes nothing."""
+    if not codes:
+        return
+    table = cast(Table, WebhookDelivery.__table__)
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("delivery_id"))
+        .values(
+            status=SUCCEEDED,
+            response_code=bindparam("code"),
+            last_error=None,
+            next_attempt_at=None,
+        ),
+        [{"delivery_id": i, "code": code} for i, code in sorted(codes.items())],
+    )
+
+
+def deliveries_for_update(
+    session: Session, delivery_ids: Collection[int]
+) -> dict[int, WebhookDelivery]:
+    """The deliveries of ``delivery_ids`` that still exist, by id, locked in one statement
+    in id order (two nodes locking overlapping sets then queue instead of deadlocking)."""
+    stmt = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(sorted(delivery_ids)))
+        .order_by(WebhookDelivery.id)
+    )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    return session.scalars(stmt).first()
+    return {d.id: d for d in session.scalars(stmt)}
 
 
 def webhook_for_update(session: Session, webhook_id: uuid.UUID) -> Webhook | None:
