@@ -61,8 +61,23 @@ def tenant_id(runtime: Runtime) -> uuid.UUID:
         users_repo.UserQuery(search="rtin", sort_by="email", descending=True),
         users_repo.UserQuery(is_active=False, sort_by="createdAt"),
         users_repo.UserQuery(sort_by="name", descending=True),
+        users_repo.UserQuery(search="rtin", sort_by="name", limit=1),
+        users_repo.UserQuery(search="rtin", sort_by="name", offset=1, limit=1),
+        users_repo.UserQuery(search="example", sort_by="name", descending=True, limit=4),
+        users_repo.UserQuery(search="example", sort_by="lastLoginAt", offset=1, limit=3),
     ],
-    ids=["all", "active-page-1", "active-page-2", "search", "not-active", "name-desc"],
+    ids=[
+        "all",
+        "active-page-1",
+        "active-page-2",
+        "search",
+        "not-active",
+        "name-desc",
+        "search-by-name-page-1",
+        "search-by-name-page-2",
+        "search-by-name-desc",
+        "search-by-login-page-2",
+    ],
 )
 def test_listing_rows_are_the_users_search_finds(
     runtime: Runtime, tenant_id: uuid.UUID, q: users_repo.UserQuery

@@ -572,40 +572,64 @@ def search_listing(
     if q.after is None and statuses is not None and len(statuses) in (1, len(UserStatus)):
         return _listing_by_status(session, tenant_id, q, statuses)
     matching = _matching(tenant_id, q)
-    rows = _listing_rows(session, q, matching)
+    rows = _listing_rows(session, tenant_id, q, matching)
     return rows, _total(session, tenant_id, q, matching, shown=len(rows))
 
 
 def listing_rows(session: Session, tenant_id: uuid.UUID, q: UserQuery) -> Sequence[ListingRow]:
     """``search_listing``'s page without its total: what a page after the first shows,
     with nothing counted."""
-    return _listing_rows(session, q, _matching(tenant_id, q))
+    return _listing_rows(session, tenant_id, q, _matching(tenant_id, q))
 
 
-def _listing_rows(session: Session, q: UserQuery, matching: Select[User]) -> Sequence[ListingRow]:
+def _listing_rows(
+    session: Session, tenant_id: uuid.UUID, q: UserQuery, matching: Select[User]
+) -> Sequence[ListingRow]:
     page, u = _page(session, q, matching, entities=False)
-    page = (
-        page.with_only_columns(*_listing(u))
-        .outerjoin(Role, Role.id == u.role_id)
-        .outerjoin(Team, Team.id == u.team_id)
-    )
     if q.after is None:
-        return session.execute(page).all()
+        return _listed(session, tenant_id, q, page, u)
     led_by_flag = _sort_columns(q.sort_by, u)[0][1]
     split = session.get_bind().dialect.name == "sqlite" and not q.offset and led_by_flag
     parts = _after(q, u, split=split)
     if not split:
-        return session.execute(page.where(*parts)).all()
+        return _listed(session, tenant_id, q, page.where(*parts), u)
     # Each part has one value of the leading flag; ordered by the rest of the terms, SQLite
     # sees that the index delivers the order (by all of them, it sorts the part).
     rest = _order(q.sort_by, q.descending, u)[1:]
     rows: list[ListingRow] = []
     for part in parts:
         stmt = page.where(part).order_by(None).order_by(*rest).limit(q.limit - len(rows))
-        rows += session.execute(stmt).all()
+        rows += _listed(session, tenant_id, q, stmt, u)
         if len(rows) >= q.limit:
             break
     return rows
+
+
+def _listed(
+    session: Session, tenant_id: uuid.UUID, q: UserQuery, page: Select[Any], u: Users
+) -> Sequence[ListingRow]:
+    """The listing rows of ``page`` (users ordered and limited, read from ``u``), with
+    their role and team.
+
+    A search's page is chosen by its sort keys alone, and only its rows are then read in
+    full: sorted with every listing column (and joined to its role and team first), each
+    of a common needle's thousands of matches was read, joined and carried through the sort
+    for the page's 25 (at 100,000 users on PostgreSQL, 40 of a page's 65 ms)."""
+    if not q.search:
+        return session.execute(
+            page.with_only_columns(*_listing(u))
+            .outerjoin(Role, Role.id == u.role_id)
+            .outerjoin(Team, Team.id == u.team_id)
+        ).all()
+    chosen = page.with_only_columns(u.id).subquery()
+    return session.execute(
+        select(*_listing(User))
+        .join(chosen, chosen.c.id == User.id)
+        .outerjoin(Role, Role.id == User.role_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(User.tenant_id == tenant_id)
+        .order_by(*_order(q.sort_by, q.descending))
+    ).all()
 
 
 def _listing_by_status(
