@@ -253,8 +253,8 @@ class FastPaths:
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not any(
-            name in _ROUTES_ONLY for name, _ in scope["headers"]
+        if scope["type"] == "http" and _ROUTES_ONLY.isdisjoint(
+            [name for name, _ in scope["headers"]]
         ):
             for path in self._by_method.get(scope["method"], ()):
                 match = path.pattern.match(scope["path"])

@@ -25,7 +25,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from rosterd.ratelimit.counters import Count, InProcessCounters, RedisCounters, Stage
-from rosterd.ratelimit.policy import Policy, Standing, Verdict, tightest
+from rosterd.ratelimit.policy import Limit, Policy, Standing, Verdict, tightest
 
 log = logging.getLogger("rosterd.ratelimit")
 
@@ -62,6 +62,12 @@ def _stage(policy: Policy, partition: Partition) -> Stage:
         (limit.item.key_for(policy.name, *tagged), limit.quota, limit.window)
         for limit in policy.limits
     )
+
+
+@lru_cache(maxsize=1024)
+def _limits(policies: tuple[Policy, ...]) -> tuple[Limit, ...]:
+    """Every limit of ``policies``, in the order their counters are charged."""
+    return tuple(limit for policy in policies for limit in policy.limits)
 
 
 class Limiter:
@@ -119,19 +125,16 @@ class Limiter:
         except StorageError as exc:
             self._storage_failed(exc)
             return Verdict(policies)
-        limits = (limit for policy in policies for limit in policy.limits)
-        standings: list[Standing] = []
-        refused: list[Standing] = []
-        for limit, (count, reset) in zip(limits, counts, strict=False):
-            standing = Standing(
-                limit.label, limit.quota, limit.window, max(0, limit.quota - count), reset
-            )
-            standings.append(standing)
-            if count > limit.quota:
-                refused.append(standing)
-        report = tightest(refused or standings)
-        retry_after = max([1, *(s.reset or 0 for s in refused)]) if refused else None
-        return Verdict(policies, tuple(standings), report, retry_after)
+        # Counted up to the stage that refused: the limits after it have no count.
+        standings = tuple(
+            Standing(limit.label, limit.quota, limit.window, max(0, limit.quota - count), reset)
+            for limit, (count, reset) in zip(_limits(policies), counts, strict=False)
+        )
+        refused = [s for s, (count, _) in zip(standings, counts, strict=True) if count > s.quota]
+        if not refused:
+            return Verdict(policies, standings, tightest(standings))
+        retry_after = max([1, *(s.reset or 0 for s in refused)])
+        return Verdict(policies, standings, tightest(refused), retry_after)
 
     async def refusal(self, policy: Policy, partition: Partition) -> Verdict | None:
         """The refusal a request would get if ``policy`` is spent for ``partition``, without

@@ -68,6 +68,6 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send_with_fields)
 
     def _carries_credentials(self, scope: Scope) -> bool:
-        return self.exchanges.match(scope["path"]) is not None or any(
-            name in _CREDENTIAL_HEADERS for name, _ in scope["headers"]
+        return not _CREDENTIAL_HEADERS.isdisjoint([name for name, _ in scope["headers"]]) or (
+            self.exchanges.match(scope["path"]) is not None
         )
