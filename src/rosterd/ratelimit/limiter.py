@@ -70,6 +70,23 @@ def _limits(policies: tuple[Policy, ...]) -> tuple[Limit, ...]:
     return tuple(limit for policy in policies for limit in policy.limits)
 
 
+def _verdict(policies: tuple[Policy, ...], counts: Sequence[Count]) -> Verdict:
+    """Where the request stands against ``policies``, from its ``counts`` (taken up to the
+    stage that refused it: the limits after that one have none)."""
+    standings: list[Standing] = []
+    refused: list[Standing] = []
+    for limit, (count, reset) in zip(_limits(policies), counts, strict=False):
+        quota = limit.quota
+        standing = Standing(limit.label, quota, limit.window, max(0, quota - count), reset)
+        standings.append(standing)
+        if count > quota:
+            refused.append(standing)
+    if not refused:
+        return Verdict(policies, tuple(standings), tightest(standings))
+    retry_after = max([1, *(s.reset or 0 for s in refused)])
+    return Verdict(policies, tuple(standings), tightest(refused), retry_after)
+
+
 class Limiter:
     """Charges requests to policies in one storage: memory:// (this process) or Redis.
 
@@ -125,16 +142,7 @@ class Limiter:
         except StorageError as exc:
             self._storage_failed(exc)
             return Verdict(policies)
-        # Counted up to the stage that refused: the limits after it have no count.
-        standings = tuple(
-            Standing(limit.label, limit.quota, limit.window, max(0, limit.quota - count), reset)
-            for limit, (count, reset) in zip(_limits(policies), counts, strict=False)
-        )
-        refused = [s for s, (count, _) in zip(standings, counts, strict=True) if count > s.quota]
-        if not refused:
-            return Verdict(policies, standings, tightest(standings))
-        retry_after = max([1, *(s.reset or 0 for s in refused)])
-        return Verdict(policies, standings, tightest(refused), retry_after)
+        return _verdict(policies, counts)
 
     async def refusal(self, policy: Policy, partition: Partition) -> Verdict | None:
         """The refusal a request would get if ``policy`` is spent for ``partition``, without
