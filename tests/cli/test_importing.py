@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from rosterd.models import (
     User,
 )
 from rosterd.repositories import deferred_indexes, import_journal
+from rosterd.services import imports as imports_service
 from tests.backends import database_url
 from tests.conftest import LiveServer
 
@@ -140,18 +142,60 @@ def _every_record_once(store: Store, users: int, groups: int = 3) -> None:
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.created")
     )
     assert created[0][0] == users
+    # A number is never handed out twice (a failed batch's may be skipped).
+    numbers = store.rows(select(func.count(func.distinct(User.number)), func.count()))
+    assert numbers[0][0] == numbers[0][1] == users
 
 
-def _journal_fails_in_batch(batch: int, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Make the journal entry of the run's ``batch``-th batch fail, as if the process died
-    in it; the real ``import_journal.record``, to put back."""
+def test_postgresql_writes_two_batches_at_once_and_numbers_users_in_file_order(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL batches of new users are written two at a time (on SQLite, the one
+    writer, one); either way every batch is journaled, in file order, and users are
+    numbered in the order of the file."""
+    users = 396  # 400 lines, 8 batches; the first two (groups, then the first users) alone
+    data = _write(tmp_path / "people.jsonl", _lines(users))
+    write_batch = imports_service.write_batch
+    lock = threading.Lock()
+    at_once = widest = 0
+
+    def overlapping(*args: Any, **kwargs: Any) -> Any:
+        nonlocal at_once, widest
+        with lock:
+            at_once += 1
+            widest = max(widest, at_once)
+        try:
+            time.sleep(0.05)  # long enough for the next batch to start meanwhile
+            return write_batch(*args, **kwargs)
+        finally:
+            with lock:
+                at_once -= 1
+
+    monkeypatch.setattr(imports_service, "write_batch", overlapping)
+    report = json.loads(
+        store.ok("import", str(data), "--tenant", "acme", "--batch-size", "50", "--json").stdout
+    )
+    assert report["result"]["users"] == users
+    assert widest == (1 if store.url.startswith("sqlite") else 2)
+    _every_record_once(store, users)
+    in_file_order = [r[0] for r in store.rows(select(User.number).order_by(User.username))]
+    assert in_file_order == sorted(in_file_order)
+    journaled = store.rows(select(ImportBatch.first_line, ImportBatch.last_line))
+    assert sorted(journaled) == [(first, first + 49) for first in range(1, 400, 50)]
+
+
+def _journal_fails_in_batch(
+    batch: int, monkeypatch: pytest.MonkeyPatch, *, batch_size: int = 10
+) -> Any:
+    """Make the journal entry of the run's ``batch``-th batch (of ``batch_size`` lines, from
+    the file's first) fail, as if the process died in it; the real
+    ``import_journal.record``, to put back. Told by its first line, not by the order of
+    the calls: on PostgreSQL two batches are written at once."""
     record = import_journal.record
-    calls = 0
+    first_line = (batch - 1) * batch_size + 1
 
     def fails(*args: Any, **kwargs: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == batch:
+        if args[3] == first_line:
             raise RuntimeError(f"injected: the process dies in batch {batch}")
         record(*args, **kwargs)
 

@@ -237,13 +237,14 @@ def _keep_statistics(connection: Connection, table: Table, written: int) -> None
     one whose leading column is not ``id``: each check then reads that whole index, and a
     load of 100,000 users with 200,000 memberships took 135 s instead of about 8. ANALYZE
     (allowed in the batch's transaction, which it counts) updates the count and invalidates
-    those plans.
+    those plans. SKIP_LOCKED: a table another transaction is analyzing (a batch written at
+    the same time, which holds that lock until it commits) is left to it, not waited for.
     """
     known = connection.exec_driver_sql(
         "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%(name)s)", {"name": table.name}
     ).scalar()
     if known is not None and known < written:
-        connection.exec_driver_sql(f"ANALYZE {table.name}")
+        connection.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {table.name}")
 
 
 def _sqlite_users(connection: Connection, rows: list[dict[str, Any]]) -> None:

@@ -344,6 +344,7 @@ def write_batch(
     journal: JournalEntry | None = None,
     *,
     look_up_existing: bool = True,
+    numbered_from: int | None = None,
 ) -> ImportResult:
     """Write one batch of checked items, and its journal entry; raises with the offending
     line on any problem.
@@ -355,9 +356,12 @@ def write_batch(
     Duplicate usernames or emails (against the store or within the batch) are found by the
     unique indexes, without a query per record: the conflict then names the field and the
     batch's lines, and the caller's transaction is to be rolled back.
+
+    The new users take the numbers from ``numbered_from`` on when the caller reserved them
+    (``reserve_user_numbers``), else numbers reserved in the batch's transaction.
     """
     try:
-        done = _write_batch(session, actor, names, batch, look_up_existing)
+        done = _write_batch(session, actor, names, batch, look_up_existing, numbered_from)
     except IntegrityError as exc:
         conflict = conflict_of(exc)
         if conflict is None:
@@ -392,12 +396,21 @@ def forget_old_imports(
     )
 
 
+def reserve_user_numbers(session: Session, actor: Actor, batch: list[Checked]) -> int:
+    """Reserve a number for each user of ``batch``, committed at once (as a sequence hands
+    out values): the first. A batch written with them (``write_batch``'s ``numbered_from``)
+    takes no lock on the tenant's row; numbers of a batch that fails are not used again."""
+    users = sum(isinstance(item, CheckedUser) for item in batch)
+    return tenants_repo.allocate_user_numbers(session, actor.tenant_id, users)
+
+
 def _write_batch(
     session: Session,
     actor: Actor,
     names: Names,
     batch: list[Checked],
     look_up_existing: bool,
+    numbered_from: int | None,
 ) -> ImportResult:
     result = ImportResult()
     bulk_repo.prepare_load(session)
@@ -473,7 +486,9 @@ def _write_batch(
     bulk_repo.insert_groups(session, groups)
     bulk_repo.insert_teams(session, teams)
     if users:
-        first = tenants_repo.allocate_user_numbers(session, actor.tenant_id, len(users))
+        first = numbered_from
+        if first is None:
+            first = tenants_repo.allocate_user_numbers(session, actor.tenant_id, len(users))
         for offset, row in enumerate(users):
             row["number"] = first + offset
         bulk_repo.insert_users(session, users)
