@@ -397,9 +397,11 @@ def forget_old_imports(
 
 
 def reserve_user_numbers(session: Session, actor: Actor, batch: list[Checked]) -> int:
-    """Reserve a number for each user of ``batch``, committed at once (as a sequence hands
-    out values): the first. A batch written with them (``write_batch``'s ``numbered_from``)
-    takes no lock on the tenant's row; numbers of a batch that fails are not used again."""
+    """Reserve a number for each user of ``batch``; the first. On PostgreSQL the counter
+    moves on the store's autonomous connection and is committed at once, as a sequence
+    hands out values (``tenants_repo.user_number``), so a batch written with these numbers
+    (``write_batch``'s ``numbered_from``) takes no lock on the tenant's row; the numbers of
+    a batch that fails are not used again."""
     users = sum(isinstance(item, CheckedUser) for item in batch)
     return tenants_repo.allocate_user_numbers(session, actor.tenant_id, users)
 
