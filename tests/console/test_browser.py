@@ -34,6 +34,10 @@ from tests.receiver import receiving
 pytestmark = pytest.mark.live
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "console-screenshots"
+# How long the test's own requests to a live server wait, as the suite's live client does
+# (tests.conftest.LiveServer): on a loaded 2-core machine, with Chromium running, one took
+# over httpx's default 5 s in CI.
+TIMEOUT = 30.0
 SERIOUS = {"serious", "critical"}
 
 
@@ -115,7 +119,9 @@ def test_an_admins_day_in_the_console(page: Page, live_server: LiveServer, backe
     page.get_by_role("button", name="Add", exact=True).click()
     expect(page.get_by_role("button", name=f"Remove from {group['name']}")).to_be_visible()
     look_at(page, "user", backend)
-    v2 = httpx.get(f"{base}/integration/v2/users/{user['id']}", headers=tenant.headers())
+    v2 = httpx.get(
+        f"{base}/integration/v2/users/{user['id']}", headers=tenant.headers(), timeout=TIMEOUT
+    )
     assert v2.json()["status"] == "inactive"
 
     # A SCIM token for Okta, shown once, that works against /scim/v2.
@@ -129,18 +135,20 @@ def test_an_admins_day_in_the_console(page: Page, live_server: LiveServer, backe
         f"{base}/scim/v2/Users",
         params={"filter": f'userName eq "zq-{surname}"'},
         headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT,
     )
     assert scim.status_code == 200, scim.text
     assert [u["id"] for u in scim.json()["Resources"]] == [user["id"]]
 
     # Revoke an OAuth client: its secret gets no more tokens.
-    assert httpx.post(token_url, data={**grant, "client_secret": client_secret}).status_code == 200
+    issued = httpx.post(token_url, data={**grant, "client_secret": client_secret}, timeout=TIMEOUT)
+    assert issued.status_code == 200
     page.get_by_role("link", name="SCIM & API access").click()
     row = page.get_by_role("row").filter(has_text=client_id)
     row.get_by_role("button", name="Revoke test").click()
     expect(page.get_by_role("status")).to_have_text("OAuth client 'test' revoked.")
     look_at(page, "access", backend)
-    refused = httpx.post(token_url, data={**grant, "client_secret": client_secret})
+    refused = httpx.post(token_url, data={**grant, "client_secret": client_secret}, timeout=TIMEOUT)
     assert refused.status_code in (400, 401)
 
     # The audit log shows what this admin did, through the console.
@@ -227,7 +235,9 @@ def test_lifecycle_and_webhooks_in_the_console(
     page.get_by_role("button", name="Apply plan").click()
     expect(page.get_by_role("status")).to_have_text("Applied: 1 deactivated.")
     look_at(page, "lifecycle-sweep-applied", backend)
-    v2 = httpx.get(f"{base}/integration/v2/users/{idle['id']}", headers=tenant.headers())
+    v2 = httpx.get(
+        f"{base}/integration/v2/users/{idle['id']}", headers=tenant.headers(), timeout=TIMEOUT
+    )
     assert v2.json()["status"] == "inactive"
 
     with receiving() as receiver:
