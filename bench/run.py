@@ -169,7 +169,8 @@ def server(args: list[str], env: dict[str, str], ready_path: str) -> Iterator[tu
 
 
 def uvicorn_app(app: str) -> list[str]:
-    """The same uvicorn settings `rosterd serve` uses (defaults, one process)."""
+    """The same uvicorn settings `rosterd serve` uses at the bench's log level (defaults, one
+    process, and no access log: serve turns it off above INFO)."""
     return [
         str(BIN / "python"),
         "-m",
@@ -179,6 +180,7 @@ def uvicorn_app(app: str) -> list[str]:
         "127.0.0.1",
         "--log-level",
         "warning",
+        "--no-access-log",
     ]
 
 

@@ -472,6 +472,25 @@ def test_one_worker_serves_the_app_of_the_serve_process_beside_its_scheduler(
     assert "warning" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("level", "logged"),
+    [("info", True), ("debug", True), ("trace", True), ("warning", False), ("ERROR", False)],
+)
+def test_serve_logs_each_request_only_at_info_and_below(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, level: str, logged: bool
+) -> None:
+    """uvicorn's access lines are INFO: above it serve turns them off rather than have
+    uvicorn format each one only to drop it."""
+    with sqlite_url(clean_env) as url:
+        store = ["--data-dir", str(clean_env / "data"), "--database-url", url]
+        env = {"ROSTERD_LOG_LEVEL": level}
+        result, started = _serve_without_listening(monkeypatch, "serve", *store, env=env)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    [run] = started
+    assert run.options["log_level"] == level
+    assert run.options["access_log"] is logged
+
+
 def test_serve_on_postgresql_runs_no_search_indexer(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
