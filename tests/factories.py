@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -168,3 +169,18 @@ def own_sqlite_runtime(settings: Settings, data_dir: Path) -> Iterator[Runtime]:
         yield runtime
     finally:
         runtime.close()
+
+
+T = TypeVar("T")
+# How long a credential's last use may take to show (rosterd.lifecycle.last_uses writes it
+# 0.1 s after the request; the rest is room for a loaded machine).
+LAST_USE_SHOWS_WITHIN = 10.0
+
+
+def eventually(read: Callable[[], T], seconds: float = LAST_USE_SHOWS_WITHIN) -> T:
+    """``read()`` once it is truthy, polled for up to ``seconds``; fails if it never is."""
+    deadline = time.monotonic() + seconds
+    while not (value := read()):
+        assert time.monotonic() < deadline, f"still {value!r} after {seconds} s"
+        time.sleep(0.02)
+    return value

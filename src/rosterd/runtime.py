@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -30,6 +30,7 @@ from rosterd.db.migrate import is_migrated, upgrade
 from rosterd.db.point_reads import AsyncpgPointReads
 from rosterd.db.work import PooledRunner, Runner, SqliteRunner
 from rosterd.key_ring import StoreKeys
+from rosterd.lifecycle.last_uses import LastUses
 from rosterd.models import ScimToken
 from rosterd.private_files import private_sqlite_store, write_private_file
 from rosterd.repositories import deferred_indexes
@@ -78,6 +79,8 @@ class Runtime:
     scim_gate: SecretGate[ScimToken]
     # Where requests' database work runs (rosterd.db.work).
     work: Runner
+    # Credentials' last uses, noted by requests and written by the app's LastUseWriter.
+    last_uses: LastUses = field(default_factory=LastUses)
     # Set when this start created the bootstrap admin client: where its credentials are.
     bootstrap_credentials: Path | None = None
 
@@ -242,7 +245,7 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
         client_gate=ClientGate(db.reader),
         grant_gate=GrantGate(db.reader),
         scim_gate=SecretGate(
-            scim_tokens.KIND, db.reader, db.writer, hmac_key, settings.scim_token_cache_seconds
+            scim_tokens.KIND, db.reader, hmac_key, settings.scim_token_cache_seconds
         ),
         work=_runner(settings, db),
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from rosterd.models import AuditEvent, OAuthClient, Tenant
 from rosterd.models.base import utcnow
+from rosterd.repositories import credentials as credentials_repo
 from rosterd.repositories import tenants as tenants_repo
 from rosterd.runtime import Runtime
 from rosterd.services import api_keys, bearer_secrets, clients, scim_tokens
@@ -219,14 +220,14 @@ def test_an_expiry_date_must_be_an_aware_time_in_the_future(
     )
 
 
-def test_last_use_is_written_once_a_minute_at_most(
+def test_a_client_is_stale_until_a_use_is_written_and_again_a_minute_later(
     session: Session, tenant: Tenant, actor: Actor
 ) -> None:
     issued = _client(session, tenant, actor)
     client = issued.client
     assert client.last_used_at is None
     assert clients.is_stale(client)
-    clients.mark_used(session, client.id)
+    credentials_repo.touch(session, OAuthClient, client.id, utcnow())
     session.refresh(client)
     assert client.last_used_at is not None
     assert not clients.is_stale(client)

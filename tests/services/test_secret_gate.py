@@ -17,7 +17,7 @@ from rosterd.services.secret_gate import SecretGate
 
 def _gate(runtime: Runtime, ttl: float) -> SecretGate[ScimToken]:
     db = runtime.db
-    return SecretGate(scim_tokens.KIND, db.reader, db.writer, runtime.hmac_key, ttl)
+    return SecretGate(scim_tokens.KIND, db.reader, runtime.hmac_key, ttl)
 
 
 def test_the_gate_remembers_a_token_for_its_ttl_and_then_reads_it_again(
@@ -72,7 +72,8 @@ def test_last_use_is_claimed_once_a_minute(runtime: Runtime) -> None:
     when = gate.claim_last_use(verdict)
     assert when is not None
     assert gate.claim_last_use(verdict) is None  # claimed: the next requests write nothing
-    gate.record_use(verdict, when)
+    runtime.last_uses.note(ScimToken, verdict.secret_id, when)
+    assert runtime.last_uses.flush(runtime.db.writer.begin) == 1
     reread = _gate(runtime, 0).load(gate.key(token))
     assert reread is not None and reread.last_used_at == when
     assert _gate(runtime, 0).claim_last_use(reread) is None

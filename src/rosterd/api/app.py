@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.telemetry import TelemetryConfig
 from scim2_models import SCIMException
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -44,6 +45,7 @@ from rosterd.api.v2 import router as v2
 from rosterd.auth.login_guard import LoginGuard, async_storage
 from rosterd.console import authorize
 from rosterd.db.unavailable import STORE_UNAVAILABLE_ERRORS
+from rosterd.lifecycle.last_uses import LastUseWriter
 from rosterd.runtime import Runtime
 from rosterd.services.errors import TooLarge
 
@@ -68,9 +70,13 @@ def create_app(runtime: Runtime, *, fast_paths: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each process serving requests writes the last uses its requests note.
+        last_uses = LastUseWriter(runtime.db, runtime.last_uses)
+        last_uses.start()
         try:
             yield
         finally:
+            await run_in_threadpool(last_uses.stop)
             # What the runtime holds on this event loop (PostgreSQL's point-read pool).
             await runtime.work.aclose()
 

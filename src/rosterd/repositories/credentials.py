@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from rosterd.db.prepared import PointReader, Prepared
@@ -35,12 +35,6 @@ def client_standing(
         )
     ).one_or_none()
     return None if row is None else (row.revoked_at, row.expires_at)
-
-
-def touch_client(session: Session, client_row_id: uuid.UUID, when: datetime) -> None:
-    session.execute(
-        update(OAuthClient).where(OAuthClient.id == client_row_id).values(last_used_at=when)
-    )
 
 
 def list_clients(session: Session, tenant_id: uuid.UUID) -> list[OAuthClient]:
@@ -104,7 +98,15 @@ def list_secrets(session: Session, model: type[S], tenant_id: uuid.UUID) -> list
     )
 
 
-def touch_secret(
-    session: Session, model: type[TenantSecret], secret_id: uuid.UUID, when: datetime
-) -> None:
-    session.execute(update(model).where(model.id == secret_id).values(last_used_at=when))
+# The credentials whose last use is kept (rosterd.lifecycle.last_uses).
+Used = OAuthClient | TenantSecret
+
+
+def touch(session: Session, model: type[Used], row_id: uuid.UUID, when: datetime) -> None:
+    """Move the credential's last use to ``when`` unless a later one is stored."""
+    session.execute(
+        update(model)
+        .where(model.id == row_id, or_(model.last_used_at.is_(None), model.last_used_at < when))
+        .values(last_used_at=when)
+        .execution_options(synchronize_session=False)
+    )

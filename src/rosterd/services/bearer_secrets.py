@@ -127,7 +127,3 @@ def _honoured(kind: SecretKind[S], record: R | None) -> R:
 def is_stale(record: TenantSecret) -> bool:
     """Whether last_used_at is old enough to be worth a write."""
     return credentials.is_stale(record.last_used_at)
-
-
-def mark_used(session: Session, kind: SecretKind[S], secret_id: uuid.UUID) -> None:
-    credentials_repo.touch_secret(session, kind.model, secret_id, utcnow())

@@ -253,7 +253,7 @@ def authenticate(
 ) -> OAuthClient:
     """The client whose id and secret (or previous secret, during rotation) these are.
 
-    Reads only: the caller records the use (``is_stale``/``mark_used``). Whether the client
+    Reads only: the caller notes the use (``is_stale``, ``Runtime.last_uses``). Whether the client
     is revoked or expired is told only to a caller who knows its secret.
     """
     client = credentials_repo.find_client(session, tenant.id, client_id)
@@ -285,10 +285,6 @@ def live_client(session: Session, tenant_id: uuid.UUID, client_id: str) -> OAuth
 def is_stale(client: OAuthClient) -> bool:
     """Whether the client's last_used_at is old enough to be worth a write."""
     return credentials.is_stale(client.last_used_at)
-
-
-def mark_used(session: Session, client_row_id: uuid.UUID) -> None:
-    credentials_repo.touch_client(session, client_row_id, utcnow())
 
 
 def grant_scopes(client: OAuthClient, requested: str | None) -> list[str]:

@@ -9,8 +9,9 @@ date is compared with the clock on every request, so it takes effect on time. Se
 store does not know are not remembered (nobody holds a secret before it is issued, and
 remembering guesses would only fill memory).
 
-Last use is written at most once per ``LAST_USED_GRANULARITY`` per secret and node: the
-process remembers when it last wrote it, so a busy caller does not turn reads into writes.
+Last use is noted at most once per ``LAST_USED_GRANULARITY`` per secret and node (the
+process remembers when it last noted it) and written beside the request
+(rosterd.lifecycle.last_uses), so a busy caller does not turn reads into writes.
 """
 
 from __future__ import annotations
@@ -56,13 +57,11 @@ class SecretGate(Generic[S]):
         self,
         kind: SecretKind[S],
         reader: Callable[[], Session],
-        writer: Callable[[], Session],
         hmac_key: bytes,
         ttl: float,
     ) -> None:
         self.kind = kind
         self._reader = reader
-        self._writer = writer
         self._hmac_key = hmac_key
         self._ttl = ttl
         # hash -> (monotonic time the read started, what it found)
@@ -107,8 +106,8 @@ class SecretGate(Generic[S]):
             return verdict
 
     def claim_last_use(self, verdict: Verdict) -> datetime | None:
-        """The time to record as the secret's last use, if it is due a write (then this
-        process counts it as written, so concurrent requests do not write it too)."""
+        """The time to note as the secret's last use, if it is due a write (then this
+        process counts it as noted, so concurrent requests do not note it too)."""
         now = utcnow()
         with self._guard:
             last = max(
@@ -119,11 +118,6 @@ class SecretGate(Generic[S]):
                 return None
             self._used[verdict.secret_id] = now
             return now
-
-    def record_use(self, verdict: Verdict, when: datetime) -> None:
-        """Write the last use claimed with ``claim_last_use``; blocking, for a worker thread."""
-        with self._writer() as session, session.begin():
-            credentials_repo.touch_secret(session, self.kind.model, verdict.secret_id, when)
 
 
 def _verdict(record: S) -> Verdict:

@@ -22,7 +22,7 @@ from rosterd.config import Settings
 from rosterd.models import OAuthClient
 from rosterd.runtime import Runtime, open_runtime
 from rosterd.services.client_gate import TTL
-from tests.factories import V2, TenantHandle
+from tests.factories import V2, TenantHandle, eventually
 
 CLIENTS = "/admin/api/oauth-clients"
 # What the issue promises: a revoked client's tokens fail on every node within 5 s.
@@ -231,6 +231,11 @@ def test_last_use_is_recorded_and_listed(http: TestClient, tenant: TenantHandle)
     made = _create(http, tenant)
     assert "lastUsedAt" not in made
     _access_token(http, tenant.slug, made["clientId"], made["clientSecret"])
-    listed = http.get(CLIENTS, headers=tenant.headers("admin")).json()["items"]
-    (row,) = [c for c in listed if c["clientId"] == made["clientId"]]
-    assert datetime.fromisoformat(row["lastUsedAt"]) > datetime.now(UTC) - timedelta(minutes=1)
+
+    def last_use() -> str | None:
+        listed = http.get(CLIENTS, headers=tenant.headers("admin")).json()["items"]
+        (row,) = [c for c in listed if c["clientId"] == made["clientId"]]
+        return row.get("lastUsedAt")
+
+    used = eventually(last_use)
+    assert datetime.fromisoformat(used) > datetime.now(UTC) - timedelta(minutes=1)

@@ -24,7 +24,7 @@ from rosterd.auth.secrets import token_hash
 from rosterd.auth.tokens import AUDIENCE
 from rosterd.models import OAuthClient
 from rosterd.runtime import Runtime
-from tests.factories import V2, TenantHandle
+from tests.factories import V2, TenantHandle, eventually
 
 GRANT = {"grant_type": "client_credentials"}
 
@@ -228,9 +228,14 @@ def test_last_used_at_is_recorded(http: TestClient, tenant: TenantHandle, runtim
         client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == cid))
         assert client is not None and client.last_used_at is None
     _ok(_body_token(http, tenant.slug, cid, secret))
-    with runtime.db.reader() as session:
-        client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == cid))
-        assert client is not None and client.last_used_at is not None
+
+    def last_use() -> datetime | None:
+        with runtime.db.reader() as session:
+            return session.scalar(
+                select(OAuthClient.last_used_at).where(OAuthClient.client_id == cid)
+            )
+
+    eventually(last_use)
 
 
 # ---- scopes --------------------------------------------------------------------------------

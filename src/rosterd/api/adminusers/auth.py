@@ -42,8 +42,7 @@ def _with_api_key(scope: Scope) -> Callable[..., Actor]:
         if key_tenant != actor.tenant_id:
             raise Unauthenticated("the API key and the access token belong to different tenants")
         if stale:
-            with runtime.db.writer.begin() as session:
-                bearer_secrets.mark_used(session, api_keys.KIND, key_id)
+            runtime.last_uses.note(api_keys.KIND.model, key_id)
         return actor
 
     return dependency

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from rosterd.api.deps import RuntimeDep, request_id
 from rosterd.api.fast_paths import bearer_authenticate
@@ -47,25 +45,21 @@ async def identities_actor(
 async def key_actor(runtime: Runtime, token: str, request_id: str | None) -> Actor:
     """The Actor of a valid API key, read as the store holds it now (a revoked key is refused
     at once): a point read, on the event loop on SQLite, with no session or worker thread.
-    Its last use is written when it is due (at most once a minute), on a worker thread."""
+    Its last use is noted when it is due (at most once a minute) and written beside the
+    request (rosterd.lifecycle.last_uses)."""
     if not token.startswith(API_KEY_PREFIX):
         raise Unauthenticated(NEED.refusal(identify(token)))
     key = await runtime.work.read_point(
         lambda db: bearer_secrets.authenticate_at(db, api_keys.KIND, token, runtime.hmac_key)
     )
     if credentials_service.is_stale(key.last_used_at):
-        await run_in_threadpool(_mark_used, runtime, key.id)
+        runtime.last_uses.note(api_keys.KIND.model, key.id)
     return Actor(
         tenant_id=key.tenant_id,
         actor=f"api-key:{key.id}",
         surface="user_identities",
         request_id=request_id,
     )
-
-
-def _mark_used(runtime: Runtime, key_id: uuid.UUID) -> None:
-    with runtime.db.writer.begin() as session:
-        bearer_secrets.mark_used(session, api_keys.KIND, key_id)
 
 
 # For the fast paths (rosterd.api.fast_paths): what ``IdentitiesActor`` gives a request.

@@ -45,9 +45,8 @@ async def scim_actor(
 async def token_actor(runtime: Runtime, token: str, request_id: str | None) -> Actor:
     """The Actor of a valid SCIM token. Runs on the event loop: the token's state comes from
     the process's SecretGate, which reads it from the store in a worker thread at most every
-    ``scim_token_cache_seconds``; its last use is written there at most once a minute. Both
-    use their own short sessions, finished before the request's unit of work begins: on
-    SQLite a second writer inside a request that holds the write lock would wait on itself."""
+    ``scim_token_cache_seconds`` in a short session of its own; its last use is noted at most
+    once a minute, and written beside the request (rosterd.lifecycle.last_uses)."""
     if not token.startswith(SCIM_TOKEN_PREFIX):
         raise Unauthenticated(NEED.refusal(identify(token)))
     gate = runtime.scim_gate
@@ -60,7 +59,7 @@ async def token_actor(runtime: Runtime, token: str, request_id: str | None) -> A
         raise Unauthenticated(refusal)
     used_at = gate.claim_last_use(verdict)
     if used_at is not None:
-        await run_in_threadpool(gate.record_use, verdict, used_at)
+        runtime.last_uses.note(gate.kind.model, verdict.secret_id, used_at)
     return Actor(
         tenant_id=verdict.tenant_id,
         actor=f"scim-token:{verdict.secret_id}",
