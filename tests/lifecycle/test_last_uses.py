@@ -86,28 +86,37 @@ def _oauth_client(
     )
 
 
-def _scim_token(
-    http: TestClient, tenant: TenantHandle, runtime: Runtime
-) -> tuple[type[Used], uuid.UUID, Callable[[], httpx.Response]]:
-    made = http.post(
-        "/admin/api/scim-tokens", json={"name": "held"}, headers=tenant.headers("admin")
-    ).json()
-    bearer = {"Authorization": f"Bearer {made['token']}"}
-    return ScimToken, uuid.UUID(made["id"]), lambda: http.get("/scim/v2/Users", headers=bearer)
+def _bearer_secret(
+    model: type[Used],
+    path: str,
+    secret_field: str,
+    use: Callable[[TestClient, dict[str, str]], httpx.Response],
+) -> Surface:
+    """A surface whose credential an admin makes at ``path`` and presents as a bearer."""
+
+    def made(
+        http: TestClient, tenant: TenantHandle, runtime: Runtime
+    ) -> tuple[type[Used], uuid.UUID, Callable[[], httpx.Response]]:
+        r = http.post(path, json={"name": "held"}, headers=tenant.headers("admin"))
+        assert r.status_code == 201, r.text
+        bearer = {"Authorization": f"Bearer {r.json()[secret_field]}"}
+        return model, uuid.UUID(r.json()["id"]), lambda: use(http, bearer)
+
+    return made
 
 
-def _api_key(
-    http: TestClient, tenant: TenantHandle, runtime: Runtime
-) -> tuple[type[Used], uuid.UUID, Callable[[], httpx.Response]]:
-    made = http.post(
-        "/admin/api/api-keys", json={"name": "held"}, headers=tenant.headers("admin")
-    ).json()
-    bearer = {"Authorization": f"Bearer {made['apiKey']}"}
-    return (
-        ApiKey,
-        uuid.UUID(made["id"]),
-        lambda: http.post("/user_identities/list", json={}, headers=bearer),
-    )
+_scim_token = _bearer_secret(
+    ScimToken,
+    "/admin/api/scim-tokens",
+    "token",
+    lambda http, bearer: http.get("/scim/v2/Users", headers=bearer),
+)
+_api_key = _bearer_secret(
+    ApiKey,
+    "/admin/api/api-keys",
+    "apiKey",
+    lambda http, bearer: http.post("/user_identities/list", json={}, headers=bearer),
+)
 
 
 @pytest.mark.parametrize(
