@@ -366,6 +366,9 @@ def test_scim_user_creation_answers_as_the_route_does(
         ([1, 2], scim),
         (None, tenant.headers()),
         (None, {}),
+        # The token is checked before the body: a refused one answers 401 either way.
+        ({"schemas": [SCIM_USER]}, {"Authorization": "Bearer rscim_not-issued"}),
+        ({"schemas": [SCIM_USER], "userName": 7}, {}),
     ]
     for body, headers in cases:
         answers = [

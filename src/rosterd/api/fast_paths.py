@@ -187,6 +187,7 @@ def endpoint_path(
     authenticate: Authenticate,
     *,
     body: tuple[str, BodyType] | None = None,
+    checked: tuple[str, Callable[[Any], Any]] | None = None,
     status_code: int = 200,
     kind: Kind = Kind.WRITE,
 ) -> Handler:
@@ -196,7 +197,10 @@ def endpoint_path(
     to set headers on as ``response`` if the endpoint takes them; and as ``session`` a
     Session for ``kind`` of work, run and committed where the runtime runs that kind. A
     request with a query string, or a body that is not JSON or does not validate, goes to
-    the route, as does one ``authenticate`` declines."""
+    the route, as does one ``authenticate`` declines. ``checked`` (argument, check): the
+    endpoint takes ``check(body)`` as that argument instead of the body, computed on the
+    event loop once the request is authenticated, as the route's dependency does."""
+    assert checked is None or body is not None, "checked needs the body it checks"
     parameters = inspect.signature(endpoint).parameters
     takes_request, takes_response = "request" in parameters, "response" in parameters
 
@@ -218,6 +222,9 @@ def endpoint_path(
             arguments["request"] = request
         if takes_response:
             arguments["response"] = sub = _sub_response()
+        if checked is not None and body is not None:
+            argument, check = checked
+            arguments[argument] = check(arguments.pop(body[0]))
         runtime: Runtime = request.app.state.runtime
         result = await in_unit_of_work(
             runtime, kind, lambda session: endpoint(actor=actor, session=session, **arguments)

@@ -109,12 +109,23 @@ def get_user(
 # The operations themselves, shared by the endpoints below and by /Bulk.
 
 
-def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> Document:
+def new_user(payload: dict[str, Any]) -> NewUser:
+    """A creation's body as the domain's command: scim2-models' validation and the mapping,
+    which read nothing from the store, so the endpoint has them done before its write (on
+    SQLite, not on the one writer every write of the process queues for)."""
     with reading_request(REQUEST_POLICY):
         resource = ScimUser.model_validate(
             mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
         )
-    user = users_service.create_user(session, actor, NewUser(**mapping.user_fields(resource, None)))
+    return NewUser(**mapping.user_fields(resource, None))
+
+
+def create(session: Session, actor: Actor, base: str, payload: dict[str, Any]) -> Document:
+    return create_checked(session, actor, base, new_user(payload))
+
+
+def create_checked(session: Session, actor: Actor, base: str, command: NewUser) -> Document:
+    user = users_service.create_user(session, actor, command)
     # A user SCIM creates is in no group yet (groups is read-only there).
     return mapping.user_document(user, [], base)
 
@@ -182,11 +193,20 @@ def remove(session: Session, actor: Actor, user_id: str, if_match: str | None) -
         users_service.delete_user(session, actor, user.id)
 
 
+async def _new_user(payload: Payload) -> NewUser:
+    """The body of a creation as its command (``new_user``), on the event loop: after the
+    token's check (the endpoint's parameter before this one), before the write."""
+    return new_user(payload)
+
+
 @router.post("", operation_id="scimCreateUser", summary="Create a user", status_code=201)
 def create_user(
-    request: Request, payload: Payload, actor: ScimActor, session: WriteSession
+    request: Request,
+    actor: ScimActor,
+    command: Annotated[NewUser, Depends(_new_user)],
+    session: WriteSession,
 ) -> ScimResponse:
-    document = create(session, actor, base_url(request), payload)
+    document = create_checked(session, actor, base_url(request), command)
     return resource_response(
         document, ScimUser, status=201, context=Context.RESOURCE_CREATION_RESPONSE
     )
@@ -310,6 +330,12 @@ FAST_PATHS = (
     FastPath(
         "POST",
         "/Users",
-        endpoint_path(create_user, fast_actor, body=("payload", dict), status_code=201),
+        endpoint_path(
+            create_user,
+            fast_actor,
+            body=("payload", dict),
+            checked=("command", new_user),
+            status_code=201,
+        ),
     ),
 )
