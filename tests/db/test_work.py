@@ -98,6 +98,61 @@ def test_concurrent_writes_commit_together_each_with_its_own_outcome(db: Databas
     assert len(commits) == 1
 
 
+def test_a_write_with_savepoints_of_its_own_keeps_or_loses_them_with_itself(
+    db: Database,
+) -> None:
+    """Writes that use SAVEPOINTs of their own (``Session.begin_nested``) inside the one
+    each write of a group runs in: what they release stays with their write, and a write
+    that fails with one still open loses it and nothing of its neighbours'."""
+    writer = GroupCommitWriter(db.write_engine, max_group=64)
+
+    def nested_then_more(s: Session) -> Callable[[], list[int]]:
+        def call() -> list[int]:
+            with s.begin_nested():
+                s.execute(text("INSERT INTO t VALUES (20)"))
+            s.execute(text("INSERT INTO t VALUES (21)"))
+            return [20, 21]
+
+        return call
+
+    def fails_inside_its_savepoint(s: Session) -> Callable[[], None]:
+        def call() -> None:
+            nested = s.begin_nested()
+            s.execute(text("INSERT INTO t VALUES (30)"))
+            assert nested.is_active
+            raise RuntimeError("a write that fails with its savepoint open")
+
+        return call
+
+    def recovers_inside_its_savepoint(s: Session) -> Callable[[], list[int]]:
+        def call() -> list[int]:
+            try:
+                with s.begin_nested():
+                    s.execute(text("INSERT INTO t VALUES (40)"))
+                    s.execute(text("INSERT INTO t VALUES (1)"))  # taken by the first write
+            except IntegrityError:
+                pass
+            s.execute(text("INSERT INTO t VALUES (41)"))
+            return [41]
+
+        return call
+
+    calls: list[Callable[[Session], Callable[[], Any]]] = [
+        lambda s: insert(s, 1),
+        nested_then_more,
+        fails_inside_its_savepoint,
+        recovers_inside_its_savepoint,
+        lambda s: insert(s, 2),
+    ]
+    outcomes = asyncio.run(held_writer(writer, db, calls))
+    writer.close()
+
+    assert outcomes[:2] == [[1], [20, 21]]
+    assert isinstance(outcomes[2], RuntimeError)
+    assert outcomes[3:] == [[41], [2]]
+    assert stored(db) == {1, 2, 20, 21, 41}
+
+
 def test_a_group_whose_transaction_is_lost_fails_every_write(db: Database) -> None:
     writer = GroupCommitWriter(db.write_engine, max_group=64)
 

@@ -199,6 +199,14 @@ class GroupCommitError(RuntimeError):
     """The transaction of a group of writes did not commit: none of them took effect."""
 
 
+# The savepoint a write of a group runs in (GroupCommitWriter._run).
+_SAVEPOINT, _ROLLBACK_TO, _RELEASE = (
+    "SAVEPOINT rosterd_write",
+    "ROLLBACK TO SAVEPOINT rosterd_write",
+    "RELEASE SAVEPOINT rosterd_write",
+)
+
+
 class GroupCommitWriter:
     """The only writer of an SQLite store in this process: one thread, one connection.
 
@@ -293,18 +301,41 @@ class GroupCommitWriter:
 
     @staticmethod
     def _run(conn: Connection, job: _Job) -> tuple[bool, Any]:
-        """Run one write in a SAVEPOINT of the group's transaction; its outcome."""
+        """Run one write in a SAVEPOINT of the group's transaction; its outcome.
+
+        The SAVEPOINT is the writer's, on the driver's connection: SQLAlchemy's nested
+        transactions (a session joining with ``create_savepoint``) cost a tenth of the
+        writer's time in their bookkeeping, for two statements. The write's sessions join the
+        group's transaction as ``rollback_only``: their commit flushes and ends their own
+        transaction only, and they are never rolled back here (that would end the group's);
+        a failed write is undone with ROLLBACK TO its savepoint, and its sessions closed.
+        """
+        driver = conn.connection.driver_connection
+        assert driver is not None
         writes = [s for s in job.sessions if s.info.get(KIND) is Kind.WRITE]
         for session in writes:
             session.bind = conn
-            session.join_transaction_mode = "create_savepoint"
+            session.join_transaction_mode = "rollback_only"
+        driver.execute(_SAVEPOINT)
         try:
             result = job.call()
-            for session in job.sessions:
+            for session in writes:
                 session.commit()
+            driver.execute(_RELEASE)
         except Exception as exc:
-            # Back to the savepoint; if that fails, the transaction is lost: the group fails.
+            # The sessions first (closing one ends any SAVEPOINT of its own still open, inside
+            # the writer's), then back to the savepoint; if that fails, the transaction is lost
+            # and the group fails. Already lost (the write ended it), it fails at the next check.
             for session in job.sessions:
-                session.rollback()
+                if session in writes:
+                    session.close()
+                else:
+                    session.rollback()
+            if driver.in_transaction:
+                driver.execute(_ROLLBACK_TO)
+                driver.execute(_RELEASE)
             return False, exc
+        for session in job.sessions:
+            if session not in writes:
+                session.commit()
         return True, result
