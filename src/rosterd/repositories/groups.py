@@ -303,13 +303,14 @@ def remove_all_members(
     )
 
 
-def touch(session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]) -> None:
+def touch(session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """A new version and modified_at for groups whose members changed (members are part of
-    a group, so its ETag moves with them). No version check: concurrent membership changes
-    queue on the row rather than fail as stale. Several groups are locked in id order first
-    (see ``lock``), so two writers touching overlapping sets cannot deadlock."""
+    a group, so its ETag moves with them); the ids of the tenant's groups among them. No
+    version check: concurrent membership changes queue on the row rather than fail as stale.
+    The UPDATE locks the rows as ``lock`` does; several groups are locked in id order
+    first, so two writers touching overlapping sets cannot deadlock."""
     if not group_ids:
-        return
+        return set()
     if len(set(group_ids)) > 1:
         _lock_ids(
             session,
@@ -319,11 +320,14 @@ def touch(session: Session, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
         _TOUCH, {"of_tenant": tenant_id, "group_ids": list(group_ids), "now": utcnow()}
     )
     # The entities of these groups the session holds get the new version too (their ETag).
+    found = set()
     for group_id, version, modified_at in touched:
+        found.add(group_id)
         group = session.identity_map.get(identity_key(Group, group_id))
         if group is not None:
             set_committed_value(group, "version", version)
             set_committed_value(group, "modified_at", modified_at)
+    return found
 
 
 # ``touch``'s UPDATE, on the table (the ORM's bulk UPDATE machinery cost more than the

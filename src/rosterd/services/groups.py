@@ -48,6 +48,14 @@ def lock_group(
     return group
 
 
+def _change_members_of(session: Session, actor: Actor, group_id: uuid.UUID) -> None:
+    """Start a change of the group's members: its row locked and given a new version
+    (``groups_repo.touch``, one statement where reading the group and touching it after took
+    two); not found, a 404. A change that fails after it is rolled back with it."""
+    if not groups_repo.touch(session, actor.tenant_id, [group_id]):
+        raise NotFound(f"group {group_id} not found")
+
+
 def list_groups(
     session: Session,
     actor: Actor,
@@ -156,7 +164,7 @@ def add_member(
     who is already one is a conflict (REST v2's contract)."""
     added_at = utcnow()
     expires_at = lifecycle.membership_expiry(expires_at, added_at)
-    lock_group(session, actor, group_id)
+    _change_members_of(session, actor, group_id)
     added = groups_repo.add_members(
         session, actor.tenant_id, group_id, [user_id], at=added_at, expires_at=expires_at
     )
@@ -166,7 +174,6 @@ def add_member(
         if not users_repo.exists(session, actor.tenant_id, user_id):
             raise NotFound(f"user {user_id} not found")
         raise Conflict(f"user {user_id} is already a member of group {group_id}")
-    groups_repo.touch(session, actor.tenant_id, [group_id])
     after = {"user_id": str(user_id)}
     if expires_at is not None:
         after["expires_at"] = audit.jsonable(expires_at)
@@ -175,10 +182,9 @@ def add_member(
 
 
 def remove_member(session: Session, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    lock_group(session, actor, group_id)
+    _change_members_of(session, actor, group_id)
     if not groups_repo.remove_members(session, actor.tenant_id, group_id, [user_id]):
         raise NotFound(f"user {user_id} is not a member of group {group_id}")
-    groups_repo.touch(session, actor.tenant_id, [group_id])
     audit.record(
         session, actor, "group.member_removed", "group", group_id, before={"user_id": str(user_id)}
     )

@@ -5,6 +5,7 @@ the current one or ``*`` passes, and the ETag moves with each change."""
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any
 
 import pytest
@@ -152,6 +153,38 @@ def test_membership_changes_move_the_group_etag(http: TestClient, tenant: Tenant
         headers={**tenant.headers(), "If-Match": group.headers["etag"]},
     )
     _error(r, 412)
+
+
+def test_refused_membership_changes_leave_the_group_etag(
+    http: TestClient, tenant: TenantHandle
+) -> None:
+    """A membership change that is refused changes nothing of the group; one that is made
+    moves its ETag."""
+    group = _create(http, tenant, "groups")
+    user = tenant.user()
+    url = f"{GROUPS}/{group.json()['id']}"
+
+    def etag() -> str:
+        return str(http.get(url, headers=tenant.headers()).headers["etag"])
+
+    assert http.post(
+        f"{url}/members", json={"userId": user["id"]}, headers=tenant.headers()
+    ).is_success
+    before = etag()
+    refused = [
+        (http.post, f"{url}/members", {"userId": user["id"]}, 409),  # a member already
+        (http.post, f"{url}/members", {"userId": str(uuid.uuid4())}, 404),  # no such user
+        (http.delete, f"{url}/members/{uuid.uuid4()}", None, 404),  # not a member
+    ]
+    for method, path, body, status in refused:
+        kwargs: dict[str, Any] = {"headers": tenant.headers()}
+        if body is not None:
+            kwargs["json"] = body
+        _error(method(path, **kwargs), status)
+        assert etag() == before
+    removed = http.delete(f"{url}/members/{user['id']}", headers=tenant.headers())
+    assert removed.status_code == 204, removed.text
+    assert etag() != before
 
 
 def test_v2_and_scim_show_one_version(http: TestClient, tenant: TenantHandle) -> None:
