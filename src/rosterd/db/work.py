@@ -307,8 +307,9 @@ class GroupCommitWriter:
         transactions (a session joining with ``create_savepoint``) cost a tenth of the
         writer's time in their bookkeeping, for two statements. The write's sessions join the
         group's transaction as ``rollback_only``: their commit flushes and ends their own
-        transaction only, and they are never rolled back here (that would end the group's);
-        a failed write is undone with ROLLBACK TO its savepoint, and its sessions closed.
+        transaction only, and they are never rolled back here (that would end the group's):
+        a failed write's sessions are closed, then the write is undone with ROLLBACK TO its
+        savepoint.
         """
         driver = conn.connection.driver_connection
         assert driver is not None
