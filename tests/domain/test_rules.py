@@ -224,7 +224,7 @@ def _validator_answer(address: str) -> str | Exception:
 @pytest.mark.parametrize("address", _TRICKY_ADDRESSES)
 def test_plain_address_fast_path_gives_email_validators_answer(address: str) -> None:
     expected = _validator_answer(address)
-    fast = rules._plain_email(address)
+    fast = rules.plain_email(address)
     if fast is not None:
         assert fast == expected
     if isinstance(expected, Exception):
@@ -238,7 +238,26 @@ def test_plain_address_fast_path_gives_email_validators_answer(address: str) -> 
 def test_the_fast_path_takes_the_plain_addresses_an_import_is_made_of() -> None:
     # Not vacuous: ordinary addresses, however spelled, do skip email-validator.
     for address in ("jane.doe+crm@Example.COM", "o'brien@sub.example.ie", "x@okta.local"):
-        assert rules._plain_email(address) == _validator_answer(address)
+        assert rules.plain_email(address) == _validator_answer(address)
+
+
+@pytest.mark.parametrize("address", _TRICKY_ADDRESSES)
+def test_plain_deliverable_address_gives_email_validators_default_answer(address: str) -> None:
+    # As pydantic's EmailStr asks it (SCIM's emails, rosterd.api.scim.plain_users).
+    fast = rules.plain_email(address, globally_deliverable=True)
+    if fast is not None:
+        assert (
+            fast == email_validator.validate_email(address, check_deliverability=False).normalized
+        )
+
+
+def test_plain_deliverable_addresses_need_a_domain_with_a_period_ending_in_a_letter() -> None:
+    assert rules.plain_email("Jane.Doe@Example.COM", globally_deliverable=True) == (
+        "Jane.Doe@example.com"
+    )
+    for address in ("x@localhost", "x@example.123"):
+        assert rules.plain_email(address) is not None
+        assert rules.plain_email(address, globally_deliverable=True) is None
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from email_validator.rfc_constants import (
     ATEXT,
     CASE_INSENSITIVE_MAILBOX_NAMES,
     DNS_LABEL_LENGTH_LIMIT,
+    DOMAIN_NAME_REGEX,
     EMAIL_MAX_LENGTH,
     HOSTNAME_LABEL,
     LOCAL_PART_MAX_LENGTH,
@@ -97,9 +98,13 @@ _PLAIN_EMAIL = re.compile(
 _ROLE_MAILBOXES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 
-def _plain_email(value: str) -> str | None:
+def plain_email(value: str, *, globally_deliverable: bool = False) -> str | None:
     """The normal form of a plainly simple address, computed without email-validator; None
-    when the address is not plainly simple (email-validator then decides)."""
+    when the address is not plainly simple (email-validator then decides).
+
+    ``globally_deliverable`` as email-validator's own flag (True there by default, and so
+    for pydantic's ``EmailStr``): the domain must also have a period and end with a letter.
+    """
     if len(value) > EMAIL_MAX_LENGTH or email_validator.SPECIAL_USE_DOMAIN_NAMES:
         return None
     match = _PLAIN_EMAIL.fullmatch(value)
@@ -113,12 +118,14 @@ def _plain_email(value: str) -> str | None:
         or any(len(label) > DNS_LABEL_LENGTH_LIMIT for label in domain.split("."))
     ):
         return None
+    if globally_deliverable and ("." not in domain or not DOMAIN_NAME_REGEX.search(domain)):
+        return None
     return f"{local}@{domain.lower()}"
 
 
 def _normalised_email(value: str) -> str:
     """email-validator's normal form of an address; raises EmailNotValidError."""
-    plain = _plain_email(value)
+    plain = plain_email(value)
     if plain is not None:
         return plain
     return email_validator.validate_email(

@@ -295,9 +295,16 @@ def _read(resource: BaseModel, attribute: str) -> Any:
 
 def user_fields(resource: ScimUser, current: UserStatus | None) -> dict[str, Any]:
     """Every domain field SCIM owns, as ``resource`` states it (absent means cleared)."""
-    if not resource.user_name or not resource.user_name.strip():
-        raise Invalid("userName is required", code="invalidValue")
     fields = {field: _read(resource, attribute) for attribute, field in USER_ATTRIBUTES.items()}
+    return user_fields_of(fields, current)
+
+
+def user_fields_of(fields: dict[str, Any], current: UserStatus | None) -> dict[str, Any]:
+    """``user_fields`` from the values of the wire table's attributes, by domain field, as
+    scim2-models reads them (contacts with ``value``, ``type``, ``primary`` and ``display``;
+    the manager a ``Manager``): what a body read without it (``plain_users``) shares."""
+    if not fields["username"] or not fields["username"].strip():
+        raise Invalid("userName is required", code="invalidValue")
     manager: Manager | None = fields["manager_id"]
     return {
         **fields,

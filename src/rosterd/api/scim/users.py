@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from rosterd.api.deps import ReadSession, SearchSession, WriteSession, in_unit_of_work
 from rosterd.api.fast_paths import FastPath, QueryForm, endpoint_path, query_arguments
 from rosterd.api.routing import api_router
-from rosterd.api.scim import mapping
+from rosterd.api.scim import mapping, plain_users
 from rosterd.api.scim.auth import ScimActor, fast_actor
 from rosterd.api.scim.errors import ScimResponse, reading_request
 from rosterd.api.scim.mapping import Document, ScimUser
@@ -110,13 +110,18 @@ def get_user(
 
 
 def new_user(payload: dict[str, Any]) -> NewUser:
-    """A creation's body as the domain's command: scim2-models' validation and the mapping,
-    which read nothing from the store, so the endpoint has them done before its write (on
-    SQLite, not on the one writer every write of the process queues for)."""
+    """A creation's body as the domain's command: read plainly when it is in the common
+    shape (``plain_users``), else by scim2-models (``validated_new_user``). Neither reads the
+    store, so the endpoint has this done before its write (on SQLite, not on the one writer
+    every write of the process queues for)."""
+    payload = mapping.normalize_user_payload(payload)
+    return plain_users.new_user(payload) or validated_new_user(payload)
+
+
+def validated_new_user(payload: dict[str, Any]) -> NewUser:
+    """A normalised creation body through scim2-models' validation and the mapping."""
     with reading_request(REQUEST_POLICY):
-        resource = ScimUser.model_validate(
-            mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
-        )
+        resource = ScimUser.model_validate(payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     return NewUser(**mapping.user_fields(resource, None))
 
 
