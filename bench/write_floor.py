@@ -31,7 +31,7 @@ from rosterd.db.prepared import PreparedWrite
 from rosterd.lifecycle.search_indexer import BATCH as INDEX_BATCH
 from rosterd.models import AuditEvent, Tenant, User, UserStatus
 from rosterd.repositories import search_queue
-from rosterd.repositories.users import insert_user_statement
+from rosterd.repositories.users import insert_user_write
 from rosterd.services import audit
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -128,7 +128,7 @@ def measure(url: str, *, tenant: str = "default", creates: int = 3000, batch: in
             else:
                 # Whatever waited to be indexed before is not this measurement's.
                 _index_pending(connection)
-            users = PreparedWrite(insert_user_statement(dialect.name))
+            users = insert_user_write(dialect.name)
             audits = PreparedWrite(insert(cast(Table, AuditEvent.__table__)))
             now = datetime.now(UTC)
             nonce = uuid.uuid4().hex[:8]
