@@ -83,14 +83,9 @@ class Prepared:
 
     def all_in(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         """``all`` on a Session's connection, in its transaction (for reads that belong on a
-        worker thread: a page, whose offset can make it long)."""
+        worker thread: a page, whose offset can make it long; a row to lock)."""
         compiled = self._for(connection.dialect)
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(compiled.sql, _arguments(compiled, params))
-            return _rows(compiled, cursor.fetchall())
-        finally:
-            cursor.close()
+        return _execute(connection, compiled, _arguments(compiled, params), fetch=True)[1]
 
     async def first(self, db: PointReader, params: Mapping[str, Any]) -> Any | None:
         rows = await self.all(db, params)
@@ -193,29 +188,36 @@ class PreparedWrite:
         fetch: bool,
     ) -> tuple[int, list[Any]]:
         compiled = self._for(connection.dialect, tuple(columns) if columns else None)
-        arguments = _arguments(compiled, params)
-        dialect = connection.dialect
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(compiled.sql, arguments)
-            rows = _rows(compiled, cursor.fetchall()) if fetch else []
-            return int(cursor.rowcount), rows
-        except dialect.loaded_dbapi.Error as exc:
-            # As SQLAlchemy's execution raises it: wrapped (an IntegrityError the unique
-            # indexes' callers turn into a Conflict), a dead connection invalidated.
-            dead = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
-            if dead and not connection.invalidated:
-                connection.invalidate(exc)
-            raise DBAPIError.instance(
-                compiled.sql,
-                arguments,
-                exc,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=dead,
-                dialect=dialect,
-            ) from exc
-        finally:
-            cursor.close()
+        return _execute(connection, compiled, _arguments(compiled, params), fetch=fetch)
+
+
+def _execute(
+    connection: Connection, compiled: _Compiled, arguments: Any, *, fetch: bool
+) -> tuple[int, list[Any]]:
+    """Run ``compiled`` on the driver's cursor of ``connection``: the rowcount and, if
+    ``fetch``, the rows. Driver errors are raised as SQLAlchemy's execution raises them:
+    wrapped (an IntegrityError the unique indexes' callers turn into a Conflict, an
+    OperationalError the retries know), a dead connection invalidated."""
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(compiled.sql, arguments)
+        rows = _rows(compiled, cursor.fetchall()) if fetch else []
+        return int(cursor.rowcount), rows
+    except dialect.loaded_dbapi.Error as exc:
+        dead = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+        if dead and not connection.invalidated:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            compiled.sql,
+            arguments,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=dead,
+            dialect=dialect,
+        ) from exc
+    finally:
+        cursor.close()
 
 
 def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
