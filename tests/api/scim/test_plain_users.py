@@ -1,7 +1,8 @@
-"""A SCIM creation read plainly (rosterd.api.scim.plain_users) is the creation scim2-models
-reads: over a corpus of bodies (the common shapes IdPs send, each changed one way at a time
-towards what scim2-models refuses, rewrites or must judge), the plain reading either declines
-or gives exactly scim2-models' command, or its refusal."""
+"""A SCIM user read plainly (rosterd.api.scim.plain_users) is the user scim2-models reads:
+over a corpus of bodies (the common shapes IdPs send, each changed one way at a time towards
+what scim2-models refuses, rewrites or must judge), the plain reading either declines or
+gives exactly scim2-models' command, or its refusal, for a creation (POST) and for a
+replacement (PUT) of a user of each status."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from scim2_models import Context
 
 from rosterd.api.scim import mapping, plain_users
+from rosterd.api.scim.errors import reading_request
+from rosterd.api.scim.policy import REQUEST_POLICY
 from rosterd.api.scim.users import new_user, validated_new_user
-from rosterd.domain.commands import NewUser
+from rosterd.models import UserStatus
 from tests.api.scim.support import ENTERPRISE, USER_SCHEMA
 from tests.domain.test_rules import _TRICKY_ADDRESSES
 
@@ -192,7 +196,7 @@ CHANGES: dict[str, Change] = {
 }
 
 
-def _outcome(read: Callable[[dict[str, Any]], NewUser | None], body: dict[str, Any]) -> Any:
+def _outcome(read: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> Any:
     try:
         return read(mapping.normalize_user_payload(copy.deepcopy(body)))
     except Exception as exc:
@@ -211,6 +215,32 @@ def test_the_plain_reading_declines_or_agrees_with_scim2_models(
         assert plain == _outcome(validated_new_user, body)
     # Whichever reads it, the endpoint's answer is scim2-models'.
     assert _outcome(lambda b: new_user(b), body) == _outcome(validated_new_user, body)
+
+
+def _replaced(current: UserStatus) -> Callable[[dict[str, Any]], Any]:
+    """What PUT makes of a body for a user of status ``current``, through scim2-models."""
+
+    def read(body: dict[str, Any]) -> Any:
+        with reading_request(REQUEST_POLICY):
+            resource = mapping.ScimUser.model_validate(
+                body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+            )
+        return mapping.user_fields(resource, current)
+
+    return read
+
+
+@pytest.mark.parametrize("current", list(UserStatus))
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+@pytest.mark.parametrize("base", COMMON.values(), ids=COMMON.keys())
+def test_a_replacement_read_plainly_is_scim2_models_replacement(
+    base: dict[str, Any], change: Change, current: UserStatus
+) -> None:
+    body = copy.deepcopy(base)
+    change(body)
+    plain = _outcome(lambda b: plain_users.user_fields(b, current), body)
+    if plain is not None:
+        assert plain == _outcome(_replaced(current), body)
 
 
 @pytest.mark.parametrize("base", COMMON.values(), ids=COMMON.keys())

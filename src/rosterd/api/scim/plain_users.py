@@ -1,12 +1,13 @@
-"""SCIM creations in the shape IdPs send most, read without scim2-models' validation.
+"""SCIM users in the shape IdPs send most, read without scim2-models' validation.
 
 scim2-models validates a User body in about 140 us of CPU (its SCIM context checks of every
 field, each address through email-validator): a sixth of what a SCIM create costs the server.
 A body made only of the attributes below, each of the JSON type the schema gives it, with
 plainly simple email addresses and canonical contact types, is read here by msgspec in a few
-microseconds into the same command. Any other body (another attribute, another type, an
+microseconds into the same command (a creation, or a replacement by PUT: scim2-models reads
+both alike). Any other body (another attribute, another type, an
 address email-validator must judge, the manager, a type spelt otherwise) is not read here:
-``users.new_user`` gives it to scim2-models, which accepts or refuses it as before.
+``rosterd.api.scim.users`` gives it to scim2-models, which accepts or refuses it as before.
 tests/api/scim/test_plain_users.py holds the two to the same command over a corpus of bodies.
 
 Bodies arrive as ``mapping.normalize_user_payload`` leaves them: top-level and enterprise
@@ -23,6 +24,7 @@ from scim2_models import Email, PhoneNumber
 from rosterd.api.scim.mapping import ENTERPRISE_URN, user_fields_of
 from rosterd.domain import rules
 from rosterd.domain.commands import NewUser
+from rosterd.models import UserStatus
 
 CORE_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 _SCHEMAS = frozenset({CORE_URN, ENTERPRISE_URN})
@@ -113,6 +115,13 @@ def _contacts(
 
 def new_user(payload: dict[str, Any]) -> NewUser | None:
     """The creation ``payload`` asks for, or None when it is not plain (see the module)."""
+    fields = user_fields(payload, None)
+    return None if fields is None else NewUser(**fields)
+
+
+def user_fields(payload: dict[str, Any], current: UserStatus | None) -> dict[str, Any] | None:
+    """``mapping.user_fields`` of the resource ``payload`` states (a creation's, or a
+    replacement's of a user of status ``current``), or None when it is not plain."""
     try:
         # Keys as plain strings: the normalised extension's is scim2-models' URN, a subclass.
         body = msgspec.convert({str(k): v for k, v in payload.items()}, _PlainUser, strict=True)
@@ -146,4 +155,4 @@ def new_user(payload: dict[str, Any]) -> NewUser | None:
         "department": enterprise.department,
         "manager_id": None,
     }
-    return NewUser(**user_fields_of(fields, None))
+    return user_fields_of(fields, current)

@@ -146,14 +146,16 @@ def replace(
     user = users_service.lock_user(
         session, actor, resource_id(user_id, "User"), mapping.parse_etag(if_match)
     )
-    with reading_request(REQUEST_POLICY):
-        resource = ScimUser.model_validate(
-            mapping.normalize_user_payload(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-        )
+    payload = mapping.normalize_user_payload(payload)
+    fields = plain_users.user_fields(payload, user.status)
+    if fields is None:
+        with reading_request(REQUEST_POLICY):
+            resource = ScimUser.model_validate(
+                payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+            )
+        fields = mapping.user_fields(resource, user.status)
     groups = users_service.groups_of_users(session, actor, [user.id]).get(user.id, [])
-    users_service.apply_patch(
-        session, actor, user, UserPatch(**mapping.user_fields(resource, user.status))
-    )
+    users_service.apply_patch(session, actor, user, UserPatch(**fields))
     return mapping.user_document(user, groups, base)
 
 
