@@ -129,31 +129,32 @@ _BY_ID_FOR_UPDATE = _BY_ID.with_for_update(of=User, key_share=True).execution_op
 
 
 class _Loaded:
-    """Rows of one model's columns among a statement's, made entities as a load would make
-    them (``_entity``): each column selected under the label ``{prefix}{column}``."""
+    """One model's columns in a row of several models' (after ``start`` columns), made the
+    entity a load would make (``_entity``)."""
 
-    def __init__(self, model: type[Any], prefix: str) -> None:
+    def __init__(self, model: type[Any], start: int = 0) -> None:
         self.model = model
         self.manager = inspect(model).class_manager
         attributes = [(a.key, a.columns[0]) for a in inspect(model).column_attrs]
-        self.labels = {f"{prefix}{column.key}": key for key, column in attributes}
-        self.columns = [column.label(f"{prefix}{column.key}") for _, column in attributes]
+        self.columns = [column for _, column in attributes]
+        self.keys = [key for key, _ in attributes]
+        self.span = slice(start, start + len(attributes))
+        self.id_at = start + self.keys.index("id")
 
-    def entity(self, session: Session, row: Mapping[str, Any]) -> Any:
+    def entity(self, session: Session, row: Sequence[Any]) -> Any:
         """The entity in ``row``, or None where an outer join found none; the one the session
         holds already, if it does."""
-        values = {key: row[label] for label, key in self.labels.items()}
-        if values["id"] is None:
+        if row[self.id_at] is None:
             return None
-        held = session.identity_map.get(identity_key(self.model, values["id"]))
-        return held if held is not None else _entity(session, self.manager, values)
+        held = session.identity_map.get(identity_key(self.model, row[self.id_at]))
+        if held is not None:
+            return held
+        return _entity(session, self.manager, dict(zip(self.keys, row[self.span], strict=True)))
 
 
-_LOCKED_USER, _LOCKED_ROLE, _LOCKED_TEAM = (
-    _Loaded(User, "u_"),
-    _Loaded(Role, "r_"),
-    _Loaded(Team, "t_"),
-)
+_LOCKED_USER = _Loaded(User)
+_LOCKED_ROLE = _Loaded(Role, len(_LOCKED_USER.columns))
+_LOCKED_TEAM = _Loaded(Team, len(_LOCKED_USER.columns) + len(_LOCKED_ROLE.columns))
 # The same lock, as one row of the user's, its role's and its team's columns.
 _LOCKED = Prepared(
     select(*_LOCKED_USER.columns, *_LOCKED_ROLE.columns, *_LOCKED_TEAM.columns)
@@ -184,7 +185,7 @@ def get_for_update(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -
     rows = _LOCKED.all_in(session.connection(), params)
     if not rows:
         return None
-    row = rows[0]._asdict()
+    row = rows[0]
     user: User = _LOCKED_USER.entity(session, row)
     set_committed_value(user, "role", _LOCKED_ROLE.entity(session, row))
     set_committed_value(user, "team", _LOCKED_TEAM.entity(session, row))
