@@ -22,6 +22,19 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_JSON = "application/scim+json"
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
+# The body of Okta's SCIM 2.0 reference for a new user, its okta.local address included.
+OKTA_REFERENCE_USER: dict[str, Any] = {
+    "schemas": [USER_SCHEMA],
+    "userName": "test.user@okta.local",
+    "name": {"givenName": "Test", "familyName": "User"},
+    "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
+    "displayName": "Test User",
+    "locale": "en-US",
+    "externalId": "00ujl29u0le5T6Aj10h7",
+    "groups": [],
+    "password": "1mz050nq",
+    "active": True,
+}
 
 
 def patch_op(*operations: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ through POST, PUT and PATCH, and on both databases.
 
 from __future__ import annotations
 
+import copy
 import secrets
 import uuid
 from typing import Any
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from tests.api.scim.support import (
     ENTERPRISE,
     GROUP_SCHEMA,
+    OKTA_REFERENCE_USER,
     PATCH_SCHEMA,
     SCIM,
     USER_SCHEMA,
@@ -445,18 +447,7 @@ def test_manager_list_of_two_is_refused(http: TestClient, tenant: TenantHandle) 
 def test_okta_reference_user(http: TestClient, tenant: TenantHandle) -> None:
     """Okta's SCIM 2.0 reference body, its okta.local address included, then Okta's PUT
     (the whole user, id and meta too) and its deactivation PATCH."""
-    body = {
-        "schemas": [USER_SCHEMA],
-        "userName": "test.user@okta.local",
-        "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
-        "displayName": "Test User",
-        "locale": "en-US",
-        "externalId": "00ujl29u0le5T6Aj10h7",
-        "groups": [],
-        "password": "1mz050nq",
-        "active": True,
-    }
+    body = copy.deepcopy(OKTA_REFERENCE_USER)
     created = scim_post(http, tenant, "/Users", body)
     got = scim_get(http, tenant, f"/Users/{created['id']}")
     for user in (created, got):

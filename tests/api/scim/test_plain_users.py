@@ -18,7 +18,7 @@ from rosterd.api.scim.errors import reading_request
 from rosterd.api.scim.policy import REQUEST_POLICY
 from rosterd.api.scim.users import new_user, validated_new_user
 from rosterd.models import UserStatus
-from tests.api.scim.support import ENTERPRISE, USER_SCHEMA
+from tests.api.scim.support import ENTERPRISE, OKTA_REFERENCE_USER, USER_SCHEMA
 from tests.domain.test_rules import _TRICKY_ADDRESSES
 
 BENCH = {
@@ -26,18 +26,6 @@ BENCH = {
     "userName": "bench-1a2b-1-7@example.com",
     "name": {"givenName": "Bench", "familyName": "User"},
     "emails": [{"value": "bench-1a2b-1-7@example.com", "type": "work", "primary": True}],
-    "active": True,
-}
-OKTA = {
-    "schemas": [USER_SCHEMA],
-    "userName": "isaac.brock@example.com",
-    "name": {"givenName": "Isaac", "familyName": "Brock"},
-    "emails": [{"primary": True, "value": "Isaac.Brock@Example.COM", "type": "work"}],
-    "displayName": "Isaac Brock",
-    "locale": "en-US",
-    "externalId": "00ujl29u0le5T6Aj10h7",
-    "groups": [],
-    "password": "1mz050nq",
     "active": True,
 }
 ENTRA = {
@@ -66,7 +54,16 @@ ENTRA = {
 # Fixed, so that every pytest-xdist worker collects the same test ids.
 SOME_ID = "6b0f36d4-5a3c-4d0e-9a43-2a3f1c9e8b71"
 MINIMAL = {"schemas": [USER_SCHEMA], "userName": "minimal"}
-COMMON = {"bench": BENCH, "okta": OKTA, "entra": ENTRA, "minimal": MINIMAL}
+COMMON = {
+    "bench": BENCH,
+    "okta": OKTA_REFERENCE_USER,
+    "okta with an upper-case domain": {
+        **OKTA_REFERENCE_USER,
+        "emails": [{"primary": True, "value": "Isaac.Brock@Example.COM", "type": "work"}],
+    },
+    "entra": ENTRA,
+    "minimal": MINIMAL,
+}
 
 Change = Callable[[dict[str, Any]], None]
 
@@ -167,6 +164,7 @@ CHANGES: dict[str, Change] = {
             ("externalId", ""),
             ("externalId", 5),
             ("id", SOME_ID),
+            ("id", 5),
             ("meta", {"resourceType": "Group"}),
             ("meta", {"resourceType": "User", "created": "2020-01-01T00:00:00Z"}),
             ("meta", "User"),
@@ -269,7 +267,9 @@ def test_the_plain_reading_keeps_what_each_attribute_says() -> None:
         ("(425) 555-0100", "work", True),
         ("+1 425 555 0101", "mobile", False),
     ]
-    okta = plain_users.new_user(mapping.normalize_user_payload(copy.deepcopy(OKTA)))
+    okta = plain_users.new_user(
+        mapping.normalize_user_payload(copy.deepcopy(COMMON["okta with an upper-case domain"]))
+    )
     assert okta is not None
     # The address as email-validator writes it: its domain in lower case.
     assert [c.value for c in okta.emails or ()] == ["Isaac.Brock@example.com"]

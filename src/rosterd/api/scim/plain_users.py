@@ -84,9 +84,11 @@ class _PlainUser(
     emails: list[_Contact] | None = None
     phone_numbers: list[_Contact] | None = None
     enterprise: _Enterprise | None = None
-    # What Okta and Entra ID send beside a creation that neither reading keeps: Okta's
-    # initial password and empty groups, Entra's meta and empty roles (read-only or not
-    # stored). Entries in groups or roles are left to scim2-models, which checks their shape.
+    # What Okta and Entra ID send beside the attributes that neither reading keeps: the id
+    # (Okta's PUT), Okta's initial password and empty groups, Entra's meta and empty roles
+    # (read-only or not stored). Entries in groups or roles are left to scim2-models, which
+    # checks their shape.
+    id: str | None = None
     password: str | None = None
     groups: list[Any] | None = None
     roles: list[Any] | None = None
