@@ -4,9 +4,9 @@ scim2-models validates a User body in about 140 us of CPU (its SCIM context chec
 field, each address through email-validator): a sixth of what a SCIM create costs the server.
 A body made only of the attributes below, each of the JSON type the schema gives it, with
 plainly simple email addresses and canonical contact types, is read here by msgspec in a few
-microseconds into the same command (a creation, or a replacement by PUT: scim2-models reads
-both alike). Any other body (another attribute, another type, an
-address email-validator must judge, the manager, a type spelt otherwise) is not read here:
+microseconds into the same command: a creation's, or a replacement's by PUT (scim2-models
+reads both alike). Any other body (another attribute, another type, an address
+email-validator must judge, the manager, a type spelt otherwise) is not read here:
 ``rosterd.api.scim.users`` gives it to scim2-models, which accepts or refuses it as before.
 tests/api/scim/test_plain_users.py holds the two to the same command over a corpus of bodies.
 
@@ -46,7 +46,7 @@ class _Contact(_Strict):
 class _Name(_Strict):
     given_name: str | None = None
     family_name: str | None = None
-    # Read by neither path (a user's name is its given and family names).
+    # Kept by neither reading (a user's name is its given and family names).
     formatted: str | None = None
 
 
