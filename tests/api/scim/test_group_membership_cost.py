@@ -15,6 +15,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from rosterd.lifecycle.last_uses import LastUseWriter
 from rosterd.lifecycle.scheduler import Scheduler
 from rosterd.lifecycle.search_indexer import SearchIndexer
 from rosterd.lifecycle.webhooks import WebhookDeliverer
@@ -60,8 +61,11 @@ def _group(http: httpx.Client | TestClient, tenant: TenantHandle, members: list[
 
 
 # The threads of the background loops (``rosterd-<loop name>``; the deliverer's pool is
-# ``rosterd-webhook_<n>``), whose statements are not a request's.
-BACKGROUND = tuple(f"rosterd-{loop.name}" for loop in (SearchIndexer, Scheduler, WebhookDeliverer))
+# ``rosterd-webhook_<n>``), whose statements are not a request's: the credentials' last uses
+# a request notes are written by one of them, 0.1 s later.
+BACKGROUND = tuple(
+    f"rosterd-{loop.name}" for loop in (SearchIndexer, Scheduler, WebhookDeliverer, LastUseWriter)
+)
 
 
 @contextmanager
