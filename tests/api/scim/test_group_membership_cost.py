@@ -5,7 +5,6 @@ writes to one group all succeed, and a stale If-Match is still refused."""
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,12 +14,8 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from rosterd.lifecycle.last_uses import LastUseWriter
-from rosterd.lifecycle.scheduler import Scheduler
-from rosterd.lifecycle.search_indexer import SearchIndexer
-from rosterd.lifecycle.webhooks import WebhookDeliverer
 from rosterd.runtime import Runtime
-from tests.api.scim.support import GROUP_SCHEMA, SCIM, USER_SCHEMA, patch_op
+from tests.api.scim.support import GROUP_SCHEMA, SCIM, USER_SCHEMA, in_background, patch_op
 from tests.conftest import LiveServer
 from tests.factories import TenantHandle
 
@@ -60,14 +55,6 @@ def _group(http: httpx.Client | TestClient, tenant: TenantHandle, members: list[
     return str(r.json()["id"])
 
 
-# The threads of the background loops (``rosterd-<loop name>``; the deliverer's pool is
-# ``rosterd-webhook_<n>``), whose statements are not a request's: the credentials' last uses
-# a request notes are written by one of them, 0.1 s later.
-BACKGROUND = tuple(
-    f"rosterd-{loop.name}" for loop in (SearchIndexer, Scheduler, WebhookDeliverer, LastUseWriter)
-)
-
-
 @contextmanager
 def _statements(runtime: Runtime) -> Iterator[list[str]]:
     """The statements run on the write engine meanwhile, but for the background loops': the
@@ -75,7 +62,7 @@ def _statements(runtime: Runtime) -> Iterator[list[str]]:
     seen: list[str] = []
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not threading.current_thread().name.startswith(BACKGROUND):
+        if not in_background():
             seen.append(statement)
 
     engine = runtime.db.write_engine
